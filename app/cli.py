@@ -1,0 +1,103 @@
+"""`sportello`: serve, migrate and manage API tokens."""
+
+import logging
+from typing import Annotated
+
+import typer
+from sqlalchemy.engine import make_url
+
+from app import migrations
+from app.db import get_engine, unit_of_work
+from app.errors import DomainError
+from app.models.api_token import ROLE_RANK
+from app.models.base import utcnow
+from app.services import auth
+from app.settings import get_settings
+
+cli = typer.Typer(help="Sportello, the SLA-aware technical-support desk.", no_args_is_help=True)
+token_cli = typer.Typer(help="Manage bearer tokens for the internal API.", no_args_is_help=True)
+cli.add_typer(token_cli, name="token")
+log = logging.getLogger("sportello")
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(
+        level=get_settings().log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    _setup_logging()
+    url = get_settings().database_url
+    log.info("migrating %s", _safe_url(url))
+    migrations.upgrade(url)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Migrate, then serve the API."""
+    import uvicorn
+
+    migrate()
+    log.info("serving on http://%s:%d", host, port)
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=False,
+        log_level=get_settings().log_level.lower(),
+        access_log=False,
+    )
+
+
+@token_cli.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="admin, agent or viewer.")],
+    name: Annotated[str, typer.Option(help="Who or what will use it.")],
+) -> None:
+    """Issue a token and print it (the last word of the output); it is shown only once."""
+    if role not in ROLE_RANK:
+        raise typer.BadParameter(f"role must be one of {', '.join(ROLE_RANK)}", param_hint="--role")
+    with unit_of_work(get_engine(get_settings().database_url)) as session:
+        token, clear = auth.create_token(session=session, name=name, role=role, now=utcnow())
+        token_id = token.id
+    typer.echo(f"Token {token_id} ({role}) for {name}: {clear}")
+
+
+@token_cli.command("list")
+def token_list() -> None:
+    """List tokens (never their secret)."""
+    with unit_of_work(get_engine(get_settings().database_url), read_only=True) as session:
+        for token in auth.list_tokens(session=session):
+            state = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}Z" if token.revoked_at else "active"
+            typer.echo(f"{token.id}\t{token.role}\t{token.name}\t{token.prefix}…\t{state}")
+
+
+@token_cli.command("revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(help="The token's id.")]) -> None:
+    """Revoke a token; requests with it get 401 from now on."""
+    with unit_of_work(get_engine(get_settings().database_url)) as session:
+        auth.revoke_token(token_id, session=session, now=utcnow())
+    typer.echo(f"Token {token_id} revoked.")
+
+
+def main() -> None:
+    """Entry point of the `sportello` script: domain errors are messages, not tracebacks."""
+    try:
+        cli()
+    except DomainError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise SystemExit(1) from None

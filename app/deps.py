@@ -1,0 +1,86 @@
+"""Annotated dependencies, so that endpoint signatures read like sentences."""
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app.db import unit_of_work
+from app.errors import Forbidden, Unauthorized
+from app.services.auth import Principal, authenticate
+from app.settings import Settings
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_bearer = HTTPBearer(auto_error=False, description="A token from `sportello token create`.")
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> Engine:
+    """The app's database engine."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One unit of work per request: commit on success, roll back on error."""
+    with unit_of_work(
+        request.app.state.engine, read_only=request.method in _READ_METHODS
+    ) as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+# scope="function": the commit happens when the endpoint returns, before the response is
+# sent, so a 2xx always means "stored" (and a failed commit becomes a 503, not a lie).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller behind the bearer token; 401 without one."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized(
+            "This endpoint needs 'Authorization: Bearer <token>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    settings: Settings = request.app.state.settings
+    with unit_of_work(request.app.state.engine, read_only=True) as session:
+        principal = authenticate(
+            credentials.credentials, session=session, admin_token=settings.admin_token
+        )
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require(role: str) -> Callable[[Principal], Principal]:
+    """A dependency that lets through principals whose role includes `role`."""
+
+    def _check(principal: CurrentPrincipal) -> Principal:
+        if not principal.can(role):
+            raise Forbidden(
+                f"This action needs the role '{role}'; your token has '{principal.role}'.",
+                required_role=role,
+            )
+        return principal
+
+    _check.__name__ = f"require_{role}"
+    return _check
+
+
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Agent = Annotated[Principal, Depends(require("agent"))]
+Admin = Annotated[Principal, Depends(require("admin"))]

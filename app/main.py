@@ -1,0 +1,70 @@
+"""The FastAPI application: middleware, routers, error handlers."""
+
+import logging
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+
+from app.db import get_engine
+from app.deps import get_principal
+from app.errors import install_database_error_handler, install_error_handlers
+from app.middleware import AccessLog, BodySizeLimit
+from app.routers import calendars, contracts, customers, health
+from app.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+# Routes reachable without a bearer token: each has its own check (or none, by design).
+PUBLIC_PREFIXES = (f"{API_PREFIX}/contact", f"{API_PREFIX}/inbound/")
+LARGE_BODY_PREFIXES = PUBLIC_PREFIXES
+
+
+def _operation_id(route: APIRoute) -> str:
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name.rstrip('_')}"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for these settings (tests pass their own)."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Sportello",
+        version="0.1.0",
+        summary="SLA-aware technical-support desk.",
+        description="Tickets from email and the website form, take-charge deadlines on "
+        "business-hours calendars, customer notifications and billing.",
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.engine = get_engine(settings.database_url)
+    install_error_handlers(app)
+    install_database_error_handler(app)
+
+    def limit_for(path: str) -> int:
+        if path.startswith(LARGE_BODY_PREFIXES):
+            return settings.max_message_bytes
+        return settings.max_json_bytes
+
+    app.add_middleware(BodySizeLimit, limit_for=limit_for)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["POST", "GET"],
+            allow_headers=["Content-Type"],
+            max_age=600,
+        )
+    app.add_middleware(AccessLog)
+
+    app.include_router(health.router)
+    # Every internal route needs a token; a router's own `require(role)` narrows it further.
+    internal = APIRouter(prefix=API_PREFIX, dependencies=[Depends(get_principal)])
+    for module in (customers, calendars, contracts):
+        internal.include_router(module.router)
+    app.include_router(internal)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,25 @@
+"""All tables, imported so that SQLModel.metadata knows them (Alembic reads it)."""
+
+from app.models.api_token import ApiToken
+from app.models.calendar import Calendar
+from app.models.contract import Contract
+from app.models.customer import Contact, Customer, CustomerDomain
+from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
+from app.models.outbox import Outbox
+from app.models.ticket import Ticket, TicketEvent
+
+__all__ = [
+    "ApiToken",
+    "Attachment",
+    "AttachmentBlob",
+    "Calendar",
+    "Contact",
+    "Contract",
+    "Customer",
+    "CustomerDomain",
+    "Message",
+    "Outbox",
+    "Ticket",
+    "TicketEvent",
+    "WebhookToken",
+]

@@ -1,0 +1,132 @@
+"""Annual assistance contracts (R1) and what they cover (R3–R5, R16)."""
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
+from sqlmodel import Field, SQLModel
+
+from app.models.base import Hours, HoursOut, JSONType, Money, MoneyOut, UTCDateTime, utcnow
+
+# SPEC.md: website (R3), email and provider_outage (R4, only when included), hosting, backup (R5).
+Category = Literal["website", "email", "provider_outage", "hosting", "backup"]
+DEFAULT_COVERAGE: list[Category] = ["website", "hosting", "backup"]
+DEFAULT_TAKE_CHARGE_HOURS = Decimal(4)  # R9
+
+
+class Contract(SQLModel, table=True):
+    __tablename__ = "contract"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="RESTRICT")
+    code: str = Field(max_length=64, unique=True)
+    starts_on: date
+    ends_on: date
+    annual_fee: Decimal = Field(sa_type=Money)
+    proposal_ref: str = Field(default="", max_length=200)
+    coverage: list[str] = Field(sa_type=JSONType)
+    calendar_id: int = Field(foreign_key="calendar.id", ondelete="RESTRICT")
+    take_charge_hours: Decimal = Field(sa_type=Hours)
+    on_call_calendar_id: int | None = Field(
+        default=None, foreign_key="calendar.id", ondelete="RESTRICT"
+    )
+    on_call_take_charge_hours: Decimal | None = Field(default=None, sa_type=Hours)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+def one_year_from(starts_on: date) -> date:
+    """R1: a contract lasts one year: the day before the anniversary."""
+    try:
+        anniversary = starts_on.replace(year=starts_on.year + 1)
+    except ValueError:  # 29 February
+        anniversary = date(starts_on.year + 1, 3, 1)
+    return anniversary - timedelta(days=1)
+
+
+TargetHours = Annotated[
+    HoursOut, pydantic.Field(gt=Decimal(0), le=Decimal(10_000), decimal_places=2)
+]
+Fee = pydantic.condecimal(ge=Decimal(0), max_digits=12, decimal_places=2)
+
+
+class OnCall(BaseModel):
+    """R16: a specific agreement for urgent requests received while the calendar is closed."""
+
+    calendar_id: int = pydantic.Field(ge=1, le=2**31 - 1)
+    take_charge_hours: TargetHours
+
+
+class ContractCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "customer_id": 1,
+                "code": "ASS-2026-001",
+                "starts_on": "2026-01-01",
+                "annual_fee": "1200.00",
+                "proposal_ref": "PROP-2025-118",
+                "coverage": ["website", "hosting", "backup", "email"],
+                "on_call": {"calendar_id": 2, "take_charge_hours": "2"},
+            }
+        },
+    )
+
+    customer_id: int = pydantic.Field(ge=1, le=2**31 - 1)
+    code: str = pydantic.Field(min_length=1, max_length=64)
+    starts_on: date
+    ends_on: date | None = None
+    annual_fee: Fee  # type: ignore[valid-type]
+    proposal_ref: str = pydantic.Field(default="", max_length=200)
+    coverage: list[Category] = pydantic.Field(default_factory=lambda: list(DEFAULT_COVERAGE))
+    calendar_id: int | None = pydantic.Field(default=None, ge=1, le=2**31 - 1)
+    take_charge_hours: TargetHours = DEFAULT_TAKE_CHARGE_HOURS
+    on_call: OnCall | None = None
+
+    @field_validator("ends_on")
+    @classmethod
+    def _after_start(cls, value: date | None, info: ValidationInfo) -> date | None:
+        starts_on = info.data.get("starts_on")
+        if value is not None and starts_on is not None and value <= starts_on:
+            raise ValueError("ends_on must be after starts_on")
+        return value
+
+    @model_validator(mode="after")
+    def _defaults(self) -> "ContractCreate":
+        if self.ends_on is None:
+            self.ends_on = one_year_from(self.starts_on)  # R1: one year by default
+        self.coverage = list(dict.fromkeys(self.coverage))
+        return self
+
+
+class ContractUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
+    starts_on: date | None = None
+    ends_on: date | None = None
+    annual_fee: Fee | None = None  # type: ignore[valid-type]
+    proposal_ref: str | None = pydantic.Field(default=None, max_length=200)
+    coverage: list[Category] | None = None
+    calendar_id: int | None = pydantic.Field(default=None, ge=1, le=2**31 - 1)
+    take_charge_hours: TargetHours | None = None
+    on_call: OnCall | None = None
+
+
+class ContractRead(BaseModel):
+    id: int
+    customer_id: int
+    code: str
+    starts_on: date
+    ends_on: date
+    annual_fee: MoneyOut
+    proposal_ref: str
+    coverage: list[str]
+    calendar_id: int
+    take_charge_hours: HoursOut
+    on_call: OnCall | None
+    created_at: datetime
+    updated_at: datetime

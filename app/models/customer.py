@@ -1,0 +1,120 @@
+"""Customers, their contacts and their email domains."""
+
+from datetime import datetime
+from typing import Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, EmailStr, field_validator
+from sqlmodel import Field, SQLModel
+
+from app.models.base import UTCDateTime, utcnow
+
+Language = Literal["it", "en"]
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    language: str = Field(default="it", max_length=2)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CustomerDomain(SQLModel, table=True):
+    """A domain whose senders belong to the customer; one customer per domain."""
+
+    __tablename__ = "customer_domain"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
+    domain: str = Field(max_length=253, unique=True)
+
+
+class Contact(SQLModel, table=True):
+    """A person who writes for the customer; an address belongs to one customer."""
+
+    __tablename__ = "contact"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
+    email: str = Field(max_length=320, unique=True)
+    name: str = Field(default="", max_length=200)
+
+
+def _normalise_domain(value: str) -> str:
+    domain = value.strip().lower().lstrip("@").rstrip(".")
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(labels) or any(len(label) > 63 for label in labels):
+        raise ValueError(f"{value!r} is not a domain name")
+    if not all(ch.isalnum() or ch in "-." for ch in domain):
+        raise ValueError(f"{value!r} is not a domain name")
+    return domain
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"example": {"email": "mario@rossi.it", "name": "Mario Rossi"}}
+    )
+
+    email: EmailStr
+    name: str = pydantic.Field(default="", max_length=200)
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+
+class ContactRead(BaseModel):
+    email: str
+    name: str
+
+
+class CustomerCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "name": "Rossi Arredamenti S.r.l.",
+                "email_domains": ["rossi.it"],
+                "contacts": [{"email": "mario@rossi.it", "name": "Mario Rossi"}],
+                "language": "it",
+            }
+        },
+    )
+
+    name: str = pydantic.Field(min_length=1, max_length=200)
+    email_domains: list[str] = pydantic.Field(default_factory=list, max_length=50)
+    contacts: list[ContactIn] = pydantic.Field(default_factory=list, max_length=200)
+    language: Language = "it"
+
+    @field_validator("email_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(_normalise_domain(v) for v in value))
+
+
+class CustomerUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = pydantic.Field(default=None, min_length=1, max_length=200)
+    email_domains: list[str] | None = pydantic.Field(default=None, max_length=50)
+    contacts: list[ContactIn] | None = pydantic.Field(default=None, max_length=200)
+    language: Language | None = None
+
+    @field_validator("email_domains")
+    @classmethod
+    def _domains(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else list(dict.fromkeys(_normalise_domain(v) for v in value))
+
+
+class CustomerRead(BaseModel):
+    id: int
+    name: str
+    email_domains: list[str]
+    contacts: list[ContactRead]
+    language: Language
+    created_at: datetime
+    updated_at: datetime

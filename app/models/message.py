@@ -1,0 +1,75 @@
+"""Messages exchanged on a ticket and their attachments (stored once per content hash)."""
+
+from datetime import datetime
+
+from sqlalchemy import LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.models.base import JSONType, UTCDateTime, utcnow
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "message"
+    __table_args__ = (UniqueConstraint("provider", "provider_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True, ondelete="CASCADE")
+    direction: str = Field(max_length=8)  # inbound | outbound
+    channel: str = Field(max_length=16)
+    # RFC 5322 Message-ID without angle brackets: the key for idempotency and threading.
+    message_id: str | None = Field(default=None, max_length=998, unique=True)
+    provider: str | None = Field(default=None, max_length=16)
+    provider_id: str | None = Field(default=None, max_length=255)
+    in_reply_to: list[str] = Field(default_factory=list, sa_type=JSONType)
+    references: list[str] = Field(default_factory=list, sa_type=JSONType)
+    from_email: str = Field(default="", max_length=320)
+    from_name: str = Field(default="", max_length=200)
+    to: list[str] = Field(default_factory=list, sa_type=JSONType)
+    subject: str = Field(default="", max_length=998)
+    text: str = ""
+    text_stripped: str = ""
+    html: str | None = None
+    headers: list[list[str]] = Field(default_factory=list, sa_type=JSONType)
+    auto_submitted: bool = False
+    auto_reason: str | None = Field(default=None, max_length=200)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AttachmentBlob(SQLModel, table=True):
+    """File content, stored once per SHA-256 however many messages carry it."""
+
+    __tablename__ = "attachment_blob"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(max_length=64, unique=True)
+    size: int
+    data: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Attachment(SQLModel, table=True):
+    """A file as one message carried it: its (sanitised) name and declared type."""
+
+    __tablename__ = "attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True, ondelete="CASCADE")
+    blob_id: int = Field(foreign_key="attachment_blob.id", index=True, ondelete="RESTRICT")
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=255)
+    size: int
+    sha256: str = Field(max_length=64)
+
+
+class WebhookToken(SQLModel, table=True):
+    """A provider's one-time token already seen (replay protection for signed webhooks)."""
+
+    __tablename__ = "webhook_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=16)
+    token: str = Field(max_length=255)
+    seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+    __table_args__ = (UniqueConstraint("provider", "token"),)

@@ -1,0 +1,51 @@
+"""Business calendars as data (R8)."""
+
+from sqlmodel import Session, col, func, select
+
+from app.errors import Conflict, NotFound
+from app.models.calendar import DEFAULT_CALENDAR_NAME, Calendar, CalendarCreate, CalendarRead
+
+
+def get_calendar(calendar_id: int, *, session: Session) -> Calendar:
+    """The calendar, or NotFound."""
+    calendar = session.get(Calendar, calendar_id)
+    if calendar is None:
+        raise NotFound(f"No calendar with id {calendar_id}.")
+    return calendar
+
+
+def get_default_calendar(*, session: Session) -> Calendar:
+    """R8: the calendar named `default`, created by the first migration."""
+    calendar = session.exec(select(Calendar).where(Calendar.name == DEFAULT_CALENDAR_NAME)).first()
+    if calendar is None:
+        raise NotFound("The default calendar is missing; run `sportello migrate`.")
+    return calendar
+
+
+def read_calendar(calendar: Calendar) -> CalendarRead:
+    """The API view of a calendar."""
+    return CalendarRead.model_validate(calendar, from_attributes=True)
+
+
+def create_calendar(data: CalendarCreate, *, session: Session) -> Calendar:
+    """Record a calendar; names are unique."""
+    if session.exec(select(Calendar.id).where(Calendar.name == data.name)).first() is not None:
+        raise Conflict(f"A calendar named {data.name!r} exists already.")
+    calendar = Calendar(
+        name=data.name,
+        timezone=data.timezone,
+        weekly={day: [list(i) for i in intervals] for day, intervals in data.weekly.items()},
+        holiday_country=data.holiday_country,
+        holiday_subdivision=data.holiday_subdivision,
+        closures=sorted({d.isoformat() for d in data.closures}),
+    )
+    session.add(calendar)
+    session.flush()
+    return calendar
+
+
+def list_calendars(*, session: Session, limit: int, offset: int) -> tuple[list[Calendar], int]:
+    """A page of calendars by id, and how many there are."""
+    total = session.exec(select(func.count()).select_from(Calendar)).one()
+    rows = session.exec(select(Calendar).order_by(col(Calendar.id)).limit(limit).offset(offset))
+    return list(rows.all()), total

@@ -1,0 +1,61 @@
+"""Configuration: one Settings object read from SPORTELLO_* environment variables."""
+
+from decimal import Decimal
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="SPORTELLO_", env_file=None, extra="ignore")
+
+    database_url: str = "sqlite:///./sportello.db"
+    admin_token: SecretStr | None = None
+    log_level: str = "INFO"
+
+    # Outgoing mail (R11 notifications): smtp://user:pass@host:port, smtps://... for implicit TLS.
+    smtp_url: SecretStr | None = None
+    company_name: str = "MB Services & Consulting"
+    support_address: str = "assistenza@example.com"
+    staff_email: str | None = None
+
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Size limits (413 beyond them).
+    max_json_bytes: int = Field(default=1 * MiB, gt=0)
+    max_message_bytes: int = Field(default=25 * MiB, gt=0)
+    max_file_bytes: int = Field(default=10 * MiB, gt=0)
+
+    # SLA knobs.
+    at_risk_fraction: float = Field(default=0.25, gt=0, lt=1)
+    # R2: the support policy's take-charge target; unset means no contractual commitment.
+    support_take_charge_hours: Decimal | None = Field(default=None, gt=0)
+
+    # Inbound mail authenticity.
+    mailgun_signing_key: SecretStr | None = None
+    inbound_username: str | None = None
+    inbound_password: SecretStr | None = None
+
+    # Public contact form.
+    contact_thanks_url: str | None = None
+    contact_rate_limit: int = Field(default=5, ge=1)
+    contact_rate_window_seconds: int = Field(default=60, ge=1)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

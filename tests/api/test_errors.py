@@ -1,0 +1,82 @@
+"""Every error is RFC 9457 problem+json, never a stack trace (API.md conventions)."""
+
+
+def _problem(response, status):
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    assert body["status"] == status
+    assert "Traceback" not in response.text
+    return body
+
+
+def test_unknown_path_is_404_problem(api):
+    _problem(api.admin.get("/api/v1/nothing-here"), 404)
+
+
+def test_unknown_id_is_404_problem(api):
+    body = _problem(api.admin.get("/api/v1/customers/999999"), 404)
+    assert "999999" in body["detail"]
+
+
+def test_out_of_range_id_is_422(api):
+    body = _problem(api.admin.get("/api/v1/customers/99999999999"), 422)
+    assert body["errors"][0]["field"] == "customer_id"
+
+
+def test_wrong_method_is_405_problem(api):
+    _problem(api.admin.delete("/api/v1/calendars"), 405)
+
+
+def test_malformed_json_is_400_problem(api):
+    response = api.admin.post(
+        "/api/v1/customers", content=b'{"name": ', headers={"Content-Type": "application/json"}
+    )
+    _problem(response, 400)
+
+
+def test_validation_error_names_each_field(api):
+    body = _problem(
+        api.admin.post(
+            "/api/v1/customers", json={"name": "", "language": "fr", "email_domains": ["x"]}
+        ),
+        422,
+    )
+    fields = {e["field"] for e in body["errors"]}
+    assert {"name", "language", "email_domains"} <= fields
+
+
+def test_unknown_fields_are_refused(api):
+    body = _problem(api.admin.post("/api/v1/customers", json={"name": "A", "nmae": "B"}), 422)
+    assert body["errors"][0]["field"] == "nmae"
+
+
+def test_oversized_json_body_is_413_and_nothing_stored(api, serve):
+    server = serve(max_json_bytes=2048)
+    import httpx
+
+    client = httpx.Client(base_url=server.base_url, headers=dict(api.admin.headers))
+    big = {"name": "A" * 100, "contacts": [{"email": f"p{i}@a.it"} for i in range(200)]}
+    _problem(client.post("/api/v1/customers", json=big), 413)
+
+    # Streamed without a Content-Length, the limit holds too.
+    def chunks():
+        yield b'{"name": "' + b"A" * 4000 + b'"}'
+
+    _problem(
+        client.post(
+            "/api/v1/customers", content=chunks(), headers={"Content-Type": "application/json"}
+        ),
+        413,
+    )
+    assert api.admin.get("/api/v1/customers").json()["total"] == 0
+    client.close()
+
+
+def test_database_outage_is_503_problem(serve):
+    import httpx
+
+    server = serve(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    response = httpx.get(server.base_url + "/readyz")
+    _problem(response, 503)

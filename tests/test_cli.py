@@ -1,0 +1,86 @@
+"""The `sportello` command, run as a user would: a subprocess in an empty directory."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+SPORTELLO = str(Path(sys.executable).parent / "sportello")
+
+
+def _run(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SPORTELLO, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPORTELLO_")}
+    env["SPORTELLO_DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"
+    return env
+
+
+def test_token_lifecycle_from_the_command_line(tmp_path):
+    env = _env(tmp_path)
+    assert _run("migrate", cwd=tmp_path, env=env).returncode == 0
+    created = _run("token", "create", "--role", "agent", "--name", "desk", cwd=tmp_path, env=env)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.split()[-1]
+    assert token.startswith("spt_")
+    listed = _run("token", "list", cwd=tmp_path, env=env)
+    assert "desk" in listed.stdout and "active" in listed.stdout
+    assert token not in listed.stdout  # the secret is shown once, never again
+    token_id = listed.stdout.split()[0]
+    assert _run("token", "revoke", token_id, cwd=tmp_path, env=env).returncode == 0
+    assert "revoked" in _run("token", "list", cwd=tmp_path, env=env).stdout
+
+
+def test_bad_role_and_unknown_token_are_clear_errors(tmp_path):
+    env = _env(tmp_path)
+    _run("migrate", cwd=tmp_path, env=env)
+    bad = _run("token", "create", "--role", "boss", "--name", "x", cwd=tmp_path, env=env)
+    assert bad.returncode == 2
+    assert "--role" in bad.stderr and "viewer" in bad.stderr
+    missing = _run("token", "revoke", "999", cwd=tmp_path, env=env)
+    assert missing.returncode == 1
+    assert "No token with id 999" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_serve_migrates_and_answers_in_an_empty_directory(tmp_path):
+    env = _env(tmp_path)
+    env["SPORTELLO_ADMIN_TOKEN"] = "bootstrap-secret"
+    with subprocess.Popen(
+        [SPORTELLO, "serve", "--host", "127.0.0.1", "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as process:
+        try:
+            port = None
+            for line in process.stdout:  # type: ignore[union-attr]
+                if "Uvicorn running on" in line:
+                    port = int(line.rsplit(":", 1)[1].split()[0])
+                    break
+            assert port, "the server did not start"
+            base = f"http://127.0.0.1:{port}"
+            assert httpx.get(base + "/healthz").status_code == 200
+            calendars = httpx.get(
+                base + "/api/v1/calendars", headers={"Authorization": "Bearer bootstrap-secret"}
+            )
+            assert calendars.status_code == 200
+            assert calendars.json()["items"][0]["name"] == "default"
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    assert (tmp_path / "cli.db").exists()
