@@ -1,0 +1,420 @@
+"""Business-hours calendars and business-time arithmetic (R8, R9).
+
+Pure: no I/O, no clock, no settings. Internally an instant is an integer count of microseconds
+since the Unix epoch, so arithmetic is exact; local wall time matters only when the open
+intervals of one local date are computed, once per date (cached). Long spans jump through
+per-year cumulative sums, so the cost of a deadline does not grow with its target.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, timedelta
+from functools import cache, lru_cache
+from typing import Any, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+Interval = tuple[str, str]
+# Normalised weekly hours: one (day, intervals) pair per day, "mon".."sun" in order.
+WeeklyHours = tuple[tuple[str, tuple[Interval, ...]], ...]
+
+_HH_MM = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d|24:00")
+_US = 1_000_000
+_DAY_SECONDS = 86_400
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
+# Every instant whose local date is D lies within this margin of D's midnight read as UTC
+# (real offsets stay within -12 h .. +14 h; the margin leaves room for historical oddities).
+_OFFSET_MARGIN_SECONDS = 26 * 3600
+# next_opening gives up after this many days without open time.
+_HORIZON_DAYS = 2 * 366
+
+
+@dataclass(frozen=True)
+class CalendarSpec:
+    """When a calendar is open: weekly hours in a time zone, minus holidays and closures (R8).
+
+    `weekly` may be given as a mapping {"mon": [("15:00", "18:00")], ...} (missing days are
+    closed); it is stored normalised as `WeeklyHours` so that the spec is hashable.
+    """
+
+    timezone: str
+    weekly: WeeklyHours | Mapping[str, Iterable[Sequence[str]]]
+    holiday_country: str | None = "IT"
+    holiday_subdivision: str | None = None
+    closures: frozenset[date] = frozenset()
+
+    def __post_init__(self) -> None:
+        _check_timezone(self.timezone)
+        _check_holidays(self.holiday_country, self.holiday_subdivision)
+        object.__setattr__(self, "weekly", _normalize_weekly(self.weekly))
+        object.__setattr__(self, "closures", _normalize_closures(self.closures))
+
+    def hours_on(self, day: str) -> tuple[Interval, ...]:
+        """The opening intervals of a weekday ("mon".."sun")."""
+        return dict(cast(WeeklyHours, self.weekly))[day]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CalendarSpec:
+        """Build a spec from its JSON form (see `to_dict`)."""
+        unknown = set(data) - {spec_field.name for spec_field in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown calendar fields: {', '.join(sorted(unknown))}")
+        missing = {"timezone", "weekly"} - set(data)
+        if missing:
+            raise ValueError(f"missing calendar fields: {', '.join(sorted(missing))}")
+        if not isinstance(data["weekly"], Mapping):
+            raise ValueError('weekly must be an object like {"mon": [["15:00", "18:00"]]}')
+        closures = data.get("closures") or ()
+        if isinstance(closures, str) or not all(isinstance(day, str) for day in closures):
+            raise ValueError("closures must be a list of ISO dates (YYYY-MM-DD)")
+        return cls(
+            timezone=data["timezone"],
+            weekly=data["weekly"],
+            holiday_country=data.get("holiday_country", "IT"),
+            holiday_subdivision=data.get("holiday_subdivision"),
+            closures=frozenset(date.fromisoformat(day) for day in closures),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form stored as a snapshot: weekly lists of ["HH:MM", "HH:MM"], ISO closures."""
+        return {
+            "timezone": self.timezone,
+            "weekly": {
+                day: [[start, end] for start, end in intervals]
+                for day, intervals in cast(WeeklyHours, self.weekly)
+            },
+            "holiday_country": self.holiday_country,
+            "holiday_subdivision": self.holiday_subdivision,
+            "closures": sorted(day.isoformat() for day in self.closures),
+        }
+
+
+def _check_timezone(timezone: str) -> None:
+    if not isinstance(timezone, str) or not timezone:
+        raise ValueError("timezone must be an IANA time zone name such as 'Europe/Rome'")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {timezone!r}") from exc
+
+
+@cache
+def _supported_holiday_countries() -> dict[str, list[str]]:
+    return holidays.list_supported_countries()
+
+
+def _check_holidays(country: str | None, subdivision: str | None) -> None:
+    if country is None:
+        if subdivision is not None:
+            raise ValueError("holiday_subdivision needs a holiday_country")
+        return
+    subdivisions = _supported_holiday_countries().get(country)
+    if subdivisions is None:
+        raise ValueError(f"holidays are not available for country {country!r}")
+    if subdivision is not None and subdivision not in subdivisions:
+        raise ValueError(f"unknown subdivision {subdivision!r} for holiday country {country!r}")
+
+
+def _normalize_weekly(weekly: Any) -> WeeklyHours:
+    items = weekly.items() if isinstance(weekly, Mapping) else weekly
+    by_day: dict[str, tuple[Interval, ...]] = {}
+    for day, intervals in items:
+        if day not in DAYS:
+            raise ValueError(f"unknown weekday {day!r}: use one of {', '.join(DAYS)}")
+        if day in by_day:
+            raise ValueError(f"weekday {day!r} is given twice")
+        by_day[day] = _normalize_intervals(day, intervals)
+    return tuple((day, by_day.get(day, ())) for day in DAYS)
+
+
+def _normalize_intervals(day: str, intervals: Any) -> tuple[Interval, ...]:
+    if isinstance(intervals, str | bytes):
+        raise ValueError(f"{day}: intervals must be a list of [start, end] pairs")
+    normalized: list[Interval] = []
+    previous_end = "00:00"
+    for interval in intervals:
+        if isinstance(interval, str | bytes) or len(interval) != 2:
+            raise ValueError(f"{day}: {interval!r} is not a [start, end] pair")
+        start, end = interval
+        for moment in (start, end):
+            if not isinstance(moment, str) or not _HH_MM.fullmatch(moment):
+                raise ValueError(f"{day}: {moment!r} is not a time HH:MM (00:00 to 24:00)")
+        if start == "24:00":
+            raise ValueError(f"{day}: an interval cannot start at 24:00")
+        if start >= end:  # zero-padded HH:MM strings compare like the times they denote
+            raise ValueError(f"{day}: interval {start}-{end} must end after it starts")
+        if start < previous_end:
+            raise ValueError(f"{day}: intervals must be sorted and must not overlap")
+        normalized.append((start, end))
+        previous_end = end
+    return tuple(normalized)
+
+
+def _normalize_closures(closures: Iterable[date]) -> frozenset[date]:
+    normalized = frozenset(closures)
+    for day in normalized:
+        if not isinstance(day, date) or isinstance(day, datetime):
+            raise ValueError(f"closures must be dates, got {day!r}")
+    return normalized
+
+
+# R8: Monday to Friday 15:00-18:00, Europe/Rome, closed on Italian public holidays.
+DEFAULT_CALENDAR_SPEC = CalendarSpec(
+    timezone="Europe/Rome",
+    weekly={day: (("15:00", "18:00"),) for day in DAYS[:5]},
+    holiday_country="IT",
+)
+
+
+class BusinessCalendar:
+    """Business-time arithmetic on one CalendarSpec; every result is a UTC-aware datetime.
+
+    Open intervals are half-open, [opening, closing): open at the opening instant, closed at
+    the closing instant. Business hours follow local wall-clock time, so daylight-saving
+    changes move UTC offsets, never the hours; a wall time skipped by a spring-forward gap is
+    reached at the end of the gap, and a wall time repeated by a fall-back counts twice.
+    (Days are walked in date order: this assumes no zone turns its clock back across midnight.)
+    """
+
+    # Spans of up to this many days are walked day by day; longer ones use the year index.
+    _max_walk_days = 31
+
+    def __init__(self, spec: CalendarSpec) -> None:
+        self.spec = spec
+        self._zone = ZoneInfo(spec.timezone)
+        # Seconds since local midnight, indexed by weekday (0 = Monday).
+        self._weekly_seconds = tuple(
+            tuple((_seconds_of_day(start), _seconds_of_day(end)) for start, end in intervals)
+            for _, intervals in cast(WeeklyHours, spec.weekly)
+        )
+        week_open_us = _US * sum(end - start for day in self._weekly_seconds for start, end in day)
+        self._has_hours = week_open_us > 0
+        # A target longer than a nominal week of open time skips the walk and jumps directly.
+        self._walk_limit_us: float = week_open_us
+        self._intervals_on = lru_cache(maxsize=4096)(self._compute_intervals_on)
+        self._open_us_on = lru_cache(maxsize=4096)(self._compute_open_us_on)
+        self._year_index = lru_cache(maxsize=32)(self._compute_year_index)
+
+    def __repr__(self) -> str:
+        return f"BusinessCalendar({self.spec!r})"
+
+    def is_open(self, instant: datetime) -> bool:
+        """Whether the calendar is open at `instant`."""
+        at = _to_us(instant, "instant")
+        return any(start <= at < end for start, end in self._intervals_on(self._local_day(instant)))
+
+    def next_opening(self, instant: datetime) -> datetime:
+        """`instant` itself if open, else the next opening instant."""
+        at = _to_us(instant, "instant")
+        self._require_hours()
+        first_day = self._local_day(instant)
+        for day in range(first_day, first_day + _HORIZON_DAYS):
+            for start, end in self._intervals_on(day):
+                if at < end:
+                    return instant.astimezone(UTC) if start <= at else _from_us(start)
+        raise ValueError(f"the calendar has no open time within {_HORIZON_DAYS} days of {instant}")
+
+    def clock_start(self, received_at: datetime) -> datetime:
+        """When the SLA clock starts for a request received at `received_at`."""
+        # R9: a request received while closed starts its clock at the next opening.
+        return self.next_opening(received_at)
+
+    def add_business_time(self, start: datetime, duration: timedelta) -> datetime:
+        """The earliest instant by which `duration` of open time has elapsed since `start`.
+
+        A result that lands exactly on a closing time stays there (it does not roll to the
+        next opening); a zero duration returns `start` unchanged.
+        """
+        at = _to_us(start, "start")
+        remaining = _duration_us(duration)
+        if remaining == 0:
+            return start.astimezone(UTC)
+        self._require_hours()
+        first_day = self._local_day(start)
+        walk_days = self._max_walk_days if remaining <= self._walk_limit_us else 1
+        for day in range(first_day, first_day + walk_days):
+            for start_us, end_us in self._intervals_on(day):
+                if end_us <= at:
+                    continue
+                begin = start_us if start_us > at else at
+                if end_us - begin >= remaining:
+                    return _from_us(begin + remaining)
+                remaining -= end_us - begin
+        return self._jump(first_day + walk_days, remaining)
+
+    def business_time_between(self, start: datetime, end: datetime) -> timedelta:
+        """The open time within [start, end); zero when `end` is not after `start`."""
+        start_at, end_at = _to_us(start, "start"), _to_us(end, "end")
+        if end_at <= start_at:
+            return timedelta(0)
+        first_day, last_day = self._local_day(start), self._local_day(end)
+        total = (
+            self._open_us_between_days(first_day, last_day)
+            - self._open_us_before(first_day, start_at)
+            + self._open_us_before(last_day, end_at)
+        )
+        return timedelta(microseconds=total)
+
+    def _require_hours(self) -> None:
+        if not self._has_hours:
+            raise ValueError("the calendar has no opening hours on any weekday")
+
+    def _local_day(self, instant: datetime) -> int:
+        """The proleptic ordinal of the local date of `instant`."""
+        return instant.astimezone(self._zone).toordinal()
+
+    def _jump(self, day: int, remaining: int) -> datetime:
+        """Spend `remaining` open time from the start of `day`, year by year via the index."""
+        idle_years = 0
+        while True:
+            first, cumulative = self._year_index(date.fromordinal(day).year)
+            spent_before = cumulative[day - first]
+            target = spent_before + remaining
+            if target <= cumulative[-1]:
+                # The target day is the first whose cumulative open time reaches the target.
+                index = bisect_left(cumulative, target, lo=day - first + 1) - 1
+                remaining = target - cumulative[index]
+                for start_us, end_us in self._intervals_on(first + index):
+                    if end_us - start_us >= remaining:
+                        return _from_us(start_us + remaining)
+                    remaining -= end_us - start_us
+                raise AssertionError("the year index disagrees with the day's intervals")
+            remaining = target - cumulative[-1]
+            idle_years = idle_years + 1 if cumulative[-1] == spent_before else 0
+            if idle_years > 2:
+                raise ValueError("the calendar has no open time in three consecutive years")
+            day = first + len(cumulative) - 1
+
+    def _open_us_before(self, day: int, at: int) -> int:
+        """Open time on local `day` before the instant `at`."""
+        return sum(min(end, at) - start for start, end in self._intervals_on(day) if start < at)
+
+    def _open_us_between_days(self, first_day: int, stop_day: int) -> int:
+        """Open time on the local days [first_day, stop_day)."""
+        if stop_day - first_day <= self._max_walk_days:
+            return sum(self._open_us_on(day) for day in range(first_day, stop_day))
+        total, day = 0, first_day
+        while day < stop_day:
+            first, cumulative = self._year_index(date.fromordinal(day).year)
+            stop = min(stop_day, first + len(cumulative) - 1)
+            total += cumulative[stop - first] - cumulative[day - first]
+            day = stop
+        return total
+
+    def _compute_year_index(self, year: int) -> tuple[int, tuple[int, ...]]:
+        """(ordinal of 1 January, cumulative open time before each day of the year and after)."""
+        first = date(year, 1, 1).toordinal()
+        cumulative, total = [0], 0
+        for day in range(first, date(year + 1, 1, 1).toordinal()):
+            total += self._open_us_on(day)
+            cumulative.append(total)
+        return first, tuple(cumulative)
+
+    def _compute_open_us_on(self, day: int) -> int:
+        return sum(end - start for start, end in self._intervals_on(day))
+
+    def _compute_intervals_on(self, day: int) -> tuple[tuple[int, int], ...]:
+        """The open intervals of local `day` as sorted, disjoint UTC microsecond pairs."""
+        local_hours = self._weekly_seconds[(day + 6) % 7]  # ordinal 1 is a Monday
+        if not local_hours:
+            return ()
+        as_date = date.fromordinal(day)
+        spec = self.spec
+        holidays_that_year = _public_holidays(
+            spec.holiday_country, spec.holiday_subdivision, as_date.year
+        )
+        if as_date in spec.closures or as_date in holidays_that_year:
+            return ()  # R8: holidays and closures close the whole local day
+        midnight = (day - _EPOCH_ORDINAL) * _DAY_SECONDS  # local midnight read as if UTC
+        low = midnight - _OFFSET_MARGIN_SECONDS
+        high = midnight + _DAY_SECONDS + _OFFSET_MARGIN_SECONDS
+        pieces = sorted(
+            (max(seg_start, midnight + start - offset), min(seg_end, midnight + end - offset))
+            for seg_start, seg_end, offset in self._offset_segments(low, high)
+            for start, end in local_hours
+        )
+        merged: list[tuple[int, int]] = []
+        for start, end in pieces:
+            if start >= end:
+                continue  # wall time skipped by a spring-forward gap, or outside the segment
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return tuple((start * _US, end * _US) for start, end in merged)
+
+    def _offset_segments(self, low: int, high: int) -> list[tuple[int, int, int]]:
+        """Split [low, high) (UTC seconds) into (start, end, utc offset) runs of one offset."""
+        middle = (low + high) // 2
+        offsets = [self._offset_at(low), self._offset_at(middle), self._offset_at(high)]
+        if offsets[0] == offsets[1] == offsets[2]:
+            return [(low, high, offsets[0])]  # the usual case: no transition near this day
+        transitions = self._transitions(low, offsets[0], middle, offsets[1])
+        transitions += self._transitions(middle, offsets[1], high, offsets[2])
+        bounds = [low, *(instant for instant, _ in transitions), high]
+        run_offsets = [offsets[0], *(offset for _, offset in transitions)]
+        return list(zip(bounds[:-1], bounds[1:], run_offsets, strict=True))
+
+    def _transitions(
+        self, low: int, low_offset: int, high: int, high_offset: int
+    ) -> list[tuple[int, int]]:
+        """(instant, new offset) of each offset change in (low, high], found by bisection."""
+        if low_offset == high_offset:
+            return []
+        if high - low == 1:
+            return [(high, high_offset)]
+        middle = (low + high) // 2
+        middle_offset = self._offset_at(middle)
+        return self._transitions(low, low_offset, middle, middle_offset) + self._transitions(
+            middle, middle_offset, high, high_offset
+        )
+
+    def _offset_at(self, instant: int) -> int:
+        """The zone's UTC offset in seconds at a UTC instant given in seconds."""
+        offset = datetime.fromtimestamp(instant, self._zone).utcoffset()
+        assert offset is not None
+        return int(offset.total_seconds())
+
+
+@lru_cache(maxsize=128)
+def calendar_for(spec: CalendarSpec) -> BusinessCalendar:
+    """The shared, cached BusinessCalendar of a spec."""
+    return BusinessCalendar(spec)
+
+
+@lru_cache(maxsize=256)
+def _public_holidays(country: str | None, subdivision: str | None, year: int) -> frozenset[date]:
+    """The public holidays of a year, shared by every calendar of the same country/region."""
+    if country is None:
+        return frozenset()
+    return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
+
+
+def _to_us(instant: datetime, name: str) -> int:
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware")
+    delta = instant - _EPOCH
+    return (delta.days * _DAY_SECONDS + delta.seconds) * _US + delta.microseconds
+
+
+def _from_us(instant: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=instant)
+
+
+def _duration_us(duration: timedelta) -> int:
+    if duration < timedelta(0):
+        raise ValueError(f"duration must not be negative, got {duration}")
+    return (duration.days * _DAY_SECONDS + duration.seconds) * _US + duration.microseconds
+
+
+def _seconds_of_day(hh_mm: str) -> int:
+    hours, minutes = hh_mm.split(":")
+    return int(hours) * 3600 + int(minutes) * 60
