@@ -1,6 +1,7 @@
 """Annotated dependencies, so that endpoint signatures read like sentences."""
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,7 +11,9 @@ from sqlmodel import Session
 
 from app.db import unit_of_work
 from app.errors import Forbidden, Unauthorized
+from app.models.base import utcnow
 from app.services.auth import Principal, authenticate
+from app.services.tickets import SlaKnobs
 from app.settings import Settings
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -37,7 +40,22 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_now() -> datetime:
+    """The request's `now`: the one place a request reads the clock; the engine takes it in."""
+    return utcnow()
+
+
+def get_knobs(request: Request) -> SlaKnobs:
+    """The configurable SLA parameters (R2 support target, at-risk threshold)."""
+    settings: Settings = request.app.state.settings
+    return SlaKnobs(
+        support_hours=settings.support_take_charge_hours, at_risk_fraction=settings.at_risk_fraction
+    )
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+Now = Annotated[datetime, Depends(get_now)]
+KnobsDep = Annotated[SlaKnobs, Depends(get_knobs)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 # scope="function": the commit happens when the endpoint returns, before the response is
 # sent, so a 2xx always means "stored" (and a failed commit becomes a 503, not a lie).

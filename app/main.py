@@ -10,7 +10,7 @@ from app.db import get_engine
 from app.deps import get_principal
 from app.errors import install_database_error_handler, install_error_handlers
 from app.middleware import AccessLog, BodySizeLimit
-from app.routers import calendars, contracts, customers, health
+from app.routers import calendars, contracts, customers, health, sla, tickets
 from app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     # Every internal route needs a token; a router's own `require(role)` narrows it further.
     internal = APIRouter(prefix=API_PREFIX, dependencies=[Depends(get_principal)])
-    for module in (customers, calendars, contracts):
+    for module in (customers, calendars, contracts, tickets, sla):
         internal.include_router(module.router)
     app.include_router(internal)
     return app

@@ -94,12 +94,23 @@ class ContractCreate(BaseModel):
             raise ValueError("ends_on must be after starts_on")
         return value
 
+    @field_validator("coverage")
+    @classmethod
+    def _covers_website(cls, value: list[str]) -> list[str]:
+        return _with_website(value)
+
     @model_validator(mode="after")
     def _defaults(self) -> "ContractCreate":
         if self.ends_on is None:
             self.ends_on = one_year_from(self.starts_on)  # R1: one year by default
         self.coverage = list(dict.fromkeys(self.coverage))
         return self
+
+
+def _with_website(coverage: list[str] | None) -> list[str] | None:
+    if coverage is not None and "website" not in coverage:
+        raise ValueError("every contract covers 'website' (R3)")
+    return coverage
 
 
 class ContractUpdate(BaseModel):
@@ -114,6 +125,8 @@ class ContractUpdate(BaseModel):
     calendar_id: int | None = pydantic.Field(default=None, ge=1, le=2**31 - 1)
     take_charge_hours: TargetHours | None = None
     on_call: OnCall | None = None
+
+    _website = field_validator("coverage")(classmethod(lambda cls, v: _with_website(v)))
 
 
 class ContractRead(BaseModel):

@@ -1,13 +1,24 @@
 """Support requests (tickets), their audit trail and their SLA snapshot."""
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from sqlalchemy import Index
+import pydantic
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    field_validator,
+)
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import JSONType, UTCDateTime, utcnow
+from app.models.contract import Category
 
+OPEN_PREDICATE = "status NOT IN ('resolved', 'closed')"
 STATUSES = ("new", "taken_in_charge", "in_progress", "waiting_third_party", "resolved", "closed")
 CHANNELS = ("email", "web_form")  # R6; R7: no phone channel
 
@@ -15,9 +26,19 @@ CHANNELS = ("email", "web_form")  # R6; R7: no phone channel
 class Ticket(SQLModel, table=True):
     __tablename__ = "ticket"
     __table_args__ = (
-        Index("ix_ticket_status_urgent_due", "status", "urgent", "take_charge_due_at", "id"),
+        # The work queue: open tickets, urgent first, then nearest deadline (R12, R17).
+        Index(
+            "ix_ticket_queue_open",
+            "priority",
+            "queue_due_at",
+            "id",
+            postgresql_where=text(OPEN_PREDICATE),
+            sqlite_where=text(OPEN_PREDICATE),
+        ),
+        Index("ix_ticket_queue", "priority", "queue_due_at", "id"),
         Index("ix_ticket_customer_id_received_at", "customer_id", "received_at"),
         Index("ix_ticket_contract_id_received_at", "contract_id", "received_at"),
+        Index("ix_ticket_received_at", "received_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -50,6 +71,12 @@ class Ticket(SQLModel, table=True):
     sla_target_seconds: int | None = None
     clock_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     take_charge_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Derived from the snapshot so that the queue order and SLA-state filters are plain,
+    # indexable comparisons with `now` (maintained by app.services.tickets, never by hand):
+    priority: int = 1  # 0 urgent, 1 not: urgent first (R12)
+    queue_due_at: datetime = Field(sa_type=UTCDateTime)  # the deadline, or far future if none
+    at_risk_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    breach_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     on_call_alert: bool = False
     auto_submitted: bool = False
     parent_ticket_id: int | None = Field(default=None, foreign_key="ticket.id", ondelete="SET NULL")
@@ -70,3 +97,201 @@ class TicketEvent(SQLModel, table=True):
     from_status: str | None = Field(default=None, max_length=32)
     to_status: str | None = Field(default=None, max_length=32)
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+
+
+# --- API schemas -------------------------------------------------------------------------
+
+Channel = Literal["email", "web_form"]
+Urgency = Literal["none", "claimed", "confirmed", "rejected"]
+StaffUrgency = Literal["confirmed", "rejected"]
+Status = Literal[
+    "new", "taken_in_charge", "in_progress", "waiting_third_party", "resolved", "closed"
+]
+SlaState = Literal["pending", "at_risk", "met", "breached", "not_applicable"]
+DeliveryMode = Literal["online", "remote"]  # R14
+MAX_BODY_CHARS = 200_000
+
+
+def _accepted_channel(value: object) -> object:
+    # R7: telephone requests cannot be taken into account; say which channels can.
+    if isinstance(value, str) and value not in CHANNELS:
+        raise ValueError(
+            f"channel {value!r} is not accepted: requests arrive by "
+            f"{' or '.join(CHANNELS)} only (R6); telephone requests cannot be "
+            "taken into account (R7)"
+        )
+    return value
+
+
+class TicketCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "channel": "email",
+                "from_email": "mario@rossi.it",
+                "from_name": "Mario Rossi",
+                "subject": "URGENTE: il sito non risponde",
+                "body": "Da stamattina errore 500.",
+                "received_at": "2026-11-23T16:00:00+01:00",
+                "category": "website",
+            }
+        },
+    )
+
+    channel: Annotated[Channel, BeforeValidator(_accepted_channel)]
+    from_email: EmailStr
+    from_name: str = pydantic.Field(default="", max_length=200)
+    subject: str = pydantic.Field(default="", max_length=998)
+    body: str = pydantic.Field(default="", max_length=MAX_BODY_CHARS)
+    received_at: AwareDatetime | None = pydantic.Field(
+        default=None,
+        description="When the request reached the service; defaults to now. "
+        "Set it to import history; never in the future.",
+    )
+    category: Category | None = None
+
+    @field_validator("from_email")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+
+class TicketUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {"category": "email", "urgency": "rejected", "priority_handling": True}
+        },
+    )
+
+    category: Category | None = None
+    customer_id: int | None = pydantic.Field(default=None, ge=1, le=2**31 - 1)
+    urgency: StaffUrgency | None = pydantic.Field(
+        default=None, description="Staff decision on a claimed urgency (R13)."
+    )
+    priority_handling: bool | None = pydantic.Field(
+        default=None, description="Handled with priority at the customer's request (R13)."
+    )
+    estimated_resolution_at: AwareDatetime | None = None
+
+
+class TakeChargeIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "estimated_resolution_at": "2026-11-25T17:00:00+01:00",
+                "note": "Verifichiamo il server.",
+            }
+        },
+    )
+
+    estimated_resolution_at: AwareDatetime | None = None
+    note: str = pydantic.Field(default="", max_length=5000)
+
+
+class ResolveIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {"resolution": "Riavviato il servizio PHP-FPM.", "delivery_mode": "remote"}
+        },
+    )
+
+    resolution: str = pydantic.Field(min_length=1, max_length=20_000)
+    delivery_mode: DeliveryMode
+
+
+class StatusIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "status": "waiting_third_party",
+                "note": "Guasto del provider, ticket aperto.",
+            }
+        },
+    )
+
+    status: Literal["in_progress", "waiting_third_party", "closed"]
+    note: str = pydantic.Field(default="", max_length=5000)
+
+
+class SlaBlock(BaseModel):
+    """Where the request stands against its take-charge deadline, computed at request time."""
+
+    policy: Literal["contract", "on_call", "support"]
+    state: SlaState
+    clock_started_at: datetime | None
+    take_charge_due_at: datetime | None
+    taken_in_charge_at: datetime | None
+    business_seconds_elapsed: int
+    business_seconds_remaining: int | None
+    target_seconds: int | None
+    on_call_alert: bool
+
+
+class TicketRead(BaseModel):
+    id: int
+    number: str
+    status: Status
+    channel: Channel
+    subject: str
+    body: str
+    from_email: str
+    from_name: str
+    customer_id: int | None
+    contract_id: int | None
+    category: str | None
+    urgent: bool
+    urgency: Urgency
+    priority_handling: bool
+    coverage: Literal["contract", "not_covered", "no_contract"]
+    billable: bool
+    billing_reasons: list[str]
+    received_at: datetime
+    estimated_resolution_at: datetime | None
+    taken_in_charge_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    resolution: str | None
+    delivery_mode: DeliveryMode | None
+    auto_submitted: bool
+    parent_ticket_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    sla: SlaBlock
+
+
+class TicketPage(BaseModel):
+    """A page of tickets in queue order; pass `next_cursor` back as `cursor` for the next."""
+
+    items: list[TicketRead]
+    limit: int
+    next_cursor: str | None
+
+
+class TicketEventRead(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    data: dict[str, Any]
+
+
+class MessageRead(BaseModel):
+    id: int
+    direction: str
+    channel: str
+    message_id: str | None
+    from_email: str
+    from_name: str
+    subject: str
+    text: str
+    text_stripped: str
+    html: str | None
+    auto_submitted: bool
+    received_at: datetime

@@ -1,11 +1,16 @@
 """Business calendars: HTTP only."""
 
-from fastapi import APIRouter
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from app.deps import Admin, SessionDep, Viewer
-from app.models.calendar import CalendarCreate, CalendarRead
+from app.errors import Unprocessable, field_error
+from app.models.calendar import CalendarCreate, CalendarRead, DeadlineRead
 from app.models.common import Limit, Offset, Page, ResourceId
-from app.routers._responses import READ, WRITE
+from app.routers._responses import AUTH, READ, WRITE, problems
 from app.services import calendars as service
 
 router = APIRouter(prefix="/calendars", tags=["calendars"])
@@ -32,3 +37,29 @@ def list_(
 def get(calendar_id: ResourceId, session: SessionDep, _: Viewer) -> CalendarRead:
     """One calendar."""
     return service.read_calendar(service.get_calendar(calendar_id, session=session))
+
+
+@router.get(
+    "/{calendar_id}/deadline",
+    response_model=DeadlineRead,
+    status_code=200,
+    responses=problems(*AUTH, 404, 422),
+)
+def deadline(
+    calendar_id: ResourceId,
+    session: SessionDep,
+    _: Viewer,
+    start: Annotated[
+        datetime,
+        Query(description="ISO 8601 with an offset.", examples=["2026-11-23T16:00:00+01:00"]),
+    ],
+    hours: Annotated[Decimal, Query(gt=0, le=10_000, description="Business hours to add.")],
+) -> DeadlineRead:
+    """`hours` business hours after `start` (R9); closed at `start` means the next opening."""
+    if start.tzinfo is None:
+        raise Unprocessable(
+            "start needs a UTC offset, e.g. 2026-11-23T16:00:00+01:00 "
+            "(a time without one is ambiguous).",
+            errors=[field_error("start", "timezone offset required")],
+        )
+    return service.deadline(calendar_id, start=start, hours=hours, session=session)

@@ -1,9 +1,19 @@
 """Business calendars as data (R8)."""
 
+from datetime import datetime, timedelta
+from decimal import Decimal
+
 from sqlmodel import Session, col, func, select
 
 from app.errors import Conflict, NotFound
-from app.models.calendar import DEFAULT_CALENDAR_NAME, Calendar, CalendarCreate, CalendarRead
+from app.models.calendar import (
+    DEFAULT_CALENDAR_NAME,
+    Calendar,
+    CalendarCreate,
+    CalendarRead,
+    DeadlineRead,
+)
+from app.services.business_hours import CalendarSpec, calendar_for
 
 
 def get_calendar(calendar_id: int, *, session: Session) -> Calendar:
@@ -49,3 +59,26 @@ def list_calendars(*, session: Session, limit: int, offset: int) -> tuple[list[C
     total = session.exec(select(func.count()).select_from(Calendar)).one()
     rows = session.exec(select(Calendar).order_by(col(Calendar.id)).limit(limit).offset(offset))
     return list(rows.all()), total
+
+
+def spec_of(calendar: Calendar) -> CalendarSpec:
+    """The pure engine's view of a stored calendar."""
+    return CalendarSpec.from_dict(
+        {
+            "timezone": calendar.timezone,
+            "weekly": calendar.weekly,
+            "holiday_country": calendar.holiday_country,
+            "holiday_subdivision": calendar.holiday_subdivision,
+            "closures": calendar.closures,
+        }
+    )
+
+
+def deadline(
+    calendar_id: int, *, start: datetime, hours: Decimal, session: Session
+) -> DeadlineRead:
+    """`hours` business hours after `start` on this calendar (R9: the clock starts at opening)."""
+    calendar = calendar_for(spec_of(get_calendar(calendar_id, session=session)))
+    clock_started_at = calendar.clock_start(start)
+    due_at = calendar.add_business_time(clock_started_at, timedelta(seconds=float(hours) * 3600))
+    return DeadlineRead(start=start, clock_started_at=clock_started_at, due_at=due_at)

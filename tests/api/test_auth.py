@@ -12,6 +12,8 @@ from app.models.base import utcnow
 from tests.conftest import make_settings
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# POSTs that compute an answer and store nothing: viewers may call them.
+READ_ONLY_POSTS = {("POST", "/api/v1/sla/preview")}
 
 
 def _internal_routes() -> list[tuple[str, str]]:
@@ -46,11 +48,19 @@ def test_every_internal_route_answers_401_without_a_token(api, method, path):
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
-@pytest.mark.parametrize(("method", "path"), [r for r in INTERNAL if r[0] in WRITE_METHODS])
+@pytest.mark.parametrize(
+    ("method", "path"), [r for r in INTERNAL if r[0] in WRITE_METHODS and r not in READ_ONLY_POSTS]
+)
 def test_viewer_writes_get_403(api, method, path):
     response = api.viewer.request(method, path, json={})
     assert response.status_code == 403, response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(READ_ONLY_POSTS))
+def test_read_only_posts_are_open_to_viewers(api, method, path):
+    assert (method, path) in INTERNAL
+    assert api.viewer.request(method, path, json={}).status_code == 422  # past auth
 
 
 def test_a_wrong_token_is_401_and_a_revoked_one_too(api, session):

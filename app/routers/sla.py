@@ -1,0 +1,109 @@
+"""SLA views: preview a request, and the on-call lists of breaches and risks (R17)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.deps import KnobsDep, Now, SessionDep, Viewer
+from app.models.common import MAX_ID
+from app.models.sla import SlaPreview, SlaPreviewIn
+from app.models.ticket import TicketPage
+from app.routers._responses import READ, WRITE
+from app.services import terms
+from app.services import tickets as tickets_service
+
+router = APIRouter(prefix="/sla", tags=["sla"])
+
+
+@router.post("/preview", response_model=SlaPreview, status_code=200, responses=WRITE)
+def preview(data: SlaPreviewIn, session: SessionDep, knobs: KnobsDep, _: Viewer) -> SlaPreview:
+    """What a request like this would get: customer, contract, coverage, policy, deadline."""
+    customer_id, decision = terms.preview(
+        received_at=data.received_at,
+        from_email=data.from_email,
+        subject=data.subject,
+        channel=data.channel,
+        category=data.category,
+        session=session,
+        support_hours=knobs.support_hours,
+    )
+    return SlaPreview(
+        customer_id=customer_id,
+        contract_id=decision.contract_id,
+        coverage=decision.coverage,
+        urgent=decision.urgent,
+        policy=decision.policy,
+        clock_started_at=decision.clock_started_at,
+        take_charge_due_at=decision.take_charge_due_at,
+        target_seconds=decision.target_seconds,
+        billable=decision.billable,
+        billing_reasons=list(decision.billing_reasons),
+        on_call_alert=decision.on_call_alert,
+    )
+
+
+def _open_in_state(
+    state: str,
+    *,
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    limit: int,
+    cursor: str | None,
+    customer_id: int | None,
+) -> TicketPage:
+    filters = tickets_service.TicketFilters(sla_state=state, customer_id=customer_id)
+    rows, next_cursor = tickets_service.list_tickets(
+        filters, session=session, now=now, limit=limit, cursor=cursor
+    )
+    return TicketPage(
+        items=[
+            tickets_service.read_ticket(t, now=now, fraction=knobs.at_risk_fraction) for t in rows
+        ],
+        limit=limit,
+        next_cursor=next_cursor,
+    )
+
+
+@router.get("/breaches", response_model=TicketPage, status_code=200, responses=READ)
+def breaches(
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    _: Viewer,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> TicketPage:
+    """Open tickets past their take-charge deadline, urgent first (R17)."""
+    return _open_in_state(
+        "breached",
+        session=session,
+        knobs=knobs,
+        now=now,
+        limit=limit,
+        cursor=cursor,
+        customer_id=customer_id,
+    )
+
+
+@router.get("/at-risk", response_model=TicketPage, status_code=200, responses=READ)
+def at_risk(
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    _: Viewer,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> TicketPage:
+    """Open tickets with less than the at-risk share of their target left (R17)."""
+    return _open_in_state(
+        "at_risk",
+        session=session,
+        knobs=knobs,
+        now=now,
+        limit=limit,
+        cursor=cursor,
+        customer_id=customer_id,
+    )

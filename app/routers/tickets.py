@@ -1,0 +1,203 @@
+"""Tickets: HTTP only."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.deps import Agent, KnobsDep, Now, SessionDep, Viewer
+from app.models.common import MAX_ID, ResourceId
+from app.models.contract import Category
+from app.models.ticket import (
+    MessageRead,
+    ResolveIn,
+    SlaBlock,
+    SlaState,
+    Status,
+    StatusIn,
+    TakeChargeIn,
+    TicketCreate,
+    TicketEventRead,
+    TicketPage,
+    TicketRead,
+    TicketUpdate,
+)
+from app.routers._responses import READ, WRITE
+from app.services import tickets as service
+
+router = APIRouter(prefix="/tickets", tags=["tickets"])
+
+
+@router.post("", response_model=TicketRead, status_code=201, responses=WRITE)
+def create(
+    data: TicketCreate, session: SessionDep, knobs: KnobsDep, now: Now, agent: Agent
+) -> TicketRead:
+    """Record a request (R6): customer, contract, coverage, urgency and deadline are derived."""
+    ticket = service.create_ticket(data, session=session, knobs=knobs, actor=agent.name, now=now)
+    return service.read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
+
+
+@router.get("", response_model=TicketPage, status_code=200, responses=READ)
+def list_(
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    _: Viewer,
+    status: Annotated[
+        list[Status] | None,
+        Query(description="Repeat for several; default: the open ones (the work queue)."),
+    ] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    contract_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    urgent: bool | None = None,
+    sla_state: SlaState | None = None,
+    category: Category | None = None,
+    billable: bool | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="Text in the subject.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> TicketPage:
+    """The work queue: urgent first (R12), then the nearest deadline; keyset paginated."""
+    filters = service.TicketFilters(
+        status=tuple(status) if status else None,
+        customer_id=customer_id,
+        contract_id=contract_id,
+        urgent=urgent,
+        sla_state=sla_state,
+        category=category,
+        billable=billable,
+        received_from=_aware(received_from, "received_from"),
+        received_to=_aware(received_to, "received_to"),
+        q=q,
+    )
+    rows, next_cursor = service.list_tickets(
+        filters, session=session, now=now, limit=limit, cursor=cursor
+    )
+    return TicketPage(
+        items=[service.read_ticket(t, now=now, fraction=knobs.at_risk_fraction) for t in rows],
+        limit=limit,
+        next_cursor=next_cursor,
+    )
+
+
+def _aware(value: datetime | None, field: str) -> datetime | None:
+    from app.errors import Unprocessable, field_error
+
+    if value is not None and value.tzinfo is None:
+        raise Unprocessable(
+            f"{field} needs a UTC offset, e.g. 2026-11-24T16:00:00+01:00.",
+            errors=[field_error(field, "timezone offset required")],
+        )
+    return value
+
+
+@router.get("/{ticket_id}", response_model=TicketRead, status_code=200, responses=READ)
+def get(
+    ticket_id: ResourceId, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
+) -> TicketRead:
+    """One ticket, with its SLA block computed now."""
+    ticket = service.get_ticket(ticket_id, session=session)
+    return service.read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
+
+
+@router.patch("/{ticket_id}", response_model=TicketRead, status_code=200, responses=WRITE)
+def update(
+    ticket_id: ResourceId,
+    data: TicketUpdate,
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    agent: Agent,
+) -> TicketRead:
+    """Triage: category, customer, urgency decision, priority handling, estimate (logged)."""
+    ticket = service.update_ticket(
+        ticket_id, data, session=session, knobs=knobs, actor=agent.name, now=now
+    )
+    return service.read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
+
+
+@router.post(
+    "/{ticket_id}/take-charge", response_model=TicketRead, status_code=200, responses=WRITE
+)
+def take_charge(
+    ticket_id: ResourceId,
+    data: TakeChargeIn,
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    agent: Agent,
+) -> TicketRead:
+    """Take the request in charge (R9); the customer is emailed with the estimate (R11)."""
+    ticket = service.take_charge(
+        ticket_id, data, session=session, knobs=knobs, actor=agent.name, now=now
+    )
+    return service.read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
+
+
+@router.post("/{ticket_id}/resolve", response_model=TicketRead, status_code=200, responses=WRITE)
+def resolve(
+    ticket_id: ResourceId,
+    data: ResolveIn,
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    agent: Agent,
+) -> TicketRead:
+    """Resolve the request (R14: online or remote); the customer is emailed (R11)."""
+    ticket = service.resolve(ticket_id, data, session=session, actor=agent.name, now=now)
+    return service.read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
+
+
+@router.post("/{ticket_id}/status", response_model=TicketRead, status_code=200, responses=WRITE)
+def change_status(
+    ticket_id: ResourceId,
+    data: StatusIn,
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    agent: Agent,
+) -> TicketRead:
+    """Work on it, wait on a third party (R10), close, or reopen a resolved ticket."""
+    ticket = service.change_status(ticket_id, data, session=session, actor=agent.name, now=now)
+    return service.read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
+
+
+@router.post(
+    "/{ticket_id}/recompute-sla", response_model=TicketRead, status_code=200, responses=WRITE
+)
+def recompute_sla(
+    ticket_id: ResourceId, session: SessionDep, knobs: KnobsDep, now: Now, agent: Agent
+) -> TicketRead:
+    """Re-derive contract, coverage, billing and deadline from today's data (logged)."""
+    ticket = service.get_ticket(ticket_id, session=session)
+    service.recompute_sla(
+        ticket, session=session, knobs=knobs, actor=agent.name, now=now, reason="requested"
+    )
+    return service.read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
+
+
+@router.get("/{ticket_id}/sla", response_model=SlaBlock, status_code=200, responses=READ)
+def get_sla(
+    ticket_id: ResourceId, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
+) -> SlaBlock:
+    """The SLA block alone, computed now."""
+    ticket = service.get_ticket(ticket_id, session=session)
+    return service.sla_block(ticket, now=now, fraction=knobs.at_risk_fraction)
+
+
+@router.get(
+    "/{ticket_id}/events", response_model=list[TicketEventRead], status_code=200, responses=READ
+)
+def events(ticket_id: ResourceId, session: SessionDep, _: Viewer) -> list[TicketEventRead]:
+    """The audit trail: who changed what, when, from which state to which."""
+    return service.list_events(ticket_id, session=session)
+
+
+@router.get(
+    "/{ticket_id}/messages", response_model=list[MessageRead], status_code=200, responses=READ
+)
+def messages(ticket_id: ResourceId, session: SessionDep, _: Viewer) -> list[MessageRead]:
+    """The conversation, oldest first."""
+    return service.list_messages(ticket_id, session=session)

@@ -1,0 +1,127 @@
+"""From stored rows to the pure SLA engine's values: who the sender is, which terms apply."""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlmodel import Session, col, select
+
+from app.errors import Unprocessable, field_error
+from app.models.calendar import Calendar
+from app.models.contract import Contract
+from app.models.customer import Contact, CustomerDomain
+from app.services import sla
+from app.services.business_hours import CalendarSpec, calendar_for
+from app.services.calendars import get_default_calendar, spec_of
+
+
+def match_customer(email: str, *, session: Session) -> int | None:
+    """The sender's customer: a contact's exact address first, then the email domain."""
+    address = email.strip().lower()
+    contact = session.exec(select(Contact.customer_id).where(Contact.email == address)).first()
+    if contact is not None:
+        return contact
+    domain = address.rpartition("@")[2]
+    labels = domain.split(".")
+    # support.rossi.it belongs to whoever owns rossi.it, unless someone owns it more precisely.
+    candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    if not candidates:
+        return None
+    rows = session.exec(select(CustomerDomain).where(col(CustomerDomain.domain).in_(candidates)))
+    by_domain = {row.domain: row.customer_id for row in rows}
+    return next((by_domain[d] for d in candidates if d in by_domain), None)
+
+
+def contract_terms(customer_id: int | None, *, session: Session) -> list[sla.ContractTerms]:
+    """Every contract of the customer, as the pure engine wants them."""
+    if customer_id is None:
+        return []
+    contracts = session.exec(select(Contract).where(Contract.customer_id == customer_id)).all()
+    calendar_ids = {c.calendar_id for c in contracts} | {
+        c.on_call_calendar_id for c in contracts if c.on_call_calendar_id is not None
+    }
+    calendars = {
+        row.id: spec_of(row)
+        for row in session.exec(select(Calendar).where(col(Calendar.id).in_(calendar_ids)))
+    }
+    terms = []
+    for contract in contracts:
+        on_call = None
+        if contract.on_call_calendar_id is not None and contract.on_call_take_charge_hours:
+            on_call = sla.OnCallTerms(
+                calendar=calendars[contract.on_call_calendar_id],
+                take_charge_hours=contract.on_call_take_charge_hours,
+            )
+        terms.append(
+            sla.ContractTerms(
+                id=contract.id or 0,
+                starts_on=contract.starts_on,
+                ends_on=contract.ends_on,
+                coverage=frozenset(contract.coverage) | {"website"},  # R3: website always
+                calendar=calendars[contract.calendar_id],
+                take_charge_hours=Decimal(contract.take_charge_hours),
+                on_call=on_call,
+            )
+        )
+    return terms
+
+
+def support_policy(*, session: Session, take_charge_hours: Decimal | None) -> sla.SupportPolicy:
+    """R2: the customer-support terms, on the default calendar."""
+    return sla.SupportPolicy(
+        calendar=spec_of(get_default_calendar(session=session)), take_charge_hours=take_charge_hours
+    )
+
+
+def decide(
+    facts: sla.RequestFacts,
+    *,
+    customer_id: int | None,
+    session: Session,
+    support_hours: Decimal | None,
+    urgency: str | None = None,
+    priority_handling: bool = False,
+) -> sla.SlaDecision:
+    """The SLA decision for a request from this customer, with its contracts as stored now."""
+    try:
+        return sla.decide(
+            facts,
+            contracts=contract_terms(customer_id, session=session),
+            support=support_policy(session=session, take_charge_hours=support_hours),
+            urgency=urgency,
+            priority_handling=priority_handling,
+        )
+    except ValueError as exc:  # the schemas validate first; this is the engine's last word
+        raise Unprocessable(str(exc), errors=[field_error("body", str(exc))]) from exc
+
+
+def at_risk_from(
+    spec: CalendarSpec, *, clock_started_at: datetime, target_seconds: int, fraction: float
+) -> datetime:
+    """The instant after which less than `fraction` of the target is left (SPEC: at_risk).
+
+    It is the next opening after (1 - fraction) of the target has elapsed, so that the state
+    does not turn at_risk while the calendar is closed at a closing edge.
+    """
+    calendar = calendar_for(spec)
+    used = timedelta(seconds=target_seconds * (1 - fraction))
+    return calendar.next_opening(calendar.add_business_time(clock_started_at, used))
+
+
+def preview(
+    *,
+    received_at: datetime,
+    from_email: str,
+    subject: str,
+    channel: str,
+    category: str | None,
+    session: Session,
+    support_hours: Decimal | None,
+) -> tuple[int | None, sla.SlaDecision]:
+    """What a request like this would get: its customer and the SLA decision (nothing stored)."""
+    customer_id = match_customer(from_email, session=session)
+    facts = sla.RequestFacts(
+        received_at=received_at, channel=channel, subject=subject, category=category
+    )
+    return customer_id, decide(
+        facts, customer_id=customer_id, session=session, support_hours=support_hours
+    )
