@@ -10,7 +10,8 @@ from app.db import get_engine
 from app.deps import get_principal
 from app.errors import install_database_error_handler, install_error_handlers
 from app.middleware import AccessLog, BodySizeLimit
-from app.routers import calendars, contracts, customers, health, sla, tickets
+from app.routers import calendars, contact, contracts, customers, health, inbound, sla, tickets
+from app.services.contact import RateLimiter
 from app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (customers, calendars, contracts, tickets, sla):
         internal.include_router(module.router)
     app.include_router(internal)
+    # Public: each checks its caller itself (provider signatures, basic auth) or is open by
+    # design and rate limited (the website's contact form).
+    public = APIRouter(prefix=API_PREFIX)
+    public.include_router(inbound.router)
+    public.include_router(contact.router)
+    app.include_router(public)
+    app.state.contact_limiter = RateLimiter(
+        limit=settings.contact_rate_limit, window_seconds=settings.contact_rate_window_seconds
+    )
     return app
 
 

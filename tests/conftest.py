@@ -29,6 +29,8 @@ from app.services.auth import create_token
 from app.settings import Settings
 
 ADMIN_TOKEN = "test-admin-token-" + uuid.uuid4().hex
+MAILGUN_KEY = "sportello-test-signing-key"  # the key the Mailgun fixtures are signed with
+INBOUND_USER, INBOUND_PASSWORD = "inbound", "inbound-" + uuid.uuid4().hex
 PG_URL = os.environ.get("SPORTELLO_TEST_DATABASE_URL", "")
 REQUIRE_PG = os.environ.get("SPORTELLO_TEST_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", "postgresql"]
@@ -145,7 +147,16 @@ class LiveServer:
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     """Settings for tests: the given database, a known admin token, nothing from the env."""
-    values: dict[str, Any] = {"database_url": database_url, "admin_token": ADMIN_TOKEN}
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "admin_token": ADMIN_TOKEN,
+        "mailgun_signing_key": MAILGUN_KEY,
+        "inbound_username": INBOUND_USER,
+        "inbound_password": INBOUND_PASSWORD,
+        # The shared server sees every test's contact-form posts from 127.0.0.1; the rate
+        # limit itself is tested on a server of its own.
+        "contact_rate_limit": 100_000,
+    }
     values.update(overrides)
     return Settings(**values)
 

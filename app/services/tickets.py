@@ -3,6 +3,7 @@
 import base64
 import binascii
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -101,7 +102,7 @@ def create_ticket(
     session.flush()
     ticket.number = f"{received_at.astimezone(UTC):%Y}-{ticket.id:06d}"
     session.add(ticket)
-    _record(
+    record(
         ticket,
         session=session,
         actor=actor,
@@ -115,17 +116,17 @@ def create_ticket(
             "urgency": decision.urgency,
         },
     )
+    fields = {"text": data.body, **(message_fields or {})}
     add_message(
         ticket,
         session=session,
         direction="inbound",
-        text=data.body,
         received_at=received_at,
         from_email=data.from_email,
         from_name=data.from_name,
         subject=data.subject,
         auto_submitted=auto_submitted,
-        **(message_fields or {}),
+        **fields,
     )
     if decision.on_call_alert:
         # R15: an urgent email while closed reaches staff now (R17: nothing waits unseen).
@@ -407,7 +408,7 @@ def update_ticket(
     after = {f: _plain(getattr(ticket, f)) for f in changes}
     if before != after:
         ticket.updated_at = now
-        _record(
+        record(
             ticket,
             session=session,
             actor=actor,
@@ -429,7 +430,7 @@ def recompute_sla(
     _apply_decision(ticket, decision, fraction=knobs.at_risk_fraction)
     ticket.updated_at = now
     session.add(ticket)
-    _record(
+    record(
         ticket,
         session=session,
         actor=actor,
@@ -512,7 +513,7 @@ def _move(
     ticket.status = status
     ticket.updated_at = at
     session.add(ticket)
-    return _record(
+    return record(
         ticket,
         session=session,
         actor=actor,
@@ -524,7 +525,7 @@ def _move(
     )
 
 
-def _record(
+def record(
     ticket: Ticket,
     *,
     session: Session,
@@ -578,14 +579,31 @@ def _notify_customer(
 ) -> None:
     if ticket.auto_submitted:
         return  # automatic mail never gets an automatic answer
+    dedup_key = f"ticket:{ticket.id}:{kind}:{dedup}".rstrip(":")
+    if session.exec(select(Outbox.id).where(Outbox.dedup_key == dedup_key)).first():
+        return
+    # The email's Message-ID is fixed now and stored, so the customer's reply (In-Reply-To)
+    # finds this ticket even before the email is sent.
+    message_id = f"{ticket.number}.{uuid.uuid4().hex}@sportello"
+    add_message(
+        ticket,
+        session=session,
+        direction="outbound",
+        text="",
+        received_at=at,
+        message_id=message_id,
+        subject=ticket.subject,
+        to=[ticket.from_email],
+    )
     enqueue(
         session,
         kind=kind,
         ticket=ticket,
         at=at,
-        dedup_key=f"ticket:{ticket.id}:{kind}:{dedup}".rstrip(":"),
+        dedup_key=dedup_key,
         payload={
             "to": ticket.from_email,
+            "message_id": message_id,
             "estimated_resolution_at": _iso(ticket.estimated_resolution_at),
         },
     )

@@ -1,0 +1,43 @@
+"""Schemas of the public intake endpoints: mail webhooks and the website contact form."""
+
+from datetime import datetime
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, EmailStr
+
+
+class InboundResult(BaseModel):
+    """The message is stored; a redelivery answers the same ticket with `duplicate: true`."""
+
+    ticket_id: int
+    ticket_number: str
+    duplicate: bool
+
+
+class ContactIn(BaseModel):
+    """The website's CONTACT form (R6)."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "example": {
+                "name": "Mario Rossi",
+                "email": "mario@rossi.it",
+                "subject": "Il modulo ordini non invia",
+                "message": "Da ieri il modulo dà errore.",
+            }
+        },
+    )
+
+    name: str = pydantic.Field(min_length=1, max_length=200)
+    email: EmailStr
+    subject: str = pydantic.Field(min_length=1, max_length=998)
+    message: str = pydantic.Field(min_length=1, max_length=20_000)
+    website: str = pydantic.Field(
+        default="", max_length=2000, description="Honeypot: leave empty (hidden from people)."
+    )
+
+
+class ContactResult(BaseModel):
+    ticket_number: str
+    take_charge_due_at: datetime | None

@@ -1,0 +1,224 @@
+"""Mail-provider webhooks (R6): authenticated, idempotent, 2xx only once stored. HTTP only."""
+
+import hmac
+import json
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+from app.deps import KnobsDep, Now, SessionDep, SettingsDep
+from app.errors import BadRequest, Forbidden, Unauthorized
+from app.models.inbound import InboundResult
+from app.routers._responses import problems
+from app.services import ingest
+from app.services.auth import authenticate
+from app.services.inbound import (
+    InboundEmail,
+    MalformedEmail,
+    from_mailgun,
+    from_mime,
+    from_postmark,
+    from_sendgrid,
+    verify_mailgun_signature,
+)
+from app.services.inbound.forms import parse_form
+from app.settings import Settings
+
+router = APIRouter(prefix="/inbound/email", tags=["inbound"])
+RESPONSES = problems(400, 401, 403, 413, 422, 503)
+_basic = HTTPBasic(auto_error=False, description="SPORTELLO_INBOUND_USERNAME / _PASSWORD")
+
+
+def _check_basic(credentials: HTTPBasicCredentials | None, settings: Settings) -> None:
+    if settings.inbound_username is None or settings.inbound_password is None:
+        raise Unauthorized(
+            "Inbound basic auth is not configured on this server "
+            "(SPORTELLO_INBOUND_USERNAME, SPORTELLO_INBOUND_PASSWORD)."
+        )
+    if credentials is None:
+        raise Unauthorized(
+            "This webhook needs HTTP basic auth.",
+            headers={"WWW-Authenticate": 'Basic realm="sportello-inbound"'},
+        )
+    user_ok = hmac.compare_digest(credentials.username.encode(), settings.inbound_username.encode())
+    password_ok = hmac.compare_digest(
+        credentials.password.encode(), settings.inbound_password.get_secret_value().encode()
+    )
+    if not (user_ok and password_ok):
+        raise Forbidden("Wrong inbound webhook credentials.")
+
+
+def basic_auth(
+    settings: SettingsDep, credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]
+) -> None:
+    """SendGrid and Postmark sign nothing: they post with basic auth in the URL."""
+    _check_basic(credentials, settings)
+
+
+def basic_or_agent(request: Request, settings: SettingsDep) -> None:
+    """A raw-MIME relay: basic auth, or a bearer token with the agent role."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        from app.db import unit_of_work
+
+        with unit_of_work(request.app.state.engine, read_only=True) as session:
+            principal = authenticate(
+                header[7:].strip(), session=session, admin_token=settings.admin_token
+            )
+        if not principal.can("agent"):
+            raise Forbidden("Posting raw MIME needs the agent role.")
+        return
+    credentials = None
+    if header.lower().startswith("basic "):
+        import base64
+        import binascii
+
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+            raise Unauthorized("Malformed basic auth header.") from exc
+        credentials = HTTPBasicCredentials(username=user, password=password)
+    _check_basic(credentials, settings)
+
+
+async def _parse(function, *args) -> InboundEmail:  # type: ignore[no-untyped-def]
+    try:
+        return await run_in_threadpool(function, *args)
+    except MalformedEmail as exc:
+        raise BadRequest(f"Not an email we can read: {exc}") from exc
+
+
+async def _form(request: Request) -> tuple[dict[str, bytes], list]:  # type: ignore[type-arg]
+    try:
+        return parse_form(await request.body(), request.headers.get("content-type", ""))
+    except MalformedEmail as exc:
+        raise BadRequest(f"Not a form we can read: {exc}") from exc
+
+
+async def mailgun_email(request: Request, settings: SettingsDep) -> tuple[InboundEmail, str]:
+    """A Mailgun forward(): HMAC-SHA256 of timestamp+token with the signing key, fresh."""
+    key = settings.mailgun_signing_key
+    if key is None or not key.get_secret_value():
+        raise Unauthorized(
+            "Mailgun webhooks are not configured on this server (SPORTELLO_MAILGUN_SIGNING_KEY)."
+        )
+    fields, files = await _form(request)
+    timestamp, token, signature = (
+        fields.get(k, b"").decode("latin-1") for k in ("timestamp", "token", "signature")
+    )
+    if not (timestamp and token and signature):
+        raise Unauthorized("The Mailgun signature (timestamp, token, signature) is missing.")
+    if not verify_mailgun_signature(
+        signing_key=key.get_secret_value(),
+        timestamp=timestamp,
+        token=token,
+        signature=signature,
+        now=time.time(),
+    ):
+        raise Forbidden("The Mailgun signature is wrong or too old.")
+    return await _parse(from_mailgun, fields, files), token
+
+
+async def sendgrid_email(request: Request, _: Annotated[None, Depends(basic_auth)]) -> InboundEmail:
+    """SendGrid Inbound Parse, default or raw mode."""
+    fields, files = await _form(request)
+    return await _parse(from_sendgrid, fields, files)
+
+
+async def postmark_email(request: Request, _: Annotated[None, Depends(basic_auth)]) -> InboundEmail:
+    """Postmark's inbound JSON."""
+    try:
+        payload = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("The Postmark payload is not JSON.") from exc
+    return await _parse(from_postmark, payload)
+
+
+async def mime_email(request: Request, _: Annotated[None, Depends(basic_or_agent)]) -> InboundEmail:
+    """A raw RFC 5322 message (`message/rfc822`)."""
+    return await _parse(from_mime, await request.body())
+
+
+def _store(
+    email: InboundEmail,
+    token: str | None,
+    *,
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    settings: Settings,
+) -> InboundResult:
+    result = ingest.ingest_email(
+        email,
+        session=session,
+        knobs=knobs,
+        now=now,
+        max_file_bytes=settings.max_file_bytes,
+        replay_token=token,
+    )
+    return InboundResult(
+        ticket_id=result.ticket_id, ticket_number=result.ticket_number, duplicate=result.duplicate
+    )
+
+
+@router.post("/mailgun", response_model=InboundResult, status_code=200, responses=RESPONSES)
+def mailgun(
+    delivery: Annotated[tuple[InboundEmail, str], Depends(mailgun_email)],
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    settings: SettingsDep,
+) -> InboundResult:
+    """Mailgun route forward() (parsed fields or `body-mime`); signed, single-use tokens."""
+    email, token = delivery
+    return _store(email, token, session=session, knobs=knobs, now=now, settings=settings)
+
+
+@router.post("/sendgrid", response_model=InboundResult, status_code=200, responses=RESPONSES)
+def sendgrid(
+    email: Annotated[InboundEmail, Depends(sendgrid_email)],
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    settings: SettingsDep,
+) -> InboundResult:
+    """SendGrid Inbound Parse (default or raw); basic auth."""
+    return _store(email, None, session=session, knobs=knobs, now=now, settings=settings)
+
+
+@router.post("/postmark", response_model=InboundResult, status_code=200, responses=RESPONSES)
+def postmark(
+    email: Annotated[InboundEmail, Depends(postmark_email)],
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    settings: SettingsDep,
+) -> InboundResult:
+    """Postmark inbound webhook JSON; basic auth."""
+    return _store(email, None, session=session, knobs=knobs, now=now, settings=settings)
+
+
+@router.post(
+    "/mime",
+    response_model=InboundResult,
+    status_code=200,
+    responses=RESPONSES,
+    openapi_extra={
+        "requestBody": {
+            "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+            "required": True,
+        }
+    },
+)
+def mime(
+    email: Annotated[InboundEmail, Depends(mime_email)],
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    settings: SettingsDep,
+) -> InboundResult:
+    """A raw RFC 5322 message from any relay; basic auth or an agent token."""
+    return _store(email, None, session=session, knobs=knobs, now=now, settings=settings)

@@ -1,0 +1,75 @@
+"""HTML form bodies to raw field bytes and files (pure).
+
+Field values stay bytes so that a provider's declared charsets (SendGrid `charsets`) can be
+applied by the adapter; multipart bodies are parsed with the standard library's MIME parser.
+"""
+
+from email import policy
+from email.parser import BytesParser
+from urllib.parse import parse_qsl
+
+from app.services.inbound.model import MalformedEmail, UploadedFile
+
+MAX_FIELDS = 1000
+
+
+def parse_form(body: bytes, content_type: str) -> tuple[dict[str, bytes], list[UploadedFile]]:
+    """Fields (first value wins) and files of an urlencoded or multipart/form-data body."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type == "application/x-www-form-urlencoded":
+        return _urlencoded(body), []
+    if media_type == "multipart/form-data":
+        return _multipart(body, content_type)
+    raise MalformedEmail(f"expected a form body, got {media_type or 'no content type'}")
+
+
+def _urlencoded(body: bytes) -> dict[str, bytes]:
+    # latin-1 maps bytes to code points one to one, so percent-decoded bytes survive as bytes.
+    try:
+        pairs = parse_qsl(
+            body.decode("latin-1"),
+            keep_blank_values=True,
+            encoding="latin-1",
+            max_num_fields=MAX_FIELDS,
+        )
+    except ValueError as exc:
+        raise MalformedEmail(f"form: {exc}") from exc
+    fields: dict[str, bytes] = {}
+    for name, value in pairs:
+        key = name.encode("latin-1").decode("utf-8", "replace")
+        fields.setdefault(key, value.encode("latin-1"))
+    return fields
+
+
+def _multipart(body: bytes, content_type: str) -> tuple[dict[str, bytes], list[UploadedFile]]:
+    if "boundary=" not in content_type.lower():
+        raise MalformedEmail("multipart/form-data without a boundary")
+    header = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode(
+        "latin-1", "replace"
+    )
+    message = BytesParser(policy=policy.HTTP).parsebytes(header + body)
+    if not message.is_multipart():
+        raise MalformedEmail("multipart/form-data body without parts")
+    fields: dict[str, bytes] = {}
+    files: list[UploadedFile] = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str) or not name:
+            continue
+        data = part.get_payload(decode=True)
+        data = data if isinstance(data, bytes) else b""
+        filename = part.get_filename()
+        if filename is not None:
+            files.append(
+                UploadedFile(
+                    field_name=name,
+                    filename=filename,
+                    content_type=part.get_content_type(),
+                    data=data,
+                )
+            )
+        else:
+            fields.setdefault(name, data)
+        if len(fields) + len(files) > MAX_FIELDS:
+            raise MalformedEmail(f"more than {MAX_FIELDS} form fields")
+    return fields, files

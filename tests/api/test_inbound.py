@@ -1,0 +1,503 @@
+"""Inbound email through the HTTP API (R6, R12, R15): every message in, exactly once."""
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlmodel import func, select
+
+from app.db import get_engine
+from app.models.message import Attachment, AttachmentBlob, Message
+from app.models.outbox import Outbox
+from app.models.ticket import Ticket
+from tests.conftest import INBOUND_PASSWORD, INBOUND_USER, MAILGUN_KEY
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "inbound"
+BASIC = (INBOUND_USER, INBOUND_PASSWORD)
+
+
+def signed(fields: dict, *, key: str = MAILGUN_KEY, token: str | None = None) -> dict:
+    """Mailgun's fields with a fresh timestamp, a new token and their signature."""
+    timestamp = str(int(time.time()))
+    token = token or uuid.uuid4().hex + uuid.uuid4().hex[:18]
+    signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+    return {**fields, "timestamp": timestamp, "token": token, "signature": signature}
+
+
+def mailgun_fields(
+    *,
+    sender="mario@rossi.it",
+    subject="Sito lento",
+    message_id=None,
+    body="Il sito è lento.",
+    extra_headers=(),
+):
+    message_id = message_id or f"<{uuid.uuid4().hex}@rossi.it>"
+    headers = [
+        ["From", f"Mario Rossi <{sender}>"],
+        ["Subject", subject],
+        ["Message-Id", message_id],
+        ["Date", "Mon, 23 Nov 2026 16:00:00 +0100"],
+        *[list(h) for h in extra_headers],
+    ]
+    return {
+        "recipient": "assistenza@agency.example",
+        "sender": sender,
+        "from": f"Mario Rossi <{sender}>",
+        "subject": subject,
+        "body-plain": body,
+        "stripped-text": body,
+        "Message-Id": message_id,
+        "message-headers": json.dumps(headers),
+    }
+
+
+def post_mailgun(api, fields, files=None):
+    return api.anonymous.post("/api/v1/inbound/email/mailgun", data=signed(fields), files=files)
+
+
+def eml(
+    *,
+    sender="mario@rossi.it",
+    subject="Sito lento",
+    body="Il sito è lento.",
+    message_id=None,
+    headers=(),
+    attachments=(),
+) -> bytes:
+    message = EmailMessage()
+    message["From"] = f"Mario Rossi <{sender}>"
+    message["To"] = "assistenza@agency.example"
+    message["Subject"] = subject
+    message["Message-ID"] = message_id or f"<{uuid.uuid4().hex}@rossi.it>"
+    for name, value in headers:
+        message[name] = value
+    message.set_content(body)
+    for filename, data in attachments:
+        message.add_attachment(
+            data, maintype="application", subtype="octet-stream", filename=filename
+        )
+    return message.as_bytes()
+
+
+def post_mime(api, raw: bytes, *, auth=BASIC):
+    return api.anonymous.post(
+        "/api/v1/inbound/email/mime",
+        content=raw,
+        auth=auth,
+        headers={"Content-Type": "message/rfc822"},
+    )
+
+
+def count(db, model) -> int:
+    from sqlmodel import Session
+
+    with Session(get_engine(db)) as session:
+        return session.exec(select(func.count()).select_from(model)).one()
+
+
+@pytest.fixture
+def rossi(api):
+    customer = api.admin.post(
+        "/api/v1/customers",
+        json={"name": "Rossi", "email_domains": ["rossi.it", "cliente.example"]},
+    ).json()
+    api.admin.post(
+        "/api/v1/contracts",
+        json={
+            "customer_id": customer["id"],
+            "code": "R",
+            "starts_on": "2026-01-01",
+            "annual_fee": "1",
+        },
+    )
+    return customer
+
+
+def ticket(api, ticket_id):
+    return api.viewer.get(f"/api/v1/tickets/{ticket_id}").json()
+
+
+# --- each provider ------------------------------------------------------------------------
+
+
+def test_mailgun_forward_fixture(api, rossi, db):
+    document = json.loads((FIXTURES / "mailgun_forward.json").read_text())
+    files = [
+        ("attachment-1", ("screenshot.png", (FIXTURES / f["path"]).read_bytes(), "image/png"))
+        for f in document["files"]
+    ]
+    response = post_mailgun(api, document["fields"], files=files)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["duplicate"] is False
+    created = ticket(api, body["ticket_id"])
+    assert created["channel"] == "email"
+    assert created["customer_id"] == rossi["id"]
+    assert created["from_email"] == "mario.rossi@cliente.example"
+    assert "modulo contatti" in created["subject"]
+    messages = api.viewer.get(f"/api/v1/tickets/{body['ticket_id']}/messages").json()
+    assert messages[0]["message_id"] == "CAFr-mg-0001@mail.cliente.example"
+    assert "onload" not in (messages[0]["html"] or "")
+    assert count(db, Attachment) == 1
+
+
+def test_mailgun_raw_mime_variant(api, rossi):
+    document = json.loads((FIXTURES / "mailgun_mime.json").read_text())
+    response = post_mailgun(api, document["fields"])
+    assert response.status_code == 200, response.text
+    assert ticket(api, response.json()["ticket_id"])["channel"] == "email"
+
+
+def test_sendgrid_default_mode_with_declared_charsets(api, rossi):
+    raw = (FIXTURES / "sendgrid_default.multipart").read_bytes()
+    response = api.anonymous.post(
+        "/api/v1/inbound/email/sendgrid",
+        content=raw,
+        auth=BASIC,
+        headers={"Content-Type": "multipart/form-data; boundary=xYzZY"},
+    )
+    assert response.status_code == 200, response.text
+    created = ticket(api, response.json()["ticket_id"])
+    assert created["from_email"] == "nicolo@cliente.example"
+    messages = api.viewer.get(f"/api/v1/tickets/{created['id']}/messages").json()
+    assert "\ufffd" not in messages[0]["text"]  # windows-1252 decoded as declared
+
+
+def test_sendgrid_raw_mode(api, rossi):
+    document = json.loads((FIXTURES / "sendgrid_raw.json").read_text())
+    fields = document.get("fields", document)
+    response = api.anonymous.post(
+        "/api/v1/inbound/email/sendgrid",
+        auth=BASIC,
+        data={k: v for k, v in fields.items() if k != "_source"},
+        files={"_": ("", b"", "text/plain")},
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_postmark_json(api, rossi, db):
+    payload = json.loads((FIXTURES / "postmark.json").read_text())
+    response = api.anonymous.post("/api/v1/inbound/email/postmark", json=payload, auth=BASIC)
+    assert response.status_code == 200, response.text
+    assert count(db, Attachment) == len(payload["Attachments"])
+
+
+def test_raw_mime_with_basic_auth_or_agent_token(api, rossi):
+    assert post_mime(api, eml()).status_code == 200
+    by_token = api.agent.post(
+        "/api/v1/inbound/email/mime", content=eml(), headers={"Content-Type": "message/rfc822"}
+    )
+    assert by_token.status_code == 200, by_token.text
+    by_viewer = api.viewer.post(
+        "/api/v1/inbound/email/mime", content=eml(), headers={"Content-Type": "message/rfc822"}
+    )
+    assert by_viewer.status_code == 403
+
+
+# --- authenticity -------------------------------------------------------------------------
+
+
+def test_bad_signature_is_refused_and_nothing_stored(api, rossi, db):
+    fields = signed(mailgun_fields())
+    fields["signature"] = "0" * 64
+    response = api.anonymous.post("/api/v1/inbound/email/mailgun", data=fields)
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    unsigned = api.anonymous.post("/api/v1/inbound/email/mailgun", data=mailgun_fields())
+    assert unsigned.status_code == 401
+    wrong_key = api.anonymous.post(
+        "/api/v1/inbound/email/mailgun", data=signed(mailgun_fields(), key="another-key")
+    )
+    assert wrong_key.status_code == 403
+    assert count(db, Ticket) == 0
+
+
+def test_stale_signature_is_refused(api, rossi, db):
+    fields = signed(mailgun_fields())
+    fields["timestamp"] = str(int(time.time()) - 3600)
+    fields["signature"] = hmac.new(
+        MAILGUN_KEY.encode(), (fields["timestamp"] + fields["token"]).encode(), hashlib.sha256
+    ).hexdigest()
+    assert api.anonymous.post("/api/v1/inbound/email/mailgun", data=fields).status_code == 403
+    assert count(db, Ticket) == 0
+
+
+def test_token_replay_is_refused(api, rossi, db):
+    first = signed(mailgun_fields())
+    assert api.anonymous.post("/api/v1/inbound/email/mailgun", data=first).status_code == 200
+    # The same signed token with another message: the signature covers only timestamp+token.
+    replay = {
+        **mailgun_fields(subject="altro"),
+        **{k: first[k] for k in ("timestamp", "token", "signature")},
+    }
+    response = api.anonymous.post("/api/v1/inbound/email/mailgun", data=replay)
+    assert response.status_code == 403
+    assert "replay" in response.json()["detail"]
+    assert count(db, Ticket) == 1
+
+
+@pytest.mark.parametrize(
+    ("auth", "status"),
+    [(None, 401), (("inbound", "wrong"), 403), (("nobody", INBOUND_PASSWORD), 403)],
+)
+def test_basic_auth_is_checked(api, rossi, db, auth, status):
+    payload = json.loads((FIXTURES / "postmark.json").read_text())
+    response = api.anonymous.post("/api/v1/inbound/email/postmark", json=payload, auth=auth)
+    assert response.status_code == status
+    assert post_mime(api, eml(), auth=auth).status_code == status
+    assert count(db, Ticket) == 0
+
+
+def test_unconfigured_secrets_refuse_everything(serve, db):
+    server = serve(mailgun_signing_key=None, inbound_username=None, inbound_password=None)
+    mailgun = httpx.post(
+        server.base_url + "/api/v1/inbound/email/mailgun", data=signed(mailgun_fields())
+    )
+    assert mailgun.status_code == 401 and "SPORTELLO_MAILGUN_SIGNING_KEY" in mailgun.text
+    mime = httpx.post(server.base_url + "/api/v1/inbound/email/mime", content=eml(), auth=BASIC)
+    assert mime.status_code == 401
+    assert count(db, Ticket) == 0
+
+
+# --- exactly once -------------------------------------------------------------------------
+
+
+def test_redelivery_returns_the_same_ticket(api, rossi, db):
+    fields = mailgun_fields()
+    first = post_mailgun(api, fields).json()
+    again = post_mailgun(api, fields).json()  # a retry: new token, same Message-Id
+    assert again == {**first, "duplicate": True}
+    assert count(db, Ticket) == 1
+    assert count(db, Message) == 1
+    raw = eml()
+    assert post_mime(api, raw).json()["duplicate"] is False
+    assert post_mime(api, raw).json()["duplicate"] is True
+
+
+def test_forced_database_failure_is_503_and_the_retry_succeeds(api, rossi, db):
+    engine = get_engine(db)
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(
+                text(
+                    "CREATE FUNCTION forced_failure() RETURNS trigger AS $$ BEGIN "
+                    "RAISE EXCEPTION 'forced failure'; END $$ LANGUAGE plpgsql"
+                )
+            )
+            connection.execute(
+                text(
+                    "CREATE TRIGGER forced BEFORE INSERT ON message "
+                    "FOR EACH ROW EXECUTE FUNCTION forced_failure()"
+                )
+            )
+        else:
+            connection.execute(
+                text(
+                    "CREATE TRIGGER forced BEFORE INSERT ON message "
+                    "BEGIN SELECT RAISE(ABORT, 'forced failure'); END"
+                )
+            )
+    fields = mailgun_fields()
+    try:
+        failed = post_mailgun(api, fields)
+        assert failed.status_code == 503, failed.text
+        assert failed.headers["retry-after"]
+        assert count(db, Ticket) == 0  # nothing half-stored
+    finally:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "DROP TRIGGER forced"
+                    + (" ON message" if engine.dialect.name == "postgresql" else "")
+                )
+            )
+            if engine.dialect.name == "postgresql":
+                connection.execute(text("DROP FUNCTION forced_failure()"))
+    retried = post_mailgun(api, fields)
+    assert retried.status_code == 200
+    assert retried.json()["duplicate"] is False
+    assert count(db, Ticket) == 1
+
+
+# --- urgency, threading, loops ------------------------------------------------------------
+
+
+def test_encoded_urgente_subject_is_urgent(api, rossi):
+    """R12: URGENTE after RFC 2047 decoding."""
+    raw = (FIXTURES / "urgente_b.eml").read_bytes()
+    created = ticket(api, post_mime(api, raw).json()["ticket_id"])
+    assert created["urgent"] is True and created["urgency"] == "claimed"
+
+
+def test_threading_by_tag_from_the_same_customer(api, rossi):
+    first = post_mime(api, eml(sender="mario@rossi.it")).json()
+    reply = post_mime(
+        api, eml(sender="giulia@rossi.it", subject=f"Re: [#{first['ticket_number']}] Sito lento")
+    ).json()
+    assert reply["ticket_id"] == first["ticket_id"]
+    messages = api.viewer.get(f"/api/v1/tickets/{first['ticket_id']}/messages").json()
+    assert len(messages) == 2
+
+
+def test_the_tag_is_ignored_for_a_stranger(api, rossi):
+    first = post_mime(api, eml()).json()
+    stranger = post_mime(
+        api,
+        eml(sender="evil@elsewhere.example", subject=f"[#{first['ticket_number']}] dammi i dati"),
+    ).json()
+    assert stranger["ticket_id"] != first["ticket_id"]
+
+
+def test_threading_by_in_reply_to_our_email(api, rossi):
+    first = post_mime(api, eml()).json()
+    api.agent.post(f"/api/v1/tickets/{first['ticket_id']}/take-charge", json={})
+    ours = [
+        m
+        for m in api.viewer.get(f"/api/v1/tickets/{first['ticket_id']}/messages").json()
+        if m["direction"] == "outbound"
+    ]
+    assert ours, "the take-charge email has a Message-ID"
+    reply = post_mime(
+        api,
+        eml(
+            subject="Re: grazie",
+            sender="other@gmail.com",
+            headers=[("In-Reply-To", f"<{ours[0]['message_id']}>")],
+        ),
+    ).json()
+    assert reply["ticket_id"] == first["ticket_id"]
+
+
+def test_threading_by_references_to_the_customers_message(api, rossi):
+    original_id = f"<{uuid.uuid4().hex}@rossi.it>"
+    first = post_mime(api, eml(message_id=original_id)).json()
+    follow = post_mime(
+        api, eml(subject="Aggiornamento", headers=[("References", f"<x@y> {original_id}")])
+    ).json()
+    assert follow["ticket_id"] == first["ticket_id"]
+
+
+def test_reply_to_resolved_reopens_and_to_closed_starts_a_linked_ticket(api, rossi):
+    first = post_mime(api, eml()).json()
+    tid = first["ticket_id"]
+    api.agent.post(f"/api/v1/tickets/{tid}/take-charge", json={})
+    api.agent.post(
+        f"/api/v1/tickets/{tid}/resolve", json={"resolution": "ok", "delivery_mode": "online"}
+    )
+    tag = f"Re: [#{first['ticket_number']}] Sito lento"
+    reopened = post_mime(api, eml(subject=tag)).json()
+    assert reopened["ticket_id"] == tid
+    assert ticket(api, tid)["status"] == "in_progress"
+    kinds = [e["kind"] for e in api.viewer.get(f"/api/v1/tickets/{tid}/events").json()]
+    assert "reopened" in kinds
+    api.agent.post(
+        f"/api/v1/tickets/{tid}/resolve", json={"resolution": "ok", "delivery_mode": "online"}
+    )
+    api.agent.post(f"/api/v1/tickets/{tid}/status", json={"status": "closed"})
+    follow = post_mime(api, eml(subject=tag)).json()
+    assert follow["ticket_id"] != tid
+    assert ticket(api, follow["ticket_id"])["parent_ticket_id"] == tid
+    assert ticket(api, tid)["status"] == "closed"
+
+
+def test_auto_replies_are_stored_silently(api, rossi, db):
+    """Automatic mail: never urgent, never reopens, never answered."""
+    raw = (FIXTURES / "auto_reply.eml").read_bytes()
+    auto = ticket(api, post_mime(api, raw).json()["ticket_id"])
+    assert auto["auto_submitted"] is True and auto["urgent"] is False
+    api.agent.post(f"/api/v1/tickets/{auto['id']}/take-charge", json={})
+    from sqlmodel import Session
+
+    with Session(get_engine(db)) as session:
+        assert session.exec(select(Outbox).where(Outbox.ticket_id == auto["id"])).all() == []
+    urgent_auto = post_mime(
+        api, eml(subject="URGENTE fuori sede", headers=[("Auto-Submitted", "auto-replied")])
+    ).json()
+    assert ticket(api, urgent_auto["ticket_id"])["urgent"] is False
+    human = post_mime(api, eml()).json()
+    api.agent.post(f"/api/v1/tickets/{human['ticket_id']}/take-charge", json={})
+    api.agent.post(
+        f"/api/v1/tickets/{human['ticket_id']}/resolve",
+        json={"resolution": "ok", "delivery_mode": "online"},
+    )
+    bounce = post_mime(
+        api, eml(sender="mailer-daemon@rossi.it", subject=f"Re: [#{human['ticket_number']}] x")
+    ).json()
+    assert bounce["ticket_id"] == human["ticket_id"]
+    assert ticket(api, human["ticket_id"])["status"] == "resolved"  # not reopened
+
+
+# --- content and limits -------------------------------------------------------------------
+
+
+def test_attachments_are_deduplicated_by_hash(api, rossi, db):
+    data = b"%PDF-1.4 same content" * 100
+    post_mime(api, eml(attachments=[("preventivo.pdf", data)]))
+    post_mime(api, eml(attachments=[("../../copia.pdf", data)]))
+    assert count(db, Attachment) == 2
+    assert count(db, AttachmentBlob) == 1
+    from sqlmodel import Session
+
+    with Session(get_engine(db)) as session:
+        names = set(session.exec(select(Attachment.filename)).all())
+    assert names == {"preventivo.pdf", "copia.pdf"}
+
+
+def test_oversized_file_is_413_and_nothing_stored(serve, rossi, db):
+    server = serve(max_file_bytes=1000)
+    big = eml(attachments=[("big.bin", b"x" * 5000)])
+    response = httpx.post(
+        server.base_url + "/api/v1/inbound/email/mime",
+        content=big,
+        auth=BASIC,
+        headers={"Content-Type": "message/rfc822"},
+    )
+    assert response.status_code == 413
+    assert count(db, Ticket) == 0 and count(db, AttachmentBlob) == 0
+
+
+def test_oversized_message_is_413_and_nothing_stored(serve, rossi, db):
+    server = serve(max_message_bytes=10_000)
+    response = httpx.post(
+        server.base_url + "/api/v1/inbound/email/mime",
+        content=eml(body="y" * 20_000),
+        auth=BASIC,
+        headers={"Content-Type": "message/rfc822"},
+    )
+    assert response.status_code == 413
+    assert count(db, Ticket) == 0
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"", b"\x00\xff" * 50, b"not an email at all", b"From: <>\r\n\r\n", bytes(range(256))],
+)
+def test_garbage_is_4xx_never_5xx(api, garbage):
+    mime = post_mime(api, garbage)
+    assert 400 <= mime.status_code < 500, mime.text
+    mailgun = api.anonymous.post(
+        "/api/v1/inbound/email/mailgun", data=signed({"body-mime": garbage.decode("latin-1")})
+    )
+    assert 400 <= mailgun.status_code < 500, mailgun.text
+    postmark = api.anonymous.post(
+        "/api/v1/inbound/email/postmark",
+        content=garbage,
+        auth=BASIC,
+        headers={"Content-Type": "application/json"},
+    )
+    assert 400 <= postmark.status_code < 500
+    sendgrid = api.anonymous.post(
+        "/api/v1/inbound/email/sendgrid",
+        content=garbage,
+        auth=BASIC,
+        headers={"Content-Type": "multipart/form-data; boundary=z"},
+    )
+    assert 400 <= sendgrid.status_code < 500
