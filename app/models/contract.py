@@ -107,8 +107,8 @@ class ContractCreate(BaseModel):
         return self
 
 
-def _with_website(coverage: list[str] | None) -> list[str] | None:
-    if coverage is not None and "website" not in coverage:
+def _with_website(coverage: list[str]) -> list[str]:
+    if "website" not in coverage:
         raise ValueError("every contract covers 'website' (R3)")
     return coverage
 
@@ -126,7 +126,10 @@ class ContractUpdate(BaseModel):
     take_charge_hours: TargetHours | None = None
     on_call: OnCall | None = None
 
-    _website = field_validator("coverage")(classmethod(lambda cls, v: _with_website(v)))
+    @field_validator("coverage")
+    @classmethod
+    def _covers_website(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _with_website(value)
 
 
 class ContractRead(BaseModel):

@@ -88,8 +88,8 @@ def _claim_addresses(
                 f"{taken_contact.customer_id}.",
                 errors=[field_error("contacts", "contact already assigned")],
             )
-        for row in session.exec(select(Contact).where(Contact.customer_id == customer_id)):
-            session.delete(row)
+        for contact in session.exec(select(Contact).where(Contact.customer_id == customer_id)):
+            session.delete(contact)
         session.flush()
         session.add_all(
             Contact(customer_id=customer_id, email=c.email, name=c.name) for c in contacts

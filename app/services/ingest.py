@@ -3,6 +3,7 @@
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
@@ -105,7 +106,7 @@ def find_duplicate(email: InboundEmail, *, session: Session) -> IngestResult | N
 def _store(
     email: InboundEmail, *, session: Session, knobs: SlaKnobs, now: datetime
 ) -> IngestResult:
-    fields = {
+    fields: dict[str, Any] = {
         "text": email.text,
         "text_stripped": email.text_stripped,
         "message_id": email.message_id,
