@@ -19,6 +19,7 @@ from app.models.base import JSONType, UTCDateTime, utcnow
 from app.models.contract import Category
 
 OPEN_PREDICATE = "status NOT IN ('resolved', 'closed')"
+BREACH_PREDICATE = f"{OPEN_PREDICATE} AND breach_at IS NOT NULL"
 STATUSES = ("new", "taken_in_charge", "in_progress", "waiting_third_party", "resolved", "closed")
 CHANNELS = ("email", "web_form")  # R6; R7: no phone channel
 
@@ -34,6 +35,16 @@ class Ticket(SQLModel, table=True):
             "id",
             postgresql_where=text(OPEN_PREDICATE),
             sqlite_where=text(OPEN_PREDICATE),
+        ),
+        # Open tickets with a breach time: `sla_state=breached` / at-risk pages stay fast even
+        # when a handful of breaches hide among thousands of open tickets.
+        Index(
+            "ix_ticket_queue_breach",
+            "priority",
+            "queue_due_at",
+            "id",
+            postgresql_where=text(BREACH_PREDICATE),
+            sqlite_where=text(BREACH_PREDICATE),
         ),
         Index("ix_ticket_queue", "priority", "queue_due_at", "id"),
         Index("ix_ticket_customer_id_received_at", "customer_id", "received_at"),
