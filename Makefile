@@ -36,5 +36,8 @@ format: install
 bench: install
 	$(BIN)/python bench/sla_engine.py
 
+chromium:
+	bash scripts/install-chromium.sh
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache .mypy_cache *.egg-info
