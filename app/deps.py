@@ -1,15 +1,16 @@
 """Annotated dependencies, so that endpoint signatures read like sentences."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.db import unit_of_work
+from app.db import is_sqlite, reader, unit_of_work
 from app.errors import Forbidden, Unauthorized
 from app.models.base import utcnow
 from app.services.auth import Principal, authenticate
@@ -32,12 +33,30 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One unit of work per request: commit on success, roll back on error."""
-    with unit_of_work(
-        request.app.state.engine, read_only=request.method in _READ_METHODS
-    ) as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One unit of work per request: commit on success, roll back on error.
+
+    Async on purpose: the session is opened without I/O, and the commit runs on the event
+    loop as soon as the endpoint returns, never queued behind busy worker threads, so a SQLite
+    writer releases the write lock at once. PostgreSQL's commit, a network round trip, runs
+    in a worker thread.
+    """
+    engine: Engine = request.app.state.engine
+    read_only = request.method in _READ_METHODS
+    finish = _inline if is_sqlite(engine) else run_in_threadpool
+    session = Session(reader(engine) if read_only else engine, expire_on_commit=False)
+    try:
         yield session
+        await finish(session.rollback if read_only else session.commit)
+    except BaseException:
+        await finish(session.rollback)
+        raise
+    finally:
+        await finish(session.close)
+
+
+async def _inline(function: Callable[[], object]) -> None:
+    function()
 
 
 def get_now() -> datetime:
