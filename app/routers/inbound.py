@@ -1,14 +1,18 @@
 """Mail-provider webhooks (R6): authenticated, idempotent, 2xx only once stored. HTTP only."""
 
+import base64
+import binascii
 import hmac
 import json
 import time
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
+from app.db import unit_of_work
 from app.deps import KnobsDep, Now, SessionDep, SettingsDep
 from app.errors import BadRequest, Forbidden, Unauthorized
 from app.models.inbound import InboundResult
@@ -18,6 +22,7 @@ from app.services.auth import authenticate
 from app.services.inbound import (
     InboundEmail,
     MalformedEmail,
+    UploadedFile,
     from_mailgun,
     from_mime,
     from_postmark,
@@ -62,8 +67,6 @@ def basic_or_agent(request: Request, settings: SettingsDep) -> None:
     """A raw-MIME relay: basic auth, or a bearer token with the agent role."""
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        from app.db import unit_of_work
-
         with unit_of_work(request.app.state.engine, read_only=True) as session:
             principal = authenticate(
                 header[7:].strip(), session=session, admin_token=settings.admin_token
@@ -73,9 +76,6 @@ def basic_or_agent(request: Request, settings: SettingsDep) -> None:
         return
     credentials = None
     if header.lower().startswith("basic "):
-        import base64
-        import binascii
-
         try:
             user, _, password = base64.b64decode(header[6:]).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
@@ -84,14 +84,14 @@ def basic_or_agent(request: Request, settings: SettingsDep) -> None:
     _check_basic(credentials, settings)
 
 
-async def _parse(function, *args) -> InboundEmail:  # type: ignore[no-untyped-def]
+async def _parse(function: Callable[..., InboundEmail], *args: object) -> InboundEmail:
     try:
         return await run_in_threadpool(function, *args)
     except MalformedEmail as exc:
         raise BadRequest(f"Not an email we can read: {exc}") from exc
 
 
-async def _form(request: Request) -> tuple[dict[str, bytes], list]:  # type: ignore[type-arg]
+async def _form(request: Request) -> tuple[dict[str, bytes], list[UploadedFile]]:
     try:
         return parse_form(await request.body(), request.headers.get("content-type", ""))
     except MalformedEmail as exc:
