@@ -1,6 +1,5 @@
 """Engines per URL (SQLite pragmas, PostgreSQL pool) and the unit of work."""
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -10,12 +9,11 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
-from app.errors import ServiceUnavailable
-
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 # As many connections as the server has worker threads (anyio's default limit is 40), so a
 # request never waits for a connection nor opens and closes one per request.
 POOL_SIZE = 40
+LOCK_TIMEOUT_MS = 15_000
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -32,35 +30,10 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    # One writer at a time, as SQLite allows: this process's writers queue on a lock, woken as
-    # soon as it is free, instead of polling inside SQLite's busy handler, whose growing sleeps
-    # leave the lock idle and some writers waiting for seconds. Other processes are still kept
-    # out by BEGIN IMMEDIATE and the busy timeout. The lock is released at COMMIT/ROLLBACK,
-    # which never waits for a worker thread (see app.deps.get_session), so it cannot deadlock.
-    writer = threading.Lock()
-
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        if mode == "IMMEDIATE":
-            if not writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
-                raise ServiceUnavailable(
-                    "The database is busy with other writes; nothing was stored. Retry later.",
-                    headers={"Retry-After": "5"},
-                )
-            connection.info["sqlite_writer"] = True
-        try:
-            connection.exec_driver_sql(f"BEGIN {mode}")
-        except BaseException:
-            _release(connection)
-            raise
-
-    def _release(connection: Any) -> None:
-        if connection.info.pop("sqlite_writer", False):
-            writer.release()
-
-    event.listen(engine, "commit", _release)
-    event.listen(engine, "rollback", _release)
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 @lru_cache(maxsize=8)
@@ -78,7 +51,13 @@ def get_engine(url: str) -> Engine:
         _configure_sqlite(engine)
         return engine
     return create_engine(
-        url, pool_size=POOL_SIZE, max_overflow=10, pool_pre_ping=True, pool_recycle=1800
+        url,
+        pool_size=POOL_SIZE,
+        max_overflow=10,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        # No request waits forever for a row lock: after this it fails, and answers 503.
+        connect_args={"options": f"-c lock_timeout={LOCK_TIMEOUT_MS}"},
     )
 
 

@@ -1,11 +1,13 @@
 """Annotated dependencies, so that endpoint signatures read like sentences."""
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -33,30 +35,42 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
+# Commits and rollbacks of PostgreSQL request sessions run here, never queued behind endpoint
+# threads: a transaction holding row locks always gets to finish, even when every worker
+# thread is busy waiting for those very locks.
+_FINISHERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sportello-commit")
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One unit of work per request: commit on success, roll back on error.
 
-    Async on purpose: the session is opened without I/O, and the commit runs on the event
-    loop as soon as the endpoint returns, never queued behind busy worker threads, so a SQLite
-    writer releases the write lock at once. PostgreSQL's commit, a network round trip, runs
-    in a worker thread.
+    Async on purpose. SQLite has one writer at a time: write requests wait for their turn
+    here, on the event loop, holding no worker thread, so the writer in turn always finds a
+    thread to finish with (waiting inside SQLite would hold threads, sleep in growing steps and
+    can starve the writer that holds the lock). The commit runs once the endpoint returns:
+    inline for SQLite, on a small dedicated pool for PostgreSQL (a network round trip).
     """
     engine: Engine = request.app.state.engine
     read_only = request.method in _READ_METHODS
-    finish = _inline if is_sqlite(engine) else run_in_threadpool
-    session = Session(reader(engine) if read_only else engine, expire_on_commit=False)
-    try:
-        yield session
-        await finish(session.rollback if read_only else session.commit)
-    except BaseException:
-        await finish(session.rollback)
-        raise
-    finally:
-        await finish(session.close)
+    sqlite = is_sqlite(engine)
+    turn = request.app.state.sqlite_writer if sqlite and not read_only else nullcontext()
 
+    async def finish(step: Callable[[], object]) -> None:
+        if sqlite:
+            step()
+        else:
+            await asyncio.get_running_loop().run_in_executor(_FINISHERS, step)
 
-async def _inline(function: Callable[[], object]) -> None:
-    function()
+    async with turn:
+        session = Session(reader(engine) if read_only else engine, expire_on_commit=False)
+        try:
+            yield session
+            await finish(session.rollback if read_only else session.commit)
+        except BaseException:
+            await finish(session.rollback)
+            raise
+        finally:
+            await finish(session.close)
 
 
 def get_now() -> datetime:

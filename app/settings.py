@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     support_address: str = "assistenza@example.com"
     staff_email: str | None = None
 
+    # Threads that run blocking endpoint code; CPU-bound Python threads beyond a few only
+    # contend for the interpreter lock. Database pools hold as many connections (app/db.py).
+    worker_threads: int = Field(default=40, ge=1, le=1000)
+
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Size limits (413 beyond them).

@@ -84,11 +84,23 @@ def basic_or_agent(request: Request, settings: SettingsDep) -> None:
     _check_basic(credentials, settings)
 
 
-async def _parse(function: Callable[..., InboundEmail], *args: object) -> InboundEmail:
+# Up to this size a payload is parsed on the event loop (well under a millisecond); larger
+# ones go to a worker thread so that they do not hold up other requests.
+INLINE_PARSE_BYTES = 256 * 1024
+
+
+async def _parse(function: Callable[..., InboundEmail], *args: object, size: int) -> InboundEmail:
     try:
+        if size <= INLINE_PARSE_BYTES:
+            return function(*args)
         return await run_in_threadpool(function, *args)
     except MalformedEmail as exc:
         raise BadRequest(f"Not an email we can read: {exc}") from exc
+
+
+def _size(request: Request) -> int:
+    length = request.headers.get("content-length", "")
+    return int(length) if length.isdigit() else INLINE_PARSE_BYTES + 1
 
 
 async def _form(request: Request) -> tuple[dict[str, bytes], list[UploadedFile]]:
@@ -119,13 +131,13 @@ async def mailgun_email(request: Request, settings: SettingsDep) -> tuple[Inboun
         now=time.time(),
     ):
         raise Forbidden("The Mailgun signature is wrong or too old.")
-    return await _parse(from_mailgun, fields, files), token
+    return await _parse(from_mailgun, fields, files, size=_size(request)), token
 
 
 async def sendgrid_email(request: Request, _: Annotated[None, Depends(basic_auth)]) -> InboundEmail:
     """SendGrid Inbound Parse, default or raw mode."""
     fields, files = await _form(request)
-    return await _parse(from_sendgrid, fields, files)
+    return await _parse(from_sendgrid, fields, files, size=_size(request))
 
 
 async def postmark_email(request: Request, _: Annotated[None, Depends(basic_auth)]) -> InboundEmail:
@@ -134,12 +146,13 @@ async def postmark_email(request: Request, _: Annotated[None, Depends(basic_auth
         payload = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("The Postmark payload is not JSON.") from exc
-    return await _parse(from_postmark, payload)
+    return await _parse(from_postmark, payload, size=_size(request))
 
 
 async def mime_email(request: Request, _: Annotated[None, Depends(basic_or_agent)]) -> InboundEmail:
     """A raw RFC 5322 message (`message/rfc822`)."""
-    return await _parse(from_mime, await request.body())
+    raw = await request.body()
+    return await _parse(from_mime, raw, size=len(raw))
 
 
 def _store(

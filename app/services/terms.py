@@ -3,6 +3,8 @@
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import case, literal, union_all
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from app.errors import Unprocessable, field_error
@@ -17,38 +19,39 @@ from app.services.calendars import get_default_calendar, spec_of
 def match_customer(email: str, *, session: Session) -> int | None:
     """The sender's customer: a contact's exact address first, then the email domain."""
     address = email.strip().lower()
-    contact = session.exec(select(Contact.customer_id).where(Contact.email == address)).first()
-    if contact is not None:
-        return contact
-    domain = address.rpartition("@")[2]
-    labels = domain.split(".")
+    labels = address.rpartition("@")[2].split(".")
     # support.rossi.it belongs to whoever owns rossi.it, unless someone owns it more precisely.
     candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
-    if not candidates:
-        return None
-    rows = session.exec(select(CustomerDomain).where(col(CustomerDomain.domain).in_(candidates)))
-    by_domain = {row.domain: row.customer_id for row in rows}
-    return next((by_domain[d] for d in candidates if d in by_domain), None)
+    by_contact = select(Contact.customer_id, literal(0).label("rank")).where(
+        Contact.email == address
+    )
+    if not candidates:  # an address without a dotted domain can only match a contact
+        return session.exec(select(Contact.customer_id).where(Contact.email == address)).first()
+    rank = case({d: n for n, d in enumerate(candidates, start=1)}, value=CustomerDomain.domain)
+    by_domain = select(CustomerDomain.customer_id, rank.label("rank")).where(
+        col(CustomerDomain.domain).in_(candidates)
+    )
+    matches = union_all(by_contact, by_domain).subquery()
+    return session.exec(select(matches.c.customer_id).order_by(matches.c.rank).limit(1)).first()
 
 
 def contract_terms(customer_id: int | None, *, session: Session) -> list[sla.ContractTerms]:
-    """Every contract of the customer, as the pure engine wants them."""
+    """Every contract of the customer with its calendars, as the pure engine wants them."""
     if customer_id is None:
         return []
-    contracts = session.exec(select(Contract).where(Contract.customer_id == customer_id)).all()
-    calendar_ids = {c.calendar_id for c in contracts} | {
-        c.on_call_calendar_id for c in contracts if c.on_call_calendar_id is not None
-    }
-    calendars = {
-        row.id: spec_of(row)
-        for row in session.exec(select(Calendar).where(col(Calendar.id).in_(calendar_ids)))
-    }
+    on_call_calendar = aliased(Calendar)
+    rows = session.exec(
+        select(Contract, Calendar, on_call_calendar)
+        .join(Calendar, col(Calendar.id) == Contract.calendar_id)
+        .outerjoin(on_call_calendar, col(on_call_calendar.id) == Contract.on_call_calendar_id)
+        .where(Contract.customer_id == customer_id)
+    ).all()
     terms = []
-    for contract in contracts:
+    for contract, calendar, on_call_row in rows:
         on_call = None
-        if contract.on_call_calendar_id is not None and contract.on_call_take_charge_hours:
+        if on_call_row is not None and contract.on_call_take_charge_hours:
             on_call = sla.OnCallTerms(
-                calendar=calendars[contract.on_call_calendar_id],
+                calendar=spec_of(on_call_row),
                 take_charge_hours=contract.on_call_take_charge_hours,
             )
         terms.append(
@@ -57,7 +60,7 @@ def contract_terms(customer_id: int | None, *, session: Session) -> list[sla.Con
                 starts_on=contract.starts_on,
                 ends_on=contract.ends_on,
                 coverage=frozenset(contract.coverage) | {"website"},  # R3: website always
-                calendar=calendars[contract.calendar_id],
+                calendar=spec_of(calendar),
                 take_charge_hours=Decimal(contract.take_charge_hours),
                 on_call=on_call,
             )
@@ -82,11 +85,17 @@ def decide(
     priority_handling: bool = False,
 ) -> sla.SlaDecision:
     """The SLA decision for a request from this customer, with its contracts as stored now."""
+    contracts = contract_terms(customer_id, session=session)
+    # R2: the support terms apply only without an active contract; read them only then.
+    if sla.active_contract_at(contracts, instant=facts.received_at) is None:
+        support = support_policy(session=session, take_charge_hours=support_hours)
+    else:
+        support = sla.SupportPolicy(take_charge_hours=support_hours)
     try:
         return sla.decide(
             facts,
-            contracts=contract_terms(customer_id, session=session),
-            support=support_policy(session=session, take_charge_hours=support_hours),
+            contracts=contracts,
+            support=support,
             urgency=urgency,
             priority_handling=priority_handling,
         )

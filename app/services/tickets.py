@@ -329,6 +329,7 @@ def resolve(
         kind="resolved",
         data={"delivery_mode": data.delivery_mode},
     )
+    session.flush()  # the event's id keys this resolution's email
     _notify_customer(
         ticket, "customer.resolved", session=session, at=now, dedup=f"event:{event.id}"
     )  # R11
@@ -546,7 +547,6 @@ def record(
         data=data,
     )
     session.add(event)
-    session.flush()
     return event
 
 

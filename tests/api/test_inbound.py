@@ -501,3 +501,9 @@ def test_garbage_is_4xx_never_5xx(api, garbage):
         headers={"Content-Type": "multipart/form-data; boundary=z"},
     )
     assert 400 <= sendgrid.status_code < 500
+
+
+def test_sender_without_a_dotted_domain_is_still_stored(api, rossi):
+    response = post_mime(api, eml(sender="root@localhost"))
+    assert response.status_code == 200, response.text
+    assert ticket(api, response.json()["ticket_id"])["customer_id"] is None
