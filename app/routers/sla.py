@@ -1,8 +1,9 @@
 """SLA views: preview a request, and the on-call lists of breaches and risks (R17)."""
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from app.deps import KnobsDep, Now, SessionDep, Viewer
 from app.models.common import MAX_ID
@@ -42,68 +43,52 @@ def preview(data: SlaPreviewIn, session: SessionDep, knobs: KnobsDep, _: Viewer)
     )
 
 
+@dataclass(frozen=True)
+class QueueQuery:
+    """Paging and the customer filter of the on-call views."""
+
+    limit: int
+    cursor: str | None
+    customer_id: int | None
+
+
+def queue_query(
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> QueueQuery:
+    """The query parameters shared by /sla/breaches and /sla/at-risk."""
+    return QueueQuery(limit=limit, cursor=cursor, customer_id=customer_id)
+
+
+QueueQueryDep = Annotated[QueueQuery, Depends(queue_query)]
+
+
 def _open_in_state(
-    state: str,
-    *,
-    session: SessionDep,
-    knobs: KnobsDep,
-    now: Now,
-    limit: int,
-    cursor: str | None,
-    customer_id: int | None,
+    state: str, query: QueueQuery, *, session: SessionDep, knobs: KnobsDep, now: Now
 ) -> TicketPage:
-    filters = tickets_service.TicketFilters(sla_state=state, customer_id=customer_id)
-    rows, next_cursor = tickets_service.list_tickets(
-        filters, session=session, now=now, limit=limit, cursor=cursor
-    )
-    return TicketPage(
-        items=[
-            tickets_service.read_ticket(t, now=now, fraction=knobs.at_risk_fraction) for t in rows
-        ],
-        limit=limit,
-        next_cursor=next_cursor,
+    filters = tickets_service.TicketFilters(sla_state=state, customer_id=query.customer_id)
+    return tickets_service.queue_page(
+        filters,
+        session=session,
+        now=now,
+        limit=query.limit,
+        cursor=query.cursor,
+        fraction=knobs.at_risk_fraction,
     )
 
 
 @router.get("/breaches", response_model=TicketPage, status_code=200, responses=READ)
 def breaches(
-    session: SessionDep,
-    knobs: KnobsDep,
-    now: Now,
-    _: Viewer,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    query: QueueQueryDep, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
 ) -> TicketPage:
     """Open tickets past their take-charge deadline, urgent first (R17)."""
-    return _open_in_state(
-        "breached",
-        session=session,
-        knobs=knobs,
-        now=now,
-        limit=limit,
-        cursor=cursor,
-        customer_id=customer_id,
-    )
+    return _open_in_state("breached", query, session=session, knobs=knobs, now=now)
 
 
 @router.get("/at-risk", response_model=TicketPage, status_code=200, responses=READ)
 def at_risk(
-    session: SessionDep,
-    knobs: KnobsDep,
-    now: Now,
-    _: Viewer,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    query: QueueQueryDep, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
 ) -> TicketPage:
     """Open tickets with less than the at-risk share of their target left (R17)."""
-    return _open_in_state(
-        "at_risk",
-        session=session,
-        knobs=knobs,
-        now=now,
-        limit=limit,
-        cursor=cursor,
-        customer_id=customer_id,
-    )
+    return _open_in_state("at_risk", query, session=session, knobs=knobs, now=now)

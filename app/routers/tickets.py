@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import Agent, KnobsDep, Now, SessionDep, Viewer
+from app.errors import Unprocessable, field_error
 from app.models.common import MAX_ID, ResourceId
 from app.models.contract import Category
 from app.models.ticket import (
@@ -72,19 +73,17 @@ def list_(
         received_to=_aware(received_to, "received_to"),
         q=q,
     )
-    rows, next_cursor = service.list_tickets(
-        filters, session=session, now=now, limit=limit, cursor=cursor
-    )
-    return TicketPage(
-        items=[service.read_ticket(t, now=now, fraction=knobs.at_risk_fraction) for t in rows],
+    return service.queue_page(
+        filters,
+        session=session,
+        now=now,
         limit=limit,
-        next_cursor=next_cursor,
+        cursor=cursor,
+        fraction=knobs.at_risk_fraction,
     )
 
 
 def _aware(value: datetime | None, field: str) -> datetime | None:
-    from app.errors import Unprocessable, field_error
-
     if value is not None and value.tzinfo is None:
         raise Unprocessable(
             f"{field} needs a UTC offset, e.g. 2026-11-24T16:00:00+01:00.",

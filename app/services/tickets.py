@@ -25,6 +25,7 @@ from app.models.ticket import (
     TicketCreate,
     TicketEvent,
     TicketEventRead,
+    TicketPage,
     TicketRead,
     TicketUpdate,
 )
@@ -705,3 +706,21 @@ def list_tickets(
     rows = list(session.exec(query.order_by(*order).limit(limit + 1)))
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+def queue_page(
+    filters: TicketFilters,
+    *,
+    session: Session,
+    now: datetime,
+    limit: int,
+    cursor: str | None,
+    fraction: float,
+) -> TicketPage:
+    """A page of the work queue as the API shows it, SLA blocks computed for `now`."""
+    rows, next_cursor = list_tickets(filters, session=session, now=now, limit=limit, cursor=cursor)
+    return TicketPage(
+        items=[read_ticket(t, now=now, fraction=fraction) for t in rows],
+        limit=limit,
+        next_cursor=next_cursor,
+    )
