@@ -1,15 +1,17 @@
 """Annotated dependencies, so that endpoint signatures read like sentences."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.db import is_sqlite, reader, unit_of_work
@@ -19,17 +21,18 @@ from app.services.auth import Principal, authenticate
 from app.services.tickets import SlaKnobs
 from app.settings import Settings
 
+T = TypeVar("T")
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(auto_error=False, description="A token from `sportello token create`.")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was created with."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     """The app's database engine."""
     engine: Engine = request.app.state.engine
     return engine
@@ -73,12 +76,41 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             await finish(session.close)
 
 
-def get_now() -> datetime:
+async def in_transaction(
+    request: Request, work: Callable[[Session], T], *, conflict_retries: int = 0
+) -> T:
+    """Run `work(session)` as one unit of work on a worker thread, commit included.
+
+    One thread hop for the whole request, where a `SessionDep` endpoint takes several: the way
+    for hot write paths. SQLite writers first take their turn on the event loop, as in
+    `get_session`. When a concurrent transaction breaks a unique constraint under us
+    (IntegrityError), the whole unit of work runs again, up to `conflict_retries` times, and
+    then sees what the other one committed.
+    """
+    engine: Engine = request.app.state.engine
+    turn = request.app.state.sqlite_writer if is_sqlite(engine) else nullcontext()
+    attempt = 0
+    while True:
+        try:
+            async with turn:
+                return await run_in_threadpool(_run_unit_of_work, engine, work)
+        except IntegrityError:
+            if attempt >= conflict_retries:
+                raise
+            attempt += 1
+
+
+def _run_unit_of_work(engine: Engine, work: Callable[[Session], T]) -> T:
+    with unit_of_work(engine) as session:
+        return work(session)
+
+
+async def get_now() -> datetime:
     """The request's `now`: the one place a request reads the clock; the engine takes it in."""
     return utcnow()
 
 
-def get_knobs(request: Request) -> SlaKnobs:
+async def get_knobs(request: Request) -> SlaKnobs:
     """The configurable SLA parameters (R2 support target, at-risk threshold)."""
     settings: Settings = request.app.state.settings
     return SlaKnobs(
@@ -117,10 +149,10 @@ def get_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def require(role: str) -> Callable[[Principal], Principal]:
+def require(role: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets through principals whose role includes `role`."""
 
-    def _check(principal: CurrentPrincipal) -> Principal:
+    async def _check(principal: CurrentPrincipal) -> Principal:
         if not principal.can(role):
             raise Forbidden(
                 f"This action needs the role '{role}'; your token has '{principal.role}'.",

@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import PlainSerializer
-from sqlalchemy import JSON, DateTime, Dialect, Numeric, TypeDecorator
+from sqlalchemy import JSON, DateTime, Dialect, Numeric, Table, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import SQLModel
 
@@ -63,3 +63,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 def utcnow() -> datetime:
     """Current instant, aware; only for stamping rows, never inside the SLA engine."""
     return datetime.now(UTC)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a SQLModel table class, for single-statement writes."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table

@@ -4,17 +4,21 @@ import base64
 import binascii
 import hmac
 import json
+import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
 
 from app.db import unit_of_work
-from app.deps import KnobsDep, Now, SessionDep, SettingsDep
-from app.errors import BadRequest, Forbidden, Unauthorized
+from app.deps import KnobsDep, Now, SettingsDep, in_transaction
+from app.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
 from app.models.inbound import InboundResult
 from app.routers._responses import problems
 from app.services import ingest
@@ -30,7 +34,10 @@ from app.services.inbound import (
     verify_mailgun_signature,
 )
 from app.services.inbound.forms import parse_form
+from app.services.tickets import SlaKnobs
 from app.settings import Settings
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/inbound/email", tags=["inbound"])
 RESPONSES = problems(400, 401, 403, 413, 422, 503)
@@ -56,7 +63,7 @@ def _check_basic(credentials: HTTPBasicCredentials | None, settings: Settings) -
         raise Forbidden("Wrong inbound webhook credentials.")
 
 
-def basic_auth(
+async def basic_auth(
     settings: SettingsDep, credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]
 ) -> None:
     """SendGrid and Postmark sign nothing: they post with basic auth in the URL."""
@@ -155,63 +162,77 @@ async def mime_email(request: Request, _: Annotated[None, Depends(basic_or_agent
     return await _parse(from_mime, raw, size=len(raw))
 
 
-def _store(
+async def _store(
+    request: Request,
     email: InboundEmail,
     token: str | None,
     *,
-    session: SessionDep,
-    knobs: KnobsDep,
-    now: Now,
+    knobs: SlaKnobs,
+    now: datetime,
     settings: Settings,
 ) -> InboundResult:
-    result = ingest.ingest_email(
-        email,
-        session=session,
-        knobs=knobs,
-        now=now,
-        max_file_bytes=settings.max_file_bytes,
-        replay_token=token,
-    )
+    """One unit of work, one thread hop; 2xx only once committed, 503 when nothing could be."""
+
+    def work(session: Session) -> ingest.IngestResult:
+        return ingest.ingest_email(
+            email,
+            session=session,
+            knobs=knobs,
+            now=now,
+            max_file_bytes=settings.max_file_bytes,
+            replay_token=token,
+        )
+
+    try:
+        # A concurrent delivery of the same message: the retry answers with the stored copy.
+        result = await in_transaction(request, work, conflict_retries=1)
+    except DBAPIError as exc:
+        # Whatever the database said, nothing was stored: the provider must retry.
+        log.error("inbound %s message not stored: %s", email.provider, type(exc).__name__)
+        raise ServiceUnavailable(
+            "The message could not be stored; nothing was kept. Retry later.",
+            headers={"Retry-After": "30"},
+        ) from exc
     return InboundResult(
         ticket_id=result.ticket_id, ticket_number=result.ticket_number, duplicate=result.duplicate
     )
 
 
 @router.post("/mailgun", response_model=InboundResult, status_code=200, responses=RESPONSES)
-def mailgun(
+async def mailgun(
     delivery: Annotated[tuple[InboundEmail, str], Depends(mailgun_email)],
-    session: SessionDep,
+    request: Request,
     knobs: KnobsDep,
     now: Now,
     settings: SettingsDep,
 ) -> InboundResult:
     """Mailgun route forward() (parsed fields or `body-mime`); signed, single-use tokens."""
     email, token = delivery
-    return _store(email, token, session=session, knobs=knobs, now=now, settings=settings)
+    return await _store(request, email, token, knobs=knobs, now=now, settings=settings)
 
 
 @router.post("/sendgrid", response_model=InboundResult, status_code=200, responses=RESPONSES)
-def sendgrid(
+async def sendgrid(
     email: Annotated[InboundEmail, Depends(sendgrid_email)],
-    session: SessionDep,
+    request: Request,
     knobs: KnobsDep,
     now: Now,
     settings: SettingsDep,
 ) -> InboundResult:
     """SendGrid Inbound Parse (default or raw); basic auth."""
-    return _store(email, None, session=session, knobs=knobs, now=now, settings=settings)
+    return await _store(request, email, None, knobs=knobs, now=now, settings=settings)
 
 
 @router.post("/postmark", response_model=InboundResult, status_code=200, responses=RESPONSES)
-def postmark(
+async def postmark(
     email: Annotated[InboundEmail, Depends(postmark_email)],
-    session: SessionDep,
+    request: Request,
     knobs: KnobsDep,
     now: Now,
     settings: SettingsDep,
 ) -> InboundResult:
     """Postmark inbound webhook JSON; basic auth."""
-    return _store(email, None, session=session, knobs=knobs, now=now, settings=settings)
+    return await _store(request, email, None, knobs=knobs, now=now, settings=settings)
 
 
 @router.post(
@@ -226,12 +247,12 @@ def postmark(
         }
     },
 )
-def mime(
+async def mime(
     email: Annotated[InboundEmail, Depends(mime_email)],
-    session: SessionDep,
+    request: Request,
     knobs: KnobsDep,
     now: Now,
     settings: SettingsDep,
 ) -> InboundResult:
     """A raw RFC 5322 message from any relay; basic auth or an agent token."""
-    return _store(email, None, session=session, knobs=knobs, now=now, settings=settings)
+    return await _store(request, email, None, knobs=knobs, now=now, settings=settings)

@@ -7,16 +7,15 @@ import time
 from collections import deque
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from app.errors import TooManyRequests
 from app.models.inbound import ContactIn, ContactResult
-from app.models.message import Message
 from app.models.ticket import TicketCreate
 from app.services import terms
 from app.services.inbound import InboundAttachment, UploadedFile, sanitize_filename
 from app.services.ingest import check_sizes, store_attachments
-from app.services.tickets import SlaKnobs, create_ticket
+from app.services.tickets import SlaKnobs, open_ticket
 
 ACTOR = "contact-form"
 
@@ -97,8 +96,6 @@ def submit(
         body=form.message,
         received_at=now,
     )
-    ticket = create_ticket(request, session=session, knobs=knobs, actor=ACTOR, now=now)
-    message = session.exec(select(Message).where(Message.ticket_id == ticket.id)).one()
-    store_attachments(message, attachments, session=session)
-    assert ticket.number is not None
+    ticket = open_ticket(request, session=session, knobs=knobs, actor=ACTOR, now=now)
+    store_attachments(ticket.message_id, attachments, session=session)
     return ContactResult(ticket_number=ticket.number, take_charge_due_at=ticket.take_charge_due_at)

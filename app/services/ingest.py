@@ -5,15 +5,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import bindparam, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from app.errors import Forbidden, PayloadTooLarge, ServiceUnavailable
+from app.errors import Forbidden, PayloadTooLarge
+from app.models.base import table_of, utcnow
 from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
 from app.models.ticket import MAX_BODY_CHARS, Ticket, TicketCreate
 from app.services import terms
 from app.services.inbound import InboundAttachment, InboundEmail, extract_ticket_tag
-from app.services.tickets import SlaKnobs, add_message, create_ticket, record, reopen
+from app.services.tickets import SlaKnobs, add_message, open_ticket, record, reopen
 
 log = logging.getLogger(__name__)
 ACTOR = "inbound-email"
@@ -48,59 +50,63 @@ def ingest_email(
     max_file_bytes: int,
     replay_token: str | None = None,
 ) -> IngestResult:
-    """Store an inbound email on its ticket (a new one, or the one it replies to)."""
+    """Store an inbound email on its ticket (a new one, or the one it replies to).
+
+    A concurrent delivery of the same message makes the unique index on Message-ID fail: the
+    caller retries the whole unit of work once, and the retry answers with the stored copy.
+    """
     check_sizes(email.attachments, max_file_bytes=max_file_bytes)
-    if (
-        replay_token is not None
-        and session.exec(
-            select(WebhookToken.id).where(
-                WebhookToken.provider == email.provider, WebhookToken.token == replay_token
-            )
-        ).first()
+    if replay_token is not None and not _claim_token(
+        email.provider, replay_token, session=session, now=now
     ):
         raise Forbidden("This webhook token was used before: a replayed request is refused.")
     duplicate = find_duplicate(email, session=session)
-    try:
-        # A savepoint: a concurrent delivery of the same message makes the unique index on
-        # Message-ID fail here, and we answer with the message it stored.
-        with session.begin_nested():
-            if replay_token is not None:
-                session.add(WebhookToken(provider=email.provider, token=replay_token, seen_at=now))
-            result = duplicate or _store(email, session=session, knobs=knobs, now=now)
-            session.flush()
-    except DBAPIError as exc:
-        if isinstance(exc, IntegrityError):
-            duplicate = find_duplicate(email, session=session)
-            if duplicate is not None:
-                return duplicate
-        # Whatever the database said, nothing was stored: the provider must retry.
-        log.error("inbound %s message not stored: %s", email.provider, type(exc).__name__)
-        raise ServiceUnavailable(
-            "The message could not be stored; nothing was kept. Retry later.",
-            headers={"Retry-After": "30"},
-        ) from exc
-    if not result.duplicate:
-        log.info("inbound %s message stored on ticket %s", email.provider, result.ticket_number)
+    if duplicate is not None:
+        return duplicate
+    result = _store(email, session=session, knobs=knobs, now=now)
+    log.info("inbound %s message stored on ticket %s", email.provider, result.ticket_number)
     return result
+
+
+_TOKENS = table_of(WebhookToken)
+_CLAIM_TOKEN = {
+    "sqlite": sqlite.insert(_TOKENS).on_conflict_do_nothing().returning(_TOKENS.c.id),
+    "postgresql": postgresql.insert(_TOKENS).on_conflict_do_nothing().returning(_TOKENS.c.id),
+}
+
+
+def _claim_token(provider: str, token: str, *, session: Session, now: datetime) -> bool:
+    """Remember a single-use webhook token; False if it was seen before (a replay)."""
+    connection = session.connection()
+    claim = _CLAIM_TOKEN[connection.dialect.name]
+    row = connection.execute(claim, {"provider": provider, "token": token, "seen_at": now})
+    return row.first() is not None
+
+
+_STORED = (
+    select(Message.ticket_id, Ticket.number)
+    .join(Ticket, col(Ticket.id) == Message.ticket_id)
+    .limit(1)
+)
+_BY_MESSAGE_ID = _STORED.where(Message.message_id == bindparam("message_id"))
+_BY_PROVIDER_ID = _STORED.where(
+    Message.provider == bindparam("provider"), Message.provider_id == bindparam("provider_id")
+)
 
 
 def find_duplicate(email: InboundEmail, *, session: Session) -> IngestResult | None:
     """The ticket of an already stored copy: same Message-ID, or same provider id without one."""
-    query = select(Message.ticket_id)
     if email.message_id:
-        query = query.where(Message.message_id == email.message_id)
+        query, params = _BY_MESSAGE_ID, {"message_id": email.message_id}
     elif email.provider_id:
-        query = query.where(
-            Message.provider == email.provider, Message.provider_id == email.provider_id
-        )
+        query = _BY_PROVIDER_ID
+        params = {"provider": email.provider, "provider_id": email.provider_id}
     else:
         return None
-    ticket_id = session.exec(query).first()
-    if ticket_id is None:
+    row = session.connection().execute(query, params).first()
+    if row is None:
         return None
-    ticket = session.get(Ticket, ticket_id)
-    assert ticket is not None and ticket.number is not None
-    return IngestResult(ticket_id=ticket_id, ticket_number=ticket.number, duplicate=True)
+    return IngestResult(ticket_id=row.ticket_id, ticket_number=row.number, duplicate=True)
 
 
 def _store(
@@ -118,22 +124,24 @@ def _store(
         "html": email.html,
         "headers": [[name, value] for name, value in email.headers],
         "auto_reason": email.auto_reason,
+        "from_email": email.from_email,
+        "from_name": email.from_name[:200],
+        "subject": email.subject[:998],
+        "auto_submitted": email.auto_submitted,
     }
     ticket = thread_of(email, session=session)
     if ticket is not None and ticket.status != "closed":
-        message = add_message(
-            ticket,
+        assert ticket.id is not None and ticket.number is not None
+        message_id = add_message(
+            ticket.id,
             session=session,
             direction="inbound",
+            channel=ticket.channel,
             received_at=now,
-            from_email=email.from_email,
-            from_name=email.from_name[:200],
-            subject=email.subject[:998],
-            auto_submitted=email.auto_submitted,
             **fields,
         )
         record(
-            ticket,
+            ticket.id,
             session=session,
             actor=ACTOR,
             kind="message_received",
@@ -144,8 +152,9 @@ def _store(
             reopen(
                 ticket, session=session, actor=ACTOR, now=now, reason="the customer replied"
             )  # automatic mail never reopens
+        result = IngestResult(ticket_id=ticket.id, ticket_number=ticket.number, duplicate=False)
     else:
-        closed = ticket
+        closed = ticket  # a reply to a closed ticket starts a new one that links the old
         request = TicketCreate.model_construct(
             channel="email",
             from_email=email.from_email,
@@ -155,7 +164,7 @@ def _store(
             received_at=now,
             category=None,
         )
-        ticket = create_ticket(
+        opened = open_ticket(
             request,
             session=session,
             knobs=knobs,
@@ -163,23 +172,21 @@ def _store(
             now=now,
             auto_submitted=email.auto_submitted,
             message_fields=fields,
+            parent_ticket_id=None if closed is None else closed.id,
         )
-        message = session.exec(select(Message).where(Message.ticket_id == ticket.id)).one()
+        message_id = opened.message_id
         if closed is not None:
-            # A reply to a closed ticket starts a new one that links the old.
-            ticket.parent_ticket_id = closed.id
-            session.add(ticket)
             record(
-                closed,
+                closed.id,
                 session=session,
                 actor=ACTOR,
                 kind="follow_up",
                 at=now,
-                data={"ticket_id": ticket.id, "ticket_number": ticket.number},
+                data={"ticket_id": opened.id, "ticket_number": opened.number},
             )
-    store_attachments(message, email.attachments, session=session)
-    assert ticket.id is not None and ticket.number is not None
-    return IngestResult(ticket_id=ticket.id, ticket_number=ticket.number, duplicate=False)
+        result = IngestResult(ticket_id=opened.id, ticket_number=opened.number, duplicate=False)
+    store_attachments(message_id, email.attachments, session=session)
+    return result
 
 
 def thread_of(email: InboundEmail, *, session: Session) -> Ticket | None:
@@ -209,28 +216,37 @@ def _may_write_on(ticket: Ticket, sender: str, *, session: Session) -> bool:
     return customer_id is not None and customer_id == ticket.customer_id
 
 
+_BLOBS = table_of(AttachmentBlob)
+_BLOB_BY_HASH = select(_BLOBS.c.id).where(_BLOBS.c.sha256 == bindparam("sha256"))
+_INSERT_BLOB = insert(_BLOBS).returning(_BLOBS.c.id)
+_INSERT_ATTACHMENT = insert(table_of(Attachment))
+
+
 def store_attachments(
-    message: Message, attachments: tuple[InboundAttachment, ...], *, session: Session
+    message_id: int, attachments: tuple[InboundAttachment, ...], *, session: Session
 ) -> None:
+    """The message's files, their content stored once per SHA-256 however many carry it."""
+    connection = session.connection()
     for attachment in attachments:
-        blob_id = session.exec(
-            select(AttachmentBlob.id).where(AttachmentBlob.sha256 == attachment.sha256)
-        ).first()
-        if blob_id is None:  # stored once per content, however many messages carry it
-            blob = AttachmentBlob(
-                sha256=attachment.sha256, size=attachment.size, data=attachment.data
-            )
-            session.add(blob)
-            session.flush()
-            blob_id = blob.id
-        session.add(
-            Attachment(
-                message_id=message.id or 0,
-                blob_id=blob_id or 0,
-                filename=attachment.filename[:255],
-                content_type=attachment.content_type[:255],
-                size=attachment.size,
-                sha256=attachment.sha256,
-            )
+        blob_id = connection.execute(_BLOB_BY_HASH, {"sha256": attachment.sha256}).scalar()
+        if blob_id is None:
+            blob_id = connection.execute(
+                _INSERT_BLOB,
+                {
+                    "sha256": attachment.sha256,
+                    "size": attachment.size,
+                    "data": attachment.data,
+                    "created_at": utcnow(),
+                },
+            ).scalar_one()
+        connection.execute(
+            _INSERT_ATTACHMENT,
+            {
+                "message_id": message_id,
+                "blob_id": blob_id,
+                "filename": attachment.filename[:255],
+                "content_type": attachment.content_type[:255],
+                "size": attachment.size,
+                "sha256": attachment.sha256,
+            },
         )
-    session.flush()

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, tuple_
+from sqlalchemy import ColumnElement, and_, bindparam, false, func, insert, or_, tuple_, update
 from sqlmodel import Session, col, select
 
 from app.errors import NotFound, Unprocessable, field_error
+from app.models.base import table_of
 from app.models.message import Message
 from app.models.outbox import Outbox
 from app.models.ticket import (
@@ -51,7 +52,25 @@ class SlaKnobs:
 # --- intake ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class OpenedTicket:
+    """A ticket just recorded: what intake callers answer with."""
+
+    id: int
+    number: str
+    message_id: int
+    take_charge_due_at: datetime | None
+
+
 def create_ticket(
+    data: TicketCreate, *, session: Session, knobs: SlaKnobs, actor: str, now: datetime
+) -> Ticket:
+    """Record a request (see `open_ticket`) and load it whole, for the API."""
+    opened = open_ticket(data, session=session, knobs=knobs, actor=actor, now=now)
+    return get_ticket(opened.id, session=session)
+
+
+def open_ticket(
     data: TicketCreate,
     *,
     session: Session,
@@ -60,10 +79,12 @@ def create_ticket(
     now: datetime,
     auto_submitted: bool = False,
     message_fields: dict[str, Any] | None = None,
-) -> Ticket:
+    parent_ticket_id: int | None = None,
+) -> OpenedTicket:
     """Record a request with its customer, contract and SLA snapshot (R1-R12, R15, R16).
 
-    The request's text becomes the first message of the ticket's conversation.
+    The request's text becomes the first message of the ticket's conversation. Intake is the
+    hot path of email and the contact form: rows are written with single Core statements.
     """
     received_at = data.received_at or now
     if received_at > now + CLOCK_SKEW:
@@ -84,27 +105,40 @@ def create_ticket(
         support_hours=knobs.support_hours,
         urgency=urgency,
     )
-    ticket = Ticket(
-        channel=data.channel,
-        subject=data.subject,
-        body=data.body,
-        from_email=data.from_email,
-        from_name=data.from_name,
-        customer_id=customer_id,
-        category=data.category,
-        received_at=received_at,
-        auto_submitted=auto_submitted,
-        queue_due_at=NO_DEADLINE,
-        created_at=now,
-        updated_at=now,
+    columns = _decision_columns(decision) | _derived_columns(
+        urgent=decision.urgent,
+        take_charge_due_at=decision.take_charge_due_at,
+        clock_started_at=decision.clock_started_at,
+        target_seconds=decision.target_seconds,
+        taken_in_charge_at=None,
+        calendar=decision.calendar,
+        fraction=knobs.at_risk_fraction,
     )
-    _apply_decision(ticket, decision, fraction=knobs.at_risk_fraction)
-    session.add(ticket)
-    session.flush()
-    ticket.number = f"{received_at.astimezone(UTC):%Y}-{ticket.id:06d}"
-    session.add(ticket)
+    connection = session.connection()
+    ticket_id = connection.execute(
+        _INSERT_TICKET,
+        {
+            "status": "new",
+            "channel": data.channel,
+            "subject": data.subject,
+            "body": data.body,
+            "from_email": data.from_email,
+            "from_name": data.from_name,
+            "customer_id": customer_id,
+            "category": data.category,
+            "priority_handling": False,
+            "received_at": received_at,
+            "auto_submitted": auto_submitted,
+            "parent_ticket_id": parent_ticket_id,
+            "created_at": now,
+            "updated_at": now,
+            **columns,
+        },
+    ).scalar_one()
+    number = f"{received_at.astimezone(UTC):%Y}-{ticket_id:06d}"
+    connection.execute(_NUMBER_TICKET, {"ticket_id": ticket_id, "number": number})
     record(
-        ticket,
+        ticket_id,
         session=session,
         actor=actor,
         kind="created",
@@ -117,91 +151,167 @@ def create_ticket(
             "urgency": decision.urgency,
         },
     )
-    fields = {"text": data.body, **(message_fields or {})}
-    add_message(
-        ticket,
+    message = {
+        "text": data.body,
+        "from_email": data.from_email,
+        "from_name": data.from_name,
+        "subject": data.subject,
+        "auto_submitted": auto_submitted,
+        **(message_fields or {}),
+    }
+    message_id = add_message(
+        ticket_id,
         session=session,
         direction="inbound",
+        channel=data.channel,
         received_at=received_at,
-        from_email=data.from_email,
-        from_name=data.from_name,
-        subject=data.subject,
-        auto_submitted=auto_submitted,
-        **fields,
+        created_at=now,
+        **message,
     )
     if decision.on_call_alert:
         # R15: an urgent email while closed reaches staff now (R17: nothing waits unseen).
         enqueue(
             session,
             kind="staff.on_call_alert",
-            ticket=ticket,
+            ticket_id=ticket_id,
             at=now,
-            dedup_key=f"ticket:{ticket.id}:on_call_alert",
+            dedup_key=f"ticket:{ticket_id}:on_call_alert",
         )
-    session.flush()
-    return ticket
+    return OpenedTicket(
+        id=ticket_id,
+        number=number,
+        message_id=message_id,
+        take_charge_due_at=decision.take_charge_due_at,
+    )
+
+
+_TICKETS = table_of(Ticket)
+_INSERT_TICKET = insert(_TICKETS).returning(_TICKETS.c.id)
+_NUMBER_TICKET = (
+    update(_TICKETS)
+    .where(_TICKETS.c.id == bindparam("ticket_id"))
+    .values(number=bindparam("number"))
+)
+_MESSAGES = table_of(Message)
+_INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
+_EVENTS = table_of(TicketEvent)
+_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
+_MESSAGE_DEFAULTS: dict[str, Any] = {
+    "message_id": None,
+    "provider": None,
+    "provider_id": None,
+    "in_reply_to": [],
+    "references": [],
+    "from_email": "",
+    "from_name": "",
+    "to": [],
+    "subject": "",
+    "html": None,
+    "headers": [],
+    "auto_submitted": False,
+    "auto_reason": None,
+}
 
 
 def add_message(
-    ticket: Ticket,
+    ticket_id: int,
     *,
     session: Session,
     direction: str,
+    channel: str,
     text: str,
     received_at: datetime,
+    created_at: datetime | None = None,
     **fields: Any,
-) -> Message:
-    """Attach a message to a ticket's conversation."""
-    message = Message(
-        ticket_id=ticket.id or 0,
-        direction=direction,
-        channel=ticket.channel,
-        text=text,
-        text_stripped=fields.pop("text_stripped", text),
-        received_at=received_at,
+) -> int:
+    """Attach a message to a ticket's conversation; its id."""
+    unknown = fields.keys() - _MESSAGE_DEFAULTS.keys() - {"text_stripped"}
+    if unknown:
+        raise TypeError(f"unknown message fields: {', '.join(sorted(unknown))}")
+    row = {
+        **_MESSAGE_DEFAULTS,
+        "ticket_id": ticket_id,
+        "direction": direction,
+        "channel": channel,
+        "text": text,
+        "text_stripped": fields.pop("text_stripped", text),
+        "received_at": received_at,
+        "created_at": created_at or received_at,
         **fields,
-    )
-    session.add(message)
-    session.flush()
-    return message
+    }
+    message_id: int = session.connection().execute(_INSERT_MESSAGE, row).scalar_one()
+    return message_id
+
+
+def _decision_columns(decision: sla.SlaDecision) -> dict[str, Any]:
+    """The ticket's SLA snapshot and billing, as the engine decided them."""
+    return {
+        "contract_id": decision.contract_id,
+        "coverage": decision.coverage,
+        "urgent": decision.urgent,
+        "urgency": decision.urgency,
+        "billable": decision.billable,
+        "billing_reasons": list(decision.billing_reasons),
+        "sla_policy": decision.policy,
+        "sla_calendar": decision.calendar.to_dict(),
+        "sla_target_seconds": decision.target_seconds,
+        "clock_started_at": decision.clock_started_at,
+        "take_charge_due_at": decision.take_charge_due_at,
+        "on_call_alert": decision.on_call_alert,
+    }
+
+
+def _derived_columns(
+    *,
+    urgent: bool,
+    take_charge_due_at: datetime | None,
+    clock_started_at: datetime | None,
+    target_seconds: int | None,
+    taken_in_charge_at: datetime | None,
+    calendar: CalendarSpec,
+    fraction: float,
+) -> dict[str, Any]:
+    """The queue and SLA-state columns that follow from the snapshot and taking in charge."""
+    due = take_charge_due_at
+    derived: dict[str, Any] = {
+        "priority": 0 if urgent else 1,  # R12: urgent first
+        "queue_due_at": due or NO_DEADLINE,
+        "at_risk_at": None,
+        "breach_at": None,
+    }
+    if due is None or clock_started_at is None or target_seconds is None:
+        return derived
+    taken = taken_in_charge_at
+    derived["breach_at"] = None if taken is not None and taken <= due else due
+    if taken is None:
+        derived["at_risk_at"] = terms.at_risk_from(
+            calendar,
+            clock_started_at=clock_started_at,
+            target_seconds=target_seconds,
+            fraction=fraction,
+        )
+    return derived
 
 
 def _apply_decision(ticket: Ticket, decision: sla.SlaDecision, *, fraction: float) -> None:
-    ticket.contract_id = decision.contract_id
-    ticket.coverage = decision.coverage
-    ticket.urgent = decision.urgent
-    ticket.urgency = decision.urgency
-    ticket.billable = decision.billable
-    ticket.billing_reasons = list(decision.billing_reasons)
-    ticket.sla_policy = decision.policy
-    ticket.sla_calendar = decision.calendar.to_dict()
-    ticket.sla_target_seconds = decision.target_seconds
-    ticket.clock_started_at = decision.clock_started_at
-    ticket.take_charge_due_at = decision.take_charge_due_at
-    ticket.on_call_alert = decision.on_call_alert
+    for column, value in _decision_columns(decision).items():
+        setattr(ticket, column, value)
     _refresh_derived(ticket, fraction=fraction)
 
 
 def _refresh_derived(ticket: Ticket, *, fraction: float) -> None:
     """Keep the queue and SLA-state columns in step with the snapshot and taking in charge."""
-    ticket.priority = 0 if ticket.urgent else 1  # R12: urgent first
-    due = ticket.take_charge_due_at
-    ticket.queue_due_at = due or NO_DEADLINE
-    if due is None or ticket.clock_started_at is None or ticket.sla_target_seconds is None:
-        ticket.at_risk_at = ticket.breach_at = None
-        return
-    taken = ticket.taken_in_charge_at
-    ticket.breach_at = None if taken is not None and taken <= due else due
-    ticket.at_risk_at = (
-        None
-        if taken is not None
-        else terms.at_risk_from(
-            _spec(ticket),
-            clock_started_at=ticket.clock_started_at,
-            target_seconds=ticket.sla_target_seconds,
-            fraction=fraction,
-        )
+    derived = _derived_columns(
+        urgent=ticket.urgent,
+        take_charge_due_at=ticket.take_charge_due_at,
+        clock_started_at=ticket.clock_started_at,
+        target_seconds=ticket.sla_target_seconds,
+        taken_in_charge_at=ticket.taken_in_charge_at,
+        calendar=_spec(ticket),
+        fraction=fraction,
     )
+    for column, value in derived.items():
+        setattr(ticket, column, value)
 
 
 def _spec(ticket: Ticket) -> CalendarSpec:
@@ -321,7 +431,7 @@ def resolve(
     ticket.resolution = data.resolution
     ticket.delivery_mode = data.delivery_mode
     ticket.resolved_at = now
-    event = _move(
+    event_id = _move(
         ticket,
         "resolved",
         session=session,
@@ -330,9 +440,8 @@ def resolve(
         kind="resolved",
         data={"delivery_mode": data.delivery_mode},
     )
-    session.flush()  # the event's id keys this resolution's email
     _notify_customer(
-        ticket, "customer.resolved", session=session, at=now, dedup=f"event:{event.id}"
+        ticket, "customer.resolved", session=session, at=now, dedup=f"event:{event_id}"
     )  # R11
     return ticket
 
@@ -411,7 +520,7 @@ def update_ticket(
     if before != after:
         ticket.updated_at = now
         record(
-            ticket,
+            ticket.id,
             session=session,
             actor=actor,
             kind="updated",
@@ -433,7 +542,7 @@ def recompute_sla(
     ticket.updated_at = now
     session.add(ticket)
     record(
-        ticket,
+        ticket.id,
         session=session,
         actor=actor,
         kind="sla_recomputed",
@@ -510,13 +619,13 @@ def _move(
     at: datetime,
     kind: str,
     data: dict[str, Any],
-) -> TicketEvent:
+) -> int:
     previous = ticket.status
     ticket.status = status
     ticket.updated_at = at
     session.add(ticket)
     return record(
-        ticket,
+        ticket.id,
         session=session,
         actor=actor,
         kind=kind,
@@ -528,7 +637,7 @@ def _move(
 
 
 def record(
-    ticket: Ticket,
+    ticket_id: int | None,
     *,
     session: Session,
     actor: str,
@@ -537,25 +646,32 @@ def record(
     data: dict[str, Any],
     from_status: str | None = None,
     to_status: str | None = None,
-) -> TicketEvent:
-    event = TicketEvent(
-        ticket_id=ticket.id or 0,
-        at=at,
-        actor=actor,
-        kind=kind,
-        from_status=from_status,
-        to_status=to_status,
-        data=data,
+) -> int:
+    """Write an entry of the ticket's audit trail; its id."""
+    event_id: int = (
+        session.connection()
+        .execute(
+            _INSERT_EVENT,
+            {
+                "ticket_id": ticket_id,
+                "at": at,
+                "actor": actor,
+                "kind": kind,
+                "from_status": from_status,
+                "to_status": to_status,
+                "data": data,
+            },
+        )
+        .scalar_one()
     )
-    session.add(event)
-    return event
+    return event_id
 
 
 def enqueue(
     session: Session,
     *,
     kind: str,
-    ticket: Ticket,
+    ticket_id: int | None,
     at: datetime,
     dedup_key: str,
     payload: dict[str, Any] | None = None,
@@ -566,11 +682,11 @@ def enqueue(
         session.add(
             Outbox(
                 kind=kind,
-                ticket_id=ticket.id,
+                ticket_id=ticket_id,
                 dedup_key=dedup_key,
                 created_at=at,
                 available_at=at,
-                payload={"ticket_id": ticket.id, **(payload or {})},
+                payload={"ticket_id": ticket_id, **(payload or {})},
             )
         )
 
@@ -587,9 +703,10 @@ def _notify_customer(
     # finds this ticket even before the email is sent.
     message_id = f"{ticket.number}.{uuid.uuid4().hex}@sportello"
     add_message(
-        ticket,
+        ticket.id or 0,
         session=session,
         direction="outbound",
+        channel=ticket.channel,
         text="",
         received_at=at,
         message_id=message_id,
@@ -599,7 +716,7 @@ def _notify_customer(
     enqueue(
         session,
         kind=kind,
-        ticket=ticket,
+        ticket_id=ticket.id,
         at=at,
         dedup_key=dedup_key,
         payload={
