@@ -1,7 +1,11 @@
 """Business calendars as data (R8)."""
 
+import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
+from typing import Any
 
 from sqlmodel import Session, col, func, select
 
@@ -63,13 +67,49 @@ def list_calendars(*, session: Session, limit: int, offset: int) -> tuple[list[C
 
 def spec_of(calendar: Calendar) -> CalendarSpec:
     """The pure engine's view of a stored calendar."""
+    return calendar_spec(
+        timezone=calendar.timezone,
+        weekly=calendar.weekly,
+        holiday_country=calendar.holiday_country,
+        holiday_subdivision=calendar.holiday_subdivision,
+        closures=calendar.closures,
+    )
+
+
+def calendar_spec(
+    *,
+    timezone: str,
+    weekly: Mapping[str, Any],
+    holiday_country: str | None,
+    holiday_subdivision: str | None,
+    closures: Sequence[str],
+) -> CalendarSpec:
+    """The pure engine's view of a calendar's stored values; one shared spec per content."""
+    return _shared_spec(
+        timezone,
+        json.dumps(weekly, sort_keys=True),
+        holiday_country,
+        holiday_subdivision,
+        tuple(closures),
+    )
+
+
+@lru_cache(maxsize=256)
+def _shared_spec(
+    timezone: str,
+    weekly_json: str,
+    holiday_country: str | None,
+    holiday_subdivision: str | None,
+    closures: tuple[str, ...],
+) -> CalendarSpec:
+    # Specs are immutable, so equal stored values can share one (validated once).
     return CalendarSpec.from_dict(
         {
-            "timezone": calendar.timezone,
-            "weekly": calendar.weekly,
-            "holiday_country": calendar.holiday_country,
-            "holiday_subdivision": calendar.holiday_subdivision,
-            "closures": calendar.closures,
+            "timezone": timezone,
+            "weekly": json.loads(weekly_json),
+            "holiday_country": holiday_country,
+            "holiday_subdivision": holiday_subdivision,
+            "closures": list(closures),
         }
     )
 

@@ -3,17 +3,29 @@
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import case, literal, union_all
-from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, select
+from sqlalchemy import String, bindparam, literal, select, union_all
+from sqlmodel import Session
 
 from app.errors import Unprocessable, field_error
+from app.models.base import table_of
 from app.models.calendar import Calendar
 from app.models.contract import Contract
 from app.models.customer import Contact, CustomerDomain
 from app.services import sla
 from app.services.business_hours import CalendarSpec, calendar_for
-from app.services.calendars import get_default_calendar, spec_of
+from app.services.calendars import calendar_spec, get_default_calendar, spec_of
+
+# The statements are built once: a request only binds its values.
+_CONTACT = table_of(Contact)
+_DOMAIN = table_of(CustomerDomain)
+_MATCHES = union_all(
+    select(_CONTACT.c.customer_id, literal(None, String).label("domain")).where(
+        _CONTACT.c.email == bindparam("address")
+    ),
+    select(_DOMAIN.c.customer_id, _DOMAIN.c.domain).where(
+        _DOMAIN.c.domain.in_(bindparam("domains", expanding=True))
+    ),
+)
 
 
 def match_customer(email: str, *, session: Session) -> int | None:
@@ -21,47 +33,58 @@ def match_customer(email: str, *, session: Session) -> int | None:
     address = email.strip().lower()
     labels = address.rpartition("@")[2].split(".")
     # support.rossi.it belongs to whoever owns rossi.it, unless someone owns it more precisely.
-    candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
-    by_contact = select(Contact.customer_id, literal(0).label("rank")).where(
-        Contact.email == address
+    domains = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    rows = session.connection().execute(_MATCHES, {"address": address, "domains": domains}).all()
+    if not rows:
+        return None
+    # A contact (no domain) first, then the longest, most precise domain.
+    best = min(rows, key=lambda row: (row.domain is not None, -len(row.domain or "")))
+    customer_id: int = best.customer_id
+    return customer_id
+
+
+_CONTRACT = table_of(Contract)
+_CALENDAR = table_of(Calendar)
+_ON_CALL_CALENDAR = _CALENDAR.alias("on_call_calendar")
+_SPEC_COLUMNS = ("timezone", "weekly", "holiday_country", "holiday_subdivision", "closures")
+_CONTRACTS = (
+    select(
+        _CONTRACT.c.id,
+        _CONTRACT.c.starts_on,
+        _CONTRACT.c.ends_on,
+        _CONTRACT.c.coverage,
+        _CONTRACT.c.take_charge_hours,
+        _CONTRACT.c.on_call_take_charge_hours,
+        *(_CALENDAR.c[name] for name in _SPEC_COLUMNS),
+        *(_ON_CALL_CALENDAR.c[name].label(f"on_call_{name}") for name in _SPEC_COLUMNS),
     )
-    if not candidates:  # an address without a dotted domain can only match a contact
-        return session.exec(select(Contact.customer_id).where(Contact.email == address)).first()
-    rank = case({d: n for n, d in enumerate(candidates, start=1)}, value=CustomerDomain.domain)
-    by_domain = select(CustomerDomain.customer_id, rank.label("rank")).where(
-        col(CustomerDomain.domain).in_(candidates)
-    )
-    matches = union_all(by_contact, by_domain).subquery()
-    return session.exec(select(matches.c.customer_id).order_by(matches.c.rank).limit(1)).first()
+    .join(_CALENDAR, _CALENDAR.c.id == _CONTRACT.c.calendar_id)
+    .outerjoin(_ON_CALL_CALENDAR, _ON_CALL_CALENDAR.c.id == _CONTRACT.c.on_call_calendar_id)
+    .where(_CONTRACT.c.customer_id == bindparam("customer_id"))
+)
 
 
 def contract_terms(customer_id: int | None, *, session: Session) -> list[sla.ContractTerms]:
     """Every contract of the customer with its calendars, as the pure engine wants them."""
     if customer_id is None:
         return []
-    on_call_calendar = aliased(Calendar)
-    rows = session.exec(
-        select(Contract, Calendar, on_call_calendar)
-        .join(Calendar, col(Calendar.id) == Contract.calendar_id)
-        .outerjoin(on_call_calendar, col(on_call_calendar.id) == Contract.on_call_calendar_id)
-        .where(Contract.customer_id == customer_id)
-    ).all()
+    rows = session.connection().execute(_CONTRACTS, {"customer_id": customer_id}).mappings()
     terms = []
-    for contract, calendar, on_call_row in rows:
+    for row in rows:
         on_call = None
-        if on_call_row is not None and contract.on_call_take_charge_hours:
+        if row["on_call_timezone"] is not None and row["on_call_take_charge_hours"]:
             on_call = sla.OnCallTerms(
-                calendar=spec_of(on_call_row),
-                take_charge_hours=contract.on_call_take_charge_hours,
+                calendar=calendar_spec(**{name: row[f"on_call_{name}"] for name in _SPEC_COLUMNS}),
+                take_charge_hours=row["on_call_take_charge_hours"],
             )
         terms.append(
             sla.ContractTerms(
-                id=contract.id or 0,
-                starts_on=contract.starts_on,
-                ends_on=contract.ends_on,
-                coverage=frozenset(contract.coverage) | {"website"},  # R3: website always
-                calendar=spec_of(calendar),
-                take_charge_hours=Decimal(contract.take_charge_hours),
+                id=row["id"],
+                starts_on=row["starts_on"],
+                ends_on=row["ends_on"],
+                coverage=frozenset(row["coverage"]) | {"website"},  # R3: website always
+                calendar=calendar_spec(**{name: row[name] for name in _SPEC_COLUMNS}),
+                take_charge_hours=Decimal(row["take_charge_hours"]),
                 on_call=on_call,
             )
         )
