@@ -5,17 +5,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from datetime import datetime
+from functools import partial
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.db import is_sqlite, reader, unit_of_work
 from app.errors import Forbidden, Unauthorized
+from app.group_commit import GroupCommit, run_alone
 from app.models.base import utcnow
 from app.services.auth import Principal, authenticate
 from app.services.tickets import SlaKnobs
@@ -83,26 +84,21 @@ async def in_transaction(
 
     One thread hop for the whole request, where a `SessionDep` endpoint takes several: the way
     for hot write paths. SQLite writers first take their turn on the event loop, as in
-    `get_session`. When a concurrent transaction breaks a unique constraint under us
-    (IntegrityError), the whole unit of work runs again, up to `conflict_retries` times, and
-    then sees what the other one committed.
+    `get_session`. A unique constraint broken by a concurrent transaction reruns the unit
+    (see `run_alone`).
     """
     engine: Engine = request.app.state.engine
     turn = request.app.state.sqlite_writer if is_sqlite(engine) else nullcontext()
-    attempt = 0
-    while True:
-        try:
-            async with turn:
-                return await run_in_threadpool(_run_unit_of_work, engine, work)
-        except IntegrityError:
-            if attempt >= conflict_retries:
-                raise
-            attempt += 1
+    async with turn:
+        return await run_in_threadpool(
+            partial(run_alone, engine, work, conflict_retries=conflict_retries)
+        )
 
 
-def _run_unit_of_work(engine: Engine, work: Callable[[Session], T]) -> T:
-    with unit_of_work(engine) as session:
-        return work(session)
+async def in_group_commit(request: Request, work: Callable[[Session], T]) -> T:
+    """Run `work(session)` committed within a batch of small writes (see app.group_commit)."""
+    group: GroupCommit = request.app.state.group_commit
+    return await group.run(work)
 
 
 async def get_now() -> datetime:

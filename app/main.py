@@ -10,9 +10,10 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
-from app.db import get_engine
+from app.db import get_engine, is_sqlite
 from app.deps import get_principal
 from app.errors import install_database_error_handler, install_error_handlers
+from app.group_commit import GroupCommit
 from app.middleware import AccessLog, BodySizeLimit
 from app.routers import calendars, contact, contracts, customers, health, inbound, sla, tickets
 from app.services.contact import RateLimiter
@@ -52,6 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = get_engine(settings.database_url)
     app.state.sqlite_writer = asyncio.Lock()  # see app.deps.get_session
+    app.state.group_commit = GroupCommit(
+        app.state.engine, turn=app.state.sqlite_writer if is_sqlite(app.state.engine) else None
+    )
     install_error_handlers(app)
     install_database_error_handler(app)
 
@@ -72,17 +76,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AccessLog)
 
     app.include_router(health.router)
-    # Every internal route needs a token; a router's own `require(role)` narrows it further.
-    internal = APIRouter(prefix=API_PREFIX, dependencies=[Depends(get_principal)])
-    for module in (customers, calendars, contracts, tickets, sla):
-        internal.include_router(module.router)
-    app.include_router(internal)
     # Public: each checks its caller itself (provider signatures, basic auth) or is open by
     # design and rate limited (the website's contact form).
     public = APIRouter(prefix=API_PREFIX)
     public.include_router(inbound.router)
     public.include_router(contact.router)
+    # First: routes are matched in order, and webhooks are the busiest (no path overlaps).
     app.include_router(public)
+    # Every internal route needs a token; a router's own `require(role)` narrows it further.
+    internal = APIRouter(prefix=API_PREFIX, dependencies=[Depends(get_principal)])
+    for module in (customers, calendars, contracts, tickets, sla):
+        internal.include_router(module.router)
+    app.include_router(internal)
     app.state.contact_limiter = RateLimiter(
         limit=settings.contact_rate_limit, window_seconds=settings.contact_rate_window_seconds
     )

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from app.db import unit_of_work
-from app.deps import KnobsDep, Now, SettingsDep, in_transaction
+from app.deps import KnobsDep, Now, SettingsDep, in_group_commit, in_transaction
 from app.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
 from app.models.inbound import InboundResult
 from app.routers._responses import problems
@@ -162,6 +162,18 @@ async def mime_email(request: Request, _: Annotated[None, Depends(basic_or_agent
     return await _parse(from_mime, raw, size=len(raw))
 
 
+# Up to this size a message is committed in a batch with others (see app.group_commit).
+GROUP_COMMIT_MAX_BYTES = 256 * 1024
+
+
+def _stored_bytes(email: InboundEmail) -> int:
+    return (
+        len(email.text)
+        + len(email.html or "")
+        + sum(attachment.size for attachment in email.attachments)
+    )
+
+
 async def _store(
     request: Request,
     email: InboundEmail,
@@ -171,7 +183,7 @@ async def _store(
     now: datetime,
     settings: Settings,
 ) -> InboundResult:
-    """One unit of work, one thread hop; 2xx only once committed, 503 when nothing could be."""
+    """2xx only once committed; 503 when nothing could be (the provider retries)."""
 
     def work(session: Session) -> ingest.IngestResult:
         return ingest.ingest_email(
@@ -184,8 +196,10 @@ async def _store(
         )
 
     try:
-        # A concurrent delivery of the same message: the retry answers with the stored copy.
-        result = await in_transaction(request, work, conflict_retries=1)
+        if _stored_bytes(email) <= GROUP_COMMIT_MAX_BYTES:
+            result = await in_group_commit(request, work)
+        else:  # a batch would wait for its slowest unit: big messages commit on their own
+            result = await in_transaction(request, work, conflict_retries=1)
     except DBAPIError as exc:
         # Whatever the database said, nothing was stored: the provider must retry.
         log.error("inbound %s message not stored: %s", email.provider, type(exc).__name__)

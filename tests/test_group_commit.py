@@ -1,0 +1,108 @@
+"""Group commit: every unit answered after its commit, a failing unit fails alone (R6)."""
+
+import asyncio
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from app.db import get_engine, is_sqlite
+from app.errors import Forbidden
+from app.group_commit import GroupCommit
+from app.models.message import WebhookToken
+
+NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+
+
+def remember(token: str, *, fail: bool = False) -> Callable[[Session], str]:
+    """A unit of work: store a webhook token (and then fail, when asked)."""
+
+    def work(session: Session) -> str:
+        session.add(WebhookToken(provider="test", token=token, seen_at=NOW))
+        session.flush()
+        if fail:
+            raise Forbidden(f"unit {token} refuses")
+        return token
+
+    return work
+
+
+def stored(db: str) -> set[str]:
+    with Session(get_engine(db)) as session:
+        return set(session.scalars(select(WebhookToken.token)))
+
+
+@pytest.fixture
+def commits(db: str) -> Iterator[list[int]]:
+    """How many commits the database saw during the test."""
+    engine = get_engine(db)
+    seen: list[int] = []
+
+    def count(_connection: object) -> None:
+        seen.append(1)
+
+    event.listen(engine, "commit", count)
+    yield seen
+    event.remove(engine, "commit", count)
+
+
+def group_for(db: str) -> GroupCommit:
+    engine = get_engine(db)
+    return GroupCommit(engine, turn=asyncio.Lock() if is_sqlite(engine) else None)
+
+
+def test_every_unit_is_answered_after_one_commit_per_batch(db, commits):
+    async def main() -> list[str]:
+        group = group_for(db)
+        return await asyncio.gather(*(group.run(remember(f"t{i}")) for i in range(50)))
+
+    results = asyncio.run(main())
+
+    assert results == [f"t{i}" for i in range(50)]
+    assert stored(db) == {f"t{i}" for i in range(50)}
+    # The first unit runs alone; the 49 that queued behind it share a few transactions.
+    assert len(commits) < 10
+
+
+def test_a_failing_unit_fails_alone_and_the_others_are_kept(db):
+    async def main() -> list[str | BaseException]:
+        group = group_for(db)
+        units = [remember(f"t{i}", fail=i == 7) for i in range(20)]
+        return await asyncio.gather(*(group.run(unit) for unit in units), return_exceptions=True)
+
+    results = asyncio.run(main())
+
+    assert isinstance(results[7], Forbidden)
+    assert [r for i, r in enumerate(results) if i != 7] == [f"t{i}" for i in range(20) if i != 7]
+    assert stored(db) == {f"t{i}" for i in range(20) if i != 7}  # nothing of unit 7
+
+
+def test_two_units_breaking_a_constraint_keep_the_first(db):
+    async def main() -> list[str | BaseException]:
+        group = group_for(db)
+        units = [remember("a"), remember("same"), remember("same"), remember("b")]
+        return await asyncio.gather(*(group.run(unit) for unit in units), return_exceptions=True)
+
+    first, second, third, fourth = asyncio.run(main())
+
+    assert (first, second, fourth) == ("a", "same", "b")
+    assert isinstance(third, IntegrityError)
+    assert stored(db) == {"a", "same", "b"}
+
+
+def test_a_caller_that_goes_away_strands_nobody(db):
+    async def main() -> list[str]:
+        group = group_for(db)
+        first = asyncio.create_task(group.run(remember("first")))
+        await asyncio.sleep(0)  # the first batch starts; the rest queue behind it
+        leaving = asyncio.create_task(group.run(remember("leaving")))
+        staying = [asyncio.create_task(group.run(remember(f"s{i}"))) for i in range(5)]
+        await asyncio.sleep(0)
+        leaving.cancel()
+        return [await first, *[await task for task in staying]]
+
+    assert asyncio.run(main()) == ["first", *(f"s{i}" for i in range(5))]
+    assert {"first", "s0", "s1", "s2", "s3", "s4"} <= stored(db)
