@@ -1,6 +1,7 @@
 """The FastAPI application: middleware, routers, error handlers."""
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,6 +40,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
+        # What lives from start-up on (modules, routes, the engine) leaves the collector's
+        # sight: a full collection then scans only what requests made, instead of pausing
+        # every request in flight for a hundred milliseconds (measured: bench/ingest.py p99).
+        gc.collect()
+        gc.freeze()
         yield
 
     app = FastAPI(

@@ -114,10 +114,13 @@ def _attachment(
     )
 
 
+_NOT_HEADER_NAME = re.compile(r"[^\x21-\x7e]")
+
+
 def _audit_headers(pairs: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     audit = []
     for name, value in pairs[:MAX_HEADERS]:
-        name = re.sub(r"[^\x21-\x7e]", "", clean_text(name))[:MAX_HEADER_NAME]
+        name = _NOT_HEADER_NAME.sub("", clean_text(name))[:MAX_HEADER_NAME]
         if name:
             audit.append((name, decode_rfc2047(value)[:MAX_HEADER_VALUE]))
     return tuple(audit)

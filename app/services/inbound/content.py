@@ -21,9 +21,10 @@ def clean_text(value: str) -> str:
     """Text safe to store: lone surrogates become U+FFFD and NUL characters are dropped."""
     if not value:
         return ""
-    # Surrogates come from surrogateescape'd bytes or from JSON "\udXXX" escapes.
-    value = _SURROGATES.sub("\ufffd", value)
-    return value.replace("\x00", "")
+    if not value.isascii():  # (an O(1) check) only non-ASCII text can hold a surrogate
+        # Surrogates come from surrogateescape'd bytes or from JSON "\udXXX" escapes.
+        value = _SURROGATES.sub("\ufffd", value)
+    return value.replace("\x00", "") if "\x00" in value else value
 
 
 def normalize_newlines(value: str) -> str:

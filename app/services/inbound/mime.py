@@ -89,9 +89,12 @@ def _is_escapable(value: str) -> bool:
     return True
 
 
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
 def _undo_surrogateescape(value: str) -> str:
     """Headers with raw 8-bit bytes arrive surrogate-escaped: read those bytes as UTF-8/cp1252."""
-    if not re.search("[\udc80-\udcff]", value):
+    if value.isascii() or not _ESCAPED_BYTE.search(value):
         return value
     try:
         raw = value.encode("utf-8", "surrogateescape")
@@ -108,9 +111,14 @@ _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?((?:[^?=\s]|\?(?!=)|=(
 MAX_DECODED_HEADER = 16_000
 
 
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+
+
 def unfold(value: str) -> str:
     """A header value on one line (RFC 5322 unfolding; stray CR/LF become spaces)."""
-    value = re.sub(r"\r?\n(?=[ \t])", "", value)
+    if "\n" not in value and "\r" not in value:
+        return value
+    value = _FOLD.sub("", value)
     return value.replace("\r", " ").replace("\n", " ")
 
 
@@ -132,6 +140,8 @@ def decode_rfc2047(value: str | None) -> str:
     if not value:
         return ""
     value = unfold(clean_text(_undo_surrogateescape(value[:MAX_DECODED_HEADER])))
+    if "=?" not in value:  # no encoded word: nothing to decode
+        return value
     out: list[str] = []
     pending: list[tuple[str | None, bytes]] = []  # adjacent encoded words, merged per charset
     position = 0
