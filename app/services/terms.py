@@ -1,5 +1,6 @@
 """From stored rows to the pure SLA engine's values: who the sender is, which terms apply."""
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -11,9 +12,51 @@ from app.models.base import table_of
 from app.models.calendar import Calendar
 from app.models.contract import Contract
 from app.models.customer import Contact, CustomerDomain
+from app.models.terms_stamp import TermsStamp
 from app.services import sla
 from app.services.business_hours import CalendarSpec, calendar_for
 from app.services.calendars import calendar_spec, get_default_calendar, spec_of
+
+# --- terms kept per process --------------------------------------------------------------
+# Every delivery needs its sender's customer and contracts. They change rarely, so a process
+# keeps what it read for as long as the terms stamp stays the same (migration 0004: triggers
+# change the stamp with every write to the terms, whoever makes it). The stamp is read once per
+# transaction, and what is kept under a stamp was read by a transaction that saw that stamp
+# (or a later one): a request never gets terms older than those its transaction can see.
+
+MAX_KNOWN_ADDRESSES = 10_000
+_STAMP = select(table_of(TermsStamp).c.stamp).where(table_of(TermsStamp).c.id == 1)
+
+
+@dataclass
+class _Known:
+    """What this process read of the terms under one stamp."""
+
+    stamp: str
+    customers: dict[str, int | None] = field(default_factory=dict)
+    contracts: dict[int, tuple[sla.ContractTerms, ...]] = field(default_factory=dict)
+    default_calendar: CalendarSpec | None = None
+
+
+_known = _Known(stamp="")
+
+
+def _known_terms(session: Session) -> _Known | None:
+    """The terms kept under the stamp this session's transaction sees (None: keep nothing)."""
+    global _known
+    connection = session.connection()  # begins the transaction if need be
+    transaction = session.get_transaction()
+    seen = session.info.get("terms_stamp")
+    if seen is None or seen[0] is not transaction:
+        seen = session.info["terms_stamp"] = (transaction, connection.execute(_STAMP).scalar())
+    stamp: str | None = seen[1]
+    if stamp is None:  # no stamp row: read everything afresh
+        return None
+    known = _known
+    if known.stamp != stamp:
+        known = _known = _Known(stamp=stamp)  # replaced whole: threads never see a mixture
+    return known
+
 
 # The statements are built once: a request only binds its values.
 _CONTACT = table_of(Contact)
@@ -31,6 +74,18 @@ _MATCHES = union_all(
 def match_customer(email: str, *, session: Session) -> int | None:
     """The sender's customer: a contact's exact address first, then the email domain."""
     address = email.strip().lower()
+    known = _known_terms(session)
+    if known is not None and address in known.customers:
+        return known.customers[address]
+    customer_id = _match_customer(address, session=session)
+    if known is not None:
+        if len(known.customers) >= MAX_KNOWN_ADDRESSES:
+            known.customers.clear()
+        known.customers[address] = customer_id
+    return customer_id
+
+
+def _match_customer(address: str, *, session: Session) -> int | None:
     labels = address.rpartition("@")[2].split(".")
     # support.rossi.it belongs to whoever owns rossi.it, unless someone owns it more precisely.
     domains = [".".join(labels[i:]) for i in range(len(labels) - 1)]
@@ -64,10 +119,20 @@ _CONTRACTS = (
 )
 
 
-def contract_terms(customer_id: int | None, *, session: Session) -> list[sla.ContractTerms]:
+def contract_terms(customer_id: int | None, *, session: Session) -> tuple[sla.ContractTerms, ...]:
     """Every contract of the customer with its calendars, as the pure engine wants them."""
     if customer_id is None:
-        return []
+        return ()
+    known = _known_terms(session)
+    if known is not None and customer_id in known.contracts:
+        return known.contracts[customer_id]
+    contracts = _contract_terms(customer_id, session=session)
+    if known is not None:
+        known.contracts[customer_id] = contracts
+    return contracts
+
+
+def _contract_terms(customer_id: int, *, session: Session) -> tuple[sla.ContractTerms, ...]:
     rows = session.connection().execute(_CONTRACTS, {"customer_id": customer_id}).mappings()
     terms = []
     for row in rows:
@@ -88,14 +153,18 @@ def contract_terms(customer_id: int | None, *, session: Session) -> list[sla.Con
                 on_call=on_call,
             )
         )
-    return terms
+    return tuple(terms)
 
 
 def support_policy(*, session: Session, take_charge_hours: Decimal | None) -> sla.SupportPolicy:
     """R2: the customer-support terms, on the default calendar."""
-    return sla.SupportPolicy(
-        calendar=spec_of(get_default_calendar(session=session)), take_charge_hours=take_charge_hours
-    )
+    known = _known_terms(session)
+    calendar = known.default_calendar if known is not None else None
+    if calendar is None:
+        calendar = spec_of(get_default_calendar(session=session))
+        if known is not None:
+            known.default_calendar = calendar
+    return sla.SupportPolicy(calendar=calendar, take_charge_hours=take_charge_hours)
 
 
 def decide(
