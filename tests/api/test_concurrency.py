@@ -51,3 +51,24 @@ def test_more_concurrent_writers_than_worker_threads_all_finish(serve, db):
     assert statuses == [200] * 48
     with Session(get_engine(db)) as session:
         assert session.exec(select(func.count()).select_from(Ticket)).one() == 48
+
+
+def test_concurrent_redeliveries_store_one_ticket(api, db):
+    """R6 exactly once: the same message delivered 16 times at once, some in the same batch."""
+    from tests.api.test_inbound import mailgun_fields, signed
+
+    api.admin.post("/api/v1/customers", json={"name": "Rossi", "email_domains": ["rossi.it"]})
+    fields = mailgun_fields(subject="Il sito non risponde")
+
+    def deliver(_: int) -> dict:
+        with httpx.Client(base_url=api.base_url, timeout=60) as client:
+            response = client.post("/api/v1/inbound/email/mailgun", data=signed(fields))
+            assert response.status_code == 200, response.text
+            return response.json()
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(deliver, range(16)))
+    assert len({answer["ticket_id"] for answer in answers}) == 1
+    assert sorted(answer["duplicate"] for answer in answers) == [False] + [True] * 15
+    with Session(get_engine(db)) as session:
+        assert session.exec(select(func.count()).select_from(Ticket)).one() == 1
