@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, Executable, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -85,3 +85,37 @@ def unit_of_work(engine: Engine, *, read_only: bool = False) -> Iterator[Session
         except BaseException:
             session.rollback()
             raise
+
+
+# --- writes nothing reads back before the commit -------------------------------------------
+
+_LATER = "sportello.write_later"
+
+
+def write_later(session: Session, statement: Executable, params: dict[str, Any]) -> None:
+    """Queue a write that nothing in this transaction reads back (audit entries, say).
+
+    Queued writes go just before the commit (or at `write_pending`), grouped per statement in
+    the order they were queued: one executemany per statement, however many units of work of a
+    batch queued them. Writes of different statements must not depend on each other.
+    """
+    session.info.setdefault(_LATER, {}).setdefault(statement, []).append(params)
+
+
+def write_pending(session: Session) -> None:
+    """Carry out the queued writes now (before a read that needs them)."""
+    pending: dict[Executable, list[dict[str, Any]]] | None = session.info.pop(_LATER, None)
+    if pending:
+        connection = session.connection()
+        for statement, rows in pending.items():
+            connection.execute(statement, rows)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_before_commit(session: Session) -> None:
+    write_pending(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_on_rollback(session: Session) -> None:
+    session.info.pop(_LATER, None)

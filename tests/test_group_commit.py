@@ -106,3 +106,46 @@ def test_a_caller_that_goes_away_strands_nobody(db):
 
     assert asyncio.run(main()) == ["first", *(f"s{i}" for i in range(5))]
     assert {"first", "s0", "s1", "s2", "s3", "s4"} <= stored(db)
+
+
+def test_a_reply_and_a_redelivery_in_the_same_batch_find_the_new_ticket(db, commits):
+    """A ticket opened earlier in the batch: its number is written at the commit, yet both a
+    reply to it and a second copy of its message answer with that number (R6)."""
+    from decimal import Decimal
+
+    from app.services import ingest
+    from app.services.inbound import from_mime
+    from app.services.tickets import SlaKnobs
+    from tests.api.test_inbound import eml
+
+    first = from_mime(eml(message_id="<first@rossi.it>"))
+    reply = from_mime(
+        eml(message_id="<reply@rossi.it>", headers=[("In-Reply-To", "<first@rossi.it>")])
+    )
+    knobs = SlaKnobs(support_hours=Decimal(4), at_risk_fraction=0.25)
+
+    def store(email):
+        def work(session: Session) -> ingest.IngestResult:
+            return ingest.ingest_email(
+                email, session=session, knobs=knobs, now=NOW, max_file_bytes=10**6
+            )
+
+        return work
+
+    async def main() -> list[ingest.IngestResult]:
+        group = group_for(db)
+        opener = asyncio.create_task(group.run(remember("opener")))
+        await asyncio.sleep(0)  # the opener's batch starts; the three below share the next
+        batch = [group.run(store(email)) for email in (first, reply, first)]
+        return [*(await asyncio.gather(*batch)), await opener][:3]
+
+    stored_first, stored_reply, again = asyncio.run(main())
+
+    assert len(commits) == 2  # the opener alone, then one batch (no unit failed and reran)
+    assert stored_first.ticket_number is not None
+    assert stored_reply == ingest.IngestResult(
+        ticket_id=stored_first.ticket_id, ticket_number=stored_first.ticket_number, duplicate=False
+    )
+    assert again == ingest.IngestResult(
+        ticket_id=stored_first.ticket_id, ticket_number=stored_first.ticket_number, duplicate=True
+    )

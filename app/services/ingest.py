@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from app.db import write_pending
 from app.errors import Forbidden, PayloadTooLarge
 from app.models.base import table_of, utcnow
 from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
@@ -106,6 +107,9 @@ def find_duplicate(email: InboundEmail, *, session: Session) -> IngestResult | N
     row = session.connection().execute(query, params).first()
     if row is None:
         return None
+    if row.number is None:  # stored earlier in this very batch: its number is still queued
+        write_pending(session)
+        row = session.connection().execute(query, params).one()
     return IngestResult(ticket_id=row.ticket_id, ticket_number=row.number, duplicate=True)
 
 
@@ -131,6 +135,9 @@ def _store(
     }
     ticket = thread_of(email, session=session)
     if ticket is not None and ticket.status != "closed":
+        if ticket.number is None:  # opened earlier in this very batch: number still queued
+            write_pending(session)
+            session.refresh(ticket)
         assert ticket.id is not None and ticket.number is not None
         message_id = add_message(
             ticket.id,

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, bindparam, false, func, insert, or_, tuple_, update
 from sqlmodel import Session, col, select
 
+from app.db import write_later, write_pending
 from app.errors import NotFound, Unprocessable, field_error
 from app.models.base import table_of
 from app.models.message import Message
@@ -67,6 +68,7 @@ def create_ticket(
 ) -> Ticket:
     """Record a request (see `open_ticket`) and load it whole, for the API."""
     opened = open_ticket(data, session=session, knobs=knobs, actor=actor, now=now)
+    write_pending(session)  # the number, before the ticket is read back
     return get_ticket(opened.id, session=session)
 
 
@@ -136,7 +138,9 @@ def open_ticket(
         },
     ).scalar_one()
     number = f"{received_at.astimezone(UTC):%Y}-{ticket_id:06d}"
-    connection.execute(_NUMBER_TICKET, {"ticket_id": ticket_id, "number": number})
+    # Nothing in this transaction looks the number up (nobody knows it before the answer):
+    # it is written at the commit, with the numbers of the whole batch.
+    write_later(session, _NUMBER_TICKET, {"ticket_id": ticket_id, "number": number})
     record(
         ticket_id,
         session=session,
@@ -194,8 +198,7 @@ _NUMBER_TICKET = (
 )
 _MESSAGES = table_of(Message)
 _INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
-_EVENTS = table_of(TicketEvent)
-_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
+_INSERT_EVENT = insert(table_of(TicketEvent))
 _MESSAGE_DEFAULTS: dict[str, Any] = {
     "message_id": None,
     "provider": None,
@@ -431,7 +434,7 @@ def resolve(
     ticket.resolution = data.resolution
     ticket.delivery_mode = data.delivery_mode
     ticket.resolved_at = now
-    event_id = _move(
+    _move(
         ticket,
         "resolved",
         session=session,
@@ -441,7 +444,7 @@ def resolve(
         data={"delivery_mode": data.delivery_mode},
     )
     _notify_customer(
-        ticket, "customer.resolved", session=session, at=now, dedup=f"event:{event_id}"
+        ticket, "customer.resolved", session=session, at=now, dedup=f"at:{now.isoformat()}"
     )  # R11
     return ticket
 
@@ -619,12 +622,12 @@ def _move(
     at: datetime,
     kind: str,
     data: dict[str, Any],
-) -> int:
+) -> None:
     previous = ticket.status
     ticket.status = status
     ticket.updated_at = at
     session.add(ticket)
-    return record(
+    record(
         ticket.id,
         session=session,
         actor=actor,
@@ -646,25 +649,21 @@ def record(
     data: dict[str, Any],
     from_status: str | None = None,
     to_status: str | None = None,
-) -> int:
-    """Write an entry of the ticket's audit trail; its id."""
-    event_id: int = (
-        session.connection()
-        .execute(
-            _INSERT_EVENT,
-            {
-                "ticket_id": ticket_id,
-                "at": at,
-                "actor": actor,
-                "kind": kind,
-                "from_status": from_status,
-                "to_status": to_status,
-                "data": data,
-            },
-        )
-        .scalar_one()
+) -> None:
+    """Write an entry of the ticket's audit trail (at the commit, with the others queued)."""
+    write_later(
+        session,
+        _INSERT_EVENT,
+        {
+            "ticket_id": ticket_id,
+            "at": at,
+            "actor": actor,
+            "kind": kind,
+            "from_status": from_status,
+            "to_status": to_status,
+            "data": data,
+        },
     )
-    return event_id
 
 
 def enqueue(
