@@ -149,3 +149,50 @@ def test_a_reply_and_a_redelivery_in_the_same_batch_find_the_new_ticket(db, comm
     assert again == ingest.IngestResult(
         ticket_id=stored_first.ticket_id, ticket_number=stored_first.ticket_number, duplicate=True
     )
+
+
+def test_a_token_used_twice_in_one_batch_is_refused_the_second_time(db):
+    """Tokens are remembered at the commit: a replay within the batch breaks the unique index,
+    and the rerun of each delivery alone refuses the replay (403) and keeps the first."""
+    from decimal import Decimal
+
+    from app.services import ingest
+    from app.services.inbound import from_mime
+    from app.services.tickets import SlaKnobs
+    from tests.api.test_inbound import eml
+
+    knobs = SlaKnobs(support_hours=Decimal(4), at_risk_fraction=0.25)
+
+    def store(email, token):
+        def work(session: Session) -> ingest.IngestResult:
+            return ingest.ingest_email(
+                email,
+                session=session,
+                knobs=knobs,
+                now=NOW,
+                max_file_bytes=10**6,
+                replay_token=token,
+            )
+
+        return work
+
+    async def main() -> list[ingest.IngestResult | BaseException]:
+        group = group_for(db)
+        opener = asyncio.create_task(group.run(remember("opener")))
+        await asyncio.sleep(0)
+        units = [
+            store(from_mime(eml(message_id="<one@rossi.it>")), "same-token"),
+            store(from_mime(eml(message_id="<two@rossi.it>")), "same-token"),
+        ]
+        results = await asyncio.gather(*(group.run(u) for u in units), return_exceptions=True)
+        await opener
+        return results
+
+    kept, replayed = asyncio.run(main())
+
+    assert isinstance(kept, ingest.IngestResult) and not kept.duplicate
+    assert isinstance(replayed, Forbidden)
+    with Session(get_engine(db)) as session:
+        assert session.scalars(
+            select(WebhookToken.token).where(WebhookToken.provider == "mime")
+        ).all() == ["same-token"]

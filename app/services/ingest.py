@@ -3,13 +3,13 @@
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, bindparam, exists, insert
 from sqlmodel import Session, col, select
 
-from app.db import write_pending
+from app.db import write_later, write_pending
 from app.errors import Forbidden, PayloadTooLarge
 from app.models.base import table_of, utcnow
 from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
@@ -53,15 +53,18 @@ def ingest_email(
 ) -> IngestResult:
     """Store an inbound email on its ticket (a new one, or the one it replies to).
 
-    A concurrent delivery of the same message makes the unique index on Message-ID fail: the
-    caller retries the whole unit of work once, and the retry answers with the stored copy.
+    The replay check and the duplicate check are one query. A token is remembered with the
+    commit; a concurrent use of the same token, or a concurrent delivery of the same message,
+    then breaks a unique index: the caller runs the unit of work again, and the rerun refuses
+    the replay or answers with the stored copy.
     """
     check_sizes(email.attachments, max_file_bytes=max_file_bytes)
-    if replay_token is not None and not _claim_token(
-        email.provider, replay_token, session=session, now=now
-    ):
+    replayed, duplicate = _seen_before(email, replay_token, session=session)
+    if replayed:
         raise Forbidden("This webhook token was used before: a replayed request is refused.")
-    duplicate = find_duplicate(email, session=session)
+    if replay_token is not None:
+        token = {"provider": email.provider, "token": replay_token, "seen_at": now}
+        write_later(session, _REMEMBER_TOKEN, token)
     if duplicate is not None:
         return duplicate
     result = _store(email, session=session, knobs=knobs, now=now)
@@ -70,47 +73,54 @@ def ingest_email(
 
 
 _TOKENS = table_of(WebhookToken)
-_CLAIM_TOKEN = {
-    "sqlite": sqlite.insert(_TOKENS).on_conflict_do_nothing().returning(_TOKENS.c.id),
-    "postgresql": postgresql.insert(_TOKENS).on_conflict_do_nothing().returning(_TOKENS.c.id),
-}
+_REMEMBER_TOKEN = insert(_TOKENS)
 
 
-def _claim_token(provider: str, token: str, *, session: Session, now: datetime) -> bool:
-    """Remember a single-use webhook token; False if it was seen before (a replay)."""
-    connection = session.connection()
-    claim = _CLAIM_TOKEN[connection.dialect.name]
-    row = connection.execute(claim, {"provider": provider, "token": token, "seen_at": now})
-    return row.first() is not None
+@cache
+def _seen_query(*, token: bool, copy_by: str | None) -> Select[Any]:
+    """Was the token used before? Which ticket holds a stored copy of the message, if any?"""
+    columns: list[Any] = []
+    if token:
+        used = _TOKENS.c.provider == bindparam("provider"), _TOKENS.c.token == bindparam("token")
+        columns.append(exists().where(*used).label("replayed"))
+    if copy_by is not None:
+        same = (
+            [Message.message_id == bindparam("message_id")]
+            if copy_by == "message_id"
+            else [
+                Message.provider == bindparam("provider"),
+                Message.provider_id == bindparam("provider_id"),
+            ]
+        )
+        stored = select(Message.ticket_id).where(*same).limit(1).scalar_subquery()
+        number = select(Ticket.number).where(col(Ticket.id) == stored).scalar_subquery()
+        columns += [stored.label("ticket_id"), number.label("number")]
+    return select(*columns)
 
 
-_STORED = (
-    select(Message.ticket_id, Ticket.number)
-    .join(Ticket, col(Ticket.id) == Message.ticket_id)
-    .limit(1)
-)
-_BY_MESSAGE_ID = _STORED.where(Message.message_id == bindparam("message_id"))
-_BY_PROVIDER_ID = _STORED.where(
-    Message.provider == bindparam("provider"), Message.provider_id == bindparam("provider_id")
-)
-
-
-def find_duplicate(email: InboundEmail, *, session: Session) -> IngestResult | None:
-    """The ticket of an already stored copy: same Message-ID, or same provider id without one."""
-    if email.message_id:
-        query, params = _BY_MESSAGE_ID, {"message_id": email.message_id}
-    elif email.provider_id:
-        query = _BY_PROVIDER_ID
-        params = {"provider": email.provider, "provider_id": email.provider_id}
-    else:
-        return None
-    row = session.connection().execute(query, params).first()
-    if row is None:
-        return None
+def _seen_before(
+    email: InboundEmail, token: str | None, *, session: Session
+) -> tuple[bool, IngestResult | None]:
+    """(replayed, the stored copy): a copy is one with the same Message-ID, or, without one,
+    the same provider id."""
+    copy_by = "message_id" if email.message_id else "provider_id" if email.provider_id else None
+    if token is None and copy_by is None:
+        return False, None
+    query = _seen_query(token=token is not None, copy_by=copy_by)
+    params = {
+        "provider": email.provider,
+        "token": token,
+        "message_id": email.message_id,
+        "provider_id": email.provider_id,
+    }
+    row = session.connection().execute(query, params).one()
+    replayed = bool(token is not None and row.replayed)
+    if copy_by is None or row.ticket_id is None:
+        return replayed, None
     if row.number is None:  # stored earlier in this very batch: its number is still queued
         write_pending(session)
         row = session.connection().execute(query, params).one()
-    return IngestResult(ticket_id=row.ticket_id, ticket_number=row.number, duplicate=True)
+    return replayed, IngestResult(ticket_id=row.ticket_id, ticket_number=row.number, duplicate=True)
 
 
 def _store(
