@@ -89,7 +89,13 @@ def unit_of_work(engine: Engine, *, read_only: bool = False) -> Iterator[Session
 
 # --- writes nothing reads back before the commit -------------------------------------------
 
-_LATER = "sportello.write_later"
+_TRANSACTION = "sportello.transaction"
+
+
+def transaction_info(session: Session) -> dict[str, Any]:
+    """Scratch space for the session's current transaction, forgotten at its end."""
+    info: dict[str, Any] = session.info.setdefault(_TRANSACTION, {})
+    return info
 
 
 def write_later(session: Session, statement: Executable, params: dict[str, Any]) -> None:
@@ -99,12 +105,13 @@ def write_later(session: Session, statement: Executable, params: dict[str, Any])
     the order they were queued: one executemany per statement, however many units of work of a
     batch queued them. Writes of different statements must not depend on each other.
     """
-    session.info.setdefault(_LATER, {}).setdefault(statement, []).append(params)
+    later = transaction_info(session).setdefault("write_later", {})
+    later.setdefault(statement, []).append(params)
 
 
 def write_pending(session: Session) -> None:
     """Carry out the queued writes now (before a read that needs them)."""
-    pending: dict[Executable, list[dict[str, Any]]] | None = session.info.pop(_LATER, None)
+    pending = transaction_info(session).pop("write_later", None)
     if pending:
         connection = session.connection()
         for statement, rows in pending.items():
@@ -116,6 +123,7 @@ def _write_before_commit(session: Session) -> None:
     write_pending(session)
 
 
+@event.listens_for(Session, "after_commit")
 @event.listens_for(Session, "after_rollback")
-def _forget_on_rollback(session: Session) -> None:
-    session.info.pop(_LATER, None)
+def _forget_transaction(session: Session) -> None:
+    session.info.pop(_TRANSACTION, None)

@@ -97,5 +97,6 @@ def submit(
         received_at=now,
     )
     ticket = open_ticket(request, session=session, knobs=knobs, actor=ACTOR, now=now)
+    assert ticket.message_id is not None  # written at once: attachments refer to it
     store_attachments(ticket.message_id, attachments, session=session)
     return ContactResult(ticket_number=ticket.number, take_charge_due_at=ticket.take_charge_due_at)

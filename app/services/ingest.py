@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, exists, insert
 from sqlmodel import Session, col, select
 
-from app.db import write_later, write_pending
+from app.db import transaction_info, write_later, write_pending
 from app.errors import Forbidden, PayloadTooLarge
 from app.models.base import table_of, utcnow
 from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
@@ -106,6 +106,7 @@ def _seen_before(
     copy_by = "message_id" if email.message_id else "provider_id" if email.provider_id else None
     if token is None and copy_by is None:
         return False, None
+    queued = _queued_copies(session).get(_copy_key(email)) if copy_by else None
     query = _seen_query(token=token is not None, copy_by=copy_by)
     params = {
         "provider": email.provider,
@@ -115,6 +116,8 @@ def _seen_before(
     }
     row = session.connection().execute(query, params).one()
     replayed = bool(token is not None and row.replayed)
+    if queued is not None:  # a copy written earlier in this very batch
+        return replayed, IngestResult(queued.ticket_id, queued.ticket_number, duplicate=True)
     if copy_by is None or row.ticket_id is None:
         return replayed, None
     if row.number is None:  # stored earlier in this very batch: its number is still queued
@@ -190,6 +193,9 @@ def _store(
             auto_submitted=email.auto_submitted,
             message_fields=fields,
             parent_ticket_id=None if closed is None else closed.id,
+            # Nothing refers to a message without attachments: it is written at the commit,
+            # and a second copy within the same batch finds it among the queued ones.
+            message_later=not email.attachments,
         )
         message_id = opened.message_id
         if closed is not None:
@@ -202,8 +208,25 @@ def _store(
                 data={"ticket_id": opened.id, "ticket_number": opened.number},
             )
         result = IngestResult(ticket_id=opened.id, ticket_number=opened.number, duplicate=False)
-    store_attachments(message_id, email.attachments, session=session)
+    if message_id is None:
+        _queued_copies(session)[_copy_key(email)] = result
+    else:
+        store_attachments(message_id, email.attachments, session=session)
     return result
+
+
+def _queued_copies(session: Session) -> dict[tuple[str, ...], IngestResult]:
+    """Messages this transaction will write at its commit, by Message-ID (or provider id)."""
+    copies: dict[tuple[str, ...], IngestResult] = transaction_info(session).setdefault(
+        "queued_copies", {}
+    )
+    return copies
+
+
+def _copy_key(email: InboundEmail) -> tuple[str, ...]:
+    if email.message_id:
+        return ("message_id", email.message_id)
+    return ("provider_id", email.provider, email.provider_id or "")
 
 
 def thread_of(email: InboundEmail, *, session: Session) -> Ticket | None:
@@ -216,6 +239,7 @@ def thread_of(email: InboundEmail, *, session: Session) -> Ticket | None:
         # A stranger's tag is ignored: nobody joins another customer's ticket by its number.
     referenced = [*email.in_reply_to, *email.references]
     if referenced:
+        write_pending(session)  # a message queued earlier in this batch may be the one
         ticket_id = session.exec(
             select(Message.ticket_id)
             .where(col(Message.message_id).in_(referenced))

@@ -59,7 +59,7 @@ class OpenedTicket:
 
     id: int
     number: str
-    message_id: int
+    message_id: int | None  # None: the message is written at the commit (`message_later`)
     take_charge_due_at: datetime | None
 
 
@@ -82,6 +82,7 @@ def open_ticket(
     auto_submitted: bool = False,
     message_fields: dict[str, Any] | None = None,
     parent_ticket_id: int | None = None,
+    message_later: bool = False,
 ) -> OpenedTicket:
     """Record a request with its customer, contract and SLA snapshot (R1-R12, R15, R16).
 
@@ -170,6 +171,7 @@ def open_ticket(
         channel=data.channel,
         received_at=received_at,
         created_at=now,
+        later=message_later,
         **message,
     )
     if decision.on_call_alert:
@@ -198,6 +200,7 @@ _NUMBER_TICKET = (
 )
 _MESSAGES = table_of(Message)
 _INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
+_WRITE_MESSAGE = insert(_MESSAGES)
 _INSERT_EVENT = insert(table_of(TicketEvent))
 _MESSAGE_DEFAULTS: dict[str, Any] = {
     "message_id": None,
@@ -225,9 +228,11 @@ def add_message(
     text: str,
     received_at: datetime,
     created_at: datetime | None = None,
+    later: bool = False,
     **fields: Any,
-) -> int:
-    """Attach a message to a ticket's conversation; its id."""
+) -> int | None:
+    """Attach a message to a ticket's conversation; its id (None when written `later`, at
+    the commit: for a message nothing refers to, no attachment say)."""
     unknown = fields.keys() - _MESSAGE_DEFAULTS.keys() - {"text_stripped"}
     if unknown:
         raise TypeError(f"unknown message fields: {', '.join(sorted(unknown))}")
@@ -242,6 +247,9 @@ def add_message(
         "created_at": created_at or received_at,
         **fields,
     }
+    if later:
+        write_later(session, _WRITE_MESSAGE, row)
+        return None
     message_id: int = session.connection().execute(_INSERT_MESSAGE, row).scalar_one()
     return message_id
 
