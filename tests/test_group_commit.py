@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import event, select
@@ -13,6 +14,10 @@ from app.db import get_engine, is_sqlite
 from app.errors import Forbidden
 from app.group_commit import GroupCommit
 from app.models.message import WebhookToken
+from app.services import ingest
+from app.services.inbound import InboundEmail, from_mime
+from app.services.tickets import SlaKnobs
+from tests.api.test_inbound import eml
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 
@@ -26,6 +31,18 @@ def remember(token: str, *, fail: bool = False) -> Callable[[Session], str]:
         if fail:
             raise Forbidden(f"unit {token} refuses")
         return token
+
+    return work
+
+
+def store(email: InboundEmail, token: str | None = None) -> Callable[[Session], object]:
+    """A unit of work: ingest an email (with a Mailgun-like single-use token, when given)."""
+    knobs = SlaKnobs(support_hours=Decimal(4), at_risk_fraction=0.25)
+
+    def work(session: Session) -> ingest.IngestResult:
+        return ingest.ingest_email(
+            email, session=session, knobs=knobs, now=NOW, max_file_bytes=10**6, replay_token=token
+        )
 
     return work
 
@@ -109,28 +126,12 @@ def test_a_caller_that_goes_away_strands_nobody(db):
 
 
 def test_a_reply_and_a_redelivery_in_the_same_batch_find_the_new_ticket(db, commits):
-    """A ticket opened earlier in the batch: its number is written at the commit, yet both a
-    reply to it and a second copy of its message answer with that number (R6)."""
-    from decimal import Decimal
-
-    from app.services import ingest
-    from app.services.inbound import from_mime
-    from app.services.tickets import SlaKnobs
-    from tests.api.test_inbound import eml
-
+    """A ticket opened earlier in the batch: its number and first message are written at the
+    commit, yet a reply to it joins it and a second copy of its message answers with it (R6)."""
     first = from_mime(eml(message_id="<first@rossi.it>"))
     reply = from_mime(
         eml(message_id="<reply@rossi.it>", headers=[("In-Reply-To", "<first@rossi.it>")])
     )
-    knobs = SlaKnobs(support_hours=Decimal(4), at_risk_fraction=0.25)
-
-    def store(email):
-        def work(session: Session) -> ingest.IngestResult:
-            return ingest.ingest_email(
-                email, session=session, knobs=knobs, now=NOW, max_file_bytes=10**6
-            )
-
-        return work
 
     async def main() -> list[ingest.IngestResult]:
         group = group_for(db)
@@ -154,27 +155,6 @@ def test_a_reply_and_a_redelivery_in_the_same_batch_find_the_new_ticket(db, comm
 def test_a_token_used_twice_in_one_batch_is_refused_the_second_time(db):
     """Tokens are remembered at the commit: a replay within the batch breaks the unique index,
     and the rerun of each delivery alone refuses the replay (403) and keeps the first."""
-    from decimal import Decimal
-
-    from app.services import ingest
-    from app.services.inbound import from_mime
-    from app.services.tickets import SlaKnobs
-    from tests.api.test_inbound import eml
-
-    knobs = SlaKnobs(support_hours=Decimal(4), at_risk_fraction=0.25)
-
-    def store(email, token):
-        def work(session: Session) -> ingest.IngestResult:
-            return ingest.ingest_email(
-                email,
-                session=session,
-                knobs=knobs,
-                now=NOW,
-                max_file_bytes=10**6,
-                replay_token=token,
-            )
-
-        return work
 
     async def main() -> list[ingest.IngestResult | BaseException]:
         group = group_for(db)
