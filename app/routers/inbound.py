@@ -6,8 +6,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -34,7 +33,6 @@ from app.services.inbound import (
     verify_mailgun_signature,
 )
 from app.services.inbound.forms import parse_form
-from app.services.tickets import SlaKnobs
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -174,79 +172,73 @@ def _stored_bytes(email: InboundEmail) -> int:
     )
 
 
-async def _store(
-    request: Request,
-    email: InboundEmail,
-    token: str | None,
-    *,
-    knobs: SlaKnobs,
-    now: datetime,
-    settings: Settings,
-) -> InboundResult:
-    """2xx only once committed; 503 when nothing could be (the provider retries)."""
+StoreEmail = Callable[[InboundEmail, str | None], Awaitable[InboundResult]]
 
-    def work(session: Session) -> ingest.IngestResult:
-        return ingest.ingest_email(
-            email,
-            session=session,
-            knobs=knobs,
-            now=now,
-            max_file_bytes=settings.max_file_bytes,
-            replay_token=token,
+
+async def email_store(
+    request: Request, knobs: KnobsDep, now: Now, settings: SettingsDep
+) -> StoreEmail:
+    """How this request stores its email: 2xx only once committed; 503 when nothing could be
+    (the provider retries)."""
+
+    async def store(email: InboundEmail, token: str | None) -> InboundResult:
+        def work(session: Session) -> ingest.IngestResult:
+            return ingest.ingest_email(
+                email,
+                session=session,
+                knobs=knobs,
+                now=now,
+                max_file_bytes=settings.max_file_bytes,
+                replay_token=token,
+            )
+
+        try:
+            if _stored_bytes(email) <= GROUP_COMMIT_MAX_BYTES:
+                result = await in_group_commit(request, work)
+            else:  # a batch would wait for its slowest unit: big messages commit on their own
+                result = await in_transaction(request, work, conflict_retries=1)
+        except DBAPIError as exc:
+            # Whatever the database said, nothing was stored: the provider must retry.
+            log.error("inbound %s message not stored: %s", email.provider, type(exc).__name__)
+            raise ServiceUnavailable(
+                "The message could not be stored; nothing was kept. Retry later.",
+                headers={"Retry-After": "30"},
+            ) from exc
+        return InboundResult(
+            ticket_id=result.ticket_id,
+            ticket_number=result.ticket_number,
+            duplicate=result.duplicate,
         )
 
-    try:
-        if _stored_bytes(email) <= GROUP_COMMIT_MAX_BYTES:
-            result = await in_group_commit(request, work)
-        else:  # a batch would wait for its slowest unit: big messages commit on their own
-            result = await in_transaction(request, work, conflict_retries=1)
-    except DBAPIError as exc:
-        # Whatever the database said, nothing was stored: the provider must retry.
-        log.error("inbound %s message not stored: %s", email.provider, type(exc).__name__)
-        raise ServiceUnavailable(
-            "The message could not be stored; nothing was kept. Retry later.",
-            headers={"Retry-After": "30"},
-        ) from exc
-    return InboundResult(
-        ticket_id=result.ticket_id, ticket_number=result.ticket_number, duplicate=result.duplicate
-    )
+    return store
+
+
+StoreDep = Annotated[StoreEmail, Depends(email_store)]
 
 
 @router.post("/mailgun", response_model=InboundResult, status_code=200, responses=RESPONSES)
 async def mailgun(
-    delivery: Annotated[tuple[InboundEmail, str], Depends(mailgun_email)],
-    request: Request,
-    knobs: KnobsDep,
-    now: Now,
-    settings: SettingsDep,
+    delivery: Annotated[tuple[InboundEmail, str], Depends(mailgun_email)], store: StoreDep
 ) -> InboundResult:
     """Mailgun route forward() (parsed fields or `body-mime`); signed, single-use tokens."""
     email, token = delivery
-    return await _store(request, email, token, knobs=knobs, now=now, settings=settings)
+    return await store(email, token)
 
 
 @router.post("/sendgrid", response_model=InboundResult, status_code=200, responses=RESPONSES)
 async def sendgrid(
-    email: Annotated[InboundEmail, Depends(sendgrid_email)],
-    request: Request,
-    knobs: KnobsDep,
-    now: Now,
-    settings: SettingsDep,
+    email: Annotated[InboundEmail, Depends(sendgrid_email)], store: StoreDep
 ) -> InboundResult:
     """SendGrid Inbound Parse (default or raw); basic auth."""
-    return await _store(request, email, None, knobs=knobs, now=now, settings=settings)
+    return await store(email, None)
 
 
 @router.post("/postmark", response_model=InboundResult, status_code=200, responses=RESPONSES)
 async def postmark(
-    email: Annotated[InboundEmail, Depends(postmark_email)],
-    request: Request,
-    knobs: KnobsDep,
-    now: Now,
-    settings: SettingsDep,
+    email: Annotated[InboundEmail, Depends(postmark_email)], store: StoreDep
 ) -> InboundResult:
     """Postmark inbound webhook JSON; basic auth."""
-    return await _store(request, email, None, knobs=knobs, now=now, settings=settings)
+    return await store(email, None)
 
 
 @router.post(
@@ -262,11 +254,7 @@ async def postmark(
     },
 )
 async def mime(
-    email: Annotated[InboundEmail, Depends(mime_email)],
-    request: Request,
-    knobs: KnobsDep,
-    now: Now,
-    settings: SettingsDep,
+    email: Annotated[InboundEmail, Depends(mime_email)], store: StoreDep
 ) -> InboundResult:
     """A raw RFC 5322 message from any relay; basic auth or an agent token."""
-    return await _store(request, email, None, knobs=knobs, now=now, settings=settings)
+    return await store(email, None)

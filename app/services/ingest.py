@@ -148,9 +148,7 @@ def _store(
     }
     ticket = thread_of(email, session=session)
     if ticket is not None and ticket.status != "closed":
-        if ticket.number is None:  # opened earlier in this very batch: number still queued
-            write_pending(session)
-            session.refresh(ticket)
+        # (thread_of wrote what this batch queued before looking: the number is there)
         assert ticket.id is not None and ticket.number is not None
         message_id = add_message(
             ticket.id,
