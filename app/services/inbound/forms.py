@@ -6,7 +6,7 @@ applied by the adapter; multipart bodies are parsed with the standard library's 
 
 from email import policy
 from email.parser import BytesParser
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_to_bytes
 
 from app.services.inbound.model import MalformedEmail, UploadedFile
 
@@ -24,20 +24,17 @@ def parse_form(body: bytes, content_type: str) -> tuple[dict[str, bytes], list[U
 
 
 def _urlencoded(body: bytes) -> dict[str, bytes]:
-    # latin-1 maps bytes to code points one to one, so percent-decoded bytes survive as bytes.
-    try:
-        pairs = parse_qsl(
-            body.decode("latin-1"),
-            keep_blank_values=True,
-            encoding="latin-1",
-            max_num_fields=MAX_FIELDS,
-        )
-    except ValueError as exc:
-        raise MalformedEmail(f"form: {exc}") from exc
+    # Decoded as bytes (as parse_qsl would, minus its text round trips): values stay bytes.
+    pairs = body.split(b"&")
+    if len(pairs) > MAX_FIELDS:
+        raise MalformedEmail(f"form: more than {MAX_FIELDS} fields")
     fields: dict[str, bytes] = {}
-    for name, value in pairs:
-        key = name.encode("latin-1").decode("utf-8", "replace")
-        fields.setdefault(key, value.encode("latin-1"))
+    for pair in pairs:
+        if not pair:
+            continue
+        name, _, value = pair.partition(b"=")
+        key = unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8", "replace")
+        fields.setdefault(key, unquote_to_bytes(value.replace(b"+", b" ")))
     return fields
 
 
