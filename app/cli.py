@@ -1,5 +1,6 @@
 """`sportello`: serve, migrate and manage API tokens."""
 
+import gc
 import logging
 from typing import Annotated
 
@@ -8,8 +9,8 @@ from sqlalchemy.engine import make_url
 
 from app import migrations
 from app.db import get_engine, unit_of_work
+from app.enums import ROLE_RANK
 from app.errors import DomainError
-from app.models.api_token import ROLE_RANK
 from app.models.base import utcnow
 from app.services import auth
 from app.settings import get_settings
@@ -46,14 +47,28 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    gc_freeze: Annotated[
+        bool, typer.Option(help="Freeze start-up objects out of the garbage collector.")
+    ] = True,
 ) -> None:
     """Migrate, then serve the API."""
     import uvicorn
 
     migrate()
+    target: object = "app.main:app"  # each worker process imports it
+    if workers == 1:
+        from app.main import app
+
+        target = app
+        if gc_freeze:
+            # What lives from start-up on (modules, routes, schemas, the engine) leaves the
+            # collector's sight: a full collection then scans only what requests made instead
+            # of pausing every request in flight (docs/adr/0002-gc-freeze.md: ingest p99).
+            gc.collect()
+            gc.freeze()
     log.info("serving on http://%s:%d", host, port)
     uvicorn.run(
-        "app.main:app",
+        target,  # type: ignore[arg-type]
         host=host,
         port=port,
         workers=workers,

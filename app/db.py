@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, Executable, event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -85,45 +85,3 @@ def unit_of_work(engine: Engine, *, read_only: bool = False) -> Iterator[Session
         except BaseException:
             session.rollback()
             raise
-
-
-# --- writes nothing reads back before the commit -------------------------------------------
-
-_TRANSACTION = "sportello.transaction"
-
-
-def transaction_info(session: Session) -> dict[str, Any]:
-    """Scratch space for the session's current transaction, forgotten at its end."""
-    info: dict[str, Any] = session.info.setdefault(_TRANSACTION, {})
-    return info
-
-
-def write_later(session: Session, statement: Executable, params: dict[str, Any]) -> None:
-    """Queue a write that nothing in this transaction reads back (audit entries, say).
-
-    Queued writes go just before the commit (or at `write_pending`), grouped per statement in
-    the order they were queued: one executemany per statement, however many units of work of a
-    batch queued them. Writes of different statements must not depend on each other.
-    """
-    later = transaction_info(session).setdefault("write_later", {})
-    later.setdefault(statement, []).append(params)
-
-
-def write_pending(session: Session) -> None:
-    """Carry out the queued writes now (before a read that needs them)."""
-    pending = transaction_info(session).pop("write_later", None)
-    if pending:
-        connection = session.connection()
-        for statement, rows in pending.items():
-            connection.execute(statement, rows)
-
-
-@event.listens_for(Session, "before_commit")
-def _write_before_commit(session: Session) -> None:
-    write_pending(session)
-
-
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _forget_transaction(session: Session) -> None:
-    session.info.pop(_TRANSACTION, None)

@@ -1,28 +1,30 @@
 """Annotated dependencies, so that endpoint signatures read like sentences."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import asynccontextmanager, nullcontext
 from datetime import datetime
-from functools import partial
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from app.db import is_sqlite, reader, unit_of_work
-from app.errors import Forbidden, Unauthorized
-from app.group_commit import GroupCommit, run_alone
+from app.enums import Role
+from app.errors import Forbidden, ServiceUnavailable, Unauthorized
+from app.group_commit import GroupCommit
 from app.models.base import utcnow
 from app.services.auth import Principal, authenticate
-from app.services.tickets import SlaKnobs
+from app.services.tickets.snapshot import SlaKnobs
 from app.settings import Settings
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(auto_error=False, description="A token from `sportello token create`.")
 
@@ -45,14 +47,15 @@ async def get_engine(request: Request) -> Engine:
 _FINISHERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sportello-commit")
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
-    """One unit of work per request: commit on success, roll back on error.
+@asynccontextmanager
+async def request_unit_of_work(request: Request) -> AsyncIterator[Session]:
+    """The request's one unit of work: commit on success, roll back on error.
 
-    Async on purpose. SQLite has one writer at a time: write requests wait for their turn
-    here, on the event loop, holding no worker thread, so the writer in turn always finds a
-    thread to finish with (waiting inside SQLite would hold threads, sleep in growing steps and
-    can starve the writer that holds the lock). The commit runs once the endpoint returns:
-    inline for SQLite, on a small dedicated pool for PostgreSQL (a network round trip).
+    SQLite has one writer at a time: write requests wait for their turn here, on the event
+    loop, holding no worker thread, so the writer in turn always finds a thread to finish with
+    (waiting inside SQLite would hold threads, sleep in growing steps and can starve the writer
+    that holds the lock). The commit runs once the endpoint returns: inline for SQLite, on a
+    small dedicated pool for PostgreSQL (a network round trip).
     """
     engine: Engine = request.app.state.engine
     read_only = request.method in _READ_METHODS
@@ -77,28 +80,37 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             await finish(session.close)
 
 
-async def in_transaction(
-    request: Request, work: Callable[[Session], T], *, conflict_retries: int = 0
-) -> T:
-    """Run `work(session)` as one unit of work on a worker thread, commit included.
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """The request's session (see `request_unit_of_work`)."""
+    async with request_unit_of_work(request) as session:
+        yield session
 
-    One thread hop for the whole request, where a `SessionDep` endpoint takes several: the way
-    for hot write paths. SQLite writers first take their turn on the event loop, as in
-    `get_session`. A unique constraint broken by a concurrent transaction reruns the unit
-    (see `run_alone`).
+
+class Writer:
+    """Runs a unit of work (a function of a session) committed, for a delivery from outside.
+
+    Units may share their transaction with others arriving at the same time (app.group_commit);
+    each is answered only once its rows are committed. A database failure answers 503 with
+    nothing kept, so the sender (a mail provider) retries.
     """
-    engine: Engine = request.app.state.engine
-    turn = request.app.state.sqlite_writer if is_sqlite(engine) else nullcontext()
-    async with turn:
-        return await run_in_threadpool(
-            partial(run_alone, engine, work, conflict_retries=conflict_retries)
-        )
+
+    def __init__(self, group: GroupCommit) -> None:
+        self._group = group
+
+    async def __call__(self, work: Callable[[Session], T]) -> T:
+        try:
+            return await self._group.run(work)
+        except DBAPIError as exc:
+            log.error("a delivery was not stored: %s", type(exc).__name__)
+            raise ServiceUnavailable(
+                "The message could not be stored; nothing was kept. Retry later.",
+                headers={"Retry-After": "30"},
+            ) from exc
 
 
-async def in_group_commit(request: Request, work: Callable[[Session], T]) -> T:
-    """Run `work(session)` committed within a batch of small writes (see app.group_commit)."""
-    group: GroupCommit = request.app.state.group_commit
-    return await group.run(work)
+async def get_writer(request: Request) -> Writer:
+    """The app's writer for deliveries from outside."""
+    return Writer(request.app.state.group_commit)
 
 
 async def get_now() -> datetime:
@@ -121,6 +133,16 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 # scope="function": the commit happens when the endpoint returns, before the response is
 # sent, so a 2xx always means "stored" (and a failed commit becomes a 503, not a lie).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+WriterDep = Annotated[Writer, Depends(get_writer)]
+
+
+def authenticate_bearer(request: Request, token: str) -> Principal:
+    """The principal behind a bearer token (401 when unknown or revoked)."""
+    settings: Settings = request.app.state.settings
+    with unit_of_work(request.app.state.engine, read_only=True) as session:
+        principal = authenticate(token, session=session, admin_token=settings.admin_token)
+    request.state.principal = principal
+    return principal
 
 
 def get_principal(
@@ -133,19 +155,13 @@ def get_principal(
             "This endpoint needs 'Authorization: Bearer <token>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    settings: Settings = request.app.state.settings
-    with unit_of_work(request.app.state.engine, read_only=True) as session:
-        principal = authenticate(
-            credentials.credentials, session=session, admin_token=settings.admin_token
-        )
-    request.state.principal = principal
-    return principal
+    return authenticate_bearer(request, credentials.credentials)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def require(role: str) -> Callable[[Principal], Awaitable[Principal]]:
+def require(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets through principals whose role includes `role`."""
 
     async def _check(principal: CurrentPrincipal) -> Principal:
@@ -160,6 +176,6 @@ def require(role: str) -> Callable[[Principal], Awaitable[Principal]]:
     return _check
 
 
-Viewer = Annotated[Principal, Depends(require("viewer"))]
-Agent = Annotated[Principal, Depends(require("agent"))]
-Admin = Annotated[Principal, Depends(require("admin"))]
+Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
+Agent = Annotated[Principal, Depends(require(Role.AGENT))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]

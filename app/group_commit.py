@@ -1,5 +1,10 @@
 """Group commit: many small units of work in one transaction, each answered after its commit.
 
+The one performance mechanism of the write path, kept for the reasons and figures in
+docs/adr/0001-group-commit.md. Nothing else needs to know about it: routers hand a unit of work
+(a function of a session) to `Writer` (app.deps), services write through the session they are
+given, and whether that session is shared with other units is decided here.
+
 Email intake is many small writes arriving together. One transaction (one BEGIN, one commit,
 one thread hop) for a batch of them costs little more than for one, while every delivery still
 gets its answer only once its rows are committed. Units of work queue on the event loop; one
@@ -73,15 +78,24 @@ class GroupCommit:
         *,
         turn: AbstractAsyncContextManager[Any] | None = None,
         max_batch: int = DEFAULT_MAX_BATCH,
+        enabled: bool = True,
     ) -> None:
         self._engine = engine
+        self._enabled = enabled
         self._turn = turn or nullcontext()
         self._max_batch = max_batch
         self._queue: list[tuple[Work, asyncio.Future[Any]]] = []
         self._drainer: asyncio.Task[None] | None = None
 
     async def run(self, work: Callable[[Session], T]) -> T:
-        """`work(session)` committed, maybe beside others; its result, or its own error."""
+        """`work(session)` committed, maybe beside others; its result, or its own error.
+
+        Disabled, every unit runs alone in its own transaction on a worker thread (SQLite
+        writers still take their turn): the plain path, for comparison and as a way out.
+        """
+        if not self._enabled:
+            async with self._turn:
+                return await run_in_threadpool(run_alone, self._engine, work)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append((work, future))
         if self._drainer is None:

@@ -1,13 +1,8 @@
 """The FastAPI application: middleware, routers, error handlers."""
 
 import asyncio
-import gc
 import logging
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-from anyio import to_thread
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
@@ -29,9 +24,6 @@ PUBLIC_PREFIXES = (f"{API_PREFIX}/contact", f"{API_PREFIX}/inbound/")
 LARGE_BODY_PREFIXES = PUBLIC_PREFIXES
 
 
-GIL_SWITCH_INTERVAL_S = 0.001
-
-
 def _operation_id(route: APIRoute) -> str:
     tag = route.tags[0] if route.tags else "default"
     return f"{tag}-{route.name.rstrip('_')}"
@@ -41,23 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for these settings (tests pass their own)."""
     settings = settings or get_settings()
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
-        # What lives from start-up on (modules, routes, the engine) leaves the collector's
-        # sight: a full collection then scans only what requests made, instead of pausing
-        # every request in flight for a hundred milliseconds (measured: bench/ingest.py p99).
-        gc.collect()
-        gc.freeze()
-        # The database thread runs the serial part (one batch of writes at a time) and gives
-        # the GIL up at every round trip; it gets it back within this interval instead of
-        # Python's 5 ms, while the event loop parses the next requests (bench/ingest.py:
-        # PostgreSQL ~+8%).
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-        yield
-
     app = FastAPI(
-        lifespan=lifespan,
         title="Sportello",
         version="0.1.0",
         summary="SLA-aware technical-support desk.",
@@ -67,9 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = get_engine(settings.database_url)
-    app.state.sqlite_writer = asyncio.Lock()  # see app.deps.get_session
+    app.state.sqlite_writer = asyncio.Lock()  # see app.deps.request_unit_of_work
     app.state.group_commit = GroupCommit(
-        app.state.engine, turn=app.state.sqlite_writer if is_sqlite(app.state.engine) else None
+        app.state.engine,
+        turn=app.state.sqlite_writer if is_sqlite(app.state.engine) else None,
+        enabled=settings.group_commit,
     )
     install_error_handlers(app)
     install_database_error_handler(app)

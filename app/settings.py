@@ -25,9 +25,9 @@ class Settings(BaseSettings):
     support_address: str = "assistenza@example.com"
     staff_email: str | None = None
 
-    # Threads that run blocking endpoint code; CPU-bound Python threads beyond a few only
-    # contend for the interpreter lock. Database pools hold as many connections (app/db.py).
-    worker_threads: int = Field(default=40, ge=1, le=1000)
+    # Small deliveries from mail providers share one transaction per batch (app.group_commit;
+    # docs/adr/0001-group-commit.md). Off, each commits on its own.
+    group_commit: bool = True
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 

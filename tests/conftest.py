@@ -106,7 +106,7 @@ def database_url(request: pytest.FixtureRequest, fresh_database: Callable[[str],
 
 def _empty_tables(url: str) -> None:
     engine = get_engine(url)
-    kept = {"calendar", "terms_stamp"}  # the default calendar stays; the stamp's row stays
+    kept = {"calendar"}  # the default calendar stays
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables) if t.name not in kept]
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":

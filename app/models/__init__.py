@@ -6,7 +6,6 @@ from app.models.contract import Contract
 from app.models.customer import Contact, Customer, CustomerDomain
 from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
 from app.models.outbox import Outbox
-from app.models.terms_stamp import TermsStamp
 from app.models.ticket import Ticket, TicketEvent
 
 __all__ = [
@@ -20,7 +19,6 @@ __all__ = [
     "CustomerDomain",
     "Message",
     "Outbox",
-    "TermsStamp",
     "Ticket",
     "TicketEvent",
     "WebhookToken",

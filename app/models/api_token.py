@@ -1,15 +1,12 @@
 """Bearer tokens for the internal API, stored hashed."""
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel
 from sqlmodel import Field, SQLModel
 
-from app.models.base import UTCDateTime, utcnow
-
-Role = Literal["admin", "agent", "viewer"]
-ROLE_RANK = {"viewer": 1, "agent": 2, "admin": 3}
+from app.enums import Role
+from app.models.base import EnumString, UTCDateTime, utcnow
 
 
 class ApiToken(SQLModel, table=True):
@@ -17,7 +14,7 @@ class ApiToken(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100)
-    role: str = Field(max_length=16)
+    role: Role = Field(sa_type=EnumString(Role, 16))
     token_hash: str = Field(max_length=64, unique=True)
     prefix: str = Field(max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

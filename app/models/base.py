@@ -2,10 +2,11 @@
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import PlainSerializer
-from sqlalchemy import JSON, DateTime, Dialect, Numeric, Table, TypeDecorator
+from sqlalchemy import JSON, DateTime, Dialect, Numeric, String, Table, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import SQLModel
 
@@ -58,6 +59,28 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class EnumString(TypeDecorator[StrEnum]):
+    """A StrEnum stored as its plain string (VARCHAR), read back as the enum's member.
+
+    Plain strings keep migrations simple on both databases (no native ENUM types to alter);
+    the schemas refuse unknown values before they reach a table.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+        self.length = length
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else str(self.enum(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(value)
 
 
 def utcnow() -> datetime:

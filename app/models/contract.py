@@ -2,17 +2,18 @@
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
+from app.enums import Category
 from app.models.base import Hours, HoursOut, JSONType, Money, MoneyOut, UTCDateTime, utcnow
 
-# SPEC.md: website (R3), email and provider_outage (R4, only when included), hosting, backup (R5).
-Category = Literal["website", "email", "provider_outage", "hosting", "backup"]
-DEFAULT_COVERAGE: list[Category] = ["website", "hosting", "backup"]
+# R3, R5: website always, hosting and backup by default; R4: email and provider_outage only
+# when the contract includes them.
+DEFAULT_COVERAGE: list[Category] = [Category.WEBSITE, Category.HOSTING, Category.BACKUP]
 DEFAULT_TAKE_CHARGE_HOURS = Decimal(4)  # R9
 
 
@@ -26,7 +27,7 @@ class Contract(SQLModel, table=True):
     ends_on: date
     annual_fee: Decimal = Field(sa_type=Money)
     proposal_ref: str = Field(default="", max_length=200)
-    coverage: list[str] = Field(sa_type=JSONType)
+    coverage: list[Category] = Field(sa_type=JSONType)
     calendar_id: int = Field(foreign_key="calendar.id", ondelete="RESTRICT")
     take_charge_hours: Decimal = Field(sa_type=Hours)
     on_call_calendar_id: int | None = Field(
@@ -108,7 +109,7 @@ class ContractCreate(BaseModel):
 
 
 def _with_website(coverage: list[str]) -> list[str]:
-    if "website" not in coverage:
+    if Category.WEBSITE not in coverage:
         raise ValueError("every contract covers 'website' (R3)")
     return coverage
 
@@ -140,7 +141,7 @@ class ContractRead(BaseModel):
     ends_on: date
     annual_fee: MoneyOut
     proposal_ref: str
-    coverage: list[str]
+    coverage: list[Category]
     calendar_id: int
     take_charge_hours: HoursOut
     on_call: OnCall | None

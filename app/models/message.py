@@ -5,35 +5,47 @@ from datetime import datetime
 from sqlalchemy import LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.models.base import JSONType, UTCDateTime, utcnow
+from app.enums import Channel
+from app.models.base import EnumString, JSONType, UTCDateTime, utcnow
 
 
-class Message(SQLModel, table=True):
+class MessageBase(SQLModel):
+    """What the API shows of a message of a ticket's conversation."""
+
+    direction: str = Field(max_length=8)  # inbound | outbound
+    channel: Channel = Field(sa_type=EnumString(Channel, 16))
+    # RFC 5322 Message-ID without angle brackets: the key for idempotency and threading.
+    message_id: str | None = Field(default=None, max_length=998, unique=True)
+    from_email: str = Field(default="", max_length=320)
+    from_name: str = Field(default="", max_length=200)
+    subject: str = Field(default="", max_length=998)
+    text: str = ""
+    text_stripped: str = ""
+    html: str | None = None
+    auto_submitted: bool = False
+    received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Message(MessageBase, table=True):
+    """Messages are only ever inserted, with single statements (app.services.tickets.intake)."""
+
     __tablename__ = "message"
     __table_args__ = (UniqueConstraint("provider", "provider_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True, ondelete="CASCADE")
-    direction: str = Field(max_length=8)  # inbound | outbound
-    channel: str = Field(max_length=16)
-    # RFC 5322 Message-ID without angle brackets: the key for idempotency and threading.
-    message_id: str | None = Field(default=None, max_length=998, unique=True)
     provider: str | None = Field(default=None, max_length=16)
     provider_id: str | None = Field(default=None, max_length=255)
     in_reply_to: list[str] = Field(default_factory=list, sa_type=JSONType)
     references: list[str] = Field(default_factory=list, sa_type=JSONType)
-    from_email: str = Field(default="", max_length=320)
-    from_name: str = Field(default="", max_length=200)
     to: list[str] = Field(default_factory=list, sa_type=JSONType)
-    subject: str = Field(default="", max_length=998)
-    text: str = ""
-    text_stripped: str = ""
-    html: str | None = None
     headers: list[list[str]] = Field(default_factory=list, sa_type=JSONType)
-    auto_submitted: bool = False
     auto_reason: str | None = Field(default=None, max_length=200)
-    received_at: datetime = Field(sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MessageRead(MessageBase):
+    id: int
 
 
 class AttachmentBlob(SQLModel, table=True):

@@ -1,13 +1,12 @@
 """Schemas of the SLA views: preview, breaches, at-risk."""
 
 from datetime import datetime
-from typing import Annotated, Literal
 
 import pydantic
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, EmailStr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr
 
-from app.models.contract import Category
-from app.models.ticket import Channel, _accepted_channel
+from app.enums import Category, Coverage, Policy
+from app.models.ticket import AcceptedChannel
 
 
 class SlaPreviewIn(BaseModel):
@@ -26,7 +25,7 @@ class SlaPreviewIn(BaseModel):
     received_at: AwareDatetime
     from_email: EmailStr
     subject: str = pydantic.Field(default="", max_length=998)
-    channel: Annotated[Channel, BeforeValidator(_accepted_channel)]
+    channel: AcceptedChannel
     category: Category | None = None
 
 
@@ -35,9 +34,9 @@ class SlaPreview(BaseModel):
 
     customer_id: int | None
     contract_id: int | None
-    coverage: Literal["contract", "not_covered", "no_contract"]
+    coverage: Coverage
     urgent: bool
-    policy: Literal["contract", "on_call", "support"]
+    policy: Policy
     clock_started_at: datetime | None
     take_charge_due_at: datetime | None
     target_seconds: int | None

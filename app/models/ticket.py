@@ -15,16 +15,57 @@ from pydantic import (
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
-from app.models.base import JSONType, UTCDateTime, utcnow
-from app.models.contract import Category
+from app.enums import (
+    BillingReason,
+    Category,
+    Channel,
+    Coverage,
+    DeliveryMode,
+    Policy,
+    SlaState,
+    Status,
+    Urgency,
+)
+from app.models.base import EnumString, JSONType, UTCDateTime, utcnow
 
 OPEN_PREDICATE = "status NOT IN ('resolved', 'closed')"
 BREACH_PREDICATE = f"{OPEN_PREDICATE} AND breach_at IS NOT NULL"
-STATUSES = ("new", "taken_in_charge", "in_progress", "waiting_third_party", "resolved", "closed")
-CHANNELS = ("email", "web_form")  # R6; R7: no phone channel
 
 
-class Ticket(SQLModel, table=True):
+class TicketBase(SQLModel):
+    """What every view of a ticket shows; the table adds the SLA snapshot and queue columns."""
+
+    status: Status = Field(default=Status.NEW, sa_type=EnumString(Status, 32))
+    channel: Channel = Field(sa_type=EnumString(Channel, 16))
+    subject: str = Field(default="", max_length=998)
+    body: str = Field(default="")
+    from_email: str = Field(max_length=320, index=True)
+    from_name: str = Field(default="", max_length=200)
+    customer_id: int | None = Field(default=None, foreign_key="customer.id", ondelete="SET NULL")
+    contract_id: int | None = Field(default=None, foreign_key="contract.id", ondelete="SET NULL")
+    category: Category | None = Field(default=None, sa_type=EnumString(Category, 32))
+    urgent: bool = False
+    urgency: Urgency = Field(default=Urgency.NONE, sa_type=EnumString(Urgency, 16))
+    priority_handling: bool = False
+    coverage: Coverage = Field(default=Coverage.NO_CONTRACT, sa_type=EnumString(Coverage, 16))
+    billable: bool = False
+    billing_reasons: list[BillingReason] = Field(default_factory=list, sa_type=JSONType)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    estimated_resolution_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    taken_in_charge_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolution: str | None = None
+    delivery_mode: DeliveryMode | None = Field(default=None, sa_type=EnumString(DeliveryMode, 16))
+    auto_submitted: bool = False
+    parent_ticket_id: int | None = Field(default=None, foreign_key="ticket.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Ticket(TicketBase, table=True):
+    """A support request; written by app.services.tickets (intake and lifecycle) only."""
+
     __tablename__ = "ticket"
     __table_args__ = (
         # The work queue: open tickets, urgent first, then nearest deadline (R12, R17).
@@ -53,55 +94,25 @@ class Ticket(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    number: str | None = Field(default=None, max_length=32, unique=True)
-    status: str = Field(default="new", max_length=32)
-    channel: str = Field(max_length=16)
-    subject: str = Field(default="", max_length=998)
-    body: str = Field(default="")
-    from_email: str = Field(max_length=320, index=True)
-    from_name: str = Field(default="", max_length=200)
-    customer_id: int | None = Field(default=None, foreign_key="customer.id", ondelete="SET NULL")
-    contract_id: int | None = Field(default=None, foreign_key="contract.id", ondelete="SET NULL")
-    category: str | None = Field(default=None, max_length=32)
-    urgent: bool = False
-    urgency: str = Field(default="none", max_length=16)
-    priority_handling: bool = False
-    coverage: str = Field(default="no_contract", max_length=16)
-    billable: bool = False
-    billing_reasons: list[str] = Field(default_factory=list, sa_type=JSONType)
-    received_at: datetime = Field(sa_type=UTCDateTime)
-    estimated_resolution_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    taken_in_charge_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    resolution: str | None = None
-    delivery_mode: str | None = Field(default=None, max_length=16)
+    number: str = Field(max_length=32, unique=True)
     # SLA snapshot taken at creation (recomputed only by an explicit, logged action).
-    sla_policy: str = Field(default="support", max_length=16)
+    sla_policy: Policy = Field(default=Policy.SUPPORT, sa_type=EnumString(Policy, 16))
     sla_calendar: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     sla_target_seconds: int | None = None
     clock_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     take_charge_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Derived from the snapshot so that the queue order and SLA-state filters are plain,
-    # indexable comparisons with `now` (maintained by app.services.tickets, never by hand):
+    # indexable comparisons with `now` (app.services.tickets.snapshot, never by hand):
     priority: int = 1  # 0 urgent, 1 not: urgent first (R12)
     queue_due_at: datetime = Field(sa_type=UTCDateTime)  # the deadline, or far future if none
     at_risk_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     breach_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     on_call_alert: bool = False
-    auto_submitted: bool = False
-    parent_ticket_id: int | None = Field(default=None, foreign_key="ticket.id", ondelete="SET NULL")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class TicketEvent(SQLModel, table=True):
-    """The audit trail: who did what to a ticket, when, from which state to which."""
+class TicketEventBase(SQLModel):
+    """One entry of the audit trail: who did what to a ticket, when, from which state."""
 
-    __tablename__ = "ticket_event"
-
-    id: int | None = Field(default=None, primary_key=True)
-    ticket_id: int = Field(foreign_key="ticket.id", index=True, ondelete="CASCADE")
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     actor: str = Field(max_length=200)
     kind: str = Field(max_length=32)
@@ -110,28 +121,35 @@ class TicketEvent(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
 
 
+class TicketEvent(TicketEventBase, table=True):
+    __tablename__ = "ticket_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True, ondelete="CASCADE")
+
+
+class TicketEventRead(TicketEventBase):
+    id: int
+
+
 # --- API schemas -------------------------------------------------------------------------
 
-Channel = Literal["email", "web_form"]
-Urgency = Literal["none", "claimed", "confirmed", "rejected"]
-StaffUrgency = Literal["confirmed", "rejected"]
-Status = Literal[
-    "new", "taken_in_charge", "in_progress", "waiting_third_party", "resolved", "closed"
-]
-SlaState = Literal["pending", "at_risk", "met", "breached", "not_applicable"]
-DeliveryMode = Literal["online", "remote"]  # R14
+StaffUrgency = Literal[Urgency.CONFIRMED, Urgency.REJECTED]  # R13: staff decide a claim
 MAX_BODY_CHARS = 200_000
 
 
 def _accepted_channel(value: object) -> object:
     # R7: telephone requests cannot be taken into account; say which channels can.
-    if isinstance(value, str) and value not in CHANNELS:
+    if isinstance(value, str) and value not in set(Channel):
         raise ValueError(
             f"channel {value!r} is not accepted: requests arrive by "
-            f"{' or '.join(CHANNELS)} only (R6); telephone requests cannot be "
+            f"{' or '.join(Channel)} only (R6); telephone requests cannot be "
             "taken into account (R7)"
         )
     return value
+
+
+AcceptedChannel = Annotated[Channel, BeforeValidator(_accepted_channel)]
 
 
 class TicketCreate(BaseModel):
@@ -150,7 +168,7 @@ class TicketCreate(BaseModel):
         },
     )
 
-    channel: Annotated[Channel, BeforeValidator(_accepted_channel)]
+    channel: AcceptedChannel
     from_email: EmailStr
     from_name: str = pydantic.Field(default="", max_length=200)
     subject: str = pydantic.Field(default="", max_length=998)
@@ -225,14 +243,14 @@ class StatusIn(BaseModel):
         },
     )
 
-    status: Literal["in_progress", "waiting_third_party", "closed"]
+    status: Literal[Status.IN_PROGRESS, Status.WAITING_THIRD_PARTY, Status.CLOSED]
     note: str = pydantic.Field(default="", max_length=5000)
 
 
 class SlaBlock(BaseModel):
     """Where the request stands against its take-charge deadline, computed at request time."""
 
-    policy: Literal["contract", "on_call", "support"]
+    policy: Policy
     state: SlaState
     clock_started_at: datetime | None
     take_charge_due_at: datetime | None
@@ -243,35 +261,9 @@ class SlaBlock(BaseModel):
     on_call_alert: bool
 
 
-class TicketRead(BaseModel):
+class TicketRead(TicketBase):
     id: int
     number: str
-    status: Status
-    channel: Channel
-    subject: str
-    body: str
-    from_email: str
-    from_name: str
-    customer_id: int | None
-    contract_id: int | None
-    category: str | None
-    urgent: bool
-    urgency: Urgency
-    priority_handling: bool
-    coverage: Literal["contract", "not_covered", "no_contract"]
-    billable: bool
-    billing_reasons: list[str]
-    received_at: datetime
-    estimated_resolution_at: datetime | None
-    taken_in_charge_at: datetime | None
-    resolved_at: datetime | None
-    closed_at: datetime | None
-    resolution: str | None
-    delivery_mode: DeliveryMode | None
-    auto_submitted: bool
-    parent_ticket_id: int | None
-    created_at: datetime
-    updated_at: datetime
     sla: SlaBlock
 
 
@@ -281,28 +273,3 @@ class TicketPage(BaseModel):
     items: list[TicketRead]
     limit: int
     next_cursor: str | None
-
-
-class TicketEventRead(BaseModel):
-    id: int
-    at: datetime
-    actor: str
-    kind: str
-    from_status: str | None
-    to_status: str | None
-    data: dict[str, Any]
-
-
-class MessageRead(BaseModel):
-    id: int
-    direction: str
-    channel: str
-    message_id: str | None
-    from_email: str
-    from_name: str
-    subject: str
-    text: str
-    text_stripped: str
-    html: str | None
-    auto_submitted: bool
-    received_at: datetime

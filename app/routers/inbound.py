@@ -1,31 +1,24 @@
 """Mail-provider webhooks (R6): authenticated, idempotent, 2xx only once stored. HTTP only."""
 
-import base64
-import binascii
-import hmac
 import json
-import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
-from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
 
-from app.db import unit_of_work
-from app.deps import KnobsDep, Now, SettingsDep, in_group_commit, in_transaction
-from app.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
+from app.deps import KnobsDep, Now, SettingsDep, WriterDep, authenticate_bearer
+from app.enums import Role
+from app.errors import BadRequest, Forbidden, Unauthorized
 from app.models.inbound import InboundResult
 from app.routers._responses import problems
 from app.services import ingest
-from app.services.auth import authenticate
 from app.services.inbound import (
     InboundEmail,
     MalformedEmail,
     UploadedFile,
+    check_basic_auth,
     from_mailgun,
     from_mime,
     from_postmark,
@@ -33,60 +26,41 @@ from app.services.inbound import (
     verify_mailgun_signature,
 )
 from app.services.inbound.forms import parse_form
-from app.settings import Settings
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/inbound/email", tags=["inbound"])
 RESPONSES = problems(400, 401, 403, 413, 422, 503)
-_basic = HTTPBasic(auto_error=False, description="SPORTELLO_INBOUND_USERNAME / _PASSWORD")
 
 
-def _check_basic(credentials: HTTPBasicCredentials | None, settings: Settings) -> None:
-    if settings.inbound_username is None or settings.inbound_password is None:
+async def basic_auth(request: Request, settings: SettingsDep) -> None:
+    """SendGrid and Postmark sign nothing: they post with basic auth in the URL."""
+    username, password = settings.inbound_username, settings.inbound_password
+    if username is None or password is None:
         raise Unauthorized(
             "Inbound basic auth is not configured on this server "
             "(SPORTELLO_INBOUND_USERNAME, SPORTELLO_INBOUND_PASSWORD)."
         )
-    if credentials is None:
+    header = request.headers.get("authorization")
+    if header is None or not header.lower().startswith("basic "):
         raise Unauthorized(
             "This webhook needs HTTP basic auth.",
             headers={"WWW-Authenticate": 'Basic realm="sportello-inbound"'},
         )
-    user_ok = hmac.compare_digest(credentials.username.encode(), settings.inbound_username.encode())
-    password_ok = hmac.compare_digest(
-        credentials.password.encode(), settings.inbound_password.get_secret_value().encode()
-    )
-    if not (user_ok and password_ok):
+    if not check_basic_auth(header, username=username, password=password.get_secret_value()):
         raise Forbidden("Wrong inbound webhook credentials.")
 
 
-async def basic_auth(
-    settings: SettingsDep, credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]
-) -> None:
-    """SendGrid and Postmark sign nothing: they post with basic auth in the URL."""
-    _check_basic(credentials, settings)
+BasicAuth = Annotated[None, Depends(basic_auth)]
 
 
-def basic_or_agent(request: Request, settings: SettingsDep) -> None:
+async def basic_or_agent(request: Request, settings: SettingsDep) -> None:
     """A raw-MIME relay: basic auth, or a bearer token with the agent role."""
     header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        with unit_of_work(request.app.state.engine, read_only=True) as session:
-            principal = authenticate(
-                header[7:].strip(), session=session, admin_token=settings.admin_token
-            )
-        if not principal.can("agent"):
-            raise Forbidden("Posting raw MIME needs the agent role.")
+    if not header.lower().startswith("bearer "):
+        await basic_auth(request, settings)
         return
-    credentials = None
-    if header.lower().startswith("basic "):
-        try:
-            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-            raise Unauthorized("Malformed basic auth header.") from exc
-        credentials = HTTPBasicCredentials(username=user, password=password)
-    _check_basic(credentials, settings)
+    principal = await run_in_threadpool(authenticate_bearer, request, header[7:].strip())
+    if not principal.can(Role.AGENT):
+        raise Forbidden("Posting raw MIME needs the agent role.")
 
 
 # Up to this size a payload is parsed on the event loop (well under a millisecond); larger
@@ -139,13 +113,13 @@ async def mailgun_email(request: Request, settings: SettingsDep) -> tuple[Inboun
     return await _parse(from_mailgun, fields, files, size=_size(request)), token
 
 
-async def sendgrid_email(request: Request, _: Annotated[None, Depends(basic_auth)]) -> InboundEmail:
+async def sendgrid_email(request: Request, _: BasicAuth) -> InboundEmail:
     """SendGrid Inbound Parse, default or raw mode."""
     fields, files = await _form(request)
     return await _parse(from_sendgrid, fields, files, size=_size(request))
 
 
-async def postmark_email(request: Request, _: Annotated[None, Depends(basic_auth)]) -> InboundEmail:
+async def postmark_email(request: Request, _: BasicAuth) -> InboundEmail:
     """Postmark's inbound JSON."""
     try:
         payload = json.loads(await request.body())
@@ -160,85 +134,53 @@ async def mime_email(request: Request, _: Annotated[None, Depends(basic_or_agent
     return await _parse(from_mime, raw, size=len(raw))
 
 
-# Up to this size a message is committed in a batch with others (see app.group_commit).
-GROUP_COMMIT_MAX_BYTES = 256 * 1024
-
-
-def _stored_bytes(email: InboundEmail) -> int:
-    return (
-        len(email.text)
-        + len(email.html or "")
-        + sum(attachment.size for attachment in email.attachments)
-    )
-
-
-StoreEmail = Callable[[InboundEmail, str | None], Awaitable[InboundResult]]
-
-
-async def email_store(
-    request: Request, knobs: KnobsDep, now: Now, settings: SettingsDep
-) -> StoreEmail:
-    """How this request stores its email: 2xx only once committed; 503 when nothing could be
-    (the provider retries)."""
-
-    async def store(email: InboundEmail, token: str | None) -> InboundResult:
-        def work(session: Session) -> ingest.IngestResult:
-            return ingest.ingest_email(
-                email,
-                session=session,
-                knobs=knobs,
-                now=now,
-                max_file_bytes=settings.max_file_bytes,
-                replay_token=token,
-            )
-
-        try:
-            if _stored_bytes(email) <= GROUP_COMMIT_MAX_BYTES:
-                result = await in_group_commit(request, work)
-            else:  # a batch would wait for its slowest unit: big messages commit on their own
-                result = await in_transaction(request, work, conflict_retries=1)
-        except DBAPIError as exc:
-            # Whatever the database said, nothing was stored: the provider must retry.
-            log.error("inbound %s message not stored: %s", email.provider, type(exc).__name__)
-            raise ServiceUnavailable(
-                "The message could not be stored; nothing was kept. Retry later.",
-                headers={"Retry-After": "30"},
-            ) from exc
-        return InboundResult(
-            ticket_id=result.ticket_id,
-            ticket_number=result.ticket_number,
-            duplicate=result.duplicate,
-        )
-
-    return store
-
-
-StoreDep = Annotated[StoreEmail, Depends(email_store)]
-
-
 @router.post("/mailgun", response_model=InboundResult, status_code=200, responses=RESPONSES)
 async def mailgun(
-    delivery: Annotated[tuple[InboundEmail, str], Depends(mailgun_email)], store: StoreDep
-) -> InboundResult:
+    delivery: Annotated[tuple[InboundEmail, str], Depends(mailgun_email)],
+    write: WriterDep,
+    knobs: KnobsDep,
+    now: Now,
+    settings: SettingsDep,
+) -> ingest.IngestResult:
     """Mailgun route forward() (parsed fields or `body-mime`); signed, single-use tokens."""
     email, token = delivery
-    return await store(email, token)
+    return await write(
+        ingest.storing(
+            email, knobs=knobs, now=now, max_file_bytes=settings.max_file_bytes, replay_token=token
+        )
+    )
 
 
 @router.post("/sendgrid", response_model=InboundResult, status_code=200, responses=RESPONSES)
 async def sendgrid(
-    email: Annotated[InboundEmail, Depends(sendgrid_email)], store: StoreDep
-) -> InboundResult:
+    email: Annotated[InboundEmail, Depends(sendgrid_email)],
+    write: WriterDep,
+    knobs: KnobsDep,
+    now: Now,
+    settings: SettingsDep,
+) -> ingest.IngestResult:
     """SendGrid Inbound Parse (default or raw); basic auth."""
-    return await store(email, None)
+    return await write(
+        ingest.storing(
+            email, knobs=knobs, now=now, max_file_bytes=settings.max_file_bytes, replay_token=None
+        )
+    )
 
 
 @router.post("/postmark", response_model=InboundResult, status_code=200, responses=RESPONSES)
 async def postmark(
-    email: Annotated[InboundEmail, Depends(postmark_email)], store: StoreDep
-) -> InboundResult:
+    email: Annotated[InboundEmail, Depends(postmark_email)],
+    write: WriterDep,
+    knobs: KnobsDep,
+    now: Now,
+    settings: SettingsDep,
+) -> ingest.IngestResult:
     """Postmark inbound webhook JSON; basic auth."""
-    return await store(email, None)
+    return await write(
+        ingest.storing(
+            email, knobs=knobs, now=now, max_file_bytes=settings.max_file_bytes, replay_token=None
+        )
+    )
 
 
 @router.post(
@@ -254,7 +196,15 @@ async def postmark(
     },
 )
 async def mime(
-    email: Annotated[InboundEmail, Depends(mime_email)], store: StoreDep
-) -> InboundResult:
+    email: Annotated[InboundEmail, Depends(mime_email)],
+    write: WriterDep,
+    knobs: KnobsDep,
+    now: Now,
+    settings: SettingsDep,
+) -> ingest.IngestResult:
     """A raw RFC 5322 message from any relay; basic auth or an agent token."""
-    return await store(email, None)
+    return await write(
+        ingest.storing(
+            email, knobs=knobs, now=now, max_file_bytes=settings.max_file_bytes, replay_token=None
+        )
+    )

@@ -6,12 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from app.deps import KnobsDep, Now, SessionDep, Viewer
+from app.enums import SlaState
 from app.models.common import MAX_ID
 from app.models.sla import SlaPreview, SlaPreviewIn
 from app.models.ticket import TicketPage
 from app.routers._responses import READ, WRITE
 from app.services import terms
-from app.services import tickets as tickets_service
+from app.services.tickets import queue
 
 router = APIRouter(prefix="/sla", tags=["sla"])
 
@@ -65,10 +66,10 @@ QueueQueryDep = Annotated[QueueQuery, Depends(queue_query)]
 
 
 def _open_in_state(
-    state: str, query: QueueQuery, *, session: SessionDep, knobs: KnobsDep, now: Now
+    state: SlaState, query: QueueQuery, *, session: SessionDep, knobs: KnobsDep, now: Now
 ) -> TicketPage:
-    filters = tickets_service.TicketFilters(sla_state=state, customer_id=query.customer_id)
-    return tickets_service.queue_page(
+    filters = queue.TicketFilters(sla_state=state, customer_id=query.customer_id)
+    return queue.queue_page(
         filters,
         session=session,
         now=now,
@@ -83,7 +84,7 @@ def breaches(
     query: QueueQueryDep, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
 ) -> TicketPage:
     """Open tickets past their take-charge deadline, urgent first (R17)."""
-    return _open_in_state("breached", query, session=session, knobs=knobs, now=now)
+    return _open_in_state(SlaState.BREACHED, query, session=session, knobs=knobs, now=now)
 
 
 @router.get("/at-risk", response_model=TicketPage, status_code=200, responses=READ)
@@ -91,4 +92,4 @@ def at_risk(
     query: QueueQueryDep, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
 ) -> TicketPage:
     """Open tickets with less than the at-risk share of their target left (R17)."""
-    return _open_in_state("at_risk", query, session=session, knobs=knobs, now=now)
+    return _open_in_state(SlaState.AT_RISK, query, session=session, knobs=knobs, now=now)

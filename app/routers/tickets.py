@@ -6,15 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import Agent, KnobsDep, Now, SessionDep, Viewer
+from app.enums import Category, SlaState, Status
 from app.errors import Unprocessable, field_error
 from app.models.common import MAX_ID, ResourceId
-from app.models.contract import Category
+from app.models.message import MessageRead
 from app.models.ticket import (
-    MessageRead,
     ResolveIn,
     SlaBlock,
-    SlaState,
-    Status,
     StatusIn,
     TakeChargeIn,
     TicketCreate,
@@ -24,7 +22,9 @@ from app.models.ticket import (
     TicketUpdate,
 )
 from app.routers._responses import READ, WRITE
-from app.services import tickets as service
+from app.services import audit
+from app.services.tickets import intake, lifecycle, queue
+from app.services.tickets.snapshot import read_ticket, sla_block
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
@@ -34,8 +34,8 @@ def create(
     data: TicketCreate, session: SessionDep, knobs: KnobsDep, now: Now, agent: Agent
 ) -> TicketRead:
     """Record a request (R6): customer, contract, coverage, urgency and deadline are derived."""
-    ticket = service.create_ticket(data, session=session, knobs=knobs, actor=agent.name, now=now)
-    return service.read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
+    ticket = intake.create_ticket(data, session=session, knobs=knobs, actor=agent.name, now=now)
+    return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
 @router.get("", response_model=TicketPage, status_code=200, responses=READ)
@@ -61,7 +61,7 @@ def list_(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> TicketPage:
     """The work queue: urgent first (R12), then the nearest deadline; keyset paginated."""
-    filters = service.TicketFilters(
+    filters = queue.TicketFilters(
         status=tuple(status) if status else None,
         customer_id=customer_id,
         contract_id=contract_id,
@@ -73,7 +73,7 @@ def list_(
         received_to=_aware(received_to, "received_to"),
         q=q,
     )
-    return service.queue_page(
+    return queue.queue_page(
         filters,
         session=session,
         now=now,
@@ -97,8 +97,8 @@ def get(
     ticket_id: ResourceId, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
 ) -> TicketRead:
     """One ticket, with its SLA block computed now."""
-    ticket = service.get_ticket(ticket_id, session=session)
-    return service.read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
+    ticket = queue.get_ticket(ticket_id, session=session)
+    return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
 @router.patch("/{ticket_id}", response_model=TicketRead, status_code=200, responses=WRITE)
@@ -111,10 +111,10 @@ def update(
     agent: Agent,
 ) -> TicketRead:
     """Triage: category, customer, urgency decision, priority handling, estimate (logged)."""
-    ticket = service.update_ticket(
+    ticket = lifecycle.update_ticket(
         ticket_id, data, session=session, knobs=knobs, actor=agent.name, now=now
     )
-    return service.read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
+    return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
 @router.post(
@@ -129,10 +129,10 @@ def take_charge(
     agent: Agent,
 ) -> TicketRead:
     """Take the request in charge (R9); the customer is emailed with the estimate (R11)."""
-    ticket = service.take_charge(
+    ticket = lifecycle.take_charge(
         ticket_id, data, session=session, knobs=knobs, actor=agent.name, now=now
     )
-    return service.read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
+    return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
 @router.post("/{ticket_id}/resolve", response_model=TicketRead, status_code=200, responses=WRITE)
@@ -145,8 +145,8 @@ def resolve(
     agent: Agent,
 ) -> TicketRead:
     """Resolve the request (R14: online or remote); the customer is emailed (R11)."""
-    ticket = service.resolve(ticket_id, data, session=session, actor=agent.name, now=now)
-    return service.read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
+    ticket = lifecycle.resolve(ticket_id, data, session=session, actor=agent.name, now=now)
+    return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
 @router.post("/{ticket_id}/status", response_model=TicketRead, status_code=200, responses=WRITE)
@@ -159,8 +159,8 @@ def change_status(
     agent: Agent,
 ) -> TicketRead:
     """Work on it, wait on a third party (R10), close, or reopen a resolved ticket."""
-    ticket = service.change_status(ticket_id, data, session=session, actor=agent.name, now=now)
-    return service.read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
+    ticket = lifecycle.change_status(ticket_id, data, session=session, actor=agent.name, now=now)
+    return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
 @router.post(
@@ -170,11 +170,10 @@ def recompute_sla(
     ticket_id: ResourceId, session: SessionDep, knobs: KnobsDep, now: Now, agent: Agent
 ) -> TicketRead:
     """Re-derive contract, coverage, billing and deadline from today's data (logged)."""
-    ticket = service.get_ticket(ticket_id, session=session)
-    service.recompute_sla(
-        ticket, session=session, knobs=knobs, actor=agent.name, now=now, reason="requested"
+    ticket = lifecycle.recompute_sla(
+        ticket_id, session=session, knobs=knobs, actor=agent.name, now=now, reason="requested"
     )
-    return service.read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
+    return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
 @router.get("/{ticket_id}/sla", response_model=SlaBlock, status_code=200, responses=READ)
@@ -182,8 +181,8 @@ def get_sla(
     ticket_id: ResourceId, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
 ) -> SlaBlock:
     """The SLA block alone, computed now."""
-    ticket = service.get_ticket(ticket_id, session=session)
-    return service.sla_block(ticket, now=now, fraction=knobs.at_risk_fraction)
+    ticket = queue.get_ticket(ticket_id, session=session)
+    return sla_block(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
 @router.get(
@@ -191,7 +190,8 @@ def get_sla(
 )
 def events(ticket_id: ResourceId, session: SessionDep, _: Viewer) -> list[TicketEventRead]:
     """The audit trail: who changed what, when, from which state to which."""
-    return service.list_events(ticket_id, session=session)
+    queue.get_ticket(ticket_id, session=session)
+    return audit.list_events(ticket_id, session=session)
 
 
 @router.get(
@@ -199,4 +199,4 @@ def events(ticket_id: ResourceId, session: SessionDep, _: Viewer) -> list[Ticket
 )
 def messages(ticket_id: ResourceId, session: SessionDep, _: Viewer) -> list[MessageRead]:
     """The conversation, oldest first."""
-    return service.list_messages(ticket_id, session=session)
+    return queue.list_messages(ticket_id, session=session)

@@ -9,8 +9,9 @@ from datetime import datetime
 from pydantic import SecretStr
 from sqlmodel import Session, col, select
 
+from app.enums import ROLE_RANK, Role
 from app.errors import NotFound, Unauthorized
-from app.models.api_token import ROLE_RANK, ApiToken
+from app.models.api_token import ApiToken
 
 TOKEN_PREFIX = "spt_"
 
@@ -20,10 +21,10 @@ class Principal:
     """Who is calling: a token's name and role."""
 
     name: str
-    role: str
+    role: Role
     token_id: int | None = None
 
-    def can(self, role: str) -> bool:
+    def can(self, role: Role) -> bool:
         """True when this principal's role includes `role` (admin > agent > viewer)."""
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
 
@@ -35,12 +36,12 @@ def hash_token(token: str) -> str:
 
 def create_token(*, session: Session, name: str, role: str, now: datetime) -> tuple[ApiToken, str]:
     """Issue a token; the clear text is returned once and never stored."""
-    if role not in ROLE_RANK:
-        raise ValueError(f"role must be one of {', '.join(ROLE_RANK)}")
+    if role not in set(Role):
+        raise ValueError(f"role must be one of {', '.join(Role)}")
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         name=name,
-        role=role,
+        role=Role(role),
         token_hash=hash_token(clear),
         prefix=clear[: len(TOKEN_PREFIX) + 6],
         created_at=now,
@@ -57,7 +58,7 @@ def authenticate(clear: str, *, session: Session, admin_token: SecretStr | None)
         and admin_token.get_secret_value()
         and hmac.compare_digest(clear.encode(), admin_token.get_secret_value().encode())
     ):
-        return Principal(name="bootstrap-admin", role="admin")
+        return Principal(name="bootstrap-admin", role=Role.ADMIN)
     # The lookup is by hash: the comparison an attacker could time is on a digest
     # of their own input, which reveals nothing about stored tokens.
     token = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(clear))).first()

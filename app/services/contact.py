@@ -15,7 +15,8 @@ from app.models.ticket import TicketCreate
 from app.services import terms
 from app.services.inbound import InboundAttachment, UploadedFile, sanitize_filename
 from app.services.ingest import check_sizes, store_attachments
-from app.services.tickets import SlaKnobs, open_ticket
+from app.services.tickets.intake import open_ticket
+from app.services.tickets.snapshot import SlaKnobs
 
 ACTOR = "contact-form"
 
@@ -97,6 +98,5 @@ def submit(
         received_at=now,
     )
     ticket = open_ticket(request, session=session, knobs=knobs, actor=ACTOR, now=now)
-    assert ticket.message_id is not None  # written at once: attachments refer to it
     store_attachments(ticket.message_id, attachments, session=session)
     return ContactResult(ticket_number=ticket.number, take_charge_due_at=ticket.take_charge_due_at)

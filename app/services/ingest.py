@@ -1,22 +1,26 @@
 """Ingesting email: every message in, exactly once, on the right ticket (R6, R12, R15)."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, insert
+from sqlalchemy import bindparam, insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from app.db import transaction_info, write_later, write_pending
+from app.enums import Channel, Status
 from app.errors import Forbidden, PayloadTooLarge
 from app.models.base import table_of, utcnow
 from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
 from app.models.ticket import MAX_BODY_CHARS, Ticket, TicketCreate
-from app.services import terms
+from app.services import audit, terms
 from app.services.inbound import InboundAttachment, InboundEmail, extract_ticket_tag
-from app.services.tickets import SlaKnobs, add_message, open_ticket, record, reopen
+from app.services.tickets.intake import add_message, open_ticket
+from app.services.tickets.lifecycle import locked_ticket, reopen
+from app.services.tickets.snapshot import SlaKnobs
 
 log = logging.getLogger(__name__)
 ACTOR = "inbound-email"
@@ -42,6 +46,29 @@ def check_sizes(attachments: tuple[InboundAttachment, ...], *, max_file_bytes: i
             )
 
 
+def storing(
+    email: InboundEmail,
+    *,
+    knobs: SlaKnobs,
+    now: datetime,
+    max_file_bytes: int,
+    replay_token: str | None = None,
+) -> Callable[[Session], IngestResult]:
+    """The unit of work that stores one delivery (see `ingest_email`), for the writer to run."""
+
+    def work(session: Session) -> IngestResult:
+        return ingest_email(
+            email,
+            session=session,
+            knobs=knobs,
+            now=now,
+            max_file_bytes=max_file_bytes,
+            replay_token=replay_token,
+        )
+
+    return work
+
+
 def ingest_email(
     email: InboundEmail,
     *,
@@ -53,77 +80,70 @@ def ingest_email(
 ) -> IngestResult:
     """Store an inbound email on its ticket (a new one, or the one it replies to).
 
-    The replay check and the duplicate check are one query. A token is remembered with the
-    commit; a concurrent use of the same token, or a concurrent delivery of the same message,
-    then breaks a unique index: the caller runs the unit of work again, and the rerun refuses
-    the replay or answers with the stored copy.
+    A provider redelivers until it hears 2xx, so the same message may arrive twice, even twice
+    at once: the second answers with the first one's ticket (`duplicate`). A signed webhook's
+    token is accepted once (R6: a replayed request is refused).
     """
     check_sizes(email.attachments, max_file_bytes=max_file_bytes)
-    replayed, duplicate = _seen_before(email, replay_token, session=session)
-    if replayed:
-        raise Forbidden("This webhook token was used before: a replayed request is refused.")
     if replay_token is not None:
-        token = {"provider": email.provider, "token": replay_token, "seen_at": now}
-        write_later(session, _REMEMBER_TOKEN, token)
+        _remember_token(email.provider, replay_token, session=session, now=now)
+    duplicate = _stored_copy(email, session=session)
     if duplicate is not None:
         return duplicate
+    # A concurrent delivery of the same message (PostgreSQL) breaks the unique index on
+    # Message-ID once the other commits; the writer then runs this unit again, and the rerun
+    # answers with the stored copy (app.group_commit.run_alone).
     result = _store(email, session=session, knobs=knobs, now=now)
     log.info("inbound %s message stored on ticket %s", email.provider, result.ticket_number)
     return result
 
 
 _TOKENS = table_of(WebhookToken)
-_REMEMBER_TOKEN = insert(_TOKENS)
+_TOKEN_INSERTS = {
+    "sqlite": sqlite_insert(_TOKENS).on_conflict_do_nothing().returning(_TOKENS.c.id),
+    "postgresql": postgresql_insert(_TOKENS).on_conflict_do_nothing().returning(_TOKENS.c.id),
+}
 
 
-@cache
-def _seen_query(*, token: bool, copy_by: str | None) -> Select[Any]:
-    """Was the token used before? Which ticket holds a stored copy of the message, if any?"""
-    columns: list[Any] = []
-    if token:
-        used = _TOKENS.c.provider == bindparam("provider"), _TOKENS.c.token == bindparam("token")
-        columns.append(exists().where(*used).label("replayed"))
-    if copy_by is not None:
-        same = (
-            [Message.message_id == bindparam("message_id")]
-            if copy_by == "message_id"
-            else [
-                Message.provider == bindparam("provider"),
-                Message.provider_id == bindparam("provider_id"),
-            ]
-        )
-        stored = select(Message.ticket_id).where(*same).limit(1).scalar_subquery()
-        number = select(Ticket.number).where(col(Ticket.id) == stored).scalar_subquery()
-        columns += [stored.label("ticket_id"), number.label("number")]
-    return select(*columns)
+def _remember_token(provider: str, token: str, *, session: Session, now: datetime) -> None:
+    """Record a single-use webhook token; Forbidden when it was used before.
+
+    The insert does nothing when the token is there already, committed or written by a
+    concurrent delivery (PostgreSQL waits for that one's commit first).
+    """
+    connection = session.connection()
+    row = {"provider": provider, "token": token, "seen_at": now}
+    inserted = connection.execute(_TOKEN_INSERTS[connection.dialect.name], row).first()
+    if inserted is None:
+        raise Forbidden("This webhook token was used before: a replayed request is refused.")
 
 
-def _seen_before(
-    email: InboundEmail, token: str | None, *, session: Session
-) -> tuple[bool, IngestResult | None]:
-    """(replayed, the stored copy): a copy is one with the same Message-ID, or, without one,
-    the same provider id."""
-    copy_by = "message_id" if email.message_id else "provider_id" if email.provider_id else None
-    if token is None and copy_by is None:
-        return False, None
-    queued = _queued_copies(session).get(_copy_key(email)) if copy_by else None
-    query = _seen_query(token=token is not None, copy_by=copy_by)
-    params = {
-        "provider": email.provider,
-        "token": token,
-        "message_id": email.message_id,
-        "provider_id": email.provider_id,
-    }
-    row = session.connection().execute(query, params).one()
-    replayed = bool(token is not None and row.replayed)
-    if queued is not None:  # a copy written earlier in this very batch
-        return replayed, IngestResult(queued.ticket_id, queued.ticket_number, duplicate=True)
-    if copy_by is None or row.ticket_id is None:
-        return replayed, None
-    if row.number is None:  # stored earlier in this very batch: its number is still queued
-        write_pending(session)
-        row = session.connection().execute(query, params).one()
-    return replayed, IngestResult(ticket_id=row.ticket_id, ticket_number=row.number, duplicate=True)
+_MESSAGES = table_of(Message)
+_TICKETS = table_of(Ticket)
+_COPY = select(_TICKETS.c.id, _TICKETS.c.number).join(
+    _MESSAGES, _MESSAGES.c.ticket_id == _TICKETS.c.id
+)
+_COPY_BY_MESSAGE_ID = _COPY.where(_MESSAGES.c.message_id == bindparam("message_id")).limit(1)
+_COPY_BY_PROVIDER_ID = _COPY.where(
+    _MESSAGES.c.provider == bindparam("provider"),
+    _MESSAGES.c.provider_id == bindparam("provider_id"),
+).limit(1)
+
+
+def _stored_copy(email: InboundEmail, *, session: Session) -> IngestResult | None:
+    """The ticket holding a stored copy of the message: same Message-ID, or, without one, the
+    same provider id."""
+    if email.message_id:
+        query, params = _COPY_BY_MESSAGE_ID, {"message_id": email.message_id}
+    elif email.provider_id:
+        query = _COPY_BY_PROVIDER_ID
+        params = {"provider": email.provider, "provider_id": email.provider_id}
+    else:
+        return None
+    row = session.connection().execute(query, params).first()
+    if row is None:
+        return None
+    return IngestResult(ticket_id=row.id, ticket_number=row.number, duplicate=True)
 
 
 def _store(
@@ -147,9 +167,8 @@ def _store(
         "auto_submitted": email.auto_submitted,
     }
     ticket = thread_of(email, session=session)
-    if ticket is not None and ticket.status != "closed":
-        # (thread_of wrote what this batch queued before looking: the number is there)
-        assert ticket.id is not None and ticket.number is not None
+    if ticket is not None and ticket.status != Status.CLOSED:
+        assert ticket.id is not None
         message_id = add_message(
             ticket.id,
             session=session,
@@ -158,7 +177,7 @@ def _store(
             received_at=now,
             **fields,
         )
-        record(
+        audit.record(
             ticket.id,
             session=session,
             actor=ACTOR,
@@ -166,15 +185,14 @@ def _store(
             at=now,
             data={"message_id": email.message_id, "auto_submitted": email.auto_submitted},
         )
-        if ticket.status == "resolved" and not email.auto_submitted:
-            reopen(
-                ticket, session=session, actor=ACTOR, now=now, reason="the customer replied"
-            )  # automatic mail never reopens
+        if ticket.status == Status.RESOLVED and not email.auto_submitted:
+            # The customer replied: the problem is back. Automatic mail never reopens.
+            reopen(ticket, session=session, actor=ACTOR, now=now, reason="the customer replied")
         result = IngestResult(ticket_id=ticket.id, ticket_number=ticket.number, duplicate=False)
     else:
         closed = ticket  # a reply to a closed ticket starts a new one that links the old
         request = TicketCreate.model_construct(
-            channel="email",
+            channel=Channel.EMAIL,
             from_email=email.from_email,
             from_name=email.from_name[:200],
             subject=email.subject[:998],
@@ -191,13 +209,11 @@ def _store(
             auto_submitted=email.auto_submitted,
             message_fields=fields,
             parent_ticket_id=None if closed is None else closed.id,
-            # Nothing refers to a message without attachments: it is written at the commit,
-            # and a second copy within the same batch finds it among the queued ones.
-            message_later=not email.attachments,
         )
         message_id = opened.message_id
         if closed is not None:
-            record(
+            assert closed.id is not None
+            audit.record(
                 closed.id,
                 session=session,
                 actor=ACTOR,
@@ -206,53 +222,43 @@ def _store(
                 data={"ticket_id": opened.id, "ticket_number": opened.number},
             )
         result = IngestResult(ticket_id=opened.id, ticket_number=opened.number, duplicate=False)
-    if message_id is None:
-        _queued_copies(session)[_copy_key(email)] = result
-    else:
-        store_attachments(message_id, email.attachments, session=session)
+    store_attachments(message_id, email.attachments, session=session)
     return result
-
-
-def _queued_copies(session: Session) -> dict[tuple[str, ...], IngestResult]:
-    """Messages this transaction will write at its commit, by Message-ID (or provider id)."""
-    copies: dict[tuple[str, ...], IngestResult] = transaction_info(session).setdefault(
-        "queued_copies", {}
-    )
-    return copies
-
-
-def _copy_key(email: InboundEmail) -> tuple[str, ...]:
-    if email.message_id:
-        return ("message_id", email.message_id)
-    return ("provider_id", email.provider, email.provider_id or "")
 
 
 def thread_of(email: InboundEmail, *, session: Session) -> Ticket | None:
     """The ticket a message replies to: its [#number] tag, or a Message-ID it references."""
     number = extract_ticket_tag(email.subject)
     if number is not None:
-        tagged = session.exec(select(Ticket).where(Ticket.number == number)).first()
-        if tagged is not None and _may_write_on(tagged, email.from_email, session=session):
-            return tagged
-        # A stranger's tag is ignored: nobody joins another customer's ticket by its number.
+        tagged = session.exec(
+            select(Ticket.id, Ticket.from_email, Ticket.customer_id).where(Ticket.number == number)
+        ).first()
+        if tagged is not None:
+            ticket_id, requester, customer_id = tagged
+            # A stranger's tag is ignored: nobody joins another customer's ticket by its number.
+            if ticket_id is not None and _may_write_on(
+                requester, customer_id, email.from_email, session=session
+            ):
+                return locked_ticket(ticket_id, session=session)
     referenced = [*email.in_reply_to, *email.references]
     if referenced:
-        write_pending(session)  # a message queued earlier in this batch may be the one
         ticket_id = session.exec(
             select(Message.ticket_id)
             .where(col(Message.message_id).in_(referenced))
             .order_by(col(Message.id).desc())
         ).first()
         if ticket_id is not None:
-            return session.get(Ticket, ticket_id)
+            return locked_ticket(ticket_id, session=session)
     return None
 
 
-def _may_write_on(ticket: Ticket, sender: str, *, session: Session) -> bool:
-    if sender == ticket.from_email:
+def _may_write_on(
+    requester: str, customer_id: int | None, sender: str, *, session: Session
+) -> bool:
+    """The ticket's requester, or someone of its customer."""
+    if sender == requester:
         return True
-    customer_id = terms.match_customer(sender, session=session)
-    return customer_id is not None and customer_id == ticket.customer_id
+    return customer_id is not None and terms.match_customer(sender, session=session) == customer_id
 
 
 _BLOBS = table_of(AttachmentBlob)
@@ -267,17 +273,7 @@ def store_attachments(
     """The message's files, their content stored once per SHA-256 however many carry it."""
     connection = session.connection()
     for attachment in attachments:
-        blob_id = connection.execute(_BLOB_BY_HASH, {"sha256": attachment.sha256}).scalar()
-        if blob_id is None:
-            blob_id = connection.execute(
-                _INSERT_BLOB,
-                {
-                    "sha256": attachment.sha256,
-                    "size": attachment.size,
-                    "data": attachment.data,
-                    "created_at": utcnow(),
-                },
-            ).scalar_one()
+        blob_id = _blob_id(attachment, session=session)
         connection.execute(
             _INSERT_ATTACHMENT,
             {
@@ -289,3 +285,22 @@ def store_attachments(
                 "sha256": attachment.sha256,
             },
         )
+
+
+def _blob_id(attachment: InboundAttachment, *, session: Session) -> int:
+    """The stored content's id, written now if no message carried it before.
+
+    A concurrent delivery storing the same content breaks the unique index on the hash; the
+    writer runs the unit again and the rerun finds the content stored.
+    """
+    connection = session.connection()
+    blob_id: int | None = connection.execute(_BLOB_BY_HASH, {"sha256": attachment.sha256}).scalar()
+    if blob_id is None:
+        row = {
+            "sha256": attachment.sha256,
+            "size": attachment.size,
+            "data": attachment.data,
+            "created_at": utcnow(),
+        }
+        blob_id = connection.execute(_INSERT_BLOB, row).scalar_one()
+    return blob_id

@@ -13,24 +13,18 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
-from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
+from app.enums import BillingReason, Category, Channel, Coverage, Policy, SlaState, Urgency
 from app.services.business_hours import DEFAULT_CALENDAR_SPEC, CalendarSpec, calendar_for
 
-CATEGORIES = ("website", "email", "provider_outage", "hosting", "backup")
+CATEGORIES = tuple(Category)
 # R3, R5: website always, hosting and backup by default; R4: email and provider_outage only
 # when the contract includes hosting and email management.
-DEFAULT_COVERAGE = ("website", "hosting", "backup")
+DEFAULT_COVERAGE = (Category.WEBSITE, Category.HOSTING, Category.BACKUP)
 # R6: the two accepted channels (R7: no telephone).
-CHANNELS = ("email", "web_form")
-URGENCY_LEVELS = ("none", "claimed", "confirmed", "rejected")
-
-Coverage = Literal["contract", "not_covered", "no_contract"]
-Urgency = Literal["none", "claimed", "confirmed", "rejected"]
-Policy = Literal["contract", "on_call", "support"]
-BillingReason = Literal["no_contract", "not_covered", "priority_surcharge"]
-SlaState = Literal["not_applicable", "pending", "at_risk", "met", "breached"]
+CHANNELS = tuple(Channel)
+URGENCY_LEVELS = tuple(Urgency)
 
 # R12: URGENTE as a whole word, in any case ("URGENTE!", "[urgente]"; not "urgentemente").
 # Only letters and digits extend a word, so "URGENTE_sito" still counts.
@@ -67,7 +61,7 @@ class ContractTerms:
         unknown = self.coverage - set(CATEGORIES)
         if unknown:
             raise ValueError(f"unknown categories {sorted(unknown)}: use {', '.join(CATEGORIES)}")
-        if "website" not in self.coverage:
+        if Category.WEBSITE not in self.coverage:
             raise ValueError("R3: every contract covers the 'website' category")
         _check_hours(self.take_charge_hours)
 
@@ -166,38 +160,38 @@ def decide(
     """
     _check_facts(facts)
     level = _urgency_level(urgency, facts.subject)
-    urgent = level in ("claimed", "confirmed")  # R12
+    urgent = level in (Urgency.CLAIMED, Urgency.CONFIRMED)  # R12
     reasons: list[BillingReason] = []
 
     contract = active_contract_at(contracts, instant=facts.received_at)
     if contract is None:
         # R2: no active contract on the receipt date: the support policy, billable.
-        coverage: Coverage = "no_contract"
-        reasons.append("no_contract")
-        policy: Policy = "support"
+        coverage = Coverage.NO_CONTRACT
+        reasons.append(BillingReason.NO_CONTRACT)
+        policy = Policy.SUPPORT
         calendar, hours = support.calendar, support.take_charge_hours
         # R15: out of hours an urgent email reaches staff whatever the customer's terms.
         closed = not calendar_for(calendar).is_open(facts.received_at)
-        on_call_alert = urgent and facts.channel == "email" and closed
+        on_call_alert = urgent and facts.channel == Channel.EMAIL and closed
     else:
         # R3-R5: a category outside the contract's coverage is billable work.
-        coverage = "contract" if contract.covers(facts.category) else "not_covered"
-        if coverage == "not_covered":
-            reasons.append("not_covered")
+        coverage = Coverage.CONTRACT if contract.covers(facts.category) else Coverage.NOT_COVERED
+        if coverage == Coverage.NOT_COVERED:
+            reasons.append(BillingReason.NOT_COVERED)
         closed = not calendar_for(contract.calendar).is_open(facts.received_at)
         # R15: an urgent email received while closed alerts staff; a web form waits for opening.
-        on_call_alert = urgent and facts.channel == "email" and closed
+        on_call_alert = urgent and facts.channel == Channel.EMAIL and closed
         if on_call_alert and contract.on_call is not None:
             # R16: an on-call agreement runs the clock on its own calendar and target.
-            policy = "on_call"
+            policy = Policy.ON_CALL
             calendar, hours = contract.on_call.calendar, contract.on_call.take_charge_hours
         else:
             # R16: without an agreement, out-of-hours work is best effort; the clock waits.
-            policy = "contract"
+            policy = Policy.CONTRACT
             calendar, hours = contract.calendar, contract.take_charge_hours
 
-    if priority_handling and level in ("none", "rejected"):
-        reasons.append("priority_surcharge")  # R13: priority without confirmed urgency
+    if priority_handling and level in (Urgency.NONE, Urgency.REJECTED):
+        reasons.append(BillingReason.PRIORITY_SURCHARGE)  # R13: priority without confirmed urgency
 
     target_seconds: int | None = None
     clock_started_at: datetime | None = None
@@ -244,7 +238,7 @@ def sla_status(
     if not 0 <= at_risk_fraction <= 1:
         raise ValueError(f"at_risk_fraction must be between 0 and 1, got {at_risk_fraction}")
     if clock_started_at is None or take_charge_due_at is None:
-        return SlaStatus("not_applicable", 0, None)  # R2: no contractual commitment
+        return SlaStatus(SlaState.NOT_APPLICABLE, 0, None)  # R2: no contractual commitment
 
     business_calendar = calendar_for(calendar)
     measured_at = now if taken_in_charge_at is None else taken_in_charge_at
@@ -254,16 +248,17 @@ def sla_status(
 
     if taken_in_charge_at is not None:
         # Taking charge exactly at the due instant still meets the deadline.
-        state: SlaState = "met" if taken_in_charge_at <= take_charge_due_at else "breached"
+        met = taken_in_charge_at <= take_charge_due_at
+        state = SlaState.MET if met else SlaState.BREACHED
     elif now > take_charge_due_at:
-        state = "breached"
+        state = SlaState.BREACHED
     else:
         if target_seconds is None:
             target_seconds = _whole_seconds(
                 business_calendar.business_time_between(clock_started_at, take_charge_due_at)
             )
         at_risk = remaining_seconds < at_risk_fraction * target_seconds
-        state = "at_risk" if at_risk else "pending"
+        state = SlaState.AT_RISK if at_risk else SlaState.PENDING
     return SlaStatus(state, elapsed_seconds, remaining_seconds)
 
 
@@ -282,10 +277,10 @@ def _check_facts(facts: RequestFacts) -> None:
 
 def _urgency_level(urgency: str | None, subject: str) -> Urgency:
     if urgency is None:
-        return "claimed" if is_urgent(subject) else "none"
+        return Urgency.CLAIMED if is_urgent(subject) else Urgency.NONE
     if urgency not in URGENCY_LEVELS:
         raise ValueError(f"unknown urgency {urgency!r}: use one of {', '.join(URGENCY_LEVELS)}")
-    return cast(Urgency, urgency)
+    return Urgency(urgency)
 
 
 def _decode_subject(subject: str) -> str:

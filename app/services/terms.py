@@ -1,7 +1,6 @@
 """From stored rows to the pure SLA engine's values: who the sender is, which terms apply."""
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import String, bindparam, literal, select, union_all
@@ -12,51 +11,8 @@ from app.models.base import table_of
 from app.models.calendar import Calendar
 from app.models.contract import Contract
 from app.models.customer import Contact, CustomerDomain
-from app.models.terms_stamp import TermsStamp
 from app.services import sla
-from app.services.business_hours import CalendarSpec, calendar_for
 from app.services.calendars import calendar_spec, get_default_calendar, spec_of
-
-# --- terms kept per process --------------------------------------------------------------
-# Every delivery needs its sender's customer and contracts. They change rarely, so a process
-# keeps what it read for as long as the terms stamp stays the same (migration 0004: triggers
-# change the stamp with every write to the terms, whoever makes it). The stamp is read once per
-# transaction, and what is kept under a stamp was read by a transaction that saw that stamp
-# (or a later one): a request never gets terms older than those its transaction can see.
-
-MAX_KNOWN_ADDRESSES = 10_000
-_STAMP = select(table_of(TermsStamp).c.stamp).where(table_of(TermsStamp).c.id == 1)
-
-
-@dataclass
-class _Known:
-    """What this process read of the terms under one stamp."""
-
-    stamp: str
-    customers: dict[str, int | None] = field(default_factory=dict)
-    contracts: dict[int, tuple[sla.ContractTerms, ...]] = field(default_factory=dict)
-    default_calendar: CalendarSpec | None = None
-
-
-_known = _Known(stamp="")
-
-
-def _known_terms(session: Session) -> _Known | None:
-    """The terms kept under the stamp this session's transaction sees (None: keep nothing)."""
-    global _known
-    connection = session.connection()  # begins the transaction if need be
-    transaction = session.get_transaction()
-    seen = session.info.get("terms_stamp")
-    if seen is None or seen[0] is not transaction:
-        seen = session.info["terms_stamp"] = (transaction, connection.execute(_STAMP).scalar())
-    stamp: str | None = seen[1]
-    if stamp is None:  # no stamp row: read everything afresh
-        return None
-    known = _known
-    if known.stamp != stamp:
-        known = _known = _Known(stamp=stamp)  # replaced whole: threads never see a mixture
-    return known
-
 
 # The statements are built once: a request only binds its values.
 _CONTACT = table_of(Contact)
@@ -74,18 +30,6 @@ _MATCHES = union_all(
 def match_customer(email: str, *, session: Session) -> int | None:
     """The sender's customer: a contact's exact address first, then the email domain."""
     address = email.strip().lower()
-    known = _known_terms(session)
-    if known is not None and address in known.customers:
-        return known.customers[address]
-    customer_id = _match_customer(address, session=session)
-    if known is not None:
-        if len(known.customers) >= MAX_KNOWN_ADDRESSES:
-            known.customers.clear()
-        known.customers[address] = customer_id
-    return customer_id
-
-
-def _match_customer(address: str, *, session: Session) -> int | None:
     labels = address.rpartition("@")[2].split(".")
     # support.rossi.it belongs to whoever owns rossi.it, unless someone owns it more precisely.
     domains = [".".join(labels[i:]) for i in range(len(labels) - 1)]
@@ -123,16 +67,6 @@ def contract_terms(customer_id: int | None, *, session: Session) -> tuple[sla.Co
     """Every contract of the customer with its calendars, as the pure engine wants them."""
     if customer_id is None:
         return ()
-    known = _known_terms(session)
-    if known is not None and customer_id in known.contracts:
-        return known.contracts[customer_id]
-    contracts = _contract_terms(customer_id, session=session)
-    if known is not None:
-        known.contracts[customer_id] = contracts
-    return contracts
-
-
-def _contract_terms(customer_id: int, *, session: Session) -> tuple[sla.ContractTerms, ...]:
     rows = session.connection().execute(_CONTRACTS, {"customer_id": customer_id}).mappings()
     terms = []
     for row in rows:
@@ -158,12 +92,7 @@ def _contract_terms(customer_id: int, *, session: Session) -> tuple[sla.Contract
 
 def support_policy(*, session: Session, take_charge_hours: Decimal | None) -> sla.SupportPolicy:
     """R2: the customer-support terms, on the default calendar."""
-    known = _known_terms(session)
-    calendar = known.default_calendar if known is not None else None
-    if calendar is None:
-        calendar = spec_of(get_default_calendar(session=session))
-        if known is not None:
-            known.default_calendar = calendar
+    calendar = spec_of(get_default_calendar(session=session))
     return sla.SupportPolicy(calendar=calendar, take_charge_hours=take_charge_hours)
 
 
@@ -193,19 +122,6 @@ def decide(
         )
     except ValueError as exc:  # the schemas validate first; this is the engine's last word
         raise Unprocessable(str(exc), errors=[field_error("body", str(exc))]) from exc
-
-
-def at_risk_from(
-    spec: CalendarSpec, *, clock_started_at: datetime, target_seconds: int, fraction: float
-) -> datetime:
-    """The instant after which less than `fraction` of the target is left (SPEC: at_risk).
-
-    It is the next opening after (1 - fraction) of the target has elapsed, so that the state
-    does not turn at_risk while the calendar is closed at a closing edge.
-    """
-    calendar = calendar_for(spec)
-    used = timedelta(seconds=target_seconds * (1 - fraction))
-    return calendar.next_opening(calendar.add_business_time(clock_started_at, used))
 
 
 def preview(

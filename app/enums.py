@@ -1,0 +1,100 @@
+"""One vocabulary: the words the tables, the API schemas and the SLA engine share.
+
+Each is a `StrEnum`, so a member is its string (stored and sent as such), OpenAPI lists the
+values, and mypy catches a misspelt one.
+"""
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Where a ticket is in its lifecycle (see app.services.tickets.lifecycle)."""
+
+    NEW = "new"
+    TAKEN_IN_CHARGE = "taken_in_charge"
+    IN_PROGRESS = "in_progress"
+    WAITING_THIRD_PARTY = "waiting_third_party"  # R10: waiting on a provider
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+OPEN_STATUSES = (Status.NEW, Status.TAKEN_IN_CHARGE, Status.IN_PROGRESS, Status.WAITING_THIRD_PARTY)
+
+
+class Channel(StrEnum):
+    """R6: requests arrive by email or the website's form; R7: never by telephone."""
+
+    EMAIL = "email"
+    WEB_FORM = "web_form"
+
+
+class Urgency(StrEnum):
+    """R12/R13: claimed by URGENTE in the subject, then confirmed or rejected by staff."""
+
+    NONE = "none"
+    CLAIMED = "claimed"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class Coverage(StrEnum):
+    """Whether a request falls under an active contract that covers its category (R2-R5)."""
+
+    CONTRACT = "contract"
+    NOT_COVERED = "not_covered"
+    NO_CONTRACT = "no_contract"
+
+
+class Policy(StrEnum):
+    """Whose terms run the take-charge clock: the contract, its on-call agreement, support."""
+
+    CONTRACT = "contract"
+    ON_CALL = "on_call"  # R16
+    SUPPORT = "support"  # R2
+
+
+class BillingReason(StrEnum):
+    """Why a request is billed on top of the contract (R2, R3-R5, R13)."""
+
+    NO_CONTRACT = "no_contract"
+    NOT_COVERED = "not_covered"
+    PRIORITY_SURCHARGE = "priority_surcharge"
+
+
+class SlaState(StrEnum):
+    """Where a request stands against its take-charge deadline at some instant."""
+
+    NOT_APPLICABLE = "not_applicable"
+    PENDING = "pending"
+    AT_RISK = "at_risk"
+    MET = "met"
+    BREACHED = "breached"
+
+
+class DeliveryMode(StrEnum):
+    """R14: how a resolution reaches the customer."""
+
+    ONLINE = "online"
+    REMOTE = "remote"
+
+
+class Category(StrEnum):
+    """What a request is about: website (R3), email and provider outage (R4), hosting, backup
+    (R5)."""
+
+    WEBSITE = "website"
+    EMAIL = "email"
+    PROVIDER_OUTAGE = "provider_outage"
+    HOSTING = "hosting"
+    BACKUP = "backup"
+
+
+class Role(StrEnum):
+    """What a bearer token may do; each role includes the ones below it."""
+
+    VIEWER = "viewer"
+    AGENT = "agent"
+    ADMIN = "admin"
+
+
+ROLE_RANK = {Role.VIEWER: 1, Role.AGENT: 2, Role.ADMIN: 3}

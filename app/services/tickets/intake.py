@@ -1,0 +1,228 @@
+"""Intake: a request becomes a ticket with its customer, contract and SLA snapshot (R1-R16).
+
+The request's text becomes the first message of the ticket's conversation.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select, text
+from sqlmodel import Session
+
+from app.enums import Channel, Status, Urgency
+from app.errors import Unprocessable, field_error
+from app.models.base import table_of
+from app.models.message import Message
+from app.models.ticket import Ticket, TicketCreate
+from app.services import audit, outbox, sla, terms
+from app.services.tickets.snapshot import SlaKnobs, decision_columns, derived_columns
+
+# Clocks differ a little between the callers and us; beyond this, "received" is in the future.
+CLOCK_SKEW = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class OpenedTicket:
+    """A ticket just recorded: what intake callers answer with."""
+
+    id: int
+    number: str
+    message_id: int
+    take_charge_due_at: datetime | None
+
+
+def create_ticket(
+    data: TicketCreate, *, session: Session, knobs: SlaKnobs, actor: str, now: datetime
+) -> Ticket:
+    """Record a request (see `open_ticket`) and return the stored ticket, for the API."""
+    opened = open_ticket(data, session=session, knobs=knobs, actor=actor, now=now)
+    ticket = session.get(Ticket, opened.id)
+    assert ticket is not None  # written just now, in this transaction
+    return ticket
+
+
+def open_ticket(
+    data: TicketCreate,
+    *,
+    session: Session,
+    knobs: SlaKnobs,
+    actor: str,
+    now: datetime,
+    auto_submitted: bool = False,
+    message_fields: dict[str, Any] | None = None,
+    parent_ticket_id: int | None = None,
+) -> OpenedTicket:
+    """Record a request with its customer, contract and SLA snapshot (R1-R12, R15, R16)."""
+    received_at = data.received_at or now
+    if received_at > now + CLOCK_SKEW:
+        raise Unprocessable(
+            "received_at is in the future.",
+            errors=[field_error("received_at", "must not be in the future")],
+        )
+    customer_id = terms.match_customer(data.from_email, session=session)
+    facts = sla.RequestFacts(
+        received_at=received_at, channel=data.channel, subject=data.subject, category=data.category
+    )
+    decision = terms.decide(
+        facts,
+        customer_id=customer_id,
+        session=session,
+        support_hours=knobs.support_hours,
+        # Automatic mail never creates an urgent ticket (loops and noise).
+        urgency=Urgency.NONE if auto_submitted else None,
+    )
+    ticket_id = _next_ticket_id(session)
+    number = f"{received_at.astimezone(UTC):%Y}-{ticket_id:06d}"
+    # One ORM-enabled INSERT, no object: intake is the hot path of email and the form.
+    session.connection().execute(
+        _INSERT_TICKET,
+        {
+            "id": ticket_id,
+            "number": number,
+            "status": Status.NEW,
+            "channel": data.channel,
+            "subject": data.subject,
+            "body": data.body,
+            "from_email": data.from_email,
+            "from_name": data.from_name,
+            "customer_id": customer_id,
+            "category": data.category,
+            "priority_handling": False,
+            "received_at": received_at,
+            "auto_submitted": auto_submitted,
+            "parent_ticket_id": parent_ticket_id,
+            "created_at": now,
+            "updated_at": now,
+            **decision_columns(decision),
+            **derived_columns(
+                urgent=decision.urgent,
+                take_charge_due_at=decision.take_charge_due_at,
+                clock_started_at=decision.clock_started_at,
+                target_seconds=decision.target_seconds,
+                taken_in_charge_at=None,
+                calendar=decision.calendar,
+                fraction=knobs.at_risk_fraction,
+            ),
+        },
+    )
+    audit.record(
+        ticket_id,
+        session=session,
+        actor=actor,
+        kind="created",
+        to_status=Status.NEW,
+        at=now,
+        data={
+            "policy": decision.policy,
+            "coverage": decision.coverage,
+            "take_charge_due_at": iso(decision.take_charge_due_at),
+            "urgency": decision.urgency,
+        },
+    )
+    message_id = add_message(
+        ticket_id,
+        session=session,
+        direction="inbound",
+        channel=data.channel,
+        received_at=received_at,
+        created_at=now,
+        **{
+            "text": data.body,
+            "from_email": data.from_email,
+            "from_name": data.from_name,
+            "subject": data.subject,
+            "auto_submitted": auto_submitted,
+            **(message_fields or {}),
+        },
+    )
+    if decision.on_call_alert:
+        # R15: an urgent email while closed reaches staff now (R17: nothing waits unseen).
+        outbox.enqueue(
+            session=session,
+            kind="staff.on_call_alert",
+            ticket_id=ticket_id,
+            at=now,
+            dedup_key=f"ticket:{ticket_id}:on_call_alert",
+        )
+    return OpenedTicket(
+        id=ticket_id,
+        number=number,
+        message_id=message_id,
+        take_charge_due_at=decision.take_charge_due_at,
+    )
+
+
+_TICKETS = table_of(Ticket)
+_INSERT_TICKET = insert(_TICKETS)
+_MAX_TICKET_ID = select(func.coalesce(func.max(_TICKETS.c.id), 0) + 1)
+_NEXT_SERIAL = text("SELECT nextval(pg_get_serial_sequence('ticket', 'id'))")
+
+
+def _next_ticket_id(session: Session) -> int:
+    """The id the new ticket will have, so that its number is known before it is written.
+
+    PostgreSQL takes it from the column's sequence. SQLite has one writer at a time and every
+    writer holds the write lock from BEGIN IMMEDIATE (app.db), so the next id is the largest
+    one plus one: what SQLite itself would choose.
+    """
+    connection = session.connection()
+    statement = _MAX_TICKET_ID if connection.dialect.name == "sqlite" else _NEXT_SERIAL
+    ticket_id: int = connection.execute(statement).scalar_one()
+    return ticket_id
+
+
+_INSERT_MESSAGE = insert(table_of(Message)).returning(table_of(Message).c.id)
+_MESSAGE_DEFAULTS: dict[str, Any] = {
+    "message_id": None,
+    "provider": None,
+    "provider_id": None,
+    "in_reply_to": [],
+    "references": [],
+    "from_email": "",
+    "from_name": "",
+    "to": [],
+    "subject": "",
+    "html": None,
+    "headers": [],
+    "auto_submitted": False,
+    "auto_reason": None,
+}
+
+
+def add_message(
+    ticket_id: int,
+    *,
+    session: Session,
+    direction: str,
+    channel: Channel,
+    text: str,
+    received_at: datetime,
+    created_at: datetime | None = None,
+    **fields: Any,
+) -> int:
+    """Attach a message to a ticket's conversation; the message's id.
+
+    Messages are only ever inserted, with one statement each.
+    """
+    unknown = fields.keys() - _MESSAGE_DEFAULTS.keys() - {"text_stripped"}
+    if unknown:
+        raise TypeError(f"unknown message fields: {', '.join(sorted(unknown))}")
+    row = {
+        **_MESSAGE_DEFAULTS,
+        "ticket_id": ticket_id,
+        "direction": direction,
+        "channel": channel,
+        "text": text,
+        "text_stripped": fields.pop("text_stripped", text),
+        "received_at": received_at,
+        "created_at": created_at or received_at,
+        **fields,
+    }
+    message_id: int = session.connection().execute(_INSERT_MESSAGE, row).scalar_one()
+    return message_id
+
+
+def iso(value: datetime | None) -> str | None:
+    """An instant as ISO 8601 for the audit trail (None stays None)."""
+    return None if value is None else value.isoformat()

@@ -1,0 +1,370 @@
+"""The ticket lifecycle: a small explicit state machine, and the moves staff make on it.
+
+new -> taken_in_charge -> in_progress <-> waiting_third_party -> resolved -> closed; a quick fix
+may be resolved straight after taking charge, and a resolved ticket may reopen. Every move is
+written to the audit trail; taking in charge and resolving tell the customer (R11).
+
+Each move reads the ticket under a row lock (`locked_ticket`), changes that value, and writes
+it back with one UPDATE (`_save`): tickets are written with Core statements only, as intake
+inserts them.
+"""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlmodel import Session
+
+from app.enums import Status, Urgency
+from app.errors import InvalidTransition, NotFound, Unprocessable, field_error
+from app.models.base import table_of
+from app.models.ticket import ResolveIn, StatusIn, TakeChargeIn, Ticket, TicketUpdate
+from app.services import audit, outbox, sla, terms
+from app.services.customers import get_customer
+from app.services.tickets.intake import add_message, iso
+from app.services.tickets.snapshot import SlaKnobs, apply_decision, refresh_derived
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.NEW: frozenset({Status.TAKEN_IN_CHARGE}),
+    Status.TAKEN_IN_CHARGE: frozenset({Status.IN_PROGRESS, Status.RESOLVED}),
+    Status.IN_PROGRESS: frozenset({Status.WAITING_THIRD_PARTY, Status.RESOLVED}),
+    # R10: waiting on a provider.
+    Status.WAITING_THIRD_PARTY: frozenset({Status.IN_PROGRESS, Status.RESOLVED}),
+    Status.RESOLVED: frozenset({Status.CLOSED, Status.IN_PROGRESS}),
+    Status.CLOSED: frozenset(),
+}
+
+
+def check_transition(current: Status, target: Status) -> None:
+    """Raise InvalidTransition (409) unless `current -> target` is allowed."""
+    allowed = TRANSITIONS[Status(current)]
+    if target in allowed:
+        return
+    names = sorted(allowed)
+    raise InvalidTransition(
+        f"A ticket cannot go from '{current}' to '{target}'"
+        + (
+            f"; from '{current}' it can go to: {', '.join(names)}."
+            if names
+            else f"; '{current}' is final."
+        ),
+        current_status=current,
+        requested_status=target,
+        allowed=names,
+    )
+
+
+def take_charge(
+    ticket_id: int,
+    data: TakeChargeIn,
+    *,
+    session: Session,
+    knobs: SlaKnobs,
+    actor: str,
+    now: datetime,
+) -> Ticket:
+    """A staff member accepts the request; the customer is told, with the estimate (R9, R11)."""
+    ticket = locked_ticket(ticket_id, session=session)
+    check_transition(ticket.status, Status.TAKEN_IN_CHARGE)
+    if data.estimated_resolution_at is not None:
+        _check_estimate(ticket, data.estimated_resolution_at)
+        ticket.estimated_resolution_at = data.estimated_resolution_at
+    ticket.taken_in_charge_at = now
+    refresh_derived(ticket, fraction=knobs.at_risk_fraction)
+    state = (
+        "n/a"
+        if ticket.take_charge_due_at is None
+        else ("met" if now <= ticket.take_charge_due_at else "breached")
+    )
+    _move(
+        ticket,
+        Status.TAKEN_IN_CHARGE,
+        session=session,
+        actor=actor,
+        at=now,
+        kind="taken_in_charge",
+        data={
+            "note": data.note,
+            "sla": state,
+            "estimated_resolution_at": iso(ticket.estimated_resolution_at),
+        },
+    )
+    _notify_customer(ticket, "customer.taken_in_charge", session=session, at=now)  # R11
+    return ticket
+
+
+def resolve(
+    ticket_id: int, data: ResolveIn, *, session: Session, actor: str, now: datetime
+) -> Ticket:
+    """Record the resolution and how it was delivered; the customer is told (R11, R14)."""
+    ticket = locked_ticket(ticket_id, session=session)
+    check_transition(ticket.status, Status.RESOLVED)
+    ticket.resolution = data.resolution
+    ticket.delivery_mode = data.delivery_mode
+    ticket.resolved_at = now
+    _move(
+        ticket,
+        Status.RESOLVED,
+        session=session,
+        actor=actor,
+        at=now,
+        kind="resolved",
+        data={"delivery_mode": data.delivery_mode},
+    )
+    _notify_customer(
+        ticket, "customer.resolved", session=session, at=now, dedup=f"at:{now.isoformat()}"
+    )  # R11
+    return ticket
+
+
+def change_status(
+    ticket_id: int, data: StatusIn, *, session: Session, actor: str, now: datetime
+) -> Ticket:
+    """Move a ticket along its lifecycle: work, wait on a provider (R10), close, reopen."""
+    ticket = locked_ticket(ticket_id, session=session)
+    check_transition(ticket.status, data.status)
+    reopening = ticket.status == Status.RESOLVED and data.status == Status.IN_PROGRESS
+    if data.status == Status.CLOSED:
+        ticket.closed_at = now
+    _move(
+        ticket,
+        data.status,
+        session=session,
+        actor=actor,
+        at=now,
+        kind="reopened" if reopening else "status_changed",
+        data={"note": data.note},
+    )
+    return ticket
+
+
+def reopen(ticket: Ticket, *, session: Session, actor: str, now: datetime, reason: str) -> None:
+    """A customer's reply reopens a resolved ticket (logged)."""
+    check_transition(ticket.status, Status.IN_PROGRESS)
+    _move(
+        ticket,
+        Status.IN_PROGRESS,
+        session=session,
+        actor=actor,
+        at=now,
+        kind="reopened",
+        data={"reason": reason},
+    )
+
+
+def update_ticket(
+    ticket_id: int,
+    data: TicketUpdate,
+    *,
+    session: Session,
+    knobs: SlaKnobs,
+    actor: str,
+    now: datetime,
+) -> Ticket:
+    """Triage a ticket; every change is logged, a new customer re-derives the SLA snapshot."""
+    ticket = locked_ticket(ticket_id, session=session)
+    changes = data.model_dump(exclude_unset=True)
+    for field in ("urgency", "priority_handling"):
+        if field in changes and changes[field] is None:
+            raise Unprocessable(
+                f"{field} cannot be null.", errors=[field_error(field, "must not be null")]
+            )
+    before = {f: _plain(getattr(ticket, f)) for f in changes}
+    if "estimated_resolution_at" in changes and data.estimated_resolution_at is not None:
+        _check_estimate(ticket, data.estimated_resolution_at)
+    if "customer_id" in changes and data.customer_id is not None:
+        get_customer(data.customer_id, session=session)
+    for field, value in changes.items():
+        setattr(ticket, field, value)
+    if "customer_id" in changes:
+        # Relinking re-matches the contract and re-derives the deadline: logged, never silent.
+        _recompute(
+            ticket, session=session, knobs=knobs, actor=actor, now=now, reason="customer relinked"
+        )
+    elif changes.keys() & {"category", "urgency", "priority_handling"}:
+        _rebill(ticket, session=session, knobs=knobs)
+    after = {f: _plain(getattr(ticket, f)) for f in changes}
+    if before != after:
+        ticket.updated_at = now
+        audit.record(
+            ticket_id,
+            session=session,
+            actor=actor,
+            kind="updated",
+            at=now,
+            data={"before": before, "after": after},
+        )
+    _save(ticket, session=session)
+    return ticket
+
+
+def recompute_sla(
+    ticket_id: int, *, session: Session, knobs: SlaKnobs, actor: str, now: datetime, reason: str
+) -> Ticket:
+    """Re-derive contract, coverage, billing and deadline from the data as it is now (logged)."""
+    ticket = locked_ticket(ticket_id, session=session)
+    _recompute(ticket, session=session, knobs=knobs, actor=actor, now=now, reason=reason)
+    _save(ticket, session=session)
+    return ticket
+
+
+def _recompute(
+    ticket: Ticket, *, session: Session, knobs: SlaKnobs, actor: str, now: datetime, reason: str
+) -> None:
+    before = _sla_summary(ticket)
+    decision = _decide_again(ticket, session=session, knobs=knobs)
+    apply_decision(ticket, decision, fraction=knobs.at_risk_fraction)
+    ticket.updated_at = now
+    audit.record(
+        _id(ticket),
+        session=session,
+        actor=actor,
+        kind="sla_recomputed",
+        at=now,
+        data={"reason": reason, "before": before, "after": _sla_summary(ticket)},
+    )
+
+
+def _rebill(ticket: Ticket, *, session: Session, knobs: SlaKnobs) -> None:
+    """Coverage, urgency and billing follow triage; the deadline snapshot stays (R3-R5, R13)."""
+    decision = _decide_again(ticket, session=session, knobs=knobs)
+    ticket.coverage = decision.coverage
+    ticket.urgent = decision.urgent
+    ticket.urgency = decision.urgency
+    ticket.billable = decision.billable
+    ticket.billing_reasons = list(decision.billing_reasons)
+    refresh_derived(ticket, fraction=knobs.at_risk_fraction)
+
+
+def _decide_again(ticket: Ticket, *, session: Session, knobs: SlaKnobs) -> sla.SlaDecision:
+    facts = sla.RequestFacts(
+        received_at=ticket.received_at,
+        channel=ticket.channel,
+        subject=ticket.subject,
+        category=ticket.category,
+    )
+    staff_urgency: Urgency | None = (
+        ticket.urgency if ticket.urgency in (Urgency.CONFIRMED, Urgency.REJECTED) else None
+    )
+    if ticket.auto_submitted and staff_urgency is None:
+        staff_urgency = Urgency.NONE
+    return terms.decide(
+        facts,
+        customer_id=ticket.customer_id,
+        session=session,
+        support_hours=knobs.support_hours,
+        urgency=staff_urgency,
+        priority_handling=ticket.priority_handling,
+    )
+
+
+def _sla_summary(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "contract_id": ticket.contract_id,
+        "coverage": ticket.coverage,
+        "policy": ticket.sla_policy,
+        "take_charge_due_at": iso(ticket.take_charge_due_at),
+        "billing_reasons": list(ticket.billing_reasons),
+    }
+
+
+def _check_estimate(ticket: Ticket, estimate: datetime) -> None:
+    if estimate <= ticket.received_at:
+        raise Unprocessable(
+            "estimated_resolution_at must be after the request was received.",
+            errors=[field_error("estimated_resolution_at", "must be after received_at")],
+        )
+
+
+_TICKETS = table_of(Ticket)
+_FOR_UPDATE = select(_TICKETS).where(_TICKETS.c.id == bindparam("ticket_id")).with_for_update()
+_WRITABLE = tuple(column.name for column in _TICKETS.columns if column.name != "id")
+_UPDATE = update(_TICKETS).where(_TICKETS.c.id == bindparam("ticket_id"))
+
+
+def locked_ticket(ticket_id: int, *, session: Session) -> Ticket:
+    """The ticket as a value, its row locked until the commit (PostgreSQL; SQLite writers are
+    serialised already). Changes to it are written by the move that makes them."""
+    row = session.connection().execute(_FOR_UPDATE, {"ticket_id": ticket_id}).mappings().first()
+    if row is None:
+        raise NotFound(f"No ticket with id {ticket_id}.")
+    return Ticket.model_validate(dict(row))
+
+
+def _save(ticket: Ticket, *, session: Session) -> None:
+    """Write the ticket back: one UPDATE of its row."""
+    values = {name: getattr(ticket, name) for name in _WRITABLE}
+    session.connection().execute(_UPDATE.values(values), {"ticket_id": _id(ticket)})
+
+
+def _move(
+    ticket: Ticket,
+    status: Status,
+    *,
+    session: Session,
+    actor: str,
+    at: datetime,
+    kind: str,
+    data: dict[str, Any],
+) -> None:
+    previous = ticket.status
+    ticket.status = status
+    ticket.updated_at = at
+    _save(ticket, session=session)
+    audit.record(
+        _id(ticket),
+        session=session,
+        actor=actor,
+        kind=kind,
+        from_status=previous,
+        to_status=status,
+        at=at,
+        data=data,
+    )
+
+
+def _notify_customer(
+    ticket: Ticket, kind: str, *, session: Session, at: datetime, dedup: str = ""
+) -> None:
+    """R11: the customer is told by email, once per cause (the outbox's dedup key)."""
+    if ticket.auto_submitted:
+        return  # automatic mail never gets an automatic answer
+    dedup_key = f"ticket:{ticket.id}:{kind}:{dedup}".rstrip(":")
+    if outbox.is_enqueued(dedup_key, session=session):
+        return
+    # The email's Message-ID is fixed now and stored, so the customer's reply (In-Reply-To)
+    # finds this ticket even before the email is sent.
+    message_id = f"{ticket.number}.{uuid.uuid4().hex}@sportello"
+    add_message(
+        _id(ticket),
+        session=session,
+        direction="outbound",
+        channel=ticket.channel,
+        text="",
+        received_at=at,
+        message_id=message_id,
+        subject=ticket.subject,
+        to=[ticket.from_email],
+    )
+    outbox.enqueue(
+        session=session,
+        kind=kind,
+        ticket_id=ticket.id,
+        at=at,
+        dedup_key=dedup_key,
+        payload={
+            "to": ticket.from_email,
+            "message_id": message_id,
+            "estimated_resolution_at": iso(ticket.estimated_resolution_at),
+        },
+    )
+
+
+def _id(ticket: Ticket) -> int:
+    assert ticket.id is not None  # a stored ticket
+    return ticket.id
+
+
+def _plain(value: Any) -> Any:
+    return iso(value) if isinstance(value, datetime) else value

@@ -1,0 +1,145 @@
+"""Reading tickets: one ticket, its conversation, and the work queue with its on-call views.
+
+The queue is ordered urgent first (R12), then nearest deadline, then oldest, and paginated by
+keyset. SLA-state filters are comparisons of the derived columns with `now` (see
+app.services.tickets.snapshot), so that an index serves them (R17).
+"""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, false, func, or_, tuple_
+from sqlmodel import Session, col, select
+
+from app.enums import OPEN_STATUSES, Category, SlaState, Status
+from app.errors import NotFound, Unprocessable, field_error
+from app.models.message import Message, MessageRead
+from app.models.ticket import Ticket, TicketPage
+from app.services.tickets.snapshot import read_ticket
+
+
+def get_ticket(ticket_id: int, *, session: Session) -> Ticket:
+    """The ticket, or NotFound."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"No ticket with id {ticket_id}.")
+    return ticket
+
+
+def list_messages(ticket_id: int, *, session: Session) -> list[MessageRead]:
+    """The ticket's conversation, oldest first."""
+    get_ticket(ticket_id, session=session)
+    rows = session.exec(
+        select(Message)
+        .where(Message.ticket_id == ticket_id)
+        .order_by(col(Message.received_at), col(Message.id))
+    )
+    return [MessageRead.model_validate(row, from_attributes=True) for row in rows]
+
+
+@dataclass(frozen=True)
+class TicketFilters:
+    """What GET /tickets can filter on; None means "any"."""
+
+    status: tuple[Status, ...] | None = None
+    customer_id: int | None = None
+    contract_id: int | None = None
+    urgent: bool | None = None
+    sla_state: SlaState | None = None
+    category: Category | None = None
+    billable: bool | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+    q: str | None = None
+
+
+def sla_state_condition(state: SlaState, *, now: datetime) -> ColumnElement[bool]:
+    """SQL for "the SLA state is `state` at `now`", from the derived columns (indexable)."""
+    due, taken = col(Ticket.take_charge_due_at), col(Ticket.taken_in_charge_at)
+    breach, risk = col(Ticket.breach_at), col(Ticket.at_risk_at)
+    conditions: dict[SlaState, ColumnElement[bool]] = {
+        SlaState.NOT_APPLICABLE: due.is_(None),
+        SlaState.MET: and_(taken.is_not(None), due.is_not(None), breach.is_(None)),
+        SlaState.BREACHED: breach < now,
+        SlaState.AT_RISK: and_(taken.is_(None), risk < now, breach >= now),
+        SlaState.PENDING: and_(taken.is_(None), breach >= now, or_(risk.is_(None), risk >= now)),
+    }
+    return conditions.get(state, false())
+
+
+def encode_cursor(ticket: Ticket) -> str:
+    """An opaque position in the queue order."""
+    raw = json.dumps([ticket.priority, ticket.queue_due_at.isoformat(), ticket.id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[int, datetime, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        priority, due, ticket_id = json.loads(base64.urlsafe_b64decode(padded))
+        return int(priority), datetime.fromisoformat(due), int(ticket_id)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise Unprocessable(
+            "The cursor is not one this API gave out.",
+            errors=[field_error("cursor", "invalid cursor")],
+        ) from exc
+
+
+def list_tickets(
+    filters: TicketFilters,
+    *,
+    session: Session,
+    now: datetime,
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[list[Ticket], str | None]:
+    """A page of tickets: urgent first, then nearest deadline, then oldest (keyset paginated)."""
+    query = select(Ticket)
+    statuses = filters.status or OPEN_STATUSES
+    if set(statuses) == set(OPEN_STATUSES):
+        # Spelled like the partial index's predicate, so the planner uses it.
+        query = query.where(col(Ticket.status).not_in((Status.RESOLVED, Status.CLOSED)))
+    else:
+        query = query.where(col(Ticket.status).in_(statuses))
+    for field in ("customer_id", "contract_id", "urgent", "category", "billable"):
+        value = getattr(filters, field)
+        if value is not None:
+            query = query.where(getattr(Ticket, field) == value)
+    if filters.sla_state is not None:
+        query = query.where(sla_state_condition(filters.sla_state, now=now))
+    if filters.received_from is not None:
+        query = query.where(col(Ticket.received_at) >= filters.received_from)
+    if filters.received_to is not None:
+        query = query.where(col(Ticket.received_at) < filters.received_to)
+    if filters.q:
+        pattern = (
+            "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        query = query.where(func.lower(col(Ticket.subject)).like(pattern.lower(), escape="\\"))
+    order = (col(Ticket.priority), col(Ticket.queue_due_at), col(Ticket.id))
+    if cursor is not None:
+        query = query.where(tuple_(*order) > tuple_(*_decode_cursor(cursor)))
+    rows = list(session.exec(query.order_by(*order).limit(limit + 1)))
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def queue_page(
+    filters: TicketFilters,
+    *,
+    session: Session,
+    now: datetime,
+    limit: int,
+    cursor: str | None,
+    fraction: float,
+) -> TicketPage:
+    """A page of the work queue as the API shows it, SLA blocks computed for `now`."""
+    rows, next_cursor = list_tickets(filters, session=session, now=now, limit=limit, cursor=cursor)
+    return TicketPage(
+        items=[read_ticket(ticket, now=now, fraction=fraction) for ticket in rows],
+        limit=limit,
+        next_cursor=next_cursor,
+    )

@@ -1,0 +1,147 @@
+"""The SLA snapshot a ticket carries, the queue columns derived from it, and its SLA block."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from app.models.ticket import SlaBlock, Ticket, TicketRead
+from app.services import sla
+from app.services.business_hours import CalendarSpec, calendar_for
+
+# Tickets without a deadline sort after every ticket with one.
+NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class SlaKnobs:
+    """The configurable parts of the SLA: R2's support target and the at-risk threshold."""
+
+    support_hours: Decimal | None
+    at_risk_fraction: float
+
+
+def decision_columns(decision: sla.SlaDecision) -> dict[str, Any]:
+    """The ticket's SLA snapshot and billing, as the engine decided them."""
+    return {
+        "contract_id": decision.contract_id,
+        "coverage": decision.coverage,
+        "urgent": decision.urgent,
+        "urgency": decision.urgency,
+        "billable": decision.billable,
+        "billing_reasons": list(decision.billing_reasons),
+        "sla_policy": decision.policy,
+        "sla_calendar": decision.calendar.to_dict(),
+        "sla_target_seconds": decision.target_seconds,
+        "clock_started_at": decision.clock_started_at,
+        "take_charge_due_at": decision.take_charge_due_at,
+        "on_call_alert": decision.on_call_alert,
+    }
+
+
+def derived_columns(
+    *,
+    urgent: bool,
+    take_charge_due_at: datetime | None,
+    clock_started_at: datetime | None,
+    target_seconds: int | None,
+    taken_in_charge_at: datetime | None,
+    calendar: CalendarSpec,
+    fraction: float,
+) -> dict[str, Any]:
+    """The queue and SLA-state columns that follow from the snapshot and taking in charge.
+
+    They turn the work queue's order and its SLA-state filters into plain comparisons with
+    `now` that an index can serve (see app.services.tickets.queue).
+    """
+    due = take_charge_due_at
+    derived: dict[str, Any] = {
+        "priority": 0 if urgent else 1,  # R12: urgent first
+        "queue_due_at": due or NO_DEADLINE,
+        "at_risk_at": None,
+        "breach_at": None,
+    }
+    if due is None or clock_started_at is None or target_seconds is None:
+        return derived
+    taken = taken_in_charge_at
+    derived["breach_at"] = None if taken is not None and taken <= due else due
+    if taken is None:
+        derived["at_risk_at"] = at_risk_from(
+            calendar,
+            clock_started_at=clock_started_at,
+            target_seconds=target_seconds,
+            fraction=fraction,
+        )
+    return derived
+
+
+def at_risk_from(
+    spec: CalendarSpec, *, clock_started_at: datetime, target_seconds: int, fraction: float
+) -> datetime:
+    """The instant after which less than `fraction` of the target is left (SPEC: at_risk).
+
+    It is the next opening after (1 - fraction) of the target has elapsed, so that the state
+    does not turn at_risk while the calendar is closed at a closing edge.
+    """
+    calendar = calendar_for(spec)
+    used = timedelta(seconds=target_seconds * (1 - fraction))
+    return calendar.next_opening(calendar.add_business_time(clock_started_at, used))
+
+
+def apply_decision(ticket: Ticket, decision: sla.SlaDecision, *, fraction: float) -> None:
+    """Store a new decision on the ticket, with the columns derived from it."""
+    for column, value in decision_columns(decision).items():
+        setattr(ticket, column, value)
+    refresh_derived(ticket, fraction=fraction)
+
+
+def refresh_derived(ticket: Ticket, *, fraction: float) -> None:
+    """Keep the queue and SLA-state columns in step with the snapshot and taking in charge."""
+    derived = derived_columns(
+        urgent=ticket.urgent,
+        take_charge_due_at=ticket.take_charge_due_at,
+        clock_started_at=ticket.clock_started_at,
+        target_seconds=ticket.sla_target_seconds,
+        taken_in_charge_at=ticket.taken_in_charge_at,
+        calendar=calendar_of(ticket),
+        fraction=fraction,
+    )
+    for column, value in derived.items():
+        setattr(ticket, column, value)
+
+
+def calendar_of(ticket: Ticket) -> CalendarSpec:
+    """The calendar the ticket's clock runs on, as snapshotted when its terms were decided."""
+    return CalendarSpec.from_dict(ticket.sla_calendar)
+
+
+def sla_block(ticket: Ticket, *, now: datetime, fraction: float) -> SlaBlock:
+    """The SLA block, computed for `now` by the pure engine from the stored snapshot."""
+    status = sla.sla_status(
+        calendar=calendar_of(ticket),
+        clock_started_at=ticket.clock_started_at,
+        take_charge_due_at=ticket.take_charge_due_at,
+        target_seconds=ticket.sla_target_seconds,
+        taken_in_charge_at=ticket.taken_in_charge_at,
+        now=now,
+        at_risk_fraction=fraction,
+    )
+    return SlaBlock(
+        policy=ticket.sla_policy,
+        state=status.state,
+        clock_started_at=ticket.clock_started_at,
+        take_charge_due_at=ticket.take_charge_due_at,
+        taken_in_charge_at=ticket.taken_in_charge_at,
+        business_seconds_elapsed=status.business_seconds_elapsed,
+        business_seconds_remaining=status.business_seconds_remaining,
+        target_seconds=ticket.sla_target_seconds,
+        on_call_alert=ticket.on_call_alert,
+    )
+
+
+def read_ticket(ticket: Ticket, *, now: datetime, fraction: float) -> TicketRead:
+    """The API view of a ticket, its SLA block computed for `now`."""
+    values = {name: getattr(ticket, name) for name in TicketRead.model_fields if name != "sla"}
+    return TicketRead.model_validate(
+        {**values, "sla": sla_block(ticket, now=now, fraction=fraction)}
+    )
