@@ -37,9 +37,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session
 
 from app.db import get_engine, unit_of_work
+from app.enums import SlaState
 from app.migrations import upgrade
 from app.services.business_hours import DEFAULT_CALENDAR_SPEC
-from app.services.tickets import NO_DEADLINE, TicketFilters, list_tickets
+from app.services.tickets.queue import TicketFilters, list_tickets
+from app.services.tickets.snapshot import NO_DEADLINE
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BENCH_DB = "sportello_bench"
@@ -164,7 +166,7 @@ def ticket_rows(
 ) -> Iterator[tuple[Any, ...]]:
     """`count` tickets in id order (ids from `first_id`), received over HISTORY up to `now`.
 
-    Follows app.services.tickets._refresh_derived for priority / queue_due_at / breach_at /
+    Follows app.services.tickets.snapshot.derived_columns for priority / queue_due_at / breach_at /
     at_risk_at (at_risk_at approximated as a few hours before the deadline).
     """
     rng = random.Random(seed)
@@ -342,7 +344,7 @@ class Query:
     judged: bool  # the issue's targets apply to the first pages
 
 
-QUEUE, BREACHED = TicketFilters(), TicketFilters(sla_state="breached")
+QUEUE, BREACHED = TicketFilters(), TicketFilters(sla_state=SlaState.BREACHED)
 QUERIES = (
     Query("work queue, page 1", QUEUE, second_page=False, judged=True),
     Query("work queue, page 2", QUEUE, second_page=True, judged=False),

@@ -61,6 +61,24 @@ class CalendarSpec:
         """The opening intervals of a weekday ("mon".."sun")."""
         return dict(cast(WeeklyHours, self.weekly))[day]
 
+    # The rules of a calendar's parts, one by one, for schemas that name the field at fault.
+
+    @staticmethod
+    def check_timezone(timezone: str) -> str:
+        """An IANA time zone name, or ValueError."""
+        _check_timezone(timezone)
+        return timezone
+
+    @staticmethod
+    def check_holidays(country: str | None, subdivision: str | None) -> None:
+        """Country and subdivision as the `holidays` package knows them, or ValueError."""
+        _check_holidays(country, subdivision)
+
+    @staticmethod
+    def normalize_weekly(weekly: Mapping[str, Iterable[Sequence[str]]]) -> WeeklyHours:
+        """Weekly hours checked ("HH:MM" pairs, sorted, no overlaps), or ValueError."""
+        return _normalize_weekly(weekly)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CalendarSpec:
         """Build a spec from its JSON form (see `to_dict`)."""

@@ -6,7 +6,6 @@ from decimal import Decimal
 from sqlalchemy import String, bindparam, literal, select, union_all
 from sqlmodel import Session
 
-from app.errors import Unprocessable, field_error
 from app.models.base import table_of
 from app.models.calendar import Calendar
 from app.models.contract import Contract
@@ -112,16 +111,14 @@ def decide(
         support = support_policy(session=session, take_charge_hours=support_hours)
     else:
         support = sla.SupportPolicy(take_charge_hours=support_hours)
-    try:
-        return sla.decide(
-            facts,
-            contracts=contracts,
-            support=support,
-            urgency=urgency,
-            priority_handling=priority_handling,
-        )
-    except ValueError as exc:  # the schemas validate first; this is the engine's last word
-        raise Unprocessable(str(exc), errors=[field_error("body", str(exc))]) from exc
+    # The schemas validated the facts first: a ValueError from the engine here is a bug.
+    return sla.decide(
+        facts,
+        contracts=contracts,
+        support=support,
+        urgency=urgency,
+        priority_handling=priority_handling,
+    )
 
 
 def preview(

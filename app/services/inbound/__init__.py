@@ -4,7 +4,6 @@ No database, no HTTP framework, no clock. Every adapter returns an InboundEmail 
 MalformedEmail.
 """
 
-from app.services.inbound.adapters import from_mailgun, from_mime, from_postmark, from_sendgrid
 from app.services.inbound.content import (
     clean_text,
     detect_automatic,
@@ -31,6 +30,7 @@ from app.services.inbound.model import (
     MalformedEmail,
     UploadedFile,
 )
+from app.services.inbound.providers import from_mailgun, from_mime, from_postmark, from_sendgrid
 from app.services.inbound.signatures import check_basic_auth, verify_mailgun_signature
 
 __all__ = [

@@ -1,0 +1,13 @@
+"""A raw RFC 5322 message (message/rfc822), from any relay."""
+
+from app.services.inbound.model import (
+    InboundEmail,
+)
+from app.services.inbound.providers._shared import (
+    parse_mime_email,
+)
+
+
+def from_mime(raw: bytes, *, provider: str = "mime") -> InboundEmail:
+    """An email from raw RFC 5322 bytes (message/rfc822)."""
+    return parse_mime_email(raw, provider=provider)
