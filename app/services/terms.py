@@ -1,11 +1,13 @@
 """From stored rows to the pure SLA engine's values: who the sender is, which terms apply."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import String, bindparam, literal, select, union_all
+from sqlalchemy import RowMapping, String, bindparam, literal, select, union_all
 from sqlmodel import Session
 
+from app.enums import Category
 from app.models.base import table_of
 from app.models.calendar import Calendar
 from app.models.contract import Contract
@@ -28,23 +30,64 @@ _MATCHES = union_all(
 
 def match_customer(email: str, *, session: Session) -> int | None:
     """The sender's customer: a contact's exact address first, then the email domain."""
-    address = email.strip().lower()
-    labels = address.rpartition("@")[2].split(".")
-    # support.rossi.it belongs to whoever owns rossi.it, unless someone owns it more precisely.
-    domains = [".".join(labels[i:]) for i in range(len(labels) - 1)]
-    rows = session.connection().execute(_MATCHES, {"address": address, "domains": domains}).all()
-    if not rows:
-        return None
-    # A contact (no domain) first, then the longest, most precise domain.
-    best = min(rows, key=lambda row: (row.domain is not None, -len(row.domain or "")))
-    customer_id: int = best.customer_id
-    return customer_id
+    return sender_terms(email, session=session).customer_id
+
+
+@dataclass(frozen=True)
+class SenderTerms:
+    """Who a sender is and every contract their customer holds, as the pure engine wants them."""
+
+    customer_id: int | None
+    contracts: tuple[sla.ContractTerms, ...]
 
 
 _CONTRACT = table_of(Contract)
 _CALENDAR = table_of(Calendar)
 _ON_CALL_CALENDAR = _CALENDAR.alias("on_call_calendar")
 _SPEC_COLUMNS = ("timezone", "weekly", "holiday_country", "holiday_subdivision", "closures")
+_MATCHED = _MATCHES.subquery("matched")
+# One round trip: the customers the address matches, each with its contracts and calendars.
+_SENDER = (
+    select(
+        _MATCHED.c.customer_id,
+        _MATCHED.c.domain,
+        _CONTRACT.c.id,
+        _CONTRACT.c.starts_on,
+        _CONTRACT.c.ends_on,
+        _CONTRACT.c.coverage,
+        _CONTRACT.c.take_charge_hours,
+        _CONTRACT.c.on_call_take_charge_hours,
+        *(_CALENDAR.c[name] for name in _SPEC_COLUMNS),
+        *(_ON_CALL_CALENDAR.c[name].label(f"on_call_{name}") for name in _SPEC_COLUMNS),
+    )
+    .select_from(_MATCHED)
+    .outerjoin(_CONTRACT, _CONTRACT.c.customer_id == _MATCHED.c.customer_id)
+    .outerjoin(_CALENDAR, _CALENDAR.c.id == _CONTRACT.c.calendar_id)
+    .outerjoin(_ON_CALL_CALENDAR, _ON_CALL_CALENDAR.c.id == _CONTRACT.c.on_call_calendar_id)
+)
+
+
+def sender_terms(email: str, *, session: Session) -> SenderTerms:
+    """The sender's customer (a contact's exact address first, then the most precise email
+    domain) and that customer's contracts."""
+    address = email.strip().lower()
+    labels = address.rpartition("@")[2].split(".")
+    # support.rossi.it belongs to whoever owns rossi.it, unless someone owns it more precisely.
+    domains = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    rows = session.connection().execute(_SENDER, {"address": address, "domains": domains}).all()
+    if not rows:
+        return SenderTerms(customer_id=None, contracts=())
+    # A contact (no domain) first, then the longest, most precise domain.
+    best = min(rows, key=lambda row: (row.domain is not None, -len(row.domain or "")))
+    customer_id: int = best.customer_id
+    contracts = {
+        row.id: _contract_terms(row._mapping)
+        for row in rows
+        if row.customer_id == customer_id and row.id is not None
+    }
+    return SenderTerms(customer_id=customer_id, contracts=tuple(contracts.values()))
+
+
 _CONTRACTS = (
     select(
         _CONTRACT.c.id,
@@ -67,26 +110,25 @@ def contract_terms(customer_id: int | None, *, session: Session) -> tuple[sla.Co
     if customer_id is None:
         return ()
     rows = session.connection().execute(_CONTRACTS, {"customer_id": customer_id}).mappings()
-    terms = []
-    for row in rows:
-        on_call = None
-        if row["on_call_timezone"] is not None and row["on_call_take_charge_hours"]:
-            on_call = sla.OnCallTerms(
-                calendar=calendar_spec(**{name: row[f"on_call_{name}"] for name in _SPEC_COLUMNS}),
-                take_charge_hours=row["on_call_take_charge_hours"],
-            )
-        terms.append(
-            sla.ContractTerms(
-                id=row["id"],
-                starts_on=row["starts_on"],
-                ends_on=row["ends_on"],
-                coverage=frozenset(row["coverage"]) | {"website"},  # R3: website always
-                calendar=calendar_spec(**{name: row[name] for name in _SPEC_COLUMNS}),
-                take_charge_hours=Decimal(row["take_charge_hours"]),
-                on_call=on_call,
-            )
+    return tuple(_contract_terms(row) for row in rows)
+
+
+def _contract_terms(row: RowMapping) -> sla.ContractTerms:
+    on_call = None
+    if row["on_call_timezone"] is not None and row["on_call_take_charge_hours"]:
+        on_call = sla.OnCallTerms(
+            calendar=calendar_spec(**{name: row[f"on_call_{name}"] for name in _SPEC_COLUMNS}),
+            take_charge_hours=row["on_call_take_charge_hours"],
         )
-    return tuple(terms)
+    return sla.ContractTerms(
+        id=row["id"],
+        starts_on=row["starts_on"],
+        ends_on=row["ends_on"],
+        coverage=frozenset(row["coverage"]) | {Category.WEBSITE},  # R3: website always
+        calendar=calendar_spec(**{name: row[name] for name in _SPEC_COLUMNS}),
+        take_charge_hours=Decimal(row["take_charge_hours"]),
+        on_call=on_call,
+    )
 
 
 def support_policy(*, session: Session, take_charge_hours: Decimal | None) -> sla.SupportPolicy:
@@ -103,9 +145,12 @@ def decide(
     support_hours: Decimal | None,
     urgency: str | None = None,
     priority_handling: bool = False,
+    contracts: tuple[sla.ContractTerms, ...] | None = None,
 ) -> sla.SlaDecision:
-    """The SLA decision for a request from this customer, with its contracts as stored now."""
-    contracts = contract_terms(customer_id, session=session)
+    """The SLA decision for a request from this customer, with its contracts as stored now
+    (read here unless the caller has them already, see `sender_terms`)."""
+    if contracts is None:
+        contracts = contract_terms(customer_id, session=session)
     # R2: the support terms apply only without an active contract; read them only then.
     if sla.active_contract_at(contracts, instant=facts.received_at) is None:
         support = support_policy(session=session, take_charge_hours=support_hours)

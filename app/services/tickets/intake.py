@@ -60,13 +60,15 @@ def open_ticket(
             "received_at is in the future.",
             errors=[field_error("received_at", "must not be in the future")],
         )
-    customer_id = terms.match_customer(data.from_email, session=session)
+    sender = terms.sender_terms(data.from_email, session=session)
+    customer_id = sender.customer_id
     facts = sla.RequestFacts(
         received_at=received_at, channel=data.channel, subject=data.subject, category=data.category
     )
     decision = terms.decide(
         facts,
         customer_id=customer_id,
+        contracts=sender.contracts,
         session=session,
         support_hours=knobs.support_hours,
         # Automatic mail never creates an urgent ticket (loops and noise).
@@ -74,7 +76,7 @@ def open_ticket(
     )
     ticket_id = _next_ticket_id(session)
     number = f"{received_at.astimezone(UTC):%Y}-{ticket_id:06d}"
-    # One ORM-enabled INSERT, no object: intake is the hot path of email and the form.
+    # One INSERT statement: tickets are written with Core only (see lifecycle's `_save`).
     session.connection().execute(
         _INSERT_TICKET,
         {
