@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.deps import KnobsDep, Now, SessionDep, SettingsDep
@@ -88,7 +88,7 @@ def submit(
     knobs: KnobsDep,
     now: Now,
     settings: SettingsDep,
-) -> Response:
+) -> ContactResult | Response:
     """Send a support request from the website (R6); its take-charge deadline comes back."""
     result = service.submit(
         submission.form,
@@ -103,7 +103,7 @@ def submit(
             "/api/v1/contact/thanks?" + urlencode({"n": result.ticket_number})
         )
         return RedirectResponse(target, status_code=303)
-    return JSONResponse(result.model_dump(mode="json"), status_code=201)
+    return result
 
 
 PAGE = """<!doctype html>

@@ -2,7 +2,7 @@
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -134,53 +134,55 @@ async def mime_email(request: Request, _: Annotated[None, Depends(basic_or_agent
     return await _parse(from_mime, raw, size=len(raw))
 
 
+StoreEmail = Callable[[InboundEmail, str | None], Awaitable[ingest.IngestResult]]
+
+
+async def email_store(
+    write: WriterDep, knobs: KnobsDep, now: Now, settings: SettingsDep
+) -> StoreEmail:
+    """How this request stores its email (with its single-use token, if signed): committed
+    before the answer; 503 when nothing could be stored, so the provider retries."""
+
+    async def store(email: InboundEmail, token: str | None) -> ingest.IngestResult:
+        return await write(
+            ingest.storing(
+                email,
+                knobs=knobs,
+                now=now,
+                max_file_bytes=settings.max_file_bytes,
+                replay_token=token,
+            )
+        )
+
+    return store
+
+
+StoreDep = Annotated[StoreEmail, Depends(email_store)]
+
+
 @router.post("/mailgun", response_model=InboundResult, status_code=200, responses=RESPONSES)
 async def mailgun(
-    delivery: Annotated[tuple[InboundEmail, str], Depends(mailgun_email)],
-    write: WriterDep,
-    knobs: KnobsDep,
-    now: Now,
-    settings: SettingsDep,
+    delivery: Annotated[tuple[InboundEmail, str], Depends(mailgun_email)], store: StoreDep
 ) -> ingest.IngestResult:
     """Mailgun route forward() (parsed fields or `body-mime`); signed, single-use tokens."""
     email, token = delivery
-    return await write(
-        ingest.storing(
-            email, knobs=knobs, now=now, max_file_bytes=settings.max_file_bytes, replay_token=token
-        )
-    )
+    return await store(email, token)
 
 
 @router.post("/sendgrid", response_model=InboundResult, status_code=200, responses=RESPONSES)
 async def sendgrid(
-    email: Annotated[InboundEmail, Depends(sendgrid_email)],
-    write: WriterDep,
-    knobs: KnobsDep,
-    now: Now,
-    settings: SettingsDep,
+    email: Annotated[InboundEmail, Depends(sendgrid_email)], store: StoreDep
 ) -> ingest.IngestResult:
     """SendGrid Inbound Parse (default or raw); basic auth."""
-    return await write(
-        ingest.storing(
-            email, knobs=knobs, now=now, max_file_bytes=settings.max_file_bytes, replay_token=None
-        )
-    )
+    return await store(email, None)
 
 
 @router.post("/postmark", response_model=InboundResult, status_code=200, responses=RESPONSES)
 async def postmark(
-    email: Annotated[InboundEmail, Depends(postmark_email)],
-    write: WriterDep,
-    knobs: KnobsDep,
-    now: Now,
-    settings: SettingsDep,
+    email: Annotated[InboundEmail, Depends(postmark_email)], store: StoreDep
 ) -> ingest.IngestResult:
     """Postmark inbound webhook JSON; basic auth."""
-    return await write(
-        ingest.storing(
-            email, knobs=knobs, now=now, max_file_bytes=settings.max_file_bytes, replay_token=None
-        )
-    )
+    return await store(email, None)
 
 
 @router.post(
@@ -196,15 +198,7 @@ async def postmark(
     },
 )
 async def mime(
-    email: Annotated[InboundEmail, Depends(mime_email)],
-    write: WriterDep,
-    knobs: KnobsDep,
-    now: Now,
-    settings: SettingsDep,
+    email: Annotated[InboundEmail, Depends(mime_email)], store: StoreDep
 ) -> ingest.IngestResult:
     """A raw RFC 5322 message from any relay; basic auth or an agent token."""
-    return await write(
-        ingest.storing(
-            email, knobs=knobs, now=now, max_file_bytes=settings.max_file_bytes, replay_token=None
-        )
-    )
+    return await store(email, None)

@@ -45,21 +45,21 @@ _CONTRACT = table_of(Contract)
 _CALENDAR = table_of(Calendar)
 _ON_CALL_CALENDAR = _CALENDAR.alias("on_call_calendar")
 _SPEC_COLUMNS = ("timezone", "weekly", "holiday_country", "holiday_subdivision", "closures")
+# What the engine needs of a contract: its dates, coverage, target and calendars.
+_TERMS_COLUMNS = (
+    _CONTRACT.c.id,
+    _CONTRACT.c.starts_on,
+    _CONTRACT.c.ends_on,
+    _CONTRACT.c.coverage,
+    _CONTRACT.c.take_charge_hours,
+    _CONTRACT.c.on_call_take_charge_hours,
+    *(_CALENDAR.c[name] for name in _SPEC_COLUMNS),
+    *(_ON_CALL_CALENDAR.c[name].label(f"on_call_{name}") for name in _SPEC_COLUMNS),
+)
 _MATCHED = _MATCHES.subquery("matched")
 # One round trip: the customers the address matches, each with its contracts and calendars.
 _SENDER = (
-    select(
-        _MATCHED.c.customer_id,
-        _MATCHED.c.domain,
-        _CONTRACT.c.id,
-        _CONTRACT.c.starts_on,
-        _CONTRACT.c.ends_on,
-        _CONTRACT.c.coverage,
-        _CONTRACT.c.take_charge_hours,
-        _CONTRACT.c.on_call_take_charge_hours,
-        *(_CALENDAR.c[name] for name in _SPEC_COLUMNS),
-        *(_ON_CALL_CALENDAR.c[name].label(f"on_call_{name}") for name in _SPEC_COLUMNS),
-    )
+    select(_MATCHED.c.customer_id, _MATCHED.c.domain, *_TERMS_COLUMNS)
     .select_from(_MATCHED)
     .outerjoin(_CONTRACT, _CONTRACT.c.customer_id == _MATCHED.c.customer_id)
     .outerjoin(_CALENDAR, _CALENDAR.c.id == _CONTRACT.c.calendar_id)
@@ -89,16 +89,8 @@ def sender_terms(email: str, *, session: Session) -> SenderTerms:
 
 
 _CONTRACTS = (
-    select(
-        _CONTRACT.c.id,
-        _CONTRACT.c.starts_on,
-        _CONTRACT.c.ends_on,
-        _CONTRACT.c.coverage,
-        _CONTRACT.c.take_charge_hours,
-        _CONTRACT.c.on_call_take_charge_hours,
-        *(_CALENDAR.c[name] for name in _SPEC_COLUMNS),
-        *(_ON_CALL_CALENDAR.c[name].label(f"on_call_{name}") for name in _SPEC_COLUMNS),
-    )
+    select(*_TERMS_COLUMNS)
+    .select_from(_CONTRACT)
     .join(_CALENDAR, _CALENDAR.c.id == _CONTRACT.c.calendar_id)
     .outerjoin(_ON_CALL_CALENDAR, _ON_CALL_CALENDAR.c.id == _CONTRACT.c.on_call_calendar_id)
     .where(_CONTRACT.c.customer_id == bindparam("customer_id"))
