@@ -46,7 +46,7 @@ async def read_submission(request: Request) -> Submission:
             values = {k: v.decode("utf-8", "replace") for k, v in fields.items()}
             wants_html = "text/html" in request.headers.get("accept", "")
         form = ContactIn.model_validate(values)
-    except (ValueError, MalformedEmail) as exc:
+    except (ValueError, RecursionError, MalformedEmail) as exc:  # RecursionError: deep JSON
         if isinstance(exc, ValidationError):
             raise RequestValidationError(exc.errors(include_url=False)) from exc
         raise BadRequest("Send the form as JSON, urlencoded or multipart/form-data.") from exc

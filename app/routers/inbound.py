@@ -123,7 +123,7 @@ async def postmark_email(request: Request, _: BasicAuth) -> InboundEmail:
     """Postmark's inbound JSON."""
     try:
         payload = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
         raise BadRequest("The Postmark payload is not JSON.") from exc
     return await _parse(from_postmark, payload, size=_size(request))
 

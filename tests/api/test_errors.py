@@ -80,3 +80,24 @@ def test_database_outage_is_503_problem(serve):
     server = serve(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
     response = httpx.get(server.base_url + "/readyz")
     _problem(response, 503)
+
+
+DEEP_JSON = b"[" * 10_000 + b"]" * 10_000
+
+
+def test_json_nested_too_deep_is_400_everywhere(api):
+    """A body that would exhaust the parser's recursion is bad input, not a crash."""
+    from tests.conftest import INBOUND_PASSWORD, INBOUND_USER
+
+    json_type = {"Content-Type": "application/json"}
+    contact = api.anonymous.post("/api/v1/contact", content=DEEP_JSON, headers=json_type)
+    postmark = api.anonymous.post(
+        "/api/v1/inbound/email/postmark",
+        content=DEEP_JSON,
+        headers=json_type,
+        auth=(INBOUND_USER, INBOUND_PASSWORD),
+    )
+    internal = api.admin.post("/api/v1/customers", content=DEEP_JSON, headers=json_type)
+
+    for response in (contact, postmark, internal):
+        _problem(response, 400)
