@@ -54,6 +54,12 @@ class NotFound(DomainError):
     status, slug, title = 404, "not-found", "Not found"
 
 
+class NotAcceptable(DomainError):
+    """Input a mail provider must not send again: Mailgun stops retrying on 406."""
+
+    status, slug, title = 406, "not-acceptable", "Not acceptable"
+
+
 class Conflict(DomainError):
     status, slug, title = 409, "conflict", "Conflict"
 

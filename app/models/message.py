@@ -74,6 +74,9 @@ class Attachment(SQLModel, table=True):
     sha256: str = Field(max_length=64)
 
 
+MAX_TOKEN_CHARS = 255  # Mailgun's tokens are 50 characters
+
+
 class WebhookToken(SQLModel, table=True):
     """A provider's one-time token already seen (replay protection for signed webhooks)."""
 
@@ -81,7 +84,7 @@ class WebhookToken(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     provider: str = Field(max_length=16)
-    token: str = Field(max_length=255)
+    token: str = Field(max_length=MAX_TOKEN_CHARS)
     seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
     __table_args__ = (UniqueConstraint("provider", "token"),)

@@ -10,8 +10,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from app.deps import KnobsDep, Now, SettingsDep, WriterDep, authenticate_bearer
 from app.enums import Role
-from app.errors import BadRequest, Forbidden, Unauthorized
+from app.errors import BadRequest, Forbidden, NotAcceptable, Unauthorized
 from app.models.inbound import InboundResult
+from app.models.message import MAX_TOKEN_CHARS
 from app.routers._responses import problems
 from app.services import ingest
 from app.services.inbound import (
@@ -28,7 +29,7 @@ from app.services.inbound import (
 from app.services.inbound.forms import parse_form
 
 router = APIRouter(prefix="/inbound/email", tags=["inbound"])
-RESPONSES = problems(400, 401, 403, 413, 422, 503)
+RESPONSES = problems(400, 401, 403, 406, 413, 422, 503)
 
 
 async def basic_auth(request: Request, settings: SettingsDep) -> None:
@@ -102,6 +103,8 @@ async def mailgun_email(request: Request, settings: SettingsDep) -> tuple[Inboun
     )
     if not (timestamp and token and signature):
         raise Unauthorized("The Mailgun signature (timestamp, token, signature) is missing.")
+    if len(token) > MAX_TOKEN_CHARS:  # never stored, whatever the signature: do not retry
+        raise NotAcceptable(f"The Mailgun token is longer than {MAX_TOKEN_CHARS} characters.")
     if not verify_mailgun_signature(
         signing_key=key.get_secret_value(),
         timestamp=timestamp,

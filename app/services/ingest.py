@@ -81,15 +81,22 @@ def ingest_email(
     """Store an inbound email on its ticket (a new one, or the one it replies to).
 
     A provider redelivers until it hears 2xx, so the same message may arrive twice, even twice
-    at once: the second answers with the first one's ticket (`duplicate`). A signed webhook's
-    token is accepted once (R6: a replayed request is refused).
+    at once, even with the same signed token: the second answers with the first one's ticket
+    (`duplicate`). A signed token is accepted for one message only (R6: a replay is refused).
     """
     check_sizes(email.attachments, max_file_bytes=max_file_bytes)
-    if replay_token is not None:
-        _remember_token(email.provider, replay_token, session=session, now=now)
+    fresh_token = replay_token is None or _remember_token(
+        email.provider, replay_token, session=session, now=now
+    )
     duplicate = _stored_copy(email, session=session)
     if duplicate is not None:
+        # A retry after a crash between our commit and our answer carries the same token and
+        # the same message: the provider must hear that it is stored.
         return duplicate
+    if not fresh_token:
+        # The signature covers only timestamp and token: a new message under a used token is
+        # someone replaying a captured request.
+        raise Forbidden("This webhook token was used before: a replayed request is refused.")
     # A concurrent delivery of the same message (PostgreSQL) breaks the unique index on
     # Message-ID once the other commits; the writer then runs this unit again, and the rerun
     # answers with the stored copy (app.group_commit.run_alone).
@@ -105,17 +112,15 @@ _TOKEN_INSERTS = {
 }
 
 
-def _remember_token(provider: str, token: str, *, session: Session, now: datetime) -> None:
-    """Record a single-use webhook token; Forbidden when it was used before.
+def _remember_token(provider: str, token: str, *, session: Session, now: datetime) -> bool:
+    """Record a single-use webhook token; False when it was used before.
 
     The insert does nothing when the token is there already, committed or written by a
     concurrent delivery (PostgreSQL waits for that one's commit first).
     """
     connection = session.connection()
     row = {"provider": provider, "token": token, "seen_at": now}
-    inserted = connection.execute(_TOKEN_INSERTS[connection.dialect.name], row).first()
-    if inserted is None:
-        raise Forbidden("This webhook token was used before: a replayed request is refused.")
+    return connection.execute(_TOKEN_INSERTS[connection.dialect.name], row).first() is not None
 
 
 _MESSAGES = table_of(Message)

@@ -504,3 +504,28 @@ def test_sender_without_a_dotted_domain_is_still_stored(api, rossi):
     response = post_mime(api, eml(sender="root@localhost"))
     assert response.status_code == 200, response.text
     assert ticket(api, response.json()["ticket_id"])["customer_id"] is None
+
+
+def test_a_retry_with_the_same_token_and_message_is_a_duplicate(api, rossi, db):
+    """After a crash between our commit and our answer, Mailgun retries the very same request:
+    it must hear 200 with the stored ticket, not 403 (R6: exactly once)."""
+    delivery = signed(mailgun_fields())
+    first = api.anonymous.post("/api/v1/inbound/email/mailgun", data=delivery)
+    assert first.status_code == 200, first.text
+
+    retry = api.anonymous.post("/api/v1/inbound/email/mailgun", data=delivery)
+
+    assert retry.status_code == 200, retry.text
+    assert retry.json() == {**first.json(), "duplicate": True}
+    assert count(db, Ticket) == 1
+
+
+def test_a_token_too_long_to_store_is_406_on_both_databases(api, rossi, db):
+    """Input that can never be accepted answers a status Mailgun does not retry."""
+    response = api.anonymous.post(
+        "/api/v1/inbound/email/mailgun", data=signed(mailgun_fields(), token="t" * 256)
+    )
+
+    assert response.status_code == 406, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert count(db, Ticket) == 0
