@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _client_gone(request: Request, exc: Exception) -> JSONResponse:
+    # The client hung up while sending its body: nothing to answer, nothing broken here.
+    # One line at INFO, no traceback, so nobody can flood the error log by hanging up.
+    log.info("client disconnected during the body of %s %s", request.method, request.url.path)
+    return problem(400, detail="The request body did not arrive whole.", instance=request.url.path)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # Never a stack trace to the client; the log has it.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -200,6 +208,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected_error)
 
 

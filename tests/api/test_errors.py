@@ -101,3 +101,29 @@ def test_json_nested_too_deep_is_400_everywhere(api):
 
     for response in (contact, postmark, internal):
         _problem(response, 400)
+
+
+def test_a_client_that_hangs_up_mid_body_is_one_info_line(api, caplog):
+    """Anyone can hang up: that is no error of ours, and must not flood the error log."""
+    import logging
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    caplog.set_level(logging.INFO)
+    address = urlsplit(api.base_url)
+    with socket.create_connection((address.hostname, address.port)) as connection:
+        connection.sendall(
+            b"POST /api/v1/contact HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n" + b'{"name": "half'
+        )
+        time.sleep(0.2)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any(
+        "disconnected" in r.getMessage() for r in caplog.records
+    ):
+        time.sleep(0.05)
+
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    gone = [r for r in caplog.records if "disconnected" in r.getMessage()]
+    assert len(gone) == 1 and gone[0].levelno == logging.INFO and gone[0].exc_info is None
