@@ -62,7 +62,10 @@ def _too_large(limit: int) -> str:
 
 
 class AccessLog:
-    """One line per request: method, path, status, duration, request id. Never headers."""
+    """One line per request: method, path, status, duration, request id. Never headers.
+
+    Every response carries its request id and `X-Content-Type-Options: nosniff`.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -84,6 +87,9 @@ class AccessLog:
                 message["headers"] = [
                     *message["headers"],
                     (b"x-request-id", request_id.encode("latin-1")),
+                    # No browser guesses a type other than the one declared (a stored
+                    # attachment or page can never be sniffed into script).
+                    (b"x-content-type-options", b"nosniff"),
                 ]
             await send(message)
 

@@ -28,5 +28,7 @@ def readyz(engine: EngineDep) -> Health:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:
-        raise ServiceUnavailable("The database does not answer.") from exc
+        raise ServiceUnavailable(
+            "The database does not answer.", headers={"Retry-After": "5"}
+        ) from exc
     return Health(status="ready")

@@ -32,6 +32,9 @@ router = APIRouter(prefix="/inbound/email", tags=["inbound"])
 RESPONSES = problems(400, 401, 403, 406, 413, 422, 503)
 
 
+BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="sportello-inbound"'}
+
+
 async def basic_auth(request: Request, settings: SettingsDep) -> None:
     """SendGrid and Postmark sign nothing: they post with basic auth in the URL."""
     username, password = settings.inbound_username, settings.inbound_password
@@ -42,12 +45,10 @@ async def basic_auth(request: Request, settings: SettingsDep) -> None:
         )
     header = request.headers.get("authorization")
     if header is None or not header.lower().startswith("basic "):
-        raise Unauthorized(
-            "This webhook needs HTTP basic auth.",
-            headers={"WWW-Authenticate": 'Basic realm="sportello-inbound"'},
-        )
+        raise Unauthorized("This webhook needs HTTP basic auth.", headers=BASIC_CHALLENGE)
     if not check_basic_auth(header, username=username, password=password.get_secret_value()):
-        raise Forbidden("Wrong inbound webhook credentials.")
+        # RFC 9110: wrong credentials are a 401 with the challenge, so the sender may retry.
+        raise Unauthorized("Wrong inbound webhook credentials.", headers=BASIC_CHALLENGE)
 
 
 BasicAuth = Annotated[None, Depends(basic_auth)]

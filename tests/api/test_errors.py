@@ -80,6 +80,17 @@ def test_database_outage_is_503_problem(serve):
     server = serve(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
     response = httpx.get(server.base_url + "/readyz")
     _problem(response, 503)
+    assert int(response.headers["retry-after"]) > 0  # a balancer knows when to look again
+
+
+def test_every_response_forbids_type_sniffing(api):
+    for response in (
+        api.anonymous.get("/healthz"),
+        api.anonymous.get("/api/v1/contact/thanks"),
+        api.viewer.get("/api/v1/tickets"),
+        api.anonymous.get("/api/v1/nothing-here"),
+    ):
+        assert response.headers["x-content-type-options"] == "nosniff"
 
 
 DEEP_JSON = b"[" * 10_000 + b"]" * 10_000

@@ -245,13 +245,17 @@ def test_token_replay_is_refused(api, rossi, db):
 
 @pytest.mark.parametrize(
     ("auth", "status"),
-    [(None, 401), (("inbound", "wrong"), 403), (("nobody", INBOUND_PASSWORD), 403)],
+    [(None, 401), (("inbound", "wrong"), 401), (("nobody", INBOUND_PASSWORD), 401)],
 )
 def test_basic_auth_is_checked(api, rossi, db, auth, status):
+    """Missing or wrong credentials: 401 with the Basic challenge (RFC 9110)."""
     payload = json.loads((FIXTURES / "postmark.json").read_text())
     response = api.anonymous.post("/api/v1/inbound/email/postmark", json=payload, auth=auth)
     assert response.status_code == status
-    assert post_mime(api, eml(), auth=auth).status_code == status
+    assert response.headers["www-authenticate"].startswith("Basic ")
+    mime = post_mime(api, eml(), auth=auth)
+    assert mime.status_code == status
+    assert mime.headers["www-authenticate"].startswith("Basic ")
     assert count(db, Ticket) == 0
 
 
