@@ -1,9 +1,10 @@
 """Schemas shared by every router."""
 
+from datetime import datetime
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Path, Query
-from pydantic import BaseModel
+from pydantic import AfterValidator, AwareDatetime, BaseModel
 
 MAX_ID = 2**31 - 1
 
@@ -11,6 +12,22 @@ ResourceId = Annotated[int, Path(ge=1, le=MAX_ID, description="The resource's id
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page.")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")]
 
+
+# Every instant the API accepts lies in these years (wall clock of its own offset), so that
+# converting it to UTC or adding business time to it can never leave the calendar.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+
+
+def _within_years(value: datetime) -> datetime:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"must be in the years {FIRST_YEAR} to {LAST_YEAR}")
+    return value
+
+
+# An instant given with its UTC offset (a body field).
+Instant = Annotated[AwareDatetime, AfterValidator(_within_years)]
+# An instant from a query string: the offset is checked where the endpoint can name the field.
+QueryInstant = Annotated[datetime, AfterValidator(_within_years)]
 
 T = TypeVar("T")
 

@@ -3,9 +3,10 @@
 from datetime import datetime
 
 import pydantic
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr
+from pydantic import BaseModel, ConfigDict, EmailStr
 
 from app.enums import Category, Coverage, Policy
+from app.models.common import Instant
 from app.models.ticket import AcceptedChannel
 
 
@@ -22,7 +23,7 @@ class SlaPreviewIn(BaseModel):
         },
     )
 
-    received_at: AwareDatetime
+    received_at: Instant
     from_email: EmailStr
     subject: str = pydantic.Field(default="", max_length=998)
     channel: AcceptedChannel

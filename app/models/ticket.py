@@ -5,7 +5,6 @@ from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -27,6 +26,7 @@ from app.enums import (
     Urgency,
 )
 from app.models.base import EnumString, JSONType, UTCDateTime, utcnow
+from app.models.common import Instant
 
 OPEN_PREDICATE = "status NOT IN ('resolved', 'closed')"
 BREACH_PREDICATE = f"{OPEN_PREDICATE} AND breach_at IS NOT NULL"
@@ -173,7 +173,7 @@ class TicketCreate(BaseModel):
     from_name: str = pydantic.Field(default="", max_length=200)
     subject: str = pydantic.Field(default="", max_length=998)
     body: str = pydantic.Field(default="", max_length=MAX_BODY_CHARS)
-    received_at: AwareDatetime | None = pydantic.Field(
+    received_at: Instant | None = pydantic.Field(
         default=None,
         description="When the request reached the service; defaults to now. "
         "Set it to import history; never in the future.",
@@ -202,7 +202,7 @@ class TicketUpdate(BaseModel):
     priority_handling: bool | None = pydantic.Field(
         default=None, description="Handled with priority at the customer's request (R13)."
     )
-    estimated_resolution_at: AwareDatetime | None = None
+    estimated_resolution_at: Instant | None = None
 
 
 class TakeChargeIn(BaseModel):
@@ -216,7 +216,7 @@ class TakeChargeIn(BaseModel):
         },
     )
 
-    estimated_resolution_at: AwareDatetime | None = None
+    estimated_resolution_at: Instant | None = None
     note: str = pydantic.Field(default="", max_length=5000)
 
 

@@ -1,6 +1,5 @@
 """Business calendars: HTTP only."""
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -9,7 +8,7 @@ from fastapi import APIRouter, Query
 from app.deps import Admin, SessionDep, Viewer
 from app.errors import Unprocessable, field_error
 from app.models.calendar import CalendarCreate, CalendarRead, DeadlineRead
-from app.models.common import Limit, Offset, Page, ResourceId
+from app.models.common import Limit, Offset, Page, QueryInstant, ResourceId
 from app.routers._responses import AUTH, READ, WRITE, problems
 from app.services import calendars as service
 
@@ -50,7 +49,7 @@ def deadline(
     session: SessionDep,
     _: Viewer,
     start: Annotated[
-        datetime,
+        QueryInstant,
         Query(description="ISO 8601 with an offset.", examples=["2026-11-23T16:00:00+01:00"]),
     ],
     hours: Annotated[Decimal, Query(gt=0, le=10_000, description="Business hours to add.")],
