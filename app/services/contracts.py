@@ -66,6 +66,28 @@ def _check_code_free(code: str, contract_id: int | None, *, session: Session) ->
         )
 
 
+def _check_no_overlap(
+    customer_id: int, starts_on: date, ends_on: date, contract_id: int | None, *, session: Session
+) -> None:
+    """R1: one contract in force at a time for a customer; an overlap is refused, not guessed."""
+    other = session.exec(
+        select(Contract).where(
+            Contract.customer_id == customer_id,
+            Contract.id != contract_id,
+            col(Contract.starts_on) <= ends_on,
+            col(Contract.ends_on) >= starts_on,
+        )
+    ).first()
+    if other is not None:
+        raise Conflict(
+            f"The customer's contract {other.code!r} (id {other.id}) runs from "
+            f"{other.starts_on} to {other.ends_on}, overlapping {starts_on} to {ends_on}; "
+            "end it first, or start this one after it.",
+            errors=[field_error("starts_on", f"overlaps contract {other.code}")],
+            contract_id=other.id,
+        )
+
+
 def create_contract(data: ContractCreate, *, session: Session) -> Contract:
     """Record a contract with the defaults of API.md (R1, R3–R5, R8, R9)."""
     _require(Customer, data.customer_id, "customer_id", session=session)
@@ -78,6 +100,7 @@ def create_contract(data: ContractCreate, *, session: Session) -> Contract:
         _require(Calendar, data.on_call.calendar_id, "on_call.calendar_id", session=session)
     _check_code_free(data.code, None, session=session)
     assert data.ends_on is not None and calendar_id is not None
+    _check_no_overlap(data.customer_id, data.starts_on, data.ends_on, None, session=session)
     contract = Contract(
         customer_id=data.customer_id,
         code=data.code,
@@ -127,6 +150,9 @@ def update_contract(contract_id: int, data: ContractUpdate, *, session: Session)
             "ends_on must be after starts_on.",
             errors=[field_error("ends_on", "must be after starts_on")],
         )
+    _check_no_overlap(
+        contract.customer_id, contract.starts_on, contract.ends_on, contract_id, session=session
+    )
     contract.updated_at = utcnow()
     session.add(contract)
     session.flush()

@@ -158,3 +158,37 @@ def test_contracts_filter_by_customer_and_activity(api, customer_id):
         "/api/v1/contracts", params={"customer_id": customer_id, "active_on": "2026-06-01"}
     ).json()
     assert [c["code"] for c in active["items"]] == ["B"]
+
+
+def test_overlapping_contracts_are_refused_naming_the_other(api, customer_id):
+    """R1: one contract in force at a time; silently letting the newer one win is refused."""
+
+    def contract(code, starts_on, **extra):
+        return api.admin.post(
+            "/api/v1/contracts",
+            json={
+                "customer_id": customer_id,
+                "code": code,
+                "starts_on": starts_on,
+                "annual_fee": "1",
+                **extra,
+            },
+        )
+
+    first = contract("A-2026", "2026-01-01")
+    assert first.status_code == 201, first.text
+    overlapping = contract("B-2026", "2026-06-01")
+    assert overlapping.status_code == 409, overlapping.text
+    assert "A-2026" in overlapping.json()["detail"]
+    assert overlapping.json()["contract_id"] == first.json()["id"]
+    following = contract("A-2027", "2027-01-01")  # the day after the first one ends
+    assert following.status_code == 201, following.text
+
+    stretched = api.admin.patch(
+        f"/api/v1/contracts/{first.json()['id']}", json={"ends_on": "2027-03-01"}
+    )
+    assert stretched.status_code == 409, stretched.text
+    assert "A-2027" in stretched.json()["detail"]
+    assert (
+        api.admin.get(f"/api/v1/contracts/{first.json()['id']}").json()["ends_on"] == "2026-12-31"
+    )
