@@ -171,8 +171,9 @@ def _store(
         "subject": email.subject[:998],
         "auto_submitted": email.auto_submitted,
     }
-    ticket = thread_of(email, session=session)
-    if ticket is not None and ticket.status != Status.CLOSED:
+    thread = thread_of(email, session=session)
+    ticket = thread.ticket
+    if ticket is not None and thread.joins:
         assert ticket.id is not None
         message_id = add_message(
             ticket.id,
@@ -195,7 +196,8 @@ def _store(
             reopen(ticket, session=session, actor=ACTOR, now=now, reason="the customer replied")
         result = IngestResult(ticket_id=ticket.id, ticket_number=ticket.number, duplicate=False)
     else:
-        closed = ticket  # a reply to a closed ticket starts a new one that links the old
+        # A reply to a closed ticket, or a stranger's reply, starts a new one linked to the old.
+        closed = ticket
         request = TicketCreate.model_construct(
             channel=Channel.EMAIL,
             from_email=email.from_email,
@@ -231,8 +233,20 @@ def _store(
     return result
 
 
-def thread_of(email: InboundEmail, *, session: Session) -> Ticket | None:
-    """The ticket a message replies to: its [#number] tag, or a Message-ID it references."""
+@dataclass(frozen=True)
+class Thread:
+    """The ticket a message refers to, and whether the message joins its conversation."""
+
+    ticket: Ticket | None
+    joins: bool
+
+
+def thread_of(email: InboundEmail, *, session: Session) -> Thread:
+    """The ticket a message replies to: its [#number] tag, or a Message-ID it references.
+
+    Only the ticket's requester or someone of its customer joins it, and not once it is
+    closed; anyone else's reply starts a new ticket linked to it (staff see both).
+    """
     number = extract_ticket_tag(email.subject)
     if number is not None:
         tagged = session.exec(
@@ -244,7 +258,8 @@ def thread_of(email: InboundEmail, *, session: Session) -> Ticket | None:
             if ticket_id is not None and _may_write_on(
                 requester, customer_id, email.from_email, session=session
             ):
-                return locked_ticket(ticket_id, session=session)
+                ticket = locked_ticket(ticket_id, session=session)
+                return Thread(ticket, joins=ticket.status != Status.CLOSED)
     referenced = [*email.in_reply_to, *email.references]
     if referenced:
         ticket_id = session.exec(
@@ -253,8 +268,13 @@ def thread_of(email: InboundEmail, *, session: Session) -> Ticket | None:
             .order_by(col(Message.id).desc())
         ).first()
         if ticket_id is not None:
-            return locked_ticket(ticket_id, session=session)
-    return None
+            ticket = locked_ticket(ticket_id, session=session)
+            # Knowing a Message-ID proves nothing: the same rule as the tag.
+            allowed = _may_write_on(
+                ticket.from_email, ticket.customer_id, email.from_email, session=session
+            )
+            return Thread(ticket, joins=allowed and ticket.status != Status.CLOSED)
+    return Thread(None, joins=False)
 
 
 def _may_write_on(

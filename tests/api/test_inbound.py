@@ -372,11 +372,22 @@ def test_threading_by_in_reply_to_our_email(api, rossi):
         api,
         eml(
             subject="Re: grazie",
-            sender="other@gmail.com",
+            sender="colleague@rossi.it",  # someone of the ticket's customer
             headers=[("In-Reply-To", f"<{ours[0]['message_id']}>")],
         ),
     ).json()
     assert reply["ticket_id"] == first["ticket_id"]
+    # Anyone else (issue 10.7): a new ticket, linked to this one.
+    outsider = post_mime(
+        api,
+        eml(
+            subject="Re: grazie",
+            sender="other@gmail.com",
+            headers=[("In-Reply-To", f"<{ours[0]['message_id']}>")],
+        ),
+    ).json()
+    assert outsider["ticket_id"] != first["ticket_id"]
+    assert ticket(api, outsider["ticket_id"])["parent_ticket_id"] == first["ticket_id"]
 
 
 def test_threading_by_references_to_the_customers_message(api, rossi):
@@ -533,3 +544,31 @@ def test_a_token_too_long_to_store_is_406_on_both_databases(api, rossi, db):
     assert response.status_code == 406, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert count(db, Ticket) == 0
+
+
+def test_a_stranger_who_knows_a_message_id_starts_a_new_linked_ticket(api, rossi, db):
+    """Knowing a customer's Message-ID is no right to join or reopen their ticket: the same
+    rule as the [#number] tag. Staff see the stranger's reply, linked to the old ticket."""
+    first = post_mime(api, eml(message_id="<orig@rossi.it>")).json()
+    tid = first["ticket_id"]
+    api.agent.post(f"/api/v1/tickets/{tid}/take-charge", json={})
+    api.agent.post(
+        f"/api/v1/tickets/{tid}/resolve", json={"resolution": "ok", "delivery_mode": "online"}
+    )
+
+    stranger = post_mime(
+        api,
+        eml(sender="intruder@evil.example", headers=[("In-Reply-To", "<orig@rossi.it>")]),
+    ).json()
+
+    assert stranger["ticket_id"] != tid
+    assert ticket(api, stranger["ticket_id"])["parent_ticket_id"] == tid
+    assert ticket(api, tid)["status"] == "resolved"  # not reopened
+    messages = api.viewer.get(f"/api/v1/tickets/{tid}/messages").json()
+    assert all(m["from_email"] != "intruder@evil.example" for m in messages)
+    # The customer's own reply still joins and reopens it.
+    own = post_mime(
+        api, eml(sender="anna@rossi.it", headers=[("References", "<orig@rossi.it>")])
+    ).json()
+    assert own["ticket_id"] == tid
+    assert ticket(api, tid)["status"] == "in_progress"
