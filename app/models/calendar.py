@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from app.models.base import JSONType, UTCDateTime, utcnow
+from app.models.common import Input
 from app.services.business_hours import CalendarSpec
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -42,7 +43,7 @@ class Calendar(SQLModel, table=True):
 Interval = tuple[str, str]
 
 
-class CalendarCreate(BaseModel):
+class CalendarCreate(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={

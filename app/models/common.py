@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, AwareDatetime, BaseModel
+from pydantic import AfterValidator, AwareDatetime, BaseModel, field_validator
 
 MAX_ID = 2**31 - 1
 
@@ -28,6 +28,32 @@ def _within_years(value: datetime) -> datetime:
 Instant = Annotated[AwareDatetime, AfterValidator(_within_years)]
 # An instant from a query string: the offset is checked where the endpoint can name the field.
 QueryInstant = Annotated[datetime, AfterValidator(_within_years)]
+
+
+def _no_nul(value: object) -> object:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain NUL characters (\\u0000)")
+    if isinstance(value, list | tuple):
+        for item in value:
+            _no_nul(item)
+    return value
+
+
+class Input(BaseModel):
+    """Every request body: text never carries a NUL character, on either database.
+
+    PostgreSQL cannot store one and SQLite would keep it verbatim, so the API refuses it with a
+    422 naming the field. (Inbound email, which must not be lost, has NULs stripped instead.)
+    """
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_nul(cls, value: object) -> object:
+        return _no_nul(value)
+
+
+# A query parameter of free text (no NUL, as in bodies).
+NO_NUL_PATTERN = r"^[^\x00]*$"
 
 T = TypeVar("T")
 

@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from app.enums import Category
 from app.models.base import Hours, HoursOut, JSONType, Money, MoneyOut, UTCDateTime, utcnow
+from app.models.common import Input
 
 # R3, R5: website always, hosting and backup by default; R4: email and provider_outage only
 # when the contract includes them.
@@ -53,14 +54,14 @@ TargetHours = Annotated[
 Fee = pydantic.condecimal(ge=Decimal(0), max_digits=12, decimal_places=2)
 
 
-class OnCall(BaseModel):
+class OnCall(Input):
     """R16: a specific agreement for urgent requests received while the calendar is closed."""
 
     calendar_id: int = pydantic.Field(ge=1, le=2**31 - 1)
     take_charge_hours: TargetHours
 
 
-class ContractCreate(BaseModel):
+class ContractCreate(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -114,7 +115,7 @@ def _with_website(coverage: list[str]) -> list[str]:
     return coverage
 
 
-class ContractUpdate(BaseModel):
+class ContractUpdate(Input):
     model_config = ConfigDict(extra="forbid")
 
     code: str | None = pydantic.Field(default=None, min_length=1, max_length=64)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, field_validator
 from sqlmodel import Field, SQLModel
 
 from app.models.base import UTCDateTime, utcnow
+from app.models.common import Input
 
 Language = Literal["it", "en"]
 
@@ -53,7 +54,7 @@ def _normalise_domain(value: str) -> str:
     return domain
 
 
-class ContactIn(BaseModel):
+class ContactIn(Input):
     model_config = ConfigDict(
         json_schema_extra={"example": {"email": "mario@rossi.it", "name": "Mario Rossi"}}
     )
@@ -72,7 +73,7 @@ class ContactRead(BaseModel):
     name: str
 
 
-class CustomerCreate(BaseModel):
+class CustomerCreate(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -96,7 +97,7 @@ class CustomerCreate(BaseModel):
         return list(dict.fromkeys(_normalise_domain(v) for v in value))
 
 
-class CustomerUpdate(BaseModel):
+class CustomerUpdate(Input):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = pydantic.Field(default=None, min_length=1, max_length=200)

@@ -5,6 +5,8 @@ from datetime import datetime
 import pydantic
 from pydantic import BaseModel, ConfigDict, EmailStr
 
+from app.models.common import Input
+
 
 class InboundResult(BaseModel):
     """The message is stored; a redelivery answers the same ticket with `duplicate: true`."""
@@ -14,7 +16,7 @@ class InboundResult(BaseModel):
     duplicate: bool
 
 
-class ContactIn(BaseModel):
+class ContactIn(Input):
     """The website's CONTACT form (R6)."""
 
     model_config = ConfigDict(

@@ -6,11 +6,11 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, EmailStr
 
 from app.enums import Category, Coverage, Policy
-from app.models.common import Instant
+from app.models.common import Input, Instant
 from app.models.ticket import AcceptedChannel
 
 
-class SlaPreviewIn(BaseModel):
+class SlaPreviewIn(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={

@@ -26,7 +26,7 @@ from app.enums import (
     Urgency,
 )
 from app.models.base import EnumString, JSONType, UTCDateTime, utcnow
-from app.models.common import Instant
+from app.models.common import Input, Instant
 
 OPEN_PREDICATE = "status NOT IN ('resolved', 'closed')"
 BREACH_PREDICATE = f"{OPEN_PREDICATE} AND breach_at IS NOT NULL"
@@ -152,7 +152,7 @@ def _accepted_channel(value: object) -> object:
 AcceptedChannel = Annotated[Channel, BeforeValidator(_accepted_channel)]
 
 
-class TicketCreate(BaseModel):
+class TicketCreate(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -186,7 +186,7 @@ class TicketCreate(BaseModel):
         return value.lower()
 
 
-class TicketUpdate(BaseModel):
+class TicketUpdate(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -205,7 +205,7 @@ class TicketUpdate(BaseModel):
     estimated_resolution_at: Instant | None = None
 
 
-class TakeChargeIn(BaseModel):
+class TakeChargeIn(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -220,7 +220,7 @@ class TakeChargeIn(BaseModel):
     note: str = pydantic.Field(default="", max_length=5000)
 
 
-class ResolveIn(BaseModel):
+class ResolveIn(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -232,7 +232,7 @@ class ResolveIn(BaseModel):
     delivery_mode: DeliveryMode
 
 
-class StatusIn(BaseModel):
+class StatusIn(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from app.deps import Agent, KnobsDep, Now, SessionDep, Viewer
 from app.enums import Category, SlaState, Status
 from app.errors import Unprocessable, field_error
-from app.models.common import MAX_ID, QueryInstant, ResourceId
+from app.models.common import MAX_ID, NO_NUL_PATTERN, QueryInstant, ResourceId
 from app.models.message import MessageRead
 from app.models.ticket import (
     ResolveIn,
@@ -56,7 +56,10 @@ def list_(
     billable: bool | None = None,
     received_from: QueryInstant | None = None,
     received_to: QueryInstant | None = None,
-    q: Annotated[str | None, Query(max_length=200, description="Text in the subject.")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, pattern=NO_NUL_PATTERN, description="Text in the subject."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> TicketPage:
