@@ -2,6 +2,7 @@
 
 import gc
 import logging
+from importlib.metadata import version
 from typing import Annotated
 
 import typer
@@ -15,10 +16,39 @@ from app.models.base import utcnow
 from app.services import auth
 from app.settings import get_settings
 
-cli = typer.Typer(help="Sportello, the SLA-aware technical-support desk.", no_args_is_help=True)
-token_cli = typer.Typer(help="Manage bearer tokens for the internal API.", no_args_is_help=True)
+# Plain help (no rich boxes, no "<bool>" after flags) and no shell-completion installers.
+cli = typer.Typer(
+    help="Sportello, the SLA-aware technical-support desk.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+token_cli = typer.Typer(
+    help="Manage bearer tokens for the internal API.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
 cli.add_typer(token_cli, name="token")
 log = logging.getLogger("sportello")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"sportello {version('sportello')}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Sportello, the SLA-aware technical-support desk."""
 
 
 def _setup_logging() -> None:
@@ -96,9 +126,22 @@ def token_create(
 def token_list() -> None:
     """List tokens (never their secret)."""
     with unit_of_work(get_engine(get_settings().database_url), read_only=True) as session:
-        for token in auth.list_tokens(session=session):
-            state = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}Z" if token.revoked_at else "active"
-            typer.echo(f"{token.id}\t{token.role}\t{token.name}\t{token.prefix}…\t{state}")
+        rows = [
+            (
+                token.id,
+                token.role,
+                token.name,
+                f"{token.created_at:%Y-%m-%d %H:%M}Z",
+                f"revoked {token.revoked_at:%Y-%m-%d %H:%M}Z" if token.revoked_at else "active",
+            )
+            for token in auth.list_tokens(session=session)
+        ]
+    if not rows:
+        typer.echo("No tokens yet. Create one: sportello token create --role agent --name NAME")
+        return
+    typer.echo("id\trole\tname\tcreated\tstate")
+    for row in rows:
+        typer.echo("\t".join(str(value) for value in row))
 
 
 @token_cli.command("revoke")

@@ -38,7 +38,7 @@ def test_token_lifecycle_from_the_command_line(tmp_path):
     listed = _run("token", "list", cwd=tmp_path, env=env)
     assert "desk" in listed.stdout and "active" in listed.stdout
     assert token not in listed.stdout  # the secret is shown once, never again
-    token_id = listed.stdout.split()[0]
+    token_id = listed.stdout.splitlines()[1].split()[0]  # under the header row
     assert _run("token", "revoke", token_id, cwd=tmp_path, env=env).returncode == 0
     assert "revoked" in _run("token", "list", cwd=tmp_path, env=env).stdout
 
@@ -84,3 +84,20 @@ def test_serve_migrates_and_answers_in_an_empty_directory(tmp_path):
             process.terminate()
             process.wait(timeout=10)
     assert (tmp_path / "cli.db").exists()
+
+
+def test_help_version_and_an_empty_token_list_read_plainly(tmp_path):
+    env = _env(tmp_path)
+    helped = _run("--help", cwd=tmp_path, env=env)
+    assert helped.returncode == 0
+    assert "<bool>" not in helped.stdout and "--install-completion" not in helped.stdout
+    versioned = _run("--version", cwd=tmp_path, env=env)
+    assert versioned.returncode == 0 and versioned.stdout.strip() == "sportello 0.1.0"
+    assert _run("migrate", cwd=tmp_path, env=env).returncode == 0
+    empty = _run("token", "list", cwd=tmp_path, env=env)
+    assert "No tokens yet" in empty.stdout
+    created = _run("token", "create", "--role", "viewer", "--name", "wall", cwd=tmp_path, env=env)
+    secret = created.stdout.split()[-1]
+    listed = _run("token", "list", cwd=tmp_path, env=env).stdout.splitlines()
+    assert listed[0].split("\t") == ["id", "role", "name", "created", "state"]
+    assert "wall" in listed[1] and secret[4:10] not in listed[1]  # not even a piece of it
