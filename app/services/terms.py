@@ -1,10 +1,12 @@
 """From stored rows to the pure SLA engine's values: who the sender is, which terms apply."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import RowMapping, String, bindparam, literal, select, union_all
+from sqlalchemy import Row, RowMapping, String, bindparam, literal, select, union_all
 from sqlmodel import Session
 
 from app.enums import Category
@@ -28,9 +30,26 @@ _MATCHES = union_all(
 )
 
 
+def _match_params(email: str) -> dict[str, object]:
+    address = email.strip().lower()
+    labels = address.rpartition("@")[2].split(".")
+    # support.rossi.it belongs to whoever owns rossi.it, unless someone owns it more precisely.
+    domains = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    return {"address": address, "domains": domains}
+
+
+def _best_match(rows: Sequence[Row[Any]]) -> int | None:
+    """A contact (no domain) first, then the longest, most precise domain."""
+    if not rows:
+        return None
+    best = min(rows, key=lambda row: (row.domain is not None, -len(row.domain or "")))
+    customer_id: int = best.customer_id
+    return customer_id
+
+
 def match_customer(email: str, *, session: Session) -> int | None:
     """The sender's customer: a contact's exact address first, then the email domain."""
-    return sender_terms(email, session=session).customer_id
+    return _best_match(session.connection().execute(_MATCHES, _match_params(email)).all())
 
 
 @dataclass(frozen=True)
@@ -70,16 +89,10 @@ _SENDER = (
 def sender_terms(email: str, *, session: Session) -> SenderTerms:
     """The sender's customer (a contact's exact address first, then the most precise email
     domain) and that customer's contracts."""
-    address = email.strip().lower()
-    labels = address.rpartition("@")[2].split(".")
-    # support.rossi.it belongs to whoever owns rossi.it, unless someone owns it more precisely.
-    domains = [".".join(labels[i:]) for i in range(len(labels) - 1)]
-    rows = session.connection().execute(_SENDER, {"address": address, "domains": domains}).all()
-    if not rows:
+    rows = session.connection().execute(_SENDER, _match_params(email)).all()
+    customer_id = _best_match(rows)
+    if customer_id is None:
         return SenderTerms(customer_id=None, contracts=())
-    # A contact (no domain) first, then the longest, most precise domain.
-    best = min(rows, key=lambda row: (row.domain is not None, -len(row.domain or "")))
-    customer_id: int = best.customer_id
     contracts = {
         row.id: _contract_terms(row._mapping)
         for row in rows
