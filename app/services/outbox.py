@@ -22,7 +22,7 @@ def enqueue(
     payload: dict[str, Any] | None = None,
 ) -> bool:
     """Write a side effect to the outbox; False when one with this dedup key exists already."""
-    if is_enqueued(dedup_key, session=session):
+    if session.exec(select(Outbox.id).where(Outbox.dedup_key == dedup_key)).first() is not None:
         return False
     session.add(
         Outbox(
@@ -35,8 +35,3 @@ def enqueue(
         )
     )
     return True
-
-
-def is_enqueued(dedup_key: str, *, session: Session) -> bool:
-    """Whether a side effect with this dedup key was written already."""
-    return session.exec(select(Outbox.id).where(Outbox.dedup_key == dedup_key)).first() is not None

@@ -331,23 +331,10 @@ def _notify_customer(
     if ticket.auto_submitted:
         return  # automatic mail never gets an automatic answer
     dedup_key = f"ticket:{ticket.id}:{kind}:{dedup}".rstrip(":")
-    if outbox.is_enqueued(dedup_key, session=session):
-        return
     # The email's Message-ID is fixed now and stored, so the customer's reply (In-Reply-To)
     # finds this ticket even before the email is sent.
     message_id = f"{ticket.number}.{uuid.uuid4().hex}@sportello"
-    add_message(
-        _id(ticket),
-        session=session,
-        direction="outbound",
-        channel=ticket.channel,
-        text="",
-        received_at=at,
-        message_id=message_id,
-        subject=ticket.subject,
-        to=[ticket.from_email],
-    )
-    outbox.enqueue(
+    enqueued = outbox.enqueue(
         session=session,
         kind=kind,
         ticket_id=ticket.id,
@@ -358,6 +345,19 @@ def _notify_customer(
             "message_id": message_id,
             "estimated_resolution_at": iso(ticket.estimated_resolution_at),
         },
+    )
+    if not enqueued:
+        return  # this cause was told already
+    add_message(
+        _id(ticket),
+        session=session,
+        direction="outbound",
+        channel=ticket.channel,
+        text="",
+        received_at=at,
+        message_id=message_id,
+        subject=ticket.subject,
+        to=[ticket.from_email],
     )
 
 
