@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert
+from sqlalchemy import Row, bindparam, insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from app.enums import Channel, Status
 from app.errors import Forbidden, PayloadTooLarge
@@ -172,8 +172,8 @@ def _store(
         "auto_submitted": email.auto_submitted,
     }
     thread = thread_of(email, session=session)
-    ticket = thread.ticket
-    if ticket is not None and thread.joins:
+    ticket = thread.joined
+    if ticket is not None:
         assert ticket.id is not None
         message_id = add_message(
             ticket.id,
@@ -197,7 +197,7 @@ def _store(
         result = IngestResult(ticket_id=ticket.id, ticket_number=ticket.number, duplicate=False)
     else:
         # A reply to a closed ticket, or a stranger's reply, starts a new one linked to the old.
-        closed = ticket
+        linked_id = thread.linked_id
         request = TicketCreate.model_construct(
             channel=Channel.EMAIL,
             from_email=email.from_email,
@@ -215,13 +215,12 @@ def _store(
             now=now,
             auto_submitted=email.auto_submitted,
             message_fields=fields,
-            parent_ticket_id=None if closed is None else closed.id,
+            parent_ticket_id=linked_id,
         )
         message_id = opened.message_id
-        if closed is not None:
-            assert closed.id is not None
+        if linked_id is not None:
             audit.record(
-                closed.id,
+                linked_id,
                 session=session,
                 actor=ACTOR,
                 kind="follow_up",
@@ -235,54 +234,55 @@ def _store(
 
 @dataclass(frozen=True)
 class Thread:
-    """The ticket a message refers to, and whether the message joins its conversation."""
+    """Where a message belongs: the ticket it joins (locked), or the one a new ticket links."""
 
-    ticket: Ticket | None
-    joins: bool
+    joined: Ticket | None = None
+    linked_id: int | None = None
+
+
+_ABOUT = select(_TICKETS.c.id, _TICKETS.c.from_email, _TICKETS.c.customer_id, _TICKETS.c.status)
 
 
 def thread_of(email: InboundEmail, *, session: Session) -> Thread:
     """The ticket a message replies to: its [#number] tag, or a Message-ID it references.
 
     Only the ticket's requester or someone of its customer joins it, and not once it is
-    closed; anyone else's reply starts a new ticket linked to it (staff see both).
+    closed; anyone else's reply to a Message-ID starts a new ticket linked to it (staff see
+    both). A stranger's tag is ignored: nobody joins another customer's ticket by its number.
     """
+    connection = session.connection()
     number = extract_ticket_tag(email.subject)
     if number is not None:
-        tagged = session.exec(
-            select(Ticket.id, Ticket.from_email, Ticket.customer_id).where(Ticket.number == number)
-        ).first()
-        if tagged is not None:
-            ticket_id, requester, customer_id = tagged
-            # A stranger's tag is ignored: nobody joins another customer's ticket by its number.
-            if ticket_id is not None and _may_write_on(
-                requester, customer_id, email.from_email, session=session
-            ):
-                ticket = locked_ticket(ticket_id, session=session)
-                return Thread(ticket, joins=ticket.status != Status.CLOSED)
+        tagged = connection.execute(_ABOUT.where(_TICKETS.c.number == number)).first()
+        if tagged is not None and _may_write_on(tagged, email.from_email, session=session):
+            return _thread(tagged, allowed=True, session=session)
     referenced = [*email.in_reply_to, *email.references]
     if referenced:
-        ticket_id = session.exec(
-            select(Message.ticket_id)
-            .where(col(Message.message_id).in_(referenced))
-            .order_by(col(Message.id).desc())
+        replied = connection.execute(
+            _ABOUT.join(_MESSAGES, _MESSAGES.c.ticket_id == _TICKETS.c.id)
+            .where(_MESSAGES.c.message_id.in_(referenced))
+            .order_by(_MESSAGES.c.id.desc())
         ).first()
-        if ticket_id is not None:
-            ticket = locked_ticket(ticket_id, session=session)
+        if replied is not None:
             # Knowing a Message-ID proves nothing: the same rule as the tag.
-            allowed = _may_write_on(
-                ticket.from_email, ticket.customer_id, email.from_email, session=session
-            )
-            return Thread(ticket, joins=allowed and ticket.status != Status.CLOSED)
-    return Thread(None, joins=False)
+            allowed = _may_write_on(replied, email.from_email, session=session)
+            return _thread(replied, allowed=allowed, session=session)
+    return Thread()
 
 
-def _may_write_on(
-    requester: str, customer_id: int | None, sender: str, *, session: Session
-) -> bool:
+def _thread(about: Row[Any], *, allowed: bool, session: Session) -> Thread:
+    if allowed and about.status != Status.CLOSED:
+        ticket = locked_ticket(about.id, session=session)
+        if ticket.status != Status.CLOSED:  # still open now that its row is locked
+            return Thread(joined=ticket)
+    return Thread(linked_id=about.id)
+
+
+def _may_write_on(about: Row[Any], sender: str, *, session: Session) -> bool:
     """The ticket's requester, or someone of its customer."""
-    if sender == requester:
+    if sender == about.from_email:
         return True
+    customer_id = about.customer_id
     return customer_id is not None and terms.match_customer(sender, session=session) == customer_id
 
 
