@@ -11,7 +11,7 @@ from app.db import get_engine, is_sqlite
 from app.deps import get_principal
 from app.errors import install_database_error_handler, install_error_handlers
 from app.group_commit import GroupCommit
-from app.middleware import AccessLog, BodySizeLimit
+from app.middleware import AccessLog, BodyLimits
 from app.routers import calendars, contact, contracts, customers, health, inbound, sla, tickets
 from app.services.contact import RateLimiter
 from app.settings import Settings, get_settings
@@ -57,7 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return settings.max_message_bytes
         return settings.max_json_bytes
 
-    app.add_middleware(BodySizeLimit, limit_for=limit_for)
+    app.add_middleware(
+        BodyLimits, limit_for=limit_for, read_timeout=settings.body_read_timeout_seconds
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

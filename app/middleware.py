@@ -1,5 +1,6 @@
-"""ASGI middleware: body size limits and access logs."""
+"""ASGI middleware: body limits (size, read time) and access logs."""
 
+import asyncio
 import logging
 import time
 import uuid
@@ -13,12 +14,17 @@ from app.errors import problem
 log = logging.getLogger("sportello.access")
 
 
-class BodySizeLimit:
-    """Refuse bodies over a limit with 413, whether declared (Content-Length) or streamed."""
+class BodyLimits:
+    """Refuse bodies over a size limit with 413 (declared or streamed), and cut off with 408
+    a body that has not fully arrived `read_timeout` seconds after the endpoint began to read
+    it (a client trickling bytes would otherwise hold a connection and a worker for ever)."""
 
-    def __init__(self, app: ASGIApp, *, limit_for: Callable[[str], int]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limit_for: Callable[[str], int], read_timeout: float
+    ) -> None:
         self.app = app
         self.limit_for = limit_for
+        self.read_timeout = read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -30,10 +36,26 @@ class BodySizeLimit:
             await self._refuse(scope, receive, send, limit)
             return
         received = 0
+        deadline: float | None = None
+        complete = False
 
         async def counted_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, deadline, complete
+            if complete:  # after the body, only a disconnect can come: no deadline
+                return await receive()
+            loop = asyncio.get_running_loop()
+            deadline = deadline or loop.time() + self.read_timeout
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                log.info("body not received within %ss: %s", self.read_timeout, scope["path"])
+                raise HTTPException(
+                    408,
+                    detail=f"The request body did not arrive within {self.read_timeout:g} "
+                    "seconds.",
+                    headers={"Connection": "close"},
+                ) from None
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     max_json_bytes: int = Field(default=1 * MiB, gt=0)
     max_message_bytes: int = Field(default=25 * MiB, gt=0)
     max_file_bytes: int = Field(default=10 * MiB, gt=0)
+    # A body still incomplete this many seconds after it began to be read is cut off (408).
+    body_read_timeout_seconds: float = Field(default=60, gt=0)
 
     # SLA knobs.
     at_risk_fraction: float = Field(default=0.25, gt=0, lt=1)

@@ -138,3 +138,33 @@ def test_a_client_that_hangs_up_mid_body_is_one_info_line(api, caplog):
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
     gone = [r for r in caplog.records if "disconnected" in r.getMessage()]
     assert len(gone) == 1 and gone[0].levelno == logging.INFO and gone[0].exc_info is None
+
+
+def test_a_body_that_trickles_in_is_cut_off_with_408(serve):
+    """A client that starts a body and never finishes it cannot hold a connection for ever."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    server = serve(body_read_timeout_seconds=0.5)
+    address = urlsplit(server.base_url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(
+            b"POST /api/v1/contact HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n" + b'{"name": "slow'
+        )
+        started = time.monotonic()
+        for _ in range(3):  # a byte now and then is not enough to keep it going
+            time.sleep(0.2)
+            connection.sendall(b"w")
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = connection.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        waited = time.monotonic() - started
+
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert b"connection: close" in answer.lower()
+    assert 0.4 < waited < 5
