@@ -6,6 +6,7 @@ import logging
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.db import get_engine, is_sqlite
 from app.deps import get_principal
@@ -13,7 +14,6 @@ from app.errors import install_database_error_handler, install_error_handlers
 from app.group_commit import GroupCommit
 from app.middleware import AccessLog, BodyLimits
 from app.routers import calendars, contact, contracts, customers, health, inbound, sla, tickets
-from app.services.contact import RateLimiter
 from app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(AccessLog)
+    if settings.forwarded_allow_ips:
+        # Outermost: behind these proxies the client is the address they forward (the
+        # contact form's rate limit counts it), whichever server runs the app.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
     app.include_router(health.router)
     # Public: each checks its caller itself (provider signatures, basic auth) or is open by
@@ -83,9 +87,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (customers, calendars, contracts, tickets, sla):
         internal.include_router(module.router)
     app.include_router(internal)
-    app.state.contact_limiter = RateLimiter(
-        limit=settings.contact_rate_limit, window_seconds=settings.contact_rate_window_seconds
-    )
     return app
 
 

@@ -51,8 +51,7 @@ class BodyLimits:
                 log.info("body not received within %ss: %s", self.read_timeout, scope["path"])
                 raise HTTPException(
                     408,
-                    detail=f"The request body did not arrive within {self.read_timeout:g} "
-                    "seconds.",
+                    detail=f"The request body did not arrive within {self.read_timeout:g} seconds.",
                     headers={"Connection": "close"},
                 ) from None
             complete = message["type"] != "http.request" or not message.get("more_body", False)

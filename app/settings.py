@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     contact_thanks_url: str | None = None
     contact_rate_limit: int = Field(default=5, ge=1)
     contact_rate_window_seconds: int = Field(default=60, ge=1)
+    # Proxies whose X-Forwarded-For is believed (comma-separated IPs or networks, or "*").
+    # Unset: the client is the peer address itself.
+    forwarded_allow_ips: str | None = None
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -4,6 +4,7 @@ from app.models.api_token import ApiToken
 from app.models.calendar import Calendar
 from app.models.contract import Contract
 from app.models.customer import Contact, Customer, CustomerDomain
+from app.models.inbound import ContactHit
 from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
 from app.models.outbox import Outbox
 from app.models.ticket import Ticket, TicketEvent
@@ -14,6 +15,7 @@ __all__ = [
     "AttachmentBlob",
     "Calendar",
     "Contact",
+    "ContactHit",
     "Contract",
     "Customer",
     "CustomerDomain",

@@ -4,7 +4,9 @@ from datetime import datetime
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, EmailStr
+from sqlmodel import Field, SQLModel
 
+from app.models.base import UTCDateTime
 from app.models.common import Input
 
 
@@ -43,3 +45,17 @@ class ContactIn(Input):
 class ContactResult(BaseModel):
     ticket_number: str
     take_charge_due_at: datetime | None
+
+
+class ContactHit(SQLModel, table=True):
+    """One contact-form submission counted against its sender's address (the rate limit).
+
+    Kept in the database so that every API process behind one proxy shares one limit; rows
+    older than the window are deleted as new ones come.
+    """
+
+    __tablename__ = "contact_hit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    client: str = Field(max_length=64, index=True)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -24,13 +24,14 @@ router = APIRouter(prefix="/contact", tags=["contact"])
 class Submission:
     """A parsed contact-form request and how its sender wants the answer."""
 
-    def __init__(self, form: ContactIn, files: list[UploadedFile], wants_html: bool) -> None:
-        self.form, self.files, self.wants_html = form, files, wants_html
+    def __init__(
+        self, form: ContactIn, files: list[UploadedFile], wants_html: bool, client: str
+    ) -> None:
+        self.form, self.files, self.wants_html, self.client = form, files, wants_html, client
 
 
 async def read_submission(request: Request) -> Submission:
-    """Count the hit against the sender's IP, then parse JSON, urlencoded or multipart."""
-    request.app.state.contact_limiter.hit(request.client.host if request.client else "?")
+    """Parse JSON, urlencoded or multipart, and note the sender's address (rate limit)."""
     content_type = request.headers.get("content-type", "")
     body = await request.body()
     files: list[UploadedFile] = []
@@ -50,7 +51,9 @@ async def read_submission(request: Request) -> Submission:
         if isinstance(exc, ValidationError):
             raise RequestValidationError(exc.errors(include_url=False)) from exc
         raise BadRequest("Send the form as JSON, urlencoded or multipart/form-data.") from exc
-    return Submission(form, files, wants_html)
+    # Behind a trusted proxy (SPORTELLO_FORWARDED_ALLOW_IPS) this is the address it forwarded.
+    client = request.client.host if request.client else "unknown"
+    return Submission(form, files, wants_html, client[:64])
 
 
 @router.post(
@@ -90,6 +93,13 @@ def submit(
     settings: SettingsDep,
 ) -> ContactResult | Response:
     """Send a support request from the website (R6); its take-charge deadline comes back."""
+    service.count_hit(
+        submission.client,
+        session=session,
+        now=now,
+        limit=settings.contact_rate_limit,
+        window_seconds=settings.contact_rate_window_seconds,
+    )
     result = service.submit(
         submission.form,
         submission.files,

@@ -2,15 +2,13 @@
 
 import math
 import secrets
-import threading
-import time
-from collections import deque
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlmodel import Session
+from sqlalchemy import delete, text
+from sqlmodel import Session, col, select
 
 from app.errors import TooManyRequests
-from app.models.inbound import ContactIn, ContactResult
+from app.models.inbound import ContactHit, ContactIn, ContactResult
 from app.models.ticket import TicketCreate
 from app.services import terms
 from app.services.inbound import InboundAttachment, UploadedFile, sanitize_filename
@@ -21,37 +19,29 @@ from app.services.tickets.snapshot import SlaKnobs
 ACTOR = "contact-form"
 
 
-class RateLimiter:
-    """At most `limit` hits per key in a sliding window; memory bounded by `max_keys`."""
+def count_hit(
+    client: str, *, session: Session, now: datetime, limit: int, window_seconds: int
+) -> None:
+    """Count a submission from `client`, or raise TooManyRequests with the seconds to wait.
 
-    def __init__(self, *, limit: int, window_seconds: float, max_keys: int = 100_000) -> None:
-        self.limit = limit
-        self.window = window_seconds
-        self.max_keys = max_keys
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: str, *, now: float | None = None) -> None:
-        """Count a hit, or raise TooManyRequests with the seconds until the next is allowed."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                retry = max(1, math.ceil(hits[0] + self.window - now))
-                raise TooManyRequests(
-                    f"Too many messages from this address; retry in {retry} seconds.",
-                    headers={"Retry-After": str(retry)},
-                )
-            hits.append(now)
-            if len(self._hits) > self.max_keys:
-                self._forget_idle(now)
-
-    def _forget_idle(self, now: float) -> None:
-        idle = [k for k, h in self._hits.items() if not h or h[-1] <= now - self.window]
-        for key in idle:
-            del self._hits[key]
+    At most `limit` per sliding window, counted in the database so that every API process
+    shares one limit. On PostgreSQL a transaction lock per client makes the count exact under
+    concurrency; on SQLite writers already take turns.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:client))"), {"client": client})
+    since = now - timedelta(seconds=window_seconds)
+    session.execute(delete(ContactHit).where(col(ContactHit.at) <= since))
+    hits = session.exec(
+        select(ContactHit.at).where(ContactHit.client == client).order_by(col(ContactHit.at))
+    ).all()
+    if len(hits) >= limit:
+        retry = max(1, math.ceil((hits[0] - since).total_seconds()))
+        raise TooManyRequests(
+            f"Too many messages from this address; retry in {retry} seconds.",
+            headers={"Retry-After": str(retry)},
+        )
+    session.add(ContactHit(client=client, at=now))
 
 
 def submit(

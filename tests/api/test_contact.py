@@ -138,6 +138,41 @@ def test_rate_limit_per_ip_with_retry_after(serve, db):
     assert tickets(db) == 2
 
 
+def test_processes_behind_one_proxy_share_one_limit_per_forwarded_client(serve, db):
+    """Two API processes, one proxy in front: the limit follows the real client, not the proxy."""
+    settings = {
+        "contact_rate_limit": 2,
+        "contact_rate_window_seconds": 60,
+        "forwarded_allow_ips": "127.0.0.1",
+    }
+    first, second = serve(**settings), serve(**settings)
+
+    def post(server, client_ip: str) -> int:
+        forwarded = {"X-Forwarded-For": client_ip}
+        url = server.base_url + "/api/v1/contact"
+        return httpx.post(url, json=FORM, headers=forwarded).status_code
+
+    assert [post(first, "203.0.113.7"), post(second, "203.0.113.7")] == [201, 201]
+    assert post(first, "203.0.113.7") == 429
+    assert post(second, "203.0.113.7") == 429
+    assert post(second, "198.51.100.9") == 201  # another visitor is not held back
+    assert tickets(db) == 3
+
+
+def test_without_a_trusted_proxy_the_forwarded_header_is_ignored(serve, db):
+    """Anyone can write X-Forwarded-For: from an untrusted peer it counts for nothing."""
+    server = serve(contact_rate_limit=2, contact_rate_window_seconds=60)
+    statuses = [
+        httpx.post(
+            server.base_url + "/api/v1/contact",
+            json=FORM,
+            headers={"X-Forwarded-For": f"203.0.113.{n}"},
+        ).status_code
+        for n in range(3)
+    ]
+    assert statuses == [201, 201, 429]
+
+
 def test_cors_only_for_configured_origins(serve, db):
     server = serve(cors_origins="https://www.rossi.it, https://rossi.it")
     preflight = {
