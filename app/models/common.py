@@ -9,6 +9,15 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, field_validator
 MAX_ID = 2**31 - 1
 
 ResourceId = Annotated[int, Path(ge=1, le=MAX_ID, description="The resource's id.")]
+TICKET_NUMBER_PATTERN = r"^[0-9]{4}-[0-9]{6,10}$"
+TicketRef = Annotated[
+    str,
+    Path(
+        pattern=r"^([1-9][0-9]{0,9}|[0-9]{4}-[0-9]{6,10})$",
+        description="The ticket's id (`42`) or its number (`2026-000042`).",
+        examples=["2026-000042"],
+    ),
+]
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page.")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")]
 

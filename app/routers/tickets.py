@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from app.deps import Agent, KnobsDep, Now, SessionDep, Viewer
 from app.enums import Category, SlaState, Status
 from app.errors import Unprocessable, field_error
-from app.models.common import MAX_ID, NO_NUL_PATTERN, QueryInstant, ResourceId
+from app.models.common import MAX_ID, NO_NUL_PATTERN, QueryInstant, TicketRef
 from app.models.message import MessageRead
 from app.models.ticket import (
     ResolveIn,
@@ -58,7 +58,11 @@ def list_(
     received_to: QueryInstant | None = None,
     q: Annotated[
         str | None,
-        Query(max_length=200, pattern=NO_NUL_PATTERN, description="Text in the subject."),
+        Query(
+            max_length=200,
+            pattern=NO_NUL_PATTERN,
+            description="Text in the subject, the number or the sender (address or name).",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -95,18 +99,19 @@ def _aware(value: datetime | None, field: str) -> datetime | None:
     return value
 
 
-@router.get("/{ticket_id}", response_model=TicketRead, status_code=200, responses=READ)
+@router.get("/{ticket_ref}", response_model=TicketRead, status_code=200, responses=READ)
 def get(
-    ticket_id: ResourceId, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
+    ticket_ref: TicketRef, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
 ) -> TicketRead:
     """One ticket, with its SLA block computed now."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
     ticket = queue.get_ticket(ticket_id, session=session)
     return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
-@router.patch("/{ticket_id}", response_model=TicketRead, status_code=200, responses=WRITE)
+@router.patch("/{ticket_ref}", response_model=TicketRead, status_code=200, responses=WRITE)
 def update(
-    ticket_id: ResourceId,
+    ticket_ref: TicketRef,
     data: TicketUpdate,
     session: SessionDep,
     knobs: KnobsDep,
@@ -114,6 +119,7 @@ def update(
     agent: Agent,
 ) -> TicketRead:
     """Triage: category, customer, urgency decision, priority handling, estimate (logged)."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
     ticket = lifecycle.update_ticket(
         ticket_id, data, session=session, knobs=knobs, actor=agent.name, now=now
     )
@@ -121,10 +127,10 @@ def update(
 
 
 @router.post(
-    "/{ticket_id}/take-charge", response_model=TicketRead, status_code=200, responses=WRITE
+    "/{ticket_ref}/take-charge", response_model=TicketRead, status_code=200, responses=WRITE
 )
 def take_charge(
-    ticket_id: ResourceId,
+    ticket_ref: TicketRef,
     data: TakeChargeIn,
     session: SessionDep,
     knobs: KnobsDep,
@@ -132,15 +138,16 @@ def take_charge(
     agent: Agent,
 ) -> TicketRead:
     """Take the request in charge (R9); the customer is emailed with the estimate (R11)."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
     ticket = lifecycle.take_charge(
         ticket_id, data, session=session, knobs=knobs, actor=agent.name, now=now
     )
     return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
-@router.post("/{ticket_id}/resolve", response_model=TicketRead, status_code=200, responses=WRITE)
+@router.post("/{ticket_ref}/resolve", response_model=TicketRead, status_code=200, responses=WRITE)
 def resolve(
-    ticket_id: ResourceId,
+    ticket_ref: TicketRef,
     data: ResolveIn,
     session: SessionDep,
     knobs: KnobsDep,
@@ -148,13 +155,14 @@ def resolve(
     agent: Agent,
 ) -> TicketRead:
     """Resolve the request (R14: online or remote); the customer is emailed (R11)."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
     ticket = lifecycle.resolve(ticket_id, data, session=session, actor=agent.name, now=now)
     return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
-@router.post("/{ticket_id}/status", response_model=TicketRead, status_code=200, responses=WRITE)
+@router.post("/{ticket_ref}/status", response_model=TicketRead, status_code=200, responses=WRITE)
 def change_status(
-    ticket_id: ResourceId,
+    ticket_ref: TicketRef,
     data: StatusIn,
     session: SessionDep,
     knobs: KnobsDep,
@@ -162,44 +170,49 @@ def change_status(
     agent: Agent,
 ) -> TicketRead:
     """Work on it, wait on a third party (R10), close, or reopen a resolved ticket."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
     ticket = lifecycle.change_status(ticket_id, data, session=session, actor=agent.name, now=now)
     return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
 @router.post(
-    "/{ticket_id}/recompute-sla", response_model=TicketRead, status_code=200, responses=WRITE
+    "/{ticket_ref}/recompute-sla", response_model=TicketRead, status_code=200, responses=WRITE
 )
 def recompute_sla(
-    ticket_id: ResourceId, session: SessionDep, knobs: KnobsDep, now: Now, agent: Agent
+    ticket_ref: TicketRef, session: SessionDep, knobs: KnobsDep, now: Now, agent: Agent
 ) -> TicketRead:
     """Re-derive contract, coverage, billing and deadline from today's data (logged)."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
     ticket = lifecycle.recompute_sla(
         ticket_id, session=session, knobs=knobs, actor=agent.name, now=now, reason="requested"
     )
     return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
-@router.get("/{ticket_id}/sla", response_model=SlaBlock, status_code=200, responses=READ)
+@router.get("/{ticket_ref}/sla", response_model=SlaBlock, status_code=200, responses=READ)
 def get_sla(
-    ticket_id: ResourceId, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
+    ticket_ref: TicketRef, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
 ) -> SlaBlock:
     """The SLA block alone, computed now."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
     ticket = queue.get_ticket(ticket_id, session=session)
     return sla_block(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
 @router.get(
-    "/{ticket_id}/events", response_model=list[TicketEventRead], status_code=200, responses=READ
+    "/{ticket_ref}/events", response_model=list[TicketEventRead], status_code=200, responses=READ
 )
-def events(ticket_id: ResourceId, session: SessionDep, _: Viewer) -> list[TicketEventRead]:
+def events(ticket_ref: TicketRef, session: SessionDep, _: Viewer) -> list[TicketEventRead]:
     """The audit trail: who changed what, when, from which state to which."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
     queue.get_ticket(ticket_id, session=session)
     return audit.list_events(ticket_id, session=session)
 
 
 @router.get(
-    "/{ticket_id}/messages", response_model=list[MessageRead], status_code=200, responses=READ
+    "/{ticket_ref}/messages", response_model=list[MessageRead], status_code=200, responses=READ
 )
-def messages(ticket_id: ResourceId, session: SessionDep, _: Viewer) -> list[MessageRead]:
+def messages(ticket_ref: TicketRef, session: SessionDep, _: Viewer) -> list[MessageRead]:
     """The conversation, oldest first."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
     return queue.list_messages(ticket_id, session=session)

@@ -156,3 +156,36 @@ def test_sla_state_filters_agree_with_the_sla_block(api, round_the_clock):
     remaining = api.viewer.get(f"/api/v1/tickets/{risky}/sla").json()
     assert remaining["state"] == "met"
     assert 0 < remaining["business_seconds_remaining"] < 3600
+
+
+def test_q_finds_a_ticket_by_its_number_and_by_its_sender(api, rossi):  # noqa: F811
+    """What a customer on the phone reads out: the number, their address, their name."""
+    lento = new_ticket(api, subject="Sito lento")
+    verdi = new_ticket(api, from_email="anna@verdi.it", from_name="Anna Verdi", subject="Backup")
+    get = lambda **p: ids(api.viewer.get("/api/v1/tickets", params=p))  # noqa: E731
+
+    assert get(q=lento["number"]) == [lento["id"]]
+    assert get(q="anna@verdi") == [verdi["id"]]
+    assert get(q="VERDI") == [verdi["id"]]
+    assert get(q="sito") == [lento["id"]]
+
+
+def test_a_ticket_is_found_and_worked_on_by_its_number(api, rossi):  # noqa: F811
+    ticket = new_ticket(api)
+
+    by_number = api.viewer.get(f"/api/v1/tickets/{ticket['number']}")
+    assert by_number.status_code == 200, by_number.text
+    assert by_number.json()["id"] == ticket["id"]
+    taken = api.agent.post(f"/api/v1/tickets/{ticket['number']}/take-charge", json={})
+    assert taken.status_code == 200 and taken.json()["status"] == "taken_in_charge"
+    sla = api.viewer.get(f"/api/v1/tickets/{ticket['number']}/sla")
+    assert sla.status_code == 200
+    assert sla.json()["taken_in_charge_at"] == taken.json()["taken_in_charge_at"]
+
+    missing = api.viewer.get("/api/v1/tickets/2026-999999")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "No ticket with number 2026-999999."
+    assert api.viewer.get("/api/v1/tickets/2147483648").status_code == 404
+    malformed = api.viewer.get("/api/v1/tickets/26-1")
+    assert malformed.status_code == 422
+    assert malformed.json()["errors"][0]["field"] == "ticket_ref"

@@ -16,9 +16,22 @@ from sqlmodel import Session, col, select
 
 from app.enums import OPEN_STATUSES, Category, SlaState, Status
 from app.errors import NotFound, Unprocessable, field_error
+from app.models.common import MAX_ID
 from app.models.message import Message, MessageRead
 from app.models.ticket import Ticket, TicketPage
 from app.services.tickets.snapshot import read_ticket
+
+
+def ticket_id_of(ref: str, *, session: Session) -> int:
+    """The id of the ticket that `ref` names: its id (`42`) or its number (`2026-000042`)."""
+    if ref.isdigit():
+        if int(ref) > MAX_ID:
+            raise NotFound(f"No ticket with id {ref}.")
+        return int(ref)
+    ticket_id = session.exec(select(Ticket.id).where(Ticket.number == ref)).first()
+    if ticket_id is None:
+        raise NotFound(f"No ticket with number {ref}.")
+    return ticket_id
 
 
 def get_ticket(ticket_id: int, *, session: Session) -> Ticket:
@@ -118,7 +131,19 @@ def list_tickets(
         pattern = (
             "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         )
-        query = query.where(func.lower(col(Ticket.subject)).like(pattern.lower(), escape="\\"))
+        query = query.where(
+            or_(
+                *(
+                    func.lower(col(column)).like(pattern.lower(), escape="\\")
+                    for column in (
+                        Ticket.subject,
+                        Ticket.number,
+                        Ticket.from_email,
+                        Ticket.from_name,
+                    )
+                )
+            )
+        )
     order = (col(Ticket.priority), col(Ticket.queue_due_at), col(Ticket.id))
     if cursor is not None:
         query = query.where(tuple_(*order) > tuple_(*_decode_cursor(cursor)))
