@@ -2,11 +2,11 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel
 from sqlmodel import Field, SQLModel
 
 from app.enums import Role
 from app.models.base import EnumString, UTCDateTime, utcnow
+from app.models.common import Schema
 
 
 class ApiToken(SQLModel, table=True):
@@ -22,7 +22,7 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class TokenRead(BaseModel):
+class TokenRead(Schema):
     id: int
     name: str
     role: Role

@@ -88,6 +88,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(value: datetime | None) -> str | None:
+    """An instant in the one style of the wire: UTC, ISO 8601, `Z` (as the API's schemas
+    render it); None stays None. For instants kept inside JSON (audit trail, outbox)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table behind a SQLModel table class, for single-statement writes."""
     table: Table = model.__table__  # type: ignore[attr-defined]

@@ -4,11 +4,11 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import ConfigDict, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from app.models.base import JSONType, UTCDateTime, utcnow
-from app.models.common import Input
+from app.models.common import Input, Schema
 from app.services.business_hours import CalendarSpec
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -62,14 +62,19 @@ class CalendarCreate(Input):
     )
 
     name: str = pydantic.Field(min_length=1, max_length=100, pattern=r"^[\w.\- ]+$")
+    """A unique name (letters, digits, dot, dash, space)."""
     timezone: str = "Europe/Rome"
+    """An IANA time zone; the opening hours are wall-clock times there."""
     weekly: dict[Weekday, list[Interval]] = pydantic.Field(
         description='Open intervals per weekday, e.g. {"mon": [["15:00", "18:00"]]}; '
         '"24:00" is allowed as an end.'
     )
     holiday_country: str | None = "IT"
+    """Public holidays of this country (ISO 3166 code, e.g. IT) are closed days; null: none."""
     holiday_subdivision: str | None = None
+    """A region or province with holidays of its own (e.g. RM), if any."""
     closures: list[date] = pydantic.Field(default_factory=list, max_length=1000)
+    """Extra closed days (e.g. the agency's summer closure)."""
 
     # The rules live in CalendarSpec (the engine's calendar); these name the field at fault.
 
@@ -90,19 +95,31 @@ class CalendarCreate(Input):
         return self
 
 
-class CalendarRead(BaseModel):
+class CalendarRead(Schema):
     id: int
+    """The calendar's id."""
     name: str
+    """Its unique name; `default` is the service terms' calendar (R8)."""
     timezone: str
+    """The IANA time zone of its opening hours."""
     weekly: dict[str, list[list[str]]]
+    """Opening intervals per weekday, wall-clock HH:MM pairs."""
     holiday_country: str | None
+    """Country whose public holidays are closed; null: none."""
     holiday_subdivision: str | None
+    """Region or province with holidays of its own."""
     closures: list[date]
+    """Extra closed days."""
     created_at: datetime
+    """When it was recorded."""
     updated_at: datetime
+    """When it last changed."""
 
 
-class DeadlineRead(BaseModel):
+class DeadlineRead(Schema):
     start: datetime
+    """The instant the count starts from (as asked)."""
     clock_started_at: datetime
+    """The first open instant at or after `start`."""
     due_at: datetime
+    """When the business hours asked for have run."""

@@ -1,10 +1,10 @@
 """Schemas shared by every router."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, AwareDatetime, BaseModel, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 MAX_ID = 2**31 - 1
 
@@ -19,6 +19,11 @@ TicketRef = Annotated[
     ),
 ]
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page.")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=200, description="The previous page's `next_cursor`; omit for the first."),
+]
+CustomerFilter = Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this customer's.")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")]
 
 
@@ -33,10 +38,15 @@ def _within_years(value: datetime) -> datetime:
     return value
 
 
+def _in_utc(value: datetime) -> datetime:
+    # Whatever offset it came with, it goes on in UTC: stored, computed and answered (`Z`).
+    return value if value.tzinfo is None else value.astimezone(UTC)
+
+
 # An instant given with its UTC offset (a body field).
-Instant = Annotated[AwareDatetime, AfterValidator(_within_years)]
+Instant = Annotated[AwareDatetime, AfterValidator(_within_years), AfterValidator(_in_utc)]
 # An instant from a query string: the offset is checked where the endpoint can name the field.
-QueryInstant = Annotated[datetime, AfterValidator(_within_years)]
+QueryInstant = Annotated[datetime, AfterValidator(_within_years), AfterValidator(_in_utc)]
 
 
 def _no_nul(value: object) -> object:
@@ -48,7 +58,13 @@ def _no_nul(value: object) -> object:
     return value
 
 
-class Input(BaseModel):
+class Schema(BaseModel):
+    """Every API schema: a field's docstring is its description in the OpenAPI document."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+
+class Input(Schema):
     """Every request body: text never carries a NUL character, on either database.
 
     PostgreSQL cannot store one and SQLite would keep it verbatim, so the API refuses it with a
@@ -67,10 +83,20 @@ NO_NUL_PATTERN = r"^[^\x00]*$"
 T = TypeVar("T")
 
 
-class Page(BaseModel, Generic[T]):
+class Items(Schema, Generic[T]):
+    """A whole, short list (a ticket's events or messages): `{"items": [...]}` like every list."""
+
+    items: list[T] = Field(description="Oldest first.")
+
+
+class Page(Schema, Generic[T]):
     """A page of a list: the items, how many there are in all, and where this page starts."""
 
     items: list[T]
+    """This page's items."""
     total: int
+    """How many there are in all."""
     limit: int
+    """The page size asked for."""
     offset: int
+    """How many were skipped before this page."""

@@ -5,12 +5,12 @@ from decimal import Decimal
 from typing import Annotated
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, ValidationInfo, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from app.enums import Category
 from app.models.base import Hours, HoursOut, JSONType, Money, MoneyOut, UTCDateTime, utcnow
-from app.models.common import Input
+from app.models.common import Input, Schema
 
 # R3, R5: website always, hosting and backup by default; R4: email and provider_outage only
 # when the contract includes them.
@@ -58,7 +58,9 @@ class OnCall(Input):
     """R16: a specific agreement for urgent requests received while the calendar is closed."""
 
     calendar_id: int = pydantic.Field(ge=1, le=2**31 - 1)
+    """The calendar of on-call hours (it must exist; create it first)."""
     take_charge_hours: TargetHours
+    """The take-charge target in on-call hours."""
 
 
 class ContractCreate(Input):
@@ -72,21 +74,30 @@ class ContractCreate(Input):
                 "annual_fee": "1200.00",
                 "proposal_ref": "PROP-2025-118",
                 "coverage": ["website", "hosting", "backup", "email"],
-                "on_call": {"calendar_id": 2, "take_charge_hours": "2"},
             }
         },
     )
 
     customer_id: int = pydantic.Field(ge=1, le=2**31 - 1)
+    """The customer it is with."""
     code: str = pydantic.Field(min_length=1, max_length=64)
+    """A unique code, e.g. ASS-2026-001."""
     starts_on: date
+    """The first day it is in force."""
     ends_on: date | None = None
+    """The last day; default one year from starts_on less a day (R1)."""
     annual_fee: Fee  # type: ignore[valid-type]
+    """The annual fee, a decimal string."""
     proposal_ref: str = pydantic.Field(default="", max_length=200)
+    """The commercial proposal it comes from."""
     coverage: list[Category] = pydantic.Field(default_factory=lambda: list(DEFAULT_COVERAGE))
+    """Categories covered; always includes website (R3). Default: website, hosting, backup."""
     calendar_id: int | None = pydantic.Field(default=None, ge=1, le=2**31 - 1)
+    """The business calendar of its deadlines; default: `default` (R8)."""
     take_charge_hours: TargetHours = DEFAULT_TAKE_CHARGE_HOURS
+    """The take-charge target in business hours; default 4 (R9)."""
     on_call: OnCall | None = None
+    """A specific agreement for urgent requests out of hours (R16); null: none."""
 
     @field_validator("ends_on")
     @classmethod
@@ -119,14 +130,23 @@ class ContractUpdate(Input):
     model_config = ConfigDict(extra="forbid")
 
     code: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
+    """A new code."""
     starts_on: date | None = None
+    """A new first day."""
     ends_on: date | None = None
+    """A new last day."""
     annual_fee: Fee | None = None  # type: ignore[valid-type]
+    """A new annual fee."""
     proposal_ref: str | None = pydantic.Field(default=None, max_length=200)
+    """A new proposal reference."""
     coverage: list[Category] | None = None
+    """Replaces the categories covered (website stays, R3)."""
     calendar_id: int | None = pydantic.Field(default=None, ge=1, le=2**31 - 1)
+    """Another business calendar."""
     take_charge_hours: TargetHours | None = None
+    """Another take-charge target."""
     on_call: OnCall | None = None
+    """Replaces the on-call agreement."""
 
     @field_validator("coverage")
     @classmethod
@@ -134,17 +154,30 @@ class ContractUpdate(Input):
         return None if value is None else _with_website(value)
 
 
-class ContractRead(BaseModel):
+class ContractRead(Schema):
     id: int
+    """The contract's id."""
     customer_id: int
+    """The customer."""
     code: str
+    """Its unique code."""
     starts_on: date
+    """First day in force."""
     ends_on: date
+    """Last day in force."""
     annual_fee: MoneyOut
+    """The annual fee."""
     proposal_ref: str
+    """The proposal it comes from."""
     coverage: list[Category]
+    """Categories covered (R3)."""
     calendar_id: int
+    """The business calendar of its deadlines (R8)."""
     take_charge_hours: HoursOut
+    """The take-charge target in business hours (R9)."""
     on_call: OnCall | None
+    """The on-call agreement (R16), or null."""
     created_at: datetime
+    """When it was recorded."""
     updated_at: datetime
+    """When it last changed."""

@@ -4,11 +4,11 @@ from datetime import datetime
 from typing import Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, EmailStr, field_validator
+from pydantic import ConfigDict, EmailStr, field_validator
 from sqlmodel import Field, SQLModel
 
 from app.models.base import UTCDateTime, utcnow
-from app.models.common import Input
+from app.models.common import Input, Schema
 
 Language = Literal["it", "en"]
 
@@ -60,7 +60,9 @@ class ContactIn(Input):
     )
 
     email: EmailStr
+    """A person's address; mail from it matches this customer (R1)."""
     name: str = pydantic.Field(default="", max_length=200)
+    """The person's name."""
 
     @field_validator("email")
     @classmethod
@@ -68,9 +70,11 @@ class ContactIn(Input):
         return value.lower()
 
 
-class ContactRead(BaseModel):
+class ContactRead(Schema):
     email: str
+    """The person's address."""
     name: str
+    """The person's name."""
 
 
 class CustomerCreate(Input):
@@ -87,9 +91,13 @@ class CustomerCreate(Input):
     )
 
     name: str = pydantic.Field(min_length=1, max_length=200)
+    """The customer's name."""
     email_domains: list[str] = pydantic.Field(default_factory=list, max_length=50)
+    """Mail from these domains matches this customer (R1), e.g. rossi.it."""
     contacts: list[ContactIn] = pydantic.Field(default_factory=list, max_length=200)
+    """People who write from other addresses (a gmail.com address, say)."""
     language: Language = "it"
+    """The language of the emails the customer receives: it or en."""
 
     @field_validator("email_domains")
     @classmethod
@@ -101,9 +109,13 @@ class CustomerUpdate(Input):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = pydantic.Field(default=None, min_length=1, max_length=200)
+    """A new name."""
     email_domains: list[str] | None = pydantic.Field(default=None, max_length=50)
+    """Replaces the domains."""
     contacts: list[ContactIn] | None = pydantic.Field(default=None, max_length=200)
+    """Replaces the contacts."""
     language: Language | None = None
+    """it or en."""
 
     @field_validator("email_domains")
     @classmethod
@@ -111,11 +123,18 @@ class CustomerUpdate(Input):
         return None if value is None else list(dict.fromkeys(_normalise_domain(v) for v in value))
 
 
-class CustomerRead(BaseModel):
+class CustomerRead(Schema):
     id: int
+    """The customer's id."""
     name: str
+    """The customer's name."""
     email_domains: list[str]
+    """Domains whose mail matches this customer (R1)."""
     contacts: list[ContactRead]
+    """Addresses outside those domains that match this customer."""
     language: Language
+    """The language of its emails: it or en."""
     created_at: datetime
+    """When it was recorded."""
     updated_at: datetime
+    """When it last changed."""

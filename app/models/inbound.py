@@ -3,19 +3,22 @@
 from datetime import datetime
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, EmailStr
+from pydantic import ConfigDict, EmailStr
 from sqlmodel import Field, SQLModel
 
 from app.models.base import UTCDateTime
-from app.models.common import Input
+from app.models.common import Input, Schema
 
 
-class InboundResult(BaseModel):
+class InboundResult(Schema):
     """The message is stored; a redelivery answers the same ticket with `duplicate: true`."""
 
     ticket_id: int
+    """The ticket the message was stored on."""
     ticket_number: str
+    """Its number."""
     duplicate: bool
+    """True when this delivery had been stored before (a provider's retry)."""
 
 
 class ContactIn(Input):
@@ -42,9 +45,11 @@ class ContactIn(Input):
     )
 
 
-class ContactResult(BaseModel):
+class ContactResult(Schema):
     ticket_number: str
+    """The number to quote in any later message."""
     take_charge_due_at: datetime | None
+    """By when the request will be taken in charge; null with no contractual commitment (R2)."""
 
 
 class ContactHit(SQLModel, table=True):

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from pydantic import ConfigDict
 from sqlalchemy import LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -12,18 +13,31 @@ from app.models.base import EnumString, JSONType, UTCDateTime, utcnow
 class MessageBase(SQLModel):
     """What the API shows of a message of a ticket's conversation."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)  # type: ignore[assignment]
+
     direction: str = Field(max_length=8)  # inbound | outbound
+    """inbound (from the customer) or outbound (our email)."""
     channel: Channel = Field(sa_type=EnumString(Channel, 16))
+    """email or web_form."""
     # RFC 5322 Message-ID without angle brackets: the key for idempotency and threading.
     message_id: str | None = Field(default=None, max_length=998, unique=True)
+    """The email's Message-ID (threading: replies name it in In-Reply-To)."""
     from_email: str = Field(default="", max_length=320)
+    """The sender's address (for outbound: the support address)."""
     from_name: str = Field(default="", max_length=200)
+    """The sender's display name."""
     subject: str = Field(default="", max_length=998)
+    """The subject."""
     text: str = ""
+    """The plain-text body, as received or as sent."""
     text_stripped: str = ""
+    """The body without quoted replies and signature, where the provider gave it."""
     html: str | None = None
+    """The HTML body, sanitised; null when there was none."""
     auto_submitted: bool = False
+    """Sent by an automatic system (auto-reply, bounce, list): never answered automatically."""
     received_at: datetime = Field(sa_type=UTCDateTime)
+    """When it was received (inbound) or written (outbound)."""
 
 
 class Message(MessageBase, table=True):
@@ -46,6 +60,7 @@ class Message(MessageBase, table=True):
 
 class MessageRead(MessageBase):
     id: int
+    """The message's id."""
 
 
 class AttachmentBlob(SQLModel, table=True):

@@ -5,7 +5,6 @@ from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     EmailStr,
@@ -26,7 +25,7 @@ from app.enums import (
     Urgency,
 )
 from app.models.base import EnumString, JSONType, UTCDateTime, utcnow
-from app.models.common import Input, Instant
+from app.models.common import Input, Instant, Schema
 
 OPEN_PREDICATE = "status NOT IN ('resolved', 'closed')"
 BREACH_PREDICATE = f"{OPEN_PREDICATE} AND breach_at IS NOT NULL"
@@ -35,32 +34,63 @@ BREACH_PREDICATE = f"{OPEN_PREDICATE} AND breach_at IS NOT NULL"
 class TicketBase(SQLModel):
     """What every view of a ticket shows; the table adds the SLA snapshot and queue columns."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)  # type: ignore[assignment]
+
     status: Status = Field(default=Status.NEW, sa_type=EnumString(Status, 32))
+    """Where the request is: new, taken_in_charge, in_progress, waiting_third_party (R10),
+    resolved, closed.
+    """
     channel: Channel = Field(sa_type=EnumString(Channel, 16))
+    """How it arrived: email or web_form (R6; telephone is not a channel, R7)."""
     subject: str = Field(default="", max_length=998)
+    """The subject as the customer wrote it (URGENTE in it claims urgency, R12)."""
     body: str = Field(default="")
+    """The request's text (the first message)."""
     from_email: str = Field(max_length=320, index=True)
+    """The sender's address, lower case; it decides the customer (R1)."""
     from_name: str = Field(default="", max_length=200)
+    """The sender's display name, if given."""
     customer_id: int | None = Field(default=None, foreign_key="customer.id", ondelete="SET NULL")
+    """The customer matched by the sender's address or domain; null: unknown sender (R2)."""
     contract_id: int | None = Field(default=None, foreign_key="contract.id", ondelete="SET NULL")
+    """The contract in force when the request arrived; null: no contract (R2)."""
     category: Category | None = Field(default=None, sa_type=EnumString(Category, 32))
+    """What it is about: website, hosting, backup, email, other; null until triaged."""
     urgent: bool = False
+    """Handled first in the queue (R12): claimed or confirmed urgency, not rejected."""
     urgency: Urgency = Field(default=Urgency.NONE, sa_type=EnumString(Urgency, 16))
+    """none; claimed (URGENTE in the subject); confirmed or rejected by staff (R13)."""
     priority_handling: bool = False
+    """The customer asked for priority handling: billed as a surcharge (R13)."""
     coverage: Coverage = Field(default=Coverage.NO_CONTRACT, sa_type=EnumString(Coverage, 16))
+    """contract (covered), not_covered (outside the contract's categories, R3) or no_contract (R2).
+    """
     billable: bool = False
+    """True when the work is billed on top of the annual fee (R2, R3, R13)."""
     billing_reasons: list[BillingReason] = Field(default_factory=list, sa_type=JSONType)
+    """Why it is billable: no_contract, not_covered, priority_surcharge."""
     received_at: datetime = Field(sa_type=UTCDateTime)
+    """When the request reached the service."""
     estimated_resolution_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """The estimate told to the customer at take-charge (R11); null: not predictable yet."""
     taken_in_charge_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When staff took the request in charge (R9); stops the SLA clock."""
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When it was resolved (R11)."""
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When it was closed; a closed ticket cannot be reopened."""
     resolution: str | None = None
+    """What was done, as told to the customer."""
     delivery_mode: DeliveryMode | None = Field(default=None, sa_type=EnumString(DeliveryMode, 16))
+    """How the work was delivered: online or remote (R14)."""
     auto_submitted: bool = False
+    """The request came from an automatic sender (no automatic answer goes back)."""
     parent_ticket_id: int | None = Field(default=None, foreign_key="ticket.id", ondelete="SET NULL")
+    """An earlier ticket this one is linked to (a reply to a closed ticket, or from a stranger)."""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    """When the row was written."""
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    """When the ticket last changed."""
 
 
 class Ticket(TicketBase, table=True):
@@ -113,12 +143,22 @@ class Ticket(TicketBase, table=True):
 class TicketEventBase(SQLModel):
     """One entry of the audit trail: who did what to a ticket, when, from which state."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)  # type: ignore[assignment]
+
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    """When it happened."""
     actor: str = Field(max_length=200)
+    """Who did it: a token's name, or the intake that recorded it."""
     kind: str = Field(max_length=32)
+    """What happened, e.g. created, message_received, taken_in_charge, updated, resolved, reopened,
+    sla_recomputed.
+    """
     from_status: str | None = Field(default=None, max_length=32)
+    """The status before, for a status change."""
     to_status: str | None = Field(default=None, max_length=32)
+    """The status after, for a status change."""
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    """The details: fields changed (old and new values), notes."""
 
 
 class TicketEvent(TicketEventBase, table=True):
@@ -130,6 +170,7 @@ class TicketEvent(TicketEventBase, table=True):
 
 class TicketEventRead(TicketEventBase):
     id: int
+    """The event's id."""
 
 
 # --- API schemas -------------------------------------------------------------------------
@@ -169,16 +210,22 @@ class TicketCreate(Input):
     )
 
     channel: AcceptedChannel
+    """email or web_form (R6); phone is refused, naming the accepted channels (R7)."""
     from_email: EmailStr
+    """The sender's address; it decides customer and contract (R1)."""
     from_name: str = pydantic.Field(default="", max_length=200)
+    """The sender's display name."""
     subject: str = pydantic.Field(default="", max_length=998)
+    """The subject; URGENTE in it claims urgency (R12)."""
     body: str = pydantic.Field(default="", max_length=MAX_BODY_CHARS)
+    """The request's text."""
     received_at: Instant | None = pydantic.Field(
         default=None,
         description="When the request reached the service; defaults to now. "
         "Set it to import history; never in the future.",
     )
     category: Category | None = None
+    """What it is about, if already known (R3 decides coverage from it)."""
 
     @field_validator("from_email")
     @classmethod
@@ -195,7 +242,9 @@ class TicketUpdate(Input):
     )
 
     category: Category | None = None
+    """Triage: what it is about; coverage and billing follow (R3)."""
     customer_id: int | None = pydantic.Field(default=None, ge=1, le=2**31 - 1)
+    """Triage: the customer, when the sender was not recognised."""
     urgency: StaffUrgency | None = pydantic.Field(
         default=None, description="Staff decision on a claimed urgency (R13)."
     )
@@ -203,6 +252,7 @@ class TicketUpdate(Input):
         default=None, description="Handled with priority at the customer's request (R13)."
     )
     estimated_resolution_at: Instant | None = None
+    """A new estimate; the customer is told (R11)."""
 
 
 class TakeChargeIn(Input):
@@ -217,7 +267,9 @@ class TakeChargeIn(Input):
     )
 
     estimated_resolution_at: Instant | None = None
+    """The estimated resolution told to the customer (R11); null: not predictable yet."""
     note: str = pydantic.Field(default="", max_length=5000)
+    """An internal note for the audit trail."""
 
 
 class ResolveIn(Input):
@@ -229,7 +281,9 @@ class ResolveIn(Input):
     )
 
     resolution: str = pydantic.Field(min_length=1, max_length=20_000)
+    """What was done; sent to the customer (R11)."""
     delivery_mode: DeliveryMode
+    """online or remote (R14)."""
 
 
 class StatusIn(Input):
@@ -244,32 +298,53 @@ class StatusIn(Input):
     )
 
     status: Literal[Status.IN_PROGRESS, Status.WAITING_THIRD_PARTY, Status.CLOSED]
+    """in_progress, waiting_third_party (R10), or closed; in_progress on a resolved ticket reopens
+    it.
+    """
     note: str = pydantic.Field(default="", max_length=5000)
+    """Why, for the audit trail."""
 
 
-class SlaBlock(BaseModel):
+class SlaBlock(Schema):
     """Where the request stands against its take-charge deadline, computed at request time."""
 
     policy: Policy
+    """contract (the contract's target), on_call (R16 agreement) or support (no contract, R2)."""
     state: SlaState
+    """pending, at_risk, met, breached or not_applicable (no commitment)."""
     clock_started_at: datetime | None
+    """When business time started to run: the next opening at or after receipt (R8)."""
     take_charge_due_at: datetime | None
+    """The take-charge deadline; null under a policy with no commitment."""
     taken_in_charge_at: datetime | None
+    """When it was taken in charge; null while pending."""
     business_seconds_elapsed: int
+    """Business seconds from the clock's start to take-charge or now."""
     business_seconds_remaining: int | None
+    """Business seconds left before the deadline (0 once breached); null without a deadline."""
     target_seconds: int | None
+    """The commitment in business seconds (4 h = 14400); null without one."""
     on_call_alert: bool
+    """An urgent request received while the calendar is closed: on-call staff are alerted (R15,
+    R17).
+    """
 
 
 class TicketRead(TicketBase):
     id: int
+    """The ticket's id."""
     number: str
+    """The number told to the customer, YYYY-NNNNNN; in every email subject."""
     sla: SlaBlock
+    """The SLA block, computed at request time."""
 
 
-class TicketPage(BaseModel):
+class TicketPage(Schema):
     """A page of tickets in queue order; pass `next_cursor` back as `cursor` for the next."""
 
     items: list[TicketRead]
+    """Tickets in queue order: urgent first (R12), then nearest deadline."""
     limit: int
+    """The page size asked for."""
     next_cursor: str | None
+    """Pass it back as `cursor` for the next page; null on the last."""

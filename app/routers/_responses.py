@@ -1,19 +1,27 @@
-"""Error responses declared on routes, so the OpenAPI document lists them."""
+"""Responses declared on routes (errors, so the OpenAPI document lists them; 201's Location)."""
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from fastapi import Depends, Request, Response
+
+from app.models.common import Schema
 
 
-class Problem(BaseModel):
+class Problem(Schema):
     """RFC 9457 problem details."""
 
     type: str
+    """A URI naming the kind of problem, e.g. https://sportello.dev/problems/validation-error."""
     title: str
+    """The kind of problem in words."""
     status: int
+    """The HTTP status."""
     detail: str
+    """What went wrong with this request, and what to do."""
     instance: str | None = None
+    """The path that answered."""
     errors: list[dict[str, Any]] | None = None
+    """For invalid input: one entry per bad field (`field`, `message`, `type`, `location`)."""
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -22,5 +30,20 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 AUTH = (401, 403)
-READ = problems(*AUTH, 404)
+READ = problems(*AUTH, 404, 422)
 WRITE = problems(*AUTH, 404, 409, 413, 422)
+
+
+class Created:
+    """Sets a 201's `Location` to the new resource: the collection's path and its id."""
+
+    def __init__(self, request: Request, response: Response) -> None:
+        self.collection, self.response = request.url.path.rstrip("/"), response
+
+    def at(self, resource_id: int | str | None) -> None:
+        self.response.headers["Location"] = f"{self.collection}/{resource_id}"
+
+
+CreatedDep = Annotated[Created, Depends()]
+LOCATION = {"Location": {"description": "The new resource.", "schema": {"type": "string"}}}
+CREATE = {**WRITE, 201: {"description": "Created; `Location` names it.", "headers": LOCATION}}

@@ -9,16 +9,20 @@ from app.deps import Admin, SessionDep, Viewer
 from app.errors import Unprocessable, field_error
 from app.models.calendar import CalendarCreate, CalendarRead, DeadlineRead
 from app.models.common import Limit, Offset, Page, QueryInstant, ResourceId
-from app.routers._responses import AUTH, READ, WRITE, problems
+from app.routers._responses import AUTH, CREATE, READ, CreatedDep, problems
 from app.services import calendars as service
 
 router = APIRouter(prefix="/calendars", tags=["calendars"])
 
 
-@router.post("", response_model=CalendarRead, status_code=201, responses=WRITE)
-def create(data: CalendarCreate, session: SessionDep, _: Admin) -> CalendarRead:
+@router.post("", response_model=CalendarRead, status_code=201, responses=CREATE)
+def create(
+    data: CalendarCreate, session: SessionDep, _: Admin, created: CreatedDep
+) -> CalendarRead:
     """Record a business calendar (R8: calendars are data)."""
-    return service.read_calendar(service.create_calendar(data, session=session))
+    calendar = service.read_calendar(service.create_calendar(data, session=session))
+    created.at(calendar.id)
+    return calendar
 
 
 @router.get("", response_model=Page[CalendarRead], status_code=200, responses=READ)

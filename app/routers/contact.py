@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from app.deps import KnobsDep, Now, SessionDep, SettingsDep
 from app.errors import BadRequest
 from app.models.inbound import ContactIn, ContactResult
-from app.routers._responses import problems
+from app.routers._responses import LOCATION, problems
 from app.services import contact as service
 from app.services.inbound import MalformedEmail, UploadedFile
 from app.services.inbound.forms import parse_form
@@ -61,6 +61,7 @@ async def read_submission(request: Request) -> Submission:
     response_model=ContactResult,
     status_code=201,
     responses={
+        201: {"description": "Recorded; `Location` names the ticket.", "headers": LOCATION},
         303: {"description": "A plain HTML form is sent to the thank-you page."},
         **problems(400, 413, 422, 429),
     },
@@ -91,6 +92,7 @@ def submit(
     knobs: KnobsDep,
     now: Now,
     settings: SettingsDep,
+    response: Response,
 ) -> ContactResult | Response:
     """Send a support request from the website (R6); its take-charge deadline comes back."""
     service.count_hit(
@@ -113,6 +115,8 @@ def submit(
             "/api/v1/contact/thanks?" + urlencode({"n": result.ticket_number})
         )
         return RedirectResponse(target, status_code=303)
+    # The ticket, for staff (the API needs a token); the caller has its number.
+    response.headers["Location"] = f"/api/v1/tickets/{result.ticket_number}"
     return result
 
 
@@ -132,9 +136,11 @@ We will email you when it is taken in charge.</p></body></html>"""
     "/thanks",
     response_class=HTMLResponse,
     status_code=200,
-    responses={200: {"content": {"text/html": {}}}},
+    responses={200: {"content": {"text/html": {}}}, **problems(422)},
 )
-def thanks(n: Annotated[str | None, Query(max_length=32)] = None) -> HTMLResponse:
+def thanks(
+    n: Annotated[str | None, Query(max_length=32, description="The ticket number to show.")] = None,
+) -> HTMLResponse:
     """The built-in confirmation page after a plain HTML form post (Italian and English)."""
     number = html.escape(n or "")
     return HTMLResponse(

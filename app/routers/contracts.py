@@ -1,22 +1,27 @@
 """Contracts: HTTP only."""
 
 from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from app.deps import Admin, SessionDep, Viewer
-from app.models.common import MAX_ID, Limit, Offset, Page, ResourceId
+from app.models.common import CustomerFilter, Limit, Offset, Page, ResourceId
 from app.models.contract import ContractCreate, ContractRead, ContractUpdate
-from app.routers._responses import READ, WRITE
+from app.routers._responses import CREATE, READ, WRITE, CreatedDep
 from app.services import contracts as service
 
 router = APIRouter(prefix="/contracts", tags=["contracts"])
 
 
-@router.post("", response_model=ContractRead, status_code=201, responses=WRITE)
-def create(data: ContractCreate, session: SessionDep, _: Admin) -> ContractRead:
-    """Record an annual contract (R1); defaults as in API.md."""
-    return service.read_contract(service.create_contract(data, session=session))
+@router.post("", response_model=ContractRead, status_code=201, responses=CREATE)
+def create(
+    data: ContractCreate, session: SessionDep, _: Admin, created: CreatedDep
+) -> ContractRead:
+    """Record an annual contract (R1); see the field defaults."""
+    contract = service.read_contract(service.create_contract(data, session=session))
+    created.at(contract.id)
+    return contract
 
 
 @router.get("", response_model=Page[ContractRead], status_code=200, responses=READ)
@@ -25,8 +30,8 @@ def list_(
     _: Viewer,
     limit: Limit = 50,
     offset: Offset = 0,
-    customer_id: int | None = Query(default=None, ge=1, le=MAX_ID),
-    active_on: date | None = None,
+    customer_id: CustomerFilter = None,
+    active_on: Annotated[date | None, Query(description="Only those in force on this day.")] = None,
 ) -> Page[ContractRead]:
     """List contracts, optionally one customer's or those active on a date."""
     rows, total = service.list_contracts(

@@ -5,16 +5,19 @@ from fastapi import APIRouter
 from app.deps import Admin, SessionDep, Viewer
 from app.models.common import Limit, Offset, Page, ResourceId
 from app.models.customer import CustomerCreate, CustomerRead, CustomerUpdate
-from app.routers._responses import READ, WRITE
+from app.routers._responses import CREATE, READ, WRITE, CreatedDep
 from app.services import customers as service
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
 
-@router.post("", response_model=CustomerRead, status_code=201, responses=WRITE)
-def create(data: CustomerCreate, session: SessionDep, _: Admin) -> CustomerRead:
+@router.post("", response_model=CustomerRead, status_code=201, responses=CREATE)
+def create(
+    data: CustomerCreate, session: SessionDep, _: Admin, created: CreatedDep
+) -> CustomerRead:
     """Record a customer with its email domains and contacts."""
     customer = service.create_customer(data, session=session)
+    created.at(customer.id)
     return service.read_customer(customer, session=session)
 
 

@@ -1,18 +1,19 @@
 """Liveness and readiness probes."""
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.deps import EngineDep
 from app.errors import ServiceUnavailable
+from app.models.common import Schema
 from app.routers._responses import problems
 
 router = APIRouter(tags=["health"])
 
 
-class Health(BaseModel):
+class Health(Schema):
     status: str
+    """`ok` when the process (liveness) or the database (readiness) answers."""
 
 
 @router.get("/healthz", response_model=Health, status_code=200)

@@ -3,11 +3,11 @@
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from app.deps import KnobsDep, Now, SessionDep, Viewer
 from app.enums import SlaState
-from app.models.common import MAX_ID
+from app.models.common import Cursor, CustomerFilter, Limit
 from app.models.sla import SlaPreview, SlaPreviewIn
 from app.models.ticket import TicketPage
 from app.routers._responses import READ, WRITE
@@ -54,9 +54,9 @@ class QueueQuery:
 
 
 def queue_query(
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    customer_id: CustomerFilter = None,
 ) -> QueueQuery:
     """The query parameters shared by /sla/breaches and /sla/at-risk."""
     return QueueQuery(limit=limit, cursor=cursor, customer_id=customer_id)

@@ -8,7 +8,16 @@ from fastapi import APIRouter, Query
 from app.deps import Agent, KnobsDep, Now, SessionDep, Viewer
 from app.enums import Category, SlaState, Status
 from app.errors import Unprocessable, field_error
-from app.models.common import MAX_ID, NO_NUL_PATTERN, QueryInstant, TicketRef
+from app.models.common import (
+    MAX_ID,
+    NO_NUL_PATTERN,
+    Cursor,
+    CustomerFilter,
+    Items,
+    Limit,
+    QueryInstant,
+    TicketRef,
+)
 from app.models.message import MessageRead
 from app.models.ticket import (
     ResolveIn,
@@ -21,7 +30,7 @@ from app.models.ticket import (
     TicketRead,
     TicketUpdate,
 )
-from app.routers._responses import READ, WRITE
+from app.routers._responses import CREATE, READ, WRITE, CreatedDep
 from app.services import audit
 from app.services.tickets import intake, lifecycle, queue
 from app.services.tickets.snapshot import read_ticket, sla_block
@@ -29,12 +38,18 @@ from app.services.tickets.snapshot import read_ticket, sla_block
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
 
-@router.post("", response_model=TicketRead, status_code=201, responses=WRITE)
+@router.post("", response_model=TicketRead, status_code=201, responses=CREATE)
 def create(
-    data: TicketCreate, session: SessionDep, knobs: KnobsDep, now: Now, agent: Agent
+    data: TicketCreate,
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    agent: Agent,
+    created: CreatedDep,
 ) -> TicketRead:
     """Record a request (R6): customer, contract, coverage, urgency and deadline are derived."""
     ticket = intake.create_ticket(data, session=session, knobs=knobs, actor=agent.name, now=now)
+    created.at(ticket.id)
     return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
@@ -48,14 +63,24 @@ def list_(
         list[Status] | None,
         Query(description="Repeat for several; default: the open ones (the work queue)."),
     ] = None,
-    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    contract_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    urgent: bool | None = None,
-    sla_state: SlaState | None = None,
-    category: Category | None = None,
-    billable: bool | None = None,
-    received_from: QueryInstant | None = None,
-    received_to: QueryInstant | None = None,
+    customer_id: CustomerFilter = None,
+    contract_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Only this contract's.")
+    ] = None,
+    urgent: Annotated[bool | None, Query(description="Only urgent ones (R12), or none.")] = None,
+    sla_state: Annotated[
+        SlaState | None, Query(description="Only those in this SLA state now.")
+    ] = None,
+    category: Annotated[Category | None, Query(description="Only this category.")] = None,
+    billable: Annotated[
+        bool | None, Query(description="Only billable ones (R2, R3, R13), or none.")
+    ] = None,
+    received_from: Annotated[
+        QueryInstant | None, Query(description="Received at or after this instant.")
+    ] = None,
+    received_to: Annotated[
+        QueryInstant | None, Query(description="Received before this instant.")
+    ] = None,
     q: Annotated[
         str | None,
         Query(
@@ -64,8 +89,8 @@ def list_(
             description="Text in the subject, the number or the sender (address or name).",
         ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> TicketPage:
     """The work queue: urgent first (R12), then the nearest deadline; keyset paginated."""
     filters = queue.TicketFilters(
@@ -200,19 +225,19 @@ def get_sla(
 
 
 @router.get(
-    "/{ticket_ref}/events", response_model=list[TicketEventRead], status_code=200, responses=READ
+    "/{ticket_ref}/events", response_model=Items[TicketEventRead], status_code=200, responses=READ
 )
-def events(ticket_ref: TicketRef, session: SessionDep, _: Viewer) -> list[TicketEventRead]:
+def events(ticket_ref: TicketRef, session: SessionDep, _: Viewer) -> Items[TicketEventRead]:
     """The audit trail: who changed what, when, from which state to which."""
     ticket_id = queue.ticket_id_of(ticket_ref, session=session)
     queue.get_ticket(ticket_id, session=session)
-    return audit.list_events(ticket_id, session=session)
+    return Items(items=audit.list_events(ticket_id, session=session))
 
 
 @router.get(
-    "/{ticket_ref}/messages", response_model=list[MessageRead], status_code=200, responses=READ
+    "/{ticket_ref}/messages", response_model=Items[MessageRead], status_code=200, responses=READ
 )
-def messages(ticket_ref: TicketRef, session: SessionDep, _: Viewer) -> list[MessageRead]:
+def messages(ticket_ref: TicketRef, session: SessionDep, _: Viewer) -> Items[MessageRead]:
     """The conversation, oldest first."""
     ticket_id = queue.ticket_id_of(ticket_ref, session=session)
-    return queue.list_messages(ticket_id, session=session)
+    return Items(items=queue.list_messages(ticket_id, session=session))

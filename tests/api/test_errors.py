@@ -168,3 +168,42 @@ def test_a_body_that_trickles_in_is_cut_off_with_408(serve):
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
     assert b"connection: close" in answer.lower()
     assert 0.4 < waited < 5
+
+
+def test_every_201_names_what_it_created_in_location(api):
+    customer = api.admin.post("/api/v1/customers", json={"name": "Rossi"})
+    calendar = api.admin.post(
+        "/api/v1/calendars",
+        json={"name": "estate", "timezone": "Europe/Rome", "weekly": {"mon": [["09:00", "12:00"]]}},
+    )
+    contract = api.admin.post(
+        "/api/v1/contracts",
+        json={
+            "customer_id": customer.json()["id"],
+            "code": "R-1",
+            "starts_on": "2026-01-01",
+            "annual_fee": "1.00",
+        },
+    )
+    ticket = api.agent.post(
+        "/api/v1/tickets",
+        json={"channel": "email", "from_email": "a@b.it", "subject": "s", "body": "b"},
+    )
+    for response, path in (
+        (customer, "customers"),
+        (calendar, "calendars"),
+        (contract, "contracts"),
+        (ticket, "tickets"),
+    ):
+        assert response.status_code == 201, response.text
+        location = response.headers["location"]
+        assert location == f"/api/v1/{path}/{response.json()['id']}"
+        assert api.admin.get(location).json()["id"] == response.json()["id"]
+
+    contact = api.anonymous.post(
+        "/api/v1/contact",
+        json={"name": "Anna", "email": "anna@b.it", "subject": "s", "message": "m"},
+    )
+    assert contact.status_code == 201
+    assert contact.headers["location"] == f"/api/v1/tickets/{contact.json()['ticket_number']}"
+    assert api.viewer.get(contact.headers["location"]).status_code == 200

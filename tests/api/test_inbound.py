@@ -142,7 +142,7 @@ def test_mailgun_forward_fixture(api, rossi, db):
     assert created["customer_id"] == rossi["id"]
     assert created["from_email"] == "mario.rossi@cliente.example"
     assert "modulo contatti" in created["subject"]
-    messages = api.viewer.get(f"/api/v1/tickets/{body['ticket_id']}/messages").json()
+    messages = api.viewer.get(f"/api/v1/tickets/{body['ticket_id']}/messages").json()["items"]
     assert messages[0]["message_id"] == "CAFr-mg-0001@mail.cliente.example"
     assert "onload" not in (messages[0]["html"] or "")
     assert count(db, Attachment) == 1
@@ -166,7 +166,7 @@ def test_sendgrid_default_mode_with_declared_charsets(api, rossi):
     assert response.status_code == 200, response.text
     created = ticket(api, response.json()["ticket_id"])
     assert created["from_email"] == "nicolo@cliente.example"
-    messages = api.viewer.get(f"/api/v1/tickets/{created['id']}/messages").json()
+    messages = api.viewer.get(f"/api/v1/tickets/{created['id']}/messages").json()["items"]
     assert "\ufffd" not in messages[0]["text"]  # windows-1252 decoded as declared
 
 
@@ -346,7 +346,7 @@ def test_threading_by_tag_from_the_same_customer(api, rossi):
         api, eml(sender="giulia@rossi.it", subject=f"Re: [#{first['ticket_number']}] Sito lento")
     ).json()
     assert reply["ticket_id"] == first["ticket_id"]
-    messages = api.viewer.get(f"/api/v1/tickets/{first['ticket_id']}/messages").json()
+    messages = api.viewer.get(f"/api/v1/tickets/{first['ticket_id']}/messages").json()["items"]
     assert len(messages) == 2
 
 
@@ -364,7 +364,7 @@ def test_threading_by_in_reply_to_our_email(api, rossi):
     api.agent.post(f"/api/v1/tickets/{first['ticket_id']}/take-charge", json={})
     ours = [
         m
-        for m in api.viewer.get(f"/api/v1/tickets/{first['ticket_id']}/messages").json()
+        for m in api.viewer.get(f"/api/v1/tickets/{first['ticket_id']}/messages").json()["items"]
         if m["direction"] == "outbound"
     ]
     assert ours, "the take-charge email has a Message-ID"
@@ -410,7 +410,7 @@ def test_reply_to_resolved_reopens_and_to_closed_starts_a_linked_ticket(api, ros
     reopened = post_mime(api, eml(subject=tag)).json()
     assert reopened["ticket_id"] == tid
     assert ticket(api, tid)["status"] == "in_progress"
-    kinds = [e["kind"] for e in api.viewer.get(f"/api/v1/tickets/{tid}/events").json()]
+    kinds = [e["kind"] for e in api.viewer.get(f"/api/v1/tickets/{tid}/events").json()["items"]]
     assert "reopened" in kinds
     api.agent.post(
         f"/api/v1/tickets/{tid}/resolve", json={"resolution": "ok", "delivery_mode": "online"}
@@ -428,7 +428,7 @@ def test_auto_replies_are_stored_silently(api, rossi, db):
     auto = ticket(api, post_mime(api, raw).json()["ticket_id"])
     assert auto["auto_submitted"] is True and auto["urgent"] is False
     api.agent.post(f"/api/v1/tickets/{auto['id']}/take-charge", json={})
-    messages = api.viewer.get(f"/api/v1/tickets/{auto['id']}/messages").json()
+    messages = api.viewer.get(f"/api/v1/tickets/{auto['id']}/messages").json()["items"]
     assert [m["direction"] for m in messages] == ["inbound"]  # no email answers it
     urgent_auto = post_mime(
         api, eml(subject="URGENTE fuori sede", headers=[("Auto-Submitted", "auto-replied")])
@@ -564,7 +564,7 @@ def test_a_stranger_who_knows_a_message_id_starts_a_new_linked_ticket(api, rossi
     assert stranger["ticket_id"] != tid
     assert ticket(api, stranger["ticket_id"])["parent_ticket_id"] == tid
     assert ticket(api, tid)["status"] == "resolved"  # not reopened
-    messages = api.viewer.get(f"/api/v1/tickets/{tid}/messages").json()
+    messages = api.viewer.get(f"/api/v1/tickets/{tid}/messages").json()["items"]
     assert all(m["from_email"] != "intruder@evil.example" for m in messages)
     # The customer's own reply still joins and reopens it.
     own = post_mime(

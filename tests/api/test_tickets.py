@@ -270,7 +270,7 @@ def test_full_lifecycle_with_reopen_and_audit(api, rossi):
     final = api.viewer.get(f"/api/v1/tickets/{ticket['id']}").json()
     assert final["status"] == "closed"
     assert final["delivery_mode"] == "remote"
-    events = api.viewer.get(f"/api/v1/tickets/{ticket['id']}/events").json()
+    events = api.viewer.get(f"/api/v1/tickets/{ticket['id']}/events").json()["items"]
     assert [(e["kind"], e["from_status"], e["to_status"]) for e in events] == [
         ("created", None, "new"),
         ("taken_in_charge", "new", "taken_in_charge"),
@@ -289,7 +289,7 @@ def test_customer_emails_are_queued_once_per_event(api, rossi):
     """R11: one 'taken in charge' and one 'resolved' email per resolution, in the conversation."""
     ticket = new_ticket(api)
     _walk(api, ticket["id"], TAKE, RESOLVE, ("status", {"status": "in_progress"}), RESOLVE)
-    messages = api.viewer.get(f"/api/v1/tickets/{ticket['id']}/messages").json()
+    messages = api.viewer.get(f"/api/v1/tickets/{ticket['id']}/messages").json()["items"]
     outbound = [m for m in messages if m["direction"] == "outbound"]
     assert len(outbound) == 3
     assert all(m["message_id"].startswith(ticket["number"]) for m in outbound)
@@ -317,7 +317,7 @@ def test_category_change_recomputes_coverage_and_is_logged(api, rossi):
     patched = api.agent.patch(f"/api/v1/tickets/{ticket['id']}", json={"category": "email"})
     assert patched.json()["coverage"] == "not_covered"
     assert patched.json()["sla"]["take_charge_due_at"] == ticket["sla"]["take_charge_due_at"]
-    events = api.viewer.get(f"/api/v1/tickets/{ticket['id']}/events").json()
+    events = api.viewer.get(f"/api/v1/tickets/{ticket['id']}/events").json()["items"]
     assert events[-1]["kind"] == "updated"
     assert events[-1]["data"] == {"before": {"category": None}, "after": {"category": "email"}}
 
@@ -333,7 +333,9 @@ def test_relinking_a_customer_rematches_the_contract(api, rossi):
     assert relinked["coverage"] == "contract"
     assert relinked["billable"] is False
     assert relinked["sla"]["take_charge_due_at"] is not None
-    kinds = [e["kind"] for e in api.viewer.get(f"/api/v1/tickets/{ticket['id']}/events").json()]
+    kinds = [
+        e["kind"] for e in api.viewer.get(f"/api/v1/tickets/{ticket['id']}/events").json()["items"]
+    ]
     assert kinds == ["created", "sla_recomputed", "updated"]
 
 
@@ -355,6 +357,33 @@ def test_unknown_ticket_is_404(api):
 
 def test_the_request_text_is_the_first_message(api, rossi):
     ticket = new_ticket(api, body="Testo della richiesta")
-    messages = api.viewer.get(f"/api/v1/tickets/{ticket['id']}/messages").json()
+    messages = api.viewer.get(f"/api/v1/tickets/{ticket['id']}/messages").json()["items"]
     assert [m["text"] for m in messages] == ["Testo della richiesta"]
     assert messages[0]["direction"] == "inbound"
+
+
+def test_every_instant_on_the_wire_is_utc_with_z(api, rossi):
+    """One style, whatever offset came in: `...Z` in tickets, events, messages and deadlines."""
+    import json
+    import re
+
+    ticket = new_ticket(api, received_at="2026-11-23T16:00:00+01:00")
+    taken = api.agent.post(
+        f"/api/v1/tickets/{ticket['id']}/take-charge",
+        json={"estimated_resolution_at": "2026-11-25T17:00:00+01:00"},
+    )
+    answers = [
+        ticket,
+        taken.json(),
+        api.viewer.get(f"/api/v1/tickets/{ticket['id']}/events").json(),
+        api.viewer.get(f"/api/v1/tickets/{ticket['id']}/messages").json(),
+        api.viewer.get(
+            "/api/v1/calendars/1/deadline",
+            params={"start": "2026-11-23T16:00:00+01:00", "hours": 4},
+        ).json(),
+    ]
+    instants = re.findall(r'"(\d{4}-\d\d-\d\dT[^"]*)"', json.dumps(answers))
+
+    assert len(instants) > 10
+    assert [i for i in instants if not i.endswith("Z")] == []
+    assert taken.json()["estimated_resolution_at"] == "2026-11-25T16:00:00Z"

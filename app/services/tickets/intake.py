@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from app.enums import Channel, Status, Urgency
 from app.errors import Unprocessable, field_error
-from app.models.base import table_of
+from app.models.base import iso, table_of
 from app.models.message import Message
 from app.models.ticket import Ticket, TicketCreate
 from app.services import audit, outbox, sla, terms
@@ -223,8 +223,3 @@ def add_message(
     }
     message_id: int = session.connection().execute(_INSERT_MESSAGE, row).scalar_one()
     return message_id
-
-
-def iso(value: datetime | None) -> str | None:
-    """An instant as ISO 8601 for the audit trail (None stays None)."""
-    return None if value is None else value.isoformat()

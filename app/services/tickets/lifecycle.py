@@ -18,11 +18,11 @@ from sqlmodel import Session
 
 from app.enums import Status, Urgency
 from app.errors import InvalidTransition, NotFound, Unprocessable, field_error
-from app.models.base import table_of
+from app.models.base import iso, table_of
 from app.models.ticket import ResolveIn, StatusIn, TakeChargeIn, Ticket, TicketUpdate
 from app.services import audit, outbox, sla, terms
 from app.services.customers import get_customer
-from app.services.tickets.intake import add_message, iso
+from app.services.tickets.intake import add_message
 from app.services.tickets.snapshot import SlaKnobs, apply_decision, refresh_derived
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
