@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     install_database_error_handler(app)
+    app.add_exception_handler(contact.FormPageError, contact.form_error_page)
 
     def limit_for(path: str) -> int:
         if path.startswith(LARGE_BODY_PREFIXES):

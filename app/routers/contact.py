@@ -1,24 +1,93 @@
 """The website's CONTACT form (R6): public, spam-resistant, JSON or a plain HTML post."""
 
-import html
 import json
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.deps import KnobsDep, Now, SessionDep, SettingsDep
-from app.errors import BadRequest
+from app.errors import BadRequest, DomainError
 from app.models.inbound import ContactIn, ContactResult
+from app.rendering import render
 from app.routers._responses import LOCATION, problems
 from app.services import contact as service
 from app.services.inbound import MalformedEmail, UploadedFile
 from app.services.inbound.forms import parse_form
 
 router = APIRouter(prefix="/contact", tags=["contact"])
+
+# How the form's fields are named on the error page, and what each kind of error means.
+LABELS = {
+    "name": ("Nome", "Name"),
+    "email": ("Email", "Email"),
+    "subject": ("Oggetto", "Subject"),
+    "message": ("Messaggio", "Message"),
+}
+MEANINGS_IT = {
+    "missing": "è obbligatorio",
+    "string_too_short": "è obbligatorio",
+    "string_too_long": "è troppo lungo",
+    "value_error": "non è valido",
+}
+SUMMARIES = {  # status: (Italian, English)
+    400: ("Il modulo non è arrivato in una forma leggibile.", "The form did not arrive readable."),
+    413: ("Il messaggio o un allegato è troppo grande.", "The message or a file is too large."),
+    422: ("Alcuni campi vanno corretti:", "Some fields need correcting:"),
+    429: (
+        "Troppi messaggi in poco tempo da questo indirizzo: riprova tra qualche minuto.",
+        "Too many messages from this address in a short time: try again in a few minutes.",
+    ),
+}
+
+
+class FormPageError(Exception):
+    """A plain HTML form that could not be recorded: answered with a readable page."""
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        errors: Sequence[Any] = (),
+        detail: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status)
+        self.status, self.errors, self.detail, self.headers = status, errors, detail, headers
+
+    @classmethod
+    def of(cls, exc: DomainError | StarletteHTTPException) -> "FormPageError":
+        if isinstance(exc, DomainError):
+            return cls(exc.status, detail=exc.detail, headers=exc.headers)
+        headers = dict(exc.headers) if exc.headers else None
+        return cls(exc.status_code, detail=str(exc.detail), headers=headers)
+
+
+async def form_error_page(request: Request, exc: Exception) -> HTMLResponse:
+    """The error page of a plain HTML form, in Italian and English, naming each bad field."""
+    assert isinstance(exc, FormPageError)
+    summary_it, summary_en = SUMMARIES.get(exc.status, (exc.detail, exc.detail))
+    errors = []
+    for error in exc.errors:
+        field = str(error["loc"][-1]) if error.get("loc") else ""
+        label_it, label_en = LABELS.get(field, (field, field))
+        errors.append(
+            {
+                "label_it": label_it,
+                "label_en": label_en,
+                "message_it": MEANINGS_IT.get(error["type"], "non è valido"),
+                "message_en": error["msg"],
+            }
+        )
+    page = render(
+        "pages/form_error.html", detail_it=summary_it, detail_en=summary_en, errors=errors
+    )
+    return HTMLResponse(page, status_code=exc.status, headers=exc.headers)
 
 
 class Submission:
@@ -31,26 +100,35 @@ class Submission:
 
 
 async def read_submission(request: Request) -> Submission:
-    """Parse JSON, urlencoded or multipart, and note the sender's address (rate limit)."""
+    """Parse JSON, urlencoded or multipart, and note the sender's address (rate limit).
+
+    `Accept` decides the answer: a browser's plain form (Accept: text/html) gets pages, the
+    thank-you page or a readable error page; anyone else gets JSON and problem details.
+    """
     content_type = request.headers.get("content-type", "")
-    body = await request.body()
+    is_json = content_type.split(";")[0].strip().lower() == "application/json"
+    wants_html = not is_json and "text/html" in request.headers.get("accept", "")
     files: list[UploadedFile] = []
     try:
-        if content_type.split(";")[0].strip().lower() == "application/json":
+        body = await request.body()
+        if is_json:
             raw = json.loads(body)
             if not isinstance(raw, dict):
                 raise BadRequest("The JSON body must be an object.")
             values = raw
-            wants_html = False
         else:
             fields, files = parse_form(body, content_type)
             values = {k: v.decode("utf-8", "replace") for k, v in fields.items()}
-            wants_html = "text/html" in request.headers.get("accept", "")
         form = ContactIn.model_validate(values)
+    except ValidationError as exc:
+        if wants_html:
+            raise FormPageError(422, errors=exc.errors(include_url=False)) from exc
+        raise RequestValidationError(exc.errors(include_url=False)) from exc
     except (ValueError, RecursionError, MalformedEmail) as exc:  # RecursionError: deep JSON
-        if isinstance(exc, ValidationError):
-            raise RequestValidationError(exc.errors(include_url=False)) from exc
-        raise BadRequest("Send the form as JSON, urlencoded or multipart/form-data.") from exc
+        refusal = BadRequest("Send the form as JSON, urlencoded or multipart/form-data.")
+        raise (FormPageError.of(refusal) if wants_html else refusal) from exc
+    except (DomainError, StarletteHTTPException) as exc:  # 413 while the body arrives
+        raise (FormPageError.of(exc) if wants_html else exc) from exc
     # Behind a trusted proxy (SPORTELLO_FORWARDED_ALLOW_IPS) this is the address it forwarded.
     client = request.client.host if request.client else "unknown"
     return Submission(form, files, wants_html, client[:64])
@@ -94,22 +172,31 @@ def submit(
     settings: SettingsDep,
     response: Response,
 ) -> ContactResult | Response:
-    """Send a support request from the website (R6); its take-charge deadline comes back."""
-    service.count_hit(
-        submission.client,
-        session=session,
-        now=now,
-        limit=settings.contact_rate_limit,
-        window_seconds=settings.contact_rate_window_seconds,
-    )
-    result = service.submit(
-        submission.form,
-        submission.files,
-        session=session,
-        knobs=knobs,
-        now=now,
-        max_file_bytes=settings.max_file_bytes,
-    )
+    """Send a support request from the website (R6); its take-charge deadline comes back.
+
+    `Accept` decides the answer's form. JSON clients get 201 with JSON, and problem details
+    for errors. A browser's plain HTML form (`Accept: text/html`, urlencoded or multipart) is
+    redirected (303) to the thank-you page, or gets a readable error page in Italian and English
+    naming each field to correct, with the same status (400, 413, 422, 429).
+    """
+    try:
+        service.count_hit(
+            submission.client,
+            session=session,
+            now=now,
+            limit=settings.contact_rate_limit,
+            window_seconds=settings.contact_rate_window_seconds,
+        )
+        result = service.submit(
+            submission.form,
+            submission.files,
+            session=session,
+            knobs=knobs,
+            now=now,
+            max_file_bytes=settings.max_file_bytes,
+        )
+    except DomainError as exc:
+        raise (FormPageError.of(exc) if submission.wants_html else exc) from exc
     if submission.wants_html:
         target = settings.contact_thanks_url or (
             "/api/v1/contact/thanks?" + urlencode({"n": result.ticket_number})
@@ -118,18 +205,6 @@ def submit(
     # The ticket, for staff (the API needs a token); the caller has its number.
     response.headers["Location"] = f"/api/v1/tickets/{result.ticket_number}"
     return result
-
-
-PAGE = """<!doctype html>
-<html lang="it"><head><meta charset="utf-8"><title>Richiesta ricevuta</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;
-line-height:1.5}}</style></head>
-<body><h1>Richiesta ricevuta</h1>
-<p>Grazie: la tua richiesta di assistenza è stata registrata{number_it}.
-Ti scriveremo per email quando sarà presa in carico.</p>
-<p lang="en">Thank you: your support request has been recorded{number_en}.
-We will email you when it is taken in charge.</p></body></html>"""
 
 
 @router.get(
@@ -142,10 +217,4 @@ def thanks(
     n: Annotated[str | None, Query(max_length=32, description="The ticket number to show.")] = None,
 ) -> HTMLResponse:
     """The built-in confirmation page after a plain HTML form post (Italian and English)."""
-    number = html.escape(n or "")
-    return HTMLResponse(
-        PAGE.format(
-            number_it=f" con il numero <strong>{number}</strong>" if number else "",
-            number_en=f" as <strong>{number}</strong>" if number else "",
-        )
-    )
+    return HTMLResponse(render("pages/thanks.html", number=n or ""))

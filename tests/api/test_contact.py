@@ -211,3 +211,42 @@ def test_oversized_file_is_413_and_nothing_stored(serve, db):
     )
     assert response.status_code == 413
     assert tickets(db) == 0
+
+
+def test_a_plain_form_that_fails_validation_gets_a_readable_page_naming_the_fields(api, db):
+    """A browser deserves a page, not problem+json: which fields, in Italian and English."""
+    response = api.anonymous.post(
+        "/api/v1/contact",
+        data={**FORM, "email": "not-an-address", "message": ""},
+        headers={"Accept": "text/html,application/xhtml+xml"},
+    )
+
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "Richiesta non inviata" in page and "Request not sent" in page
+    assert "<strong>Email</strong>: non è valido" in page
+    assert "<strong>Messaggio</strong>: è obbligatorio" in page
+    assert "<strong>Message</strong>:" in page
+    assert "<strong>Nome</strong>" not in page  # the name was fine
+    assert tickets(db) == 0
+
+
+def test_a_plain_form_over_the_rate_limit_gets_a_page_with_retry_after(serve, db):
+    server = serve(contact_rate_limit=1, contact_rate_window_seconds=60)
+    html = {"Accept": "text/html"}
+    url = server.base_url + "/api/v1/contact"
+    assert httpx.post(url, data=FORM, headers=html).status_code == 303
+    limited = httpx.post(url, data=FORM, headers=html)
+
+    assert limited.status_code == 429
+    assert limited.headers["content-type"].startswith("text/html")
+    assert "riprova tra qualche minuto" in limited.text
+    assert 1 <= int(limited.headers["retry-after"]) <= 60
+
+
+def test_json_clients_still_get_problem_details(api):
+    response = api.anonymous.post("/api/v1/contact", json={**FORM, "email": "nope"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "email"
