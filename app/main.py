@@ -38,7 +38,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="SLA-aware technical-support desk.",
         description="Tickets from email and the website form, take-charge deadlines on "
-        "business-hours calendars, customer notifications and billing.",
+        "business-hours calendars, customer notifications and billing. The guide to this API "
+        "is `docs/api.md` and the rules R1-R17 cited here are in `docs/rules.md`, both in "
+        "Sportello's repository.",
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
