@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install migrate run test lint format bench chromium clean
+.PHONY: install migrate run test test-lowest lint format bench chromium clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sportello needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -24,6 +24,17 @@ run: migrate
 test: migrate
 	$(BIN)/pytest
 
+# The suite on the lowest versions pyproject.toml allows (every direct dependency pinned to its
+# lower bound, the rest resolved as usual), in a venv of its own: each bound is one that works.
+LOWEST := .venv-lowest
+test-lowest:
+	@test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
+	$(PYTHON) scripts/lowest_constraints.py > $(LOWEST)/constraints.txt
+	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LOWEST)/bin/python -m pip install --quiet --constraint $(LOWEST)/constraints.txt --editable '.[dev]'
+	$(LOWEST)/bin/python -m pip check
+	$(LOWEST)/bin/pytest -p no:cacheprovider
+
 lint: install
 	$(BIN)/ruff check app tests bench
 	$(BIN)/ruff format --check app tests bench
@@ -40,4 +51,4 @@ chromium:
 	bash scripts/install-chromium.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache .mypy_cache *.egg-info
+	rm -rf $(VENV) $(LOWEST) .pytest_cache .hypothesis .ruff_cache .mypy_cache *.egg-info

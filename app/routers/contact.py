@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.deps import KnobsDep, Now, SessionDep, SettingsDep
+from app.deps import KnobsDep, Now, SessionDep, SettingsDep, WriterDep
 from app.errors import BadRequest, DomainError
 from app.models.inbound import ContactIn, ContactResult
 from app.rendering import render
@@ -134,6 +134,33 @@ async def read_submission(request: Request) -> Submission:
     return Submission(form, files, wants_html, client[:64])
 
 
+async def counted_submission(
+    submission: Annotated[Submission, Depends(read_submission)],
+    writer: WriterDep,
+    settings: SettingsDep,
+    now: Now,
+) -> Submission:
+    """The submission, once counted against its sender's rate limit.
+
+    Counted in a transaction of its own, committed before the ticket is written: a
+    submission that fails later still counts, and hits from one address never wait for each
+    other's tickets.
+    """
+    try:
+        await writer(
+            lambda session: service.count_hit(
+                submission.client,
+                session=session,
+                now=now,
+                limit=settings.contact_rate_limit,
+                window_seconds=settings.contact_rate_window_seconds,
+            )
+        )
+    except DomainError as exc:
+        raise (FormPageError.of(exc) if submission.wants_html else exc) from exc
+    return submission
+
+
 @router.post(
     "",
     response_model=ContactResult,
@@ -165,7 +192,7 @@ async def read_submission(request: Request) -> Submission:
     },
 )
 def submit(
-    submission: Annotated[Submission, Depends(read_submission)],
+    submission: Annotated[Submission, Depends(counted_submission)],
     session: SessionDep,
     knobs: KnobsDep,
     now: Now,
@@ -180,13 +207,6 @@ def submit(
     naming each field to correct, with the same status (400, 413, 422, 429).
     """
     try:
-        service.count_hit(
-            submission.client,
-            session=session,
-            now=now,
-            limit=settings.contact_rate_limit,
-            window_seconds=settings.contact_rate_window_seconds,
-        )
         result = service.submit(
             submission.form,
             submission.files,
