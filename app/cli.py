@@ -1,7 +1,9 @@
-"""`sportello`: serve, migrate and manage API tokens."""
+"""`sportello`: serve, migrate, run the outbox worker, and manage API tokens."""
 
+import asyncio
 import gc
 import logging
+import signal
 from importlib.metadata import version
 from typing import Annotated
 
@@ -106,6 +108,38 @@ def serve(
         log_level=get_settings().log_level.lower(),
         access_log=False,
     )
+
+
+@cli.command()
+def worker() -> None:
+    """Run the outbox worker alone (run `sportello migrate` first); stop it with SIGTERM or Ctrl-C.
+
+    Several workers, and API processes with SPORTELLO_WORKER=false, can share one PostgreSQL:
+    each row is sent by one worker.
+    """
+    from app.deps import knobs_from
+    from app.worker import Worker, describe, email_transport, webhook_transport
+
+    _setup_logging()
+    settings = get_settings()
+    email = email_transport(settings)
+    log.info("emails are %s", describe(email))
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await Worker(
+            get_engine(settings.database_url),
+            settings=settings,
+            mail=knobs_from(settings).mail,
+            email=email,
+            webhook=webhook_transport(settings),
+            turn=asyncio.Lock(),
+        ).run(stop)
+
+    asyncio.run(run())
 
 
 @token_cli.command("create")

@@ -20,7 +20,7 @@ from app.errors import Forbidden, ServiceUnavailable, Unauthorized
 from app.group_commit import GroupCommit
 from app.models.base import utcnow
 from app.services.auth import Principal, authenticate
-from app.services.tickets.snapshot import SlaKnobs
+from app.services.knobs import Knobs, MailKnobs
 from app.settings import Settings
 
 T = TypeVar("T")
@@ -118,17 +118,30 @@ async def get_now() -> datetime:
     return utcnow()
 
 
-async def get_knobs(request: Request) -> SlaKnobs:
-    """The configurable SLA parameters (R2 support target, at-risk threshold)."""
-    settings: Settings = request.app.state.settings
-    return SlaKnobs(
-        support_hours=settings.support_take_charge_hours, at_risk_fraction=settings.at_risk_fraction
+def knobs_from(settings: Settings) -> Knobs:
+    """What services may know of the settings: SLA knobs and the mail identity."""
+    return Knobs(
+        support_hours=settings.support_take_charge_hours,
+        at_risk_fraction=settings.at_risk_fraction,
+        mail=MailKnobs(
+            company_name=settings.company_name,
+            support_address=settings.support_address,
+            staff_email=settings.staff_email,
+            alert_webhook=settings.alert_webhook_url is not None,
+            per_recipient_per_hour=settings.max_emails_per_recipient_per_hour,
+        ),
     )
+
+
+async def get_knobs(request: Request) -> Knobs:
+    """The configurable SLA parameters (R2 support target, at-risk threshold), mail identity."""
+    knobs: Knobs = request.app.state.knobs
+    return knobs
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 Now = Annotated[datetime, Depends(get_now)]
-KnobsDep = Annotated[SlaKnobs, Depends(get_knobs)]
+KnobsDep = Annotated[Knobs, Depends(get_knobs)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 # scope="function": the commit happens when the endpoint returns, before the response is
 # sent, so a 2xx always means "stored" (and a failed commit becomes a 503, not a lie).

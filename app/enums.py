@@ -98,3 +98,20 @@ class Role(StrEnum):
 
 
 ROLE_RANK = {Role.VIEWER: 1, Role.AGENT: 2, Role.ADMIN: 3}
+
+
+class OutboxState(StrEnum):
+    """Where a queued email or alert stands."""
+
+    PENDING = "pending"  # waiting for its (next) attempt, or in flight under a worker's lease
+    SENT = "sent"  # the SMTP server or the webhook accepted it
+    FAILED = "failed"  # refused for good, or still failing after the retry horizon
+    HELD = "held"  # kept back by the loop guard or a missing address; the reason is recorded
+    CANCELLED = "cancelled"  # no longer true (an SLA alert for a ticket since taken in charge)
+
+
+class OutboxChannel(StrEnum):
+    """How it leaves: an email (SMTP or .eml file) or the staff alert webhook."""
+
+    EMAIL = "email"
+    WEBHOOK = "webhook"

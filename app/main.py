@@ -2,6 +2,8 @@
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -9,12 +11,23 @@ from fastapi.routing import APIRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.db import get_engine, is_sqlite
-from app.deps import get_principal
+from app.deps import get_principal, knobs_from
 from app.errors import install_database_error_handler, install_error_handlers
 from app.group_commit import GroupCommit
 from app.middleware import AccessLog, BodyLimits
-from app.routers import calendars, contact, contracts, customers, health, inbound, sla, tickets
+from app.routers import (
+    calendars,
+    contact,
+    contracts,
+    customers,
+    health,
+    inbound,
+    outbox,
+    sla,
+    tickets,
+)
 from app.settings import Settings, get_settings
+from app.worker import Worker, describe, email_transport, webhook_transport
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +42,38 @@ def _operation_id(route: APIRoute) -> str:
     return f"{tag}-{route.name.rstrip('_')}"
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Run the outbox worker beside the API, unless SPORTELLO_WORKER is false."""
+    settings: Settings = app.state.settings
+    if not settings.worker:
+        yield
+        return
+    email = email_transport(settings)
+    log.info("emails are %s", describe(email))
+    worker = Worker(
+        app.state.engine,
+        settings=settings,
+        mail=app.state.knobs.mail,
+        email=email,
+        webhook=webhook_transport(settings),
+        turn=app.state.sqlite_writer if is_sqlite(app.state.engine) else None,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for these settings (tests pass their own)."""
     settings = settings or get_settings()
 
     app = FastAPI(
+        lifespan=lifespan,
         title="Sportello",
         version="0.1.0",
         summary="SLA-aware technical-support desk.",
@@ -44,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
+    app.state.knobs = knobs_from(settings)
     app.state.engine = get_engine(settings.database_url)
     app.state.sqlite_writer = asyncio.Lock()  # see app.deps.request_unit_of_work
     app.state.group_commit = GroupCommit(
@@ -87,7 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(public)
     # Every internal route needs a token; a router's own `require(role)` narrows it further.
     internal = APIRouter(prefix=API_PREFIX, dependencies=[Depends(get_principal)])
-    for module in (customers, calendars, contracts, tickets, sla):
+    for module in (customers, calendars, contracts, tickets, sla, outbox):
         internal.include_router(module.router)
     app.include_router(internal)
     return app

@@ -4,7 +4,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -20,10 +20,26 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     # Outgoing mail (R11 notifications): smtp://user:pass@host:port, smtps://... for implicit TLS.
+    # Unset: emails are written as .eml files under outbox_dir instead (nothing leaves).
     smtp_url: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=30, gt=0)
+    outbox_dir: str = "var/outbox"
     company_name: str = "MB Services & Consulting"
     support_address: str = "assistenza@example.com"
     staff_email: str | None = None
+    # Mobile on-call: staff alerts also POSTed here as JSON signed with HMAC-SHA256.
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: SecretStr | None = None
+    # The loop guard: more automatic emails than this to one address within an hour are held.
+    max_emails_per_recipient_per_hour: int = Field(default=20, ge=1)
+
+    # The outbox worker: `sportello serve` runs one in-process unless `worker` is false.
+    worker: bool = True
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    worker_batch: int = Field(default=50, ge=1, le=1000)
+    worker_lease_seconds: float = Field(default=300, gt=0)
+    # Temporary failures are retried with backoff for this long, then the row fails.
+    delivery_horizon_hours: float = Field(default=24, gt=0)
 
     # Small deliveries from mail providers share one transaction per batch (app.group_commit;
     # docs/adr/0001-group-commit.md). Off, each commits on its own.
@@ -55,6 +71,15 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For is believed (comma-separated IPs or networks, or "*").
     # Unset: the client is the peer address itself.
     forwarded_allow_ips: str | None = None
+
+    @model_validator(mode="after")
+    def _webhook_is_signed(self) -> "Settings":
+        if self.alert_webhook_url and not self.alert_webhook_secret:
+            raise ValueError(
+                "SPORTELLO_ALERT_WEBHOOK_SECRET is required with SPORTELLO_ALERT_WEBHOOK_URL "
+                "(alerts are signed with it)"
+            )
+        return self
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -163,6 +163,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # The shared server sees every test's contact-form posts from 127.0.0.1; the rate
         # limit itself is tested on a server of its own.
         "contact_rate_limit": 100_000,
+        # The shared servers run no outbox worker: the tests that deliver start their own.
+        "worker": False,
     }
     values.update(overrides)
     return Settings(**values)

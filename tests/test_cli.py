@@ -1,8 +1,11 @@
 """The `sportello` command, run as a user would: a subprocess in an empty directory."""
 
+import email
+import email.policy
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -101,3 +104,49 @@ def test_help_version_and_an_empty_token_list_read_plainly(tmp_path):
     listed = _run("token", "list", cwd=tmp_path, env=env).stdout.splitlines()
     assert listed[0].split("\t") == ["id", "role", "name", "created", "state"]
     assert "wall" in listed[1] and secret[4:10] not in listed[1]  # not even a piece of it
+
+
+def _serve(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """`sportello serve` on a free port; the process, its base URL and its lines so far."""
+    process = subprocess.Popen(
+        [SPORTELLO, "serve", "--host", "127.0.0.1", "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = []
+    for line in process.stdout:  # type: ignore[union-attr]
+        lines.append(line)
+        if "Uvicorn running on" in line:
+            port = int(line.rsplit(":", 1)[1].split()[0])
+            return process, f"http://127.0.0.1:{port}", lines
+    raise AssertionError("the server did not start:\n" + "".join(lines))
+
+
+def test_without_smtp_emails_become_readable_eml_files_and_the_log_says_where(tmp_path):
+    """`make run` on a fresh machine: nothing to configure, and a newcomer sees what is sent."""
+    env = _env(tmp_path)
+    process, base, lines = _serve(tmp_path, env)
+    try:
+        outbox = tmp_path / "var" / "outbox"
+        assert any(f"written as .eml files to {outbox}" in line for line in lines), lines
+        answer = httpx.post(
+            base + "/api/v1/contact",
+            json={"name": "Anna", "email": "anna@example.com", "subject": "Aiuto", "message": "x"},
+        )
+        assert answer.status_code == 201
+        number = answer.json()["ticket_number"]
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not list(outbox.glob("*.eml")):
+            time.sleep(0.1)
+        (eml,) = outbox.glob("*.eml")
+        message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+        assert message["To"] == "anna@example.com"
+        assert message["Subject"] == f"[#{number}] Richiesta ricevuta: Aiuto"
+        body = message.get_body(preferencelist=("plain",))
+        assert body is not None and number in body.get_content()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

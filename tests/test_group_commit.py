@@ -15,7 +15,7 @@ from app.group_commit import GroupCommit
 from app.models.message import WebhookToken
 from app.services import ingest
 from app.services.inbound import InboundEmail, from_mime
-from app.services.tickets.snapshot import SlaKnobs
+from app.services.knobs import Knobs
 from tests.api.test_inbound import eml
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
@@ -36,7 +36,7 @@ def remember(token: str, *, fail: bool = False) -> Callable[[Session], str]:
 
 def store(email: InboundEmail, token: str | None = None) -> Callable[[Session], object]:
     """A unit of work: ingest an email (with a Mailgun-like single-use token, when given)."""
-    knobs = SlaKnobs(support_hours=Decimal(4), at_risk_fraction=0.25)
+    knobs = Knobs(support_hours=Decimal(4), at_risk_fraction=0.25)
 
     def work(session: Session) -> ingest.IngestResult:
         return ingest.ingest_email(

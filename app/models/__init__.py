@@ -6,7 +6,7 @@ from app.models.contract import Contract
 from app.models.customer import Contact, Customer, CustomerDomain
 from app.models.inbound import ContactHit
 from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
-from app.models.outbox import Outbox
+from app.models.outbox import Outbox, OutboxAttempt
 from app.models.ticket import Ticket, TicketEvent
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "CustomerDomain",
     "Message",
     "Outbox",
+    "OutboxAttempt",
     "Ticket",
     "TicketEvent",
     "WebhookToken",

@@ -8,6 +8,7 @@ from sqlmodel import Field, SQLModel
 
 from app.enums import Channel
 from app.models.base import EnumString, JSONType, UTCDateTime, utcnow
+from app.models.common import Schema
 
 
 class MessageBase(SQLModel):
@@ -58,9 +59,26 @@ class Message(MessageBase, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class Delivery(Schema):
+    """Where an outbound email stands in the outbox."""
+
+    outbox_id: int
+    """Its outbox row (GET /outbox, POST /outbox/{id}/retry)."""
+    state: str
+    """pending, sent, failed, held or cancelled."""
+    attempts: int
+    """Delivery attempts so far."""
+    last_error: str | None
+    """Why the last attempt failed, or why it is held."""
+    sent_at: datetime | None
+    """When the SMTP server accepted it."""
+
+
 class MessageRead(MessageBase):
     id: int
     """The message's id."""
+    delivery: Delivery | None = None
+    """For our emails: their delivery state; null for the customer's messages."""
 
 
 class AttachmentBlob(SQLModel, table=True):

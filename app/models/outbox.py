@@ -1,28 +1,94 @@
-"""Side effects (emails, alerts) written in the same transaction as their cause."""
+"""Side effects (emails, alerts) written in the same transaction as their cause, and their
+delivery: every attempt is recorded."""
 
 from datetime import datetime
 from typing import Any
 
+from pydantic import ConfigDict
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
-from app.models.base import JSONType, UTCDateTime, utcnow
+from app.enums import OutboxChannel, OutboxState
+from app.models.base import EnumString, JSONType, UTCDateTime, utcnow
+from app.models.common import Schema
 
 
-class Outbox(SQLModel, table=True):
-    __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_sent_at_available_at", "sent_at", "available_at"),)
+class OutboxBase(SQLModel):
+    """What the API shows of a queued email or alert."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    model_config = ConfigDict(use_attribute_docstrings=True)  # type: ignore[assignment]
+
     kind: str = Field(max_length=64)
-    # Makes enqueueing idempotent: the same cause never yields two emails.
-    dedup_key: str | None = Field(default=None, max_length=255, unique=True)
+    """What it says, e.g. customer.taken_in_charge, customer.resolved, staff.on_call_alert."""
+    channel: OutboxChannel = Field(sa_type=EnumString(OutboxChannel, 16))
+    """email (SMTP, or an .eml file without SMTP) or webhook (the staff alert webhook)."""
     ticket_id: int | None = Field(
         default=None, foreign_key="ticket.id", index=True, ondelete="SET NULL"
     )
-    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    available_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    """The ticket it is about, if any."""
+    recipient: str = Field(default="", max_length=320)
+    """The address it goes to (for the alert webhook: `alert webhook`)."""
+    message_id: str = Field(max_length=998, unique=True)
+    """The email's Message-ID, derived from the cause: a resend carries the same one."""
+    state: OutboxState = Field(default=OutboxState.PENDING, sa_type=EnumString(OutboxState, 16))
+    """pending, sent, failed, held (kept back, see `last_error`) or cancelled."""
     attempts: int = 0
-    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """Delivery attempts so far."""
     last_error: str | None = Field(default=None, max_length=2000)
+    """Why the last attempt failed, or why it is held."""
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    """When its cause happened."""
+    available_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    """Not tried before this instant (backoff after a temporary failure)."""
+    last_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When it was last tried."""
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When the SMTP server or the webhook accepted it."""
+
+
+class Outbox(OutboxBase, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        # The worker's claim: pending rows whose time has come, oldest first.
+        Index("ix_outbox_state_available_at", "state", "available_at"),
+        # The loop guard: emails to one recipient within the last hour.
+        Index("ix_outbox_recipient_created_at", "recipient", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Makes enqueueing idempotent: the same cause (ticket, kind, revision) never yields two.
+    dedup_key: str = Field(max_length=255, unique=True)
+    # The email as it will be sent (from, to, subject, text, html, date, headers), or the
+    # webhook's JSON: written once, when it is queued.
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    # A worker's claim: until then no other worker takes the row; after, it is free again
+    # (the worker died), and is sent again with the same Message-ID.
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    leased_by: str | None = Field(default=None, max_length=64)
+
+
+class OutboxAttempt(SQLModel, table=True):
+    """One delivery attempt: when, by which worker, and how it ended."""
+
+    __tablename__ = "outbox_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_id: int = Field(foreign_key="outbox.id", index=True, ondelete="CASCADE")
+    at: datetime = Field(sa_type=UTCDateTime)
+    worker: str = Field(max_length=64)
+    ok: bool
+    error: str | None = Field(default=None, max_length=2000)
+
+
+class OutboxRead(OutboxBase):
+    id: int
+    """The row's id (for `retry`)."""
+
+
+class OutboxPage(Schema):
+    """A page of the outbox, newest first; pass `next_cursor` back as `cursor`."""
+
+    items: list[OutboxRead]
+    """The rows."""
+    next_cursor: int | None
+    """The cursor of the next page; null on the last."""

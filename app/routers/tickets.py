@@ -181,7 +181,9 @@ def resolve(
 ) -> TicketRead:
     """Resolve the request (R14: online or remote); the customer is emailed (R11)."""
     ticket_id = queue.ticket_id_of(ticket_ref, session=session)
-    ticket = lifecycle.resolve(ticket_id, data, session=session, actor=agent.name, now=now)
+    ticket = lifecycle.resolve(
+        ticket_id, data, session=session, knobs=knobs, actor=agent.name, now=now
+    )
     return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
@@ -196,7 +198,9 @@ def change_status(
 ) -> TicketRead:
     """Work on it, wait on a third party (R10), close, or reopen a resolved ticket."""
     ticket_id = queue.ticket_id_of(ticket_ref, session=session)
-    ticket = lifecycle.change_status(ticket_id, data, session=session, actor=agent.name, now=now)
+    ticket = lifecycle.change_status(
+        ticket_id, data, session=session, knobs=knobs, actor=agent.name, now=now
+    )
     return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 

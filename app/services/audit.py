@@ -22,12 +22,13 @@ def record(
     data: dict[str, Any],
     from_status: str | None = None,
     to_status: str | None = None,
-) -> None:
-    """Write an entry of the ticket's audit trail, in the caller's transaction.
+) -> int:
+    """Write an entry of the ticket's audit trail, in the caller's transaction; its id.
 
     One insert statement: entries are never read back in the transaction that writes them.
+    The id names the change, e.g. as the cause of the email it sends.
     """
-    session.connection().execute(
+    result = session.connection().execute(
         _INSERT_EVENT,
         {
             "ticket_id": ticket_id,
@@ -39,6 +40,9 @@ def record(
             "data": data,
         },
     )
+    assert result.inserted_primary_key is not None
+    event_id: int = result.inserted_primary_key[0]
+    return event_id
 
 
 def list_events(ticket_id: int, *, session: Session) -> list[TicketEventRead]:

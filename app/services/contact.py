@@ -13,8 +13,8 @@ from app.models.ticket import TicketCreate
 from app.services import terms
 from app.services.inbound import InboundAttachment, UploadedFile, sanitize_filename
 from app.services.ingest import check_sizes, store_attachments
+from app.services.knobs import Knobs
 from app.services.tickets.intake import open_ticket
-from app.services.tickets.snapshot import SlaKnobs
 
 ACTOR = "contact-form"
 
@@ -49,7 +49,7 @@ def submit(
     files: list[UploadedFile],
     *,
     session: Session,
-    knobs: SlaKnobs,
+    knobs: Knobs,
     now: datetime,
     max_file_bytes: int,
 ) -> ContactResult:

@@ -18,9 +18,10 @@ from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
 from app.models.ticket import MAX_BODY_CHARS, Ticket, TicketCreate
 from app.services import audit, terms
 from app.services.inbound import InboundAttachment, InboundEmail, extract_ticket_tag
-from app.services.tickets.intake import add_message, open_ticket
+from app.services.knobs import Knobs
+from app.services.tickets.conversation import add_message
+from app.services.tickets.intake import open_ticket
 from app.services.tickets.lifecycle import locked_ticket, reopen
-from app.services.tickets.snapshot import SlaKnobs
 
 log = logging.getLogger(__name__)
 ACTOR = "inbound-email"
@@ -49,7 +50,7 @@ def check_sizes(attachments: tuple[InboundAttachment, ...], *, max_file_bytes: i
 def storing(
     email: InboundEmail,
     *,
-    knobs: SlaKnobs,
+    knobs: Knobs,
     now: datetime,
     max_file_bytes: int,
     replay_token: str | None = None,
@@ -73,7 +74,7 @@ def ingest_email(
     email: InboundEmail,
     *,
     session: Session,
-    knobs: SlaKnobs,
+    knobs: Knobs,
     now: datetime,
     max_file_bytes: int,
     replay_token: str | None = None,
@@ -151,9 +152,7 @@ def _stored_copy(email: InboundEmail, *, session: Session) -> IngestResult | Non
     return IngestResult(ticket_id=row.id, ticket_number=row.number, duplicate=True)
 
 
-def _store(
-    email: InboundEmail, *, session: Session, knobs: SlaKnobs, now: datetime
-) -> IngestResult:
+def _store(email: InboundEmail, *, session: Session, knobs: Knobs, now: datetime) -> IngestResult:
     fields: dict[str, Any] = {
         "text": email.text,
         "text_stripped": email.text_stripped,

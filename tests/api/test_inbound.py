@@ -279,7 +279,7 @@ def test_redelivery_returns_the_same_ticket(api, rossi, db):
     again = post_mailgun(api, fields).json()  # a retry: new token, same Message-Id
     assert again == {**first, "duplicate": True}
     assert count(db, Ticket) == 1
-    assert count(db, Message) == 1
+    assert count(db, Message) == 2  # the customer's, and our one receipt
     raw = eml()
     assert post_mime(api, raw).json()["duplicate"] is False
     assert post_mime(api, raw).json()["duplicate"] is True
@@ -347,7 +347,10 @@ def test_threading_by_tag_from_the_same_customer(api, rossi):
     ).json()
     assert reply["ticket_id"] == first["ticket_id"]
     messages = api.viewer.get(f"/api/v1/tickets/{first['ticket_id']}/messages").json()["items"]
-    assert len(messages) == 2
+    assert [m["from_email"] for m in messages if m["direction"] == "inbound"] == [
+        "mario@rossi.it",
+        "giulia@rossi.it",
+    ]
 
 
 def test_the_tag_is_ignored_for_a_stranger(api, rossi):
@@ -429,7 +432,11 @@ def test_auto_replies_are_stored_silently(api, rossi, db):
     assert auto["auto_submitted"] is True and auto["urgent"] is False
     api.agent.post(f"/api/v1/tickets/{auto['id']}/take-charge", json={})
     messages = api.viewer.get(f"/api/v1/tickets/{auto['id']}/messages").json()["items"]
-    assert [m["direction"] for m in messages] == ["inbound"]  # no email answers it
+    ours = [m for m in messages if m["direction"] == "outbound"]
+    # No email answers it: what would have been sent is held back, with the reason (R11 loop
+    # guard), never sent.
+    assert [m["delivery"]["state"] for m in ours] == ["held", "held"]  # receipt, taken in charge
+    assert all("automatic" in m["delivery"]["last_error"] for m in ours)
     urgent_auto = post_mime(
         api, eml(subject="URGENTE fuori sede", headers=[("Auto-Submitted", "auto-replied")])
     ).json()

@@ -369,7 +369,9 @@ def test_a_browser_submits_the_example_form_and_the_ticket_appears(
     assert ticket["number"] in text  # the confirmation page shows the ticket's number
 
     # What the browser typed and attached arrived intact (UTF-8, the file's bytes).
-    stored = session.exec(select(Message).where(Message.ticket_id == ticket["id"])).one()
+    stored = session.exec(
+        select(Message).where(Message.ticket_id == ticket["id"], Message.direction == "inbound")
+    ).one()
     assert stored.text.replace("\r\n", "\n").strip() == message
     files = session.exec(select(Attachment).where(Attachment.message_id == stored.id)).all()
     assert [(f.filename, f.size) for f in files] == [("errore.txt", attachment.stat().st_size)]

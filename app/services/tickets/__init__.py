@@ -1,5 +1,5 @@
 """Tickets, by job: `intake` opens them, `lifecycle` moves them, `queue` reads them.
 
-`snapshot` holds what they share: the SLA snapshot a ticket carries and the queue columns
-derived from it.
+`conversation` adds messages to them. `snapshot` holds what they share: the SLA snapshot a
+ticket carries and the queue columns derived from it.
 """

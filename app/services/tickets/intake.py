@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlmodel import Session
 
-from app.enums import Channel, Status, Urgency
+from app.enums import Status, Urgency
 from app.errors import Unprocessable, field_error
 from app.models.base import iso, table_of
-from app.models.message import Message
 from app.models.ticket import Ticket, TicketCreate
-from app.services import audit, outbox, sla, terms
-from app.services.tickets.snapshot import SlaKnobs, decision_columns, derived_columns
+from app.services import audit, notify, sla, terms
+from app.services.knobs import Knobs
+from app.services.tickets.conversation import add_message
+from app.services.tickets.snapshot import decision_columns, derived_columns
 
 # Clocks differ a little between the callers and us; beyond this, "received" is in the future.
 CLOCK_SKEW = timedelta(minutes=2)
@@ -33,10 +34,13 @@ class OpenedTicket:
 
 
 def create_ticket(
-    data: TicketCreate, *, session: Session, knobs: SlaKnobs, actor: str, now: datetime
+    data: TicketCreate, *, session: Session, knobs: Knobs, actor: str, now: datetime
 ) -> Ticket:
-    """Record a request (see `open_ticket`) and return the stored ticket, for the API."""
-    opened = open_ticket(data, session=session, knobs=knobs, actor=actor, now=now)
+    """Record a request (see `open_ticket`) and return the stored ticket, for the API.
+
+    Staff record requests by hand or import them: the customer gets no automatic receipt.
+    """
+    opened = open_ticket(data, session=session, knobs=knobs, actor=actor, now=now, receipt=False)
     ticket = session.get(Ticket, opened.id)
     assert ticket is not None  # written just now, in this transaction
     return ticket
@@ -46,14 +50,19 @@ def open_ticket(
     data: TicketCreate,
     *,
     session: Session,
-    knobs: SlaKnobs,
+    knobs: Knobs,
     actor: str,
     now: datetime,
     auto_submitted: bool = False,
     message_fields: dict[str, Any] | None = None,
     parent_ticket_id: int | None = None,
+    receipt: bool = True,
 ) -> OpenedTicket:
-    """Record a request with its customer, contract and SLA snapshot (R1-R12, R15, R16)."""
+    """Record a request with its customer, contract and SLA snapshot (R1-R12, R15, R16).
+
+    The customer is sent a receipt with the number and the deadline (`receipt`), and an
+    urgent email received while closed alerts the on-call staff (R15, R17).
+    """
     received_at = data.received_at or now
     if received_at > now + CLOCK_SKEW:
         raise Unprocessable(
@@ -138,15 +147,16 @@ def open_ticket(
             **(message_fields or {}),
         },
     )
-    if decision.on_call_alert:
-        # R15: an urgent email while closed reaches staff now (R17: nothing waits unseen).
-        outbox.enqueue(
-            session=session,
-            kind="staff.on_call_alert",
-            ticket_id=ticket_id,
-            at=now,
-            dedup_key=f"ticket:{ticket_id}:on_call_alert",
-        )
+    if receipt or decision.on_call_alert:
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None  # written just now
+        if receipt:
+            notify.tell_customer(
+                ticket, "receipt", session=session, mail=knobs.mail, at=now, cause="1"
+            )
+        if decision.on_call_alert:
+            # R15: an urgent email while closed reaches staff now (R17: nothing waits unseen).
+            notify.on_call_alert(ticket, session=session, mail=knobs.mail, at=now)
     return OpenedTicket(
         id=ticket_id,
         number=number,
@@ -172,54 +182,3 @@ def _next_ticket_id(session: Session) -> int:
     statement = _MAX_TICKET_ID if connection.dialect.name == "sqlite" else _NEXT_SERIAL
     ticket_id: int = connection.execute(statement).scalar_one()
     return ticket_id
-
-
-_INSERT_MESSAGE = insert(table_of(Message)).returning(table_of(Message).c.id)
-_MESSAGE_DEFAULTS: dict[str, Any] = {
-    "message_id": None,
-    "provider": None,
-    "provider_id": None,
-    "in_reply_to": [],
-    "references": [],
-    "from_email": "",
-    "from_name": "",
-    "to": [],
-    "subject": "",
-    "html": None,
-    "headers": [],
-    "auto_submitted": False,
-    "auto_reason": None,
-}
-
-
-def add_message(
-    ticket_id: int,
-    *,
-    session: Session,
-    direction: str,
-    channel: Channel,
-    text: str,
-    received_at: datetime,
-    created_at: datetime | None = None,
-    **fields: Any,
-) -> int:
-    """Attach a message to a ticket's conversation; the message's id.
-
-    Messages are only ever inserted, with one statement each.
-    """
-    unknown = fields.keys() - _MESSAGE_DEFAULTS.keys() - {"text_stripped"}
-    if unknown:
-        raise TypeError(f"unknown message fields: {', '.join(sorted(unknown))}")
-    row = {
-        **_MESSAGE_DEFAULTS,
-        "ticket_id": ticket_id,
-        "direction": direction,
-        "channel": channel,
-        "text": text,
-        "text_stripped": fields.pop("text_stripped", text),
-        "received_at": received_at,
-        "created_at": created_at or received_at,
-        **fields,
-    }
-    message_id: int = session.connection().execute(_INSERT_MESSAGE, row).scalar_one()
-    return message_id

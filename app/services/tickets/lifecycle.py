@@ -9,7 +9,6 @@ it back with one UPDATE (`_save`): tickets are written with Core statements only
 inserts them.
 """
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -20,10 +19,10 @@ from app.enums import Status, Urgency
 from app.errors import InvalidTransition, NotFound, Unprocessable, field_error
 from app.models.base import iso, table_of
 from app.models.ticket import ResolveIn, StatusIn, TakeChargeIn, Ticket, TicketUpdate
-from app.services import audit, outbox, sla, terms
+from app.services import audit, notify, sla, terms
 from app.services.customers import get_customer
-from app.services.tickets.intake import add_message
-from app.services.tickets.snapshot import SlaKnobs, apply_decision, refresh_derived
+from app.services.knobs import Knobs
+from app.services.tickets.snapshot import apply_decision, refresh_derived
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.NEW: frozenset({Status.TAKEN_IN_CHARGE}),
@@ -60,7 +59,7 @@ def take_charge(
     data: TakeChargeIn,
     *,
     session: Session,
-    knobs: SlaKnobs,
+    knobs: Knobs,
     actor: str,
     now: datetime,
 ) -> Ticket:
@@ -77,7 +76,7 @@ def take_charge(
         if ticket.take_charge_due_at is None
         else ("met" if now <= ticket.take_charge_due_at else "breached")
     )
-    _move(
+    event = _move(
         ticket,
         Status.TAKEN_IN_CHARGE,
         session=session,
@@ -90,12 +89,15 @@ def take_charge(
             "estimated_resolution_at": iso(ticket.estimated_resolution_at),
         },
     )
-    _notify_customer(ticket, "customer.taken_in_charge", session=session, at=now)  # R11
+    # R11: taking in charge is always told, with the estimate or why there is none yet.
+    notify.tell_customer(
+        ticket, "taken_in_charge", session=session, mail=knobs.mail, at=now, cause=event
+    )
     return ticket
 
 
 def resolve(
-    ticket_id: int, data: ResolveIn, *, session: Session, actor: str, now: datetime
+    ticket_id: int, data: ResolveIn, *, session: Session, knobs: Knobs, actor: str, now: datetime
 ) -> Ticket:
     """Record the resolution and how it was delivered; the customer is told (R11, R14)."""
     ticket = locked_ticket(ticket_id, session=session)
@@ -103,7 +105,7 @@ def resolve(
     ticket.resolution = data.resolution
     ticket.delivery_mode = data.delivery_mode
     ticket.resolved_at = now
-    _move(
+    event = _move(
         ticket,
         Status.RESOLVED,
         session=session,
@@ -112,14 +114,13 @@ def resolve(
         kind="resolved",
         data={"delivery_mode": data.delivery_mode},
     )
-    _notify_customer(
-        ticket, "customer.resolved", session=session, at=now, dedup=f"at:{now.isoformat()}"
-    )  # R11
+    # R11: the resolution is told too, with how it was delivered (R14).
+    notify.tell_customer(ticket, "resolved", session=session, mail=knobs.mail, at=now, cause=event)
     return ticket
 
 
 def change_status(
-    ticket_id: int, data: StatusIn, *, session: Session, actor: str, now: datetime
+    ticket_id: int, data: StatusIn, *, session: Session, knobs: Knobs, actor: str, now: datetime
 ) -> Ticket:
     """Move a ticket along its lifecycle: work, wait on a provider (R10), close, reopen."""
     ticket = locked_ticket(ticket_id, session=session)
@@ -127,7 +128,7 @@ def change_status(
     reopening = ticket.status == Status.RESOLVED and data.status == Status.IN_PROGRESS
     if data.status == Status.CLOSED:
         ticket.closed_at = now
-    _move(
+    event = _move(
         ticket,
         data.status,
         session=session,
@@ -136,6 +137,11 @@ def change_status(
         kind="reopened" if reopening else "status_changed",
         data={"note": data.note},
     )
+    if data.status == Status.WAITING_THIRD_PARTY:
+        # R10: the customer learns that the resolution now depends on a provider.
+        notify.tell_customer(
+            ticket, "waiting_third_party", session=session, mail=knobs.mail, at=now, cause=event
+        )
     return ticket
 
 
@@ -158,7 +164,7 @@ def update_ticket(
     data: TicketUpdate,
     *,
     session: Session,
-    knobs: SlaKnobs,
+    knobs: Knobs,
     actor: str,
     now: datetime,
 ) -> Ticket:
@@ -187,7 +193,7 @@ def update_ticket(
     after = {f: _plain(getattr(ticket, f)) for f in changes}
     if before != after:
         ticket.updated_at = now
-        audit.record(
+        event = audit.record(
             ticket_id,
             session=session,
             actor=actor,
@@ -195,12 +201,23 @@ def update_ticket(
             at=now,
             data={"before": before, "after": after},
         )
+        estimate = "estimated_resolution_at"
+        if (
+            before.get(estimate) != after.get(estimate)
+            and ticket.estimated_resolution_at is not None
+            and ticket.taken_in_charge_at is not None
+            and ticket.status not in (Status.RESOLVED, Status.CLOSED)
+        ):
+            # R10, R11: a changed estimate is told, as the first one was.
+            notify.tell_customer(
+                ticket, "estimate_changed", session=session, mail=knobs.mail, at=now, cause=event
+            )
     _save(ticket, session=session)
     return ticket
 
 
 def recompute_sla(
-    ticket_id: int, *, session: Session, knobs: SlaKnobs, actor: str, now: datetime, reason: str
+    ticket_id: int, *, session: Session, knobs: Knobs, actor: str, now: datetime, reason: str
 ) -> Ticket:
     """Re-derive contract, coverage, billing and deadline from the data as it is now (logged)."""
     ticket = locked_ticket(ticket_id, session=session)
@@ -210,7 +227,7 @@ def recompute_sla(
 
 
 def _recompute(
-    ticket: Ticket, *, session: Session, knobs: SlaKnobs, actor: str, now: datetime, reason: str
+    ticket: Ticket, *, session: Session, knobs: Knobs, actor: str, now: datetime, reason: str
 ) -> None:
     before = _sla_summary(ticket)
     decision = _decide_again(ticket, session=session, knobs=knobs)
@@ -226,7 +243,7 @@ def _recompute(
     )
 
 
-def _rebill(ticket: Ticket, *, session: Session, knobs: SlaKnobs) -> None:
+def _rebill(ticket: Ticket, *, session: Session, knobs: Knobs) -> None:
     """Coverage, urgency and billing follow triage; the deadline snapshot stays (R3-R5, R13)."""
     decision = _decide_again(ticket, session=session, knobs=knobs)
     ticket.coverage = decision.coverage
@@ -237,7 +254,7 @@ def _rebill(ticket: Ticket, *, session: Session, knobs: SlaKnobs) -> None:
     refresh_derived(ticket, fraction=knobs.at_risk_fraction)
 
 
-def _decide_again(ticket: Ticket, *, session: Session, knobs: SlaKnobs) -> sla.SlaDecision:
+def _decide_again(ticket: Ticket, *, session: Session, knobs: Knobs) -> sla.SlaDecision:
     facts = sla.RequestFacts(
         received_at=ticket.received_at,
         channel=ticket.channel,
@@ -307,12 +324,13 @@ def _move(
     at: datetime,
     kind: str,
     data: dict[str, Any],
-) -> None:
+) -> int:
+    """Move the ticket to `status` and log it; the audit event's id (the change's name)."""
     previous = ticket.status
     ticket.status = status
     ticket.updated_at = at
     _save(ticket, session=session)
-    audit.record(
+    return audit.record(
         _id(ticket),
         session=session,
         actor=actor,
@@ -321,43 +339,6 @@ def _move(
         to_status=status,
         at=at,
         data=data,
-    )
-
-
-def _notify_customer(
-    ticket: Ticket, kind: str, *, session: Session, at: datetime, dedup: str = ""
-) -> None:
-    """R11: the customer is told by email, once per cause (the outbox's dedup key)."""
-    if ticket.auto_submitted:
-        return  # automatic mail never gets an automatic answer
-    dedup_key = f"ticket:{ticket.id}:{kind}:{dedup}".rstrip(":")
-    # The email's Message-ID is fixed now and stored, so the customer's reply (In-Reply-To)
-    # finds this ticket even before the email is sent.
-    message_id = f"{ticket.number}.{uuid.uuid4().hex}@sportello"
-    enqueued = outbox.enqueue(
-        session=session,
-        kind=kind,
-        ticket_id=ticket.id,
-        at=at,
-        dedup_key=dedup_key,
-        payload={
-            "to": ticket.from_email,
-            "message_id": message_id,
-            "estimated_resolution_at": iso(ticket.estimated_resolution_at),
-        },
-    )
-    if not enqueued:
-        return  # this cause was told already
-    add_message(
-        _id(ticket),
-        session=session,
-        direction="outbound",
-        channel=ticket.channel,
-        text="",
-        received_at=at,
-        message_id=message_id,
-        subject=ticket.subject,
-        to=[ticket.from_email],
     )
 
 

@@ -1,8 +1,6 @@
 """The SLA snapshot a ticket carries, the queue columns derived from it, and its SLA block."""
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from app.models.ticket import SlaBlock, Ticket, TicketRead
@@ -11,14 +9,6 @@ from app.services.business_hours import CalendarSpec, calendar_for
 
 # Tickets without a deadline sort after every ticket with one.
 NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class SlaKnobs:
-    """The configurable parts of the SLA: R2's support target and the at-risk threshold."""
-
-    support_hours: Decimal | None
-    at_risk_fraction: float
 
 
 def decision_columns(decision: sla.SlaDecision) -> dict[str, Any]:

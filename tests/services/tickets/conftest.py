@@ -12,10 +12,10 @@ from app.models.calendar import Calendar
 from app.models.contract import Contract
 from app.models.customer import Customer, CustomerDomain
 from app.models.ticket import TicketCreate
+from app.services.knobs import Knobs
 from app.services.tickets.intake import OpenedTicket, open_ticket
-from app.services.tickets.snapshot import SlaKnobs
 
-KNOBS = SlaKnobs(support_hours=None, at_risk_fraction=0.25)
+KNOBS = Knobs(support_hours=None, at_risk_fraction=0.25)
 
 
 @pytest.fixture

@@ -1,0 +1,84 @@
+"""What the emails say: templates under app/templates/email, filled in a language.
+
+Pure: facts in, subject and text and HTML out (no database, no clock, no settings). Dates and
+times are formatted with Babel in Europe/Rome, the way the customer reads them: Italian
+`mercoledì 2 dicembre 2026, 17:00`, English `Wednesday 2 December 2026, 17:00`.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+
+from app.rendering import environment, render
+
+ROME = ZoneInfo("Europe/Rome")
+LANGUAGES = ("it", "en")
+DEFAULT_LANGUAGE = "it"
+STAFF_LANGUAGE = "it"  # staff alerts are for the agency, in Italian
+WHEN_PATTERN = "EEEE d MMMM y, HH:mm"
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_NAMES = {
+    "it": ("lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+_RANGE = {"it": "dal {} al {}", "en": "{} to {}"}
+_AND = {"it": " e ", "en": " and "}
+
+
+@dataclass(frozen=True)
+class Letter:
+    """An email's words: what the template made of the facts."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def when(instant: datetime | None, language: str) -> str | None:
+    """An instant as the reader says it, in Rome time: `mercoledì 2 dicembre 2026, 17:00`."""
+    if instant is None:
+        return None
+    return format_datetime(instant, WHEN_PATTERN, tzinfo=ROME, locale=language)
+
+
+def opening_hours(weekly: dict[str, list[list[str]]], language: str) -> str:
+    """The weekly hours in words: `dal lunedì al venerdì, 15:00-18:00`."""
+    groups: list[tuple[list[int], str]] = []  # runs of consecutive days with the same hours
+    for index, day in enumerate(_DAYS):
+        intervals = weekly.get(day) or []
+        if not intervals:
+            continue
+        hours = ", ".join(f"{start}-{end}" for start, end in intervals)
+        if groups and groups[-1][1] == hours and groups[-1][0][-1] == index - 1:
+            groups[-1][0].append(index)
+        else:
+            groups.append(([index], hours))
+    names = _DAY_NAMES[language]
+    parts = []
+    for days, hours in groups:
+        span = (
+            names[days[0]]
+            if len(days) == 1
+            else _RANGE[language].format(names[days[0]], names[days[-1]])
+        )
+        parts.append(f"{span}, {hours}")
+    return _AND[language].join(parts)
+
+
+def compose(kind: str, *, language: str, **facts: Any) -> Letter:
+    """The email `kind` (a template name under email/<language>/) for these facts."""
+    language = language if language in LANGUAGES else DEFAULT_LANGUAGE
+    template = environment().get_template(f"email/{language}/{kind}.txt")
+    context = template.new_context(facts)
+    subject = " ".join("".join(template.blocks["subject"](context)).split())
+    text = "".join(template.blocks["body"](context)).strip() + "\n"
+    return Letter(subject=subject, text=text, html=_html(subject, text, language))
+
+
+def _html(subject: str, text: str, language: str) -> str:
+    # The HTML part says exactly what the text says: its paragraphs, escaped by the template.
+    paragraphs = [block.split("\n") for block in text.strip().split("\n\n") if block.strip()]
+    return render("email/layout.html", subject=subject, paragraphs=paragraphs, language=language)

@@ -1,0 +1,256 @@
+"""Who is told what, and when: customer emails (R11) and staff alerts (R15, R17).
+
+A state change that must tell someone calls one function here, in its own transaction. The
+email is written in full now (templates, language, Rome time) into the outbox with a key unique
+per ticket, kind and cause, and a Message-ID derived from that key; the worker (app.worker)
+only sends it. So the email says what was true when it was caused, a resend after a crash is
+byte for byte the same email, and the same cause never yields two emails.
+
+The loop guard holds back, visibly (state `held` with the reason), what must not go out: an
+automatic email to an automatic sender, to one of our own addresses, or beyond the hourly limit
+per recipient.
+"""
+
+from datetime import datetime, timedelta
+from email.utils import format_datetime as rfc2822
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from app.enums import OutboxState
+from app.models.base import iso
+from app.models.customer import Customer
+from app.models.message import Message
+from app.models.outbox import Outbox
+from app.models.ticket import Ticket
+from app.services import letters, outbox
+from app.services.business_hours import CalendarSpec, calendar_for
+from app.services.knobs import MailKnobs
+from app.services.letters import STAFF_LANGUAGE, when
+from app.services.tickets.conversation import add_message
+
+
+def tell_customer(
+    ticket: Ticket,
+    kind: str,
+    *,
+    session: Session,
+    mail: MailKnobs,
+    at: datetime,
+    cause: int | str,
+) -> None:
+    """Queue the customer email `kind` about `ticket`, once for this `cause` (R11).
+
+    `cause` tells causes apart (the audit event that made the change): the same cause never
+    yields a second email, another one does.
+    """
+    assert ticket.id is not None
+    dedup_key = f"ticket:{ticket.id}:customer.{kind}:{cause}"
+    language = _language(ticket, session=session)
+    letter = letters.compose(
+        kind, language=language, **_customer_facts(ticket, language=language, mail=mail)
+    )
+    message_id = f"{ticket.number}.{kind}.{cause}@{mail.domain}"
+    thread = _thread_headers(ticket.id, session=session)
+    payload = {
+        "from": mail.support_address,
+        "from_name": mail.company_name,
+        "to": [ticket.from_email],
+        "subject": letter.subject,
+        "text": letter.text,
+        "html": letter.html,
+        "date": rfc2822(at),
+        "message_id": message_id,
+        "headers": {
+            "Reply-To": mail.support_address,
+            "Auto-Submitted": "auto-replied",  # RFC 3834: no auto-reply to this one
+            **thread,
+        },
+    }
+    held = _held_reason(ticket, session=session, mail=mail, at=at)
+    written = outbox.enqueue(
+        session=session,
+        kind=f"customer.{kind}",
+        channel="email",
+        ticket_id=ticket.id,
+        recipient=ticket.from_email,
+        message_id=message_id,
+        at=at,
+        dedup_key=dedup_key,
+        payload=payload,
+        held=held,
+    )
+    if not written:
+        return  # this cause was told already
+    add_message(
+        ticket.id,
+        session=session,
+        direction="outbound",
+        channel=ticket.channel,
+        received_at=at,
+        message_id=message_id,
+        from_email=mail.support_address,
+        from_name=mail.company_name,
+        subject=letter.subject,
+        text=letter.text,
+        html=letter.html,
+        to=[ticket.from_email],
+        auto_submitted=True,
+    )
+
+
+def alert_staff(
+    kind: str,
+    *,
+    session: Session,
+    mail: MailKnobs,
+    at: datetime,
+    dedup_key: str,
+    ticket_id: int | None = None,
+    available_at: datetime | None = None,
+    **facts: Any,
+) -> None:
+    """Queue a staff alert by email (SPORTELLO_STAFF_EMAIL) and by the alert webhook, if set.
+
+    Without either, the alert is kept as `held`, so that it is seen in the outbox, not lost.
+    """
+    letter = letters.compose(kind, language=STAFF_LANGUAGE, **facts)
+    message_id = f"staff.{dedup_key.replace(':', '.')}@{mail.domain}"
+
+    def queue(channel: str, recipient: str, payload: dict[str, Any], held: str | None) -> None:
+        outbox.enqueue(
+            session=session,
+            kind=f"staff.{kind}",
+            channel=channel,
+            ticket_id=ticket_id,
+            recipient=recipient,
+            message_id=payload["message_id"],
+            at=at,
+            available_at=available_at,
+            dedup_key=f"{dedup_key}:{channel}",
+            payload=payload,
+            held=held,
+        )
+
+    if mail.staff_email or not mail.alert_webhook:
+        email = {
+            "from": mail.support_address,
+            "from_name": f"Sportello {mail.company_name}",
+            "to": [mail.staff_email or ""],
+            "subject": letter.subject,
+            "text": letter.text,
+            "html": letter.html,
+            "date": rfc2822(at),
+            "message_id": message_id,
+            "headers": {"Auto-Submitted": "auto-generated"},
+        }
+        missing = None if mail.staff_email else "SPORTELLO_STAFF_EMAIL is not set"
+        queue("email", mail.staff_email or "", email, missing)
+    if mail.alert_webhook:
+        # Mobile on-call (reperibilità mobile): a phone app rings for it.
+        webhook = {
+            "message_id": f"webhook.{message_id}",
+            "json": {
+                "kind": kind,
+                "title": letter.subject,
+                "message": letter.text,
+                "ticket_number": facts.get("number"),
+                "at": iso(at),
+            },
+        }
+        queue("webhook", "alert webhook", webhook, None)
+
+
+def on_call_alert(ticket: Ticket, *, session: Session, mail: MailKnobs, at: datetime) -> None:
+    """R15, R17: an urgent email while the calendar is closed reaches staff at once."""
+    assert ticket.id is not None
+    customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
+    alert_staff(
+        "on_call_alert",
+        session=session,
+        mail=mail,
+        at=at,
+        dedup_key=f"ticket:{ticket.id}:on_call_alert",
+        ticket_id=ticket.id,
+        number=ticket.number,
+        subject=ticket.subject,
+        from_email=ticket.from_email,
+        customer=customer.name if customer else None,
+        received=when(ticket.received_at, STAFF_LANGUAGE),
+        due=when(ticket.take_charge_due_at, STAFF_LANGUAGE)
+        if ticket.sla_policy == "on_call"
+        else None,
+        excerpt=ticket.body[:500],
+    )
+
+
+def _language(ticket: Ticket, *, session: Session) -> str:
+    if ticket.customer_id is None:
+        return letters.DEFAULT_LANGUAGE
+    language = session.execute(
+        select(col(Customer.language)).where(col(Customer.id) == ticket.customer_id)
+    ).scalar_one_or_none()
+    return language or letters.DEFAULT_LANGUAGE
+
+
+def _customer_facts(ticket: Ticket, *, language: str, mail: MailKnobs) -> dict[str, Any]:
+    calendar = CalendarSpec.from_dict(ticket.sla_calendar) if ticket.sla_calendar else None
+    received_while_closed = calendar is not None and not calendar_for(calendar).is_open(
+        ticket.received_at
+    )
+    return {
+        "number": ticket.number,
+        "subject": ticket.subject,
+        "name": ticket.from_name,
+        "coverage": ticket.coverage,
+        "due": when(ticket.take_charge_due_at, language),
+        "hours": letters.opening_hours(calendar.to_dict()["weekly"], language) if calendar else "",
+        # R16: urgent, arrived while closed, and no on-call agreement: best effort.
+        "best_effort": ticket.urgent and received_while_closed and ticket.sla_policy != "on_call",
+        "taken": when(ticket.taken_in_charge_at, language),
+        "estimate": when(ticket.estimated_resolution_at, language),
+        "resolved": when(ticket.resolved_at, language),
+        "resolution": ticket.resolution or "",
+        "delivery_mode": ticket.delivery_mode,
+        "company": mail.company_name,
+        "support_address": mail.support_address,
+    }
+
+
+def _thread_headers(ticket_id: int, *, session: Session) -> dict[str, str]:
+    """In-Reply-To and References to the customer's latest message, when it had an id."""
+    latest = session.execute(
+        select(col(Message.message_id), col(Message.references))
+        .where(
+            col(Message.ticket_id) == ticket_id,
+            col(Message.direction) == "inbound",
+            col(Message.message_id).is_not(None),
+        )
+        .order_by(col(Message.id).desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        return {}
+    message_id, references = latest
+    chain = [*(references or [])[-10:], message_id]
+    return {"In-Reply-To": f"<{message_id}>", "References": " ".join(f"<{r}>" for r in chain)}
+
+
+def _held_reason(ticket: Ticket, *, session: Session, mail: MailKnobs, at: datetime) -> str | None:
+    if ticket.auto_submitted:
+        return "the sender is automatic (no automatic answer to automatic mail)"
+    if mail.is_ours(ticket.from_email):
+        return "the recipient is one of our own addresses"
+    recent = session.execute(
+        select(func.count())
+        .select_from(Outbox)
+        .where(
+            col(Outbox.recipient) == ticket.from_email,
+            col(Outbox.created_at) > at - timedelta(hours=1),
+            col(Outbox.state) != OutboxState.HELD,
+        )
+    ).scalar_one()
+    if recent >= mail.per_recipient_per_hour:
+        return f"more than {mail.per_recipient_per_hour} emails to this address within an hour"
+    return None

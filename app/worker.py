@@ -1,0 +1,197 @@
+"""The outbox worker: sends what the outbox holds, each row once, and records every attempt.
+
+`sportello serve` runs one in-process (SPORTELLO_WORKER=false turns it off); `sportello worker`
+runs one alone, so that several API and worker processes can share one PostgreSQL. Each worker
+claims due rows under a lease (app.services.outbox.claim), sends them one by one over one SMTP
+connection, and marks each row in a transaction of its own right after the server accepted it.
+The worker's own unit of work commits each step; services never commit.
+"""
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext, suppress
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app.group_commit import run_alone
+from app.models.base import utcnow
+from app.services import notify, outbox
+from app.services.knobs import MailKnobs
+from app.services.transports import (
+    FileTransport,
+    PermanentFailure,
+    SmtpTransport,
+    TemporaryFailure,
+    Transport,
+    WebhookTransport,
+)
+from app.settings import Settings
+
+log = logging.getLogger("sportello.worker")
+T = TypeVar("T")
+
+
+def email_transport(settings: Settings) -> Transport:
+    """SMTP when SPORTELLO_SMTP_URL is set; otherwise `.eml` files under the outbox directory."""
+    if settings.smtp_url is not None:
+        return SmtpTransport(
+            settings.smtp_url.get_secret_value(), timeout=settings.smtp_timeout_seconds
+        )
+    return FileTransport(Path(settings.outbox_dir).resolve())
+
+
+def webhook_transport(settings: Settings) -> Transport | None:
+    """The staff alert webhook, when configured."""
+    if settings.alert_webhook_url is None:
+        return None
+    secret = settings.alert_webhook_secret
+    return WebhookTransport(
+        settings.alert_webhook_url,
+        secret=secret.get_secret_value() if secret else "",
+        timeout=settings.smtp_timeout_seconds,
+    )
+
+
+def describe(transport: Transport) -> str:
+    """Where emails go, for the start-up log line (never a password)."""
+    if isinstance(transport, FileTransport):
+        return (
+            f"written as .eml files to {transport.directory} (no SPORTELLO_SMTP_URL: none leaves)"
+        )
+    return f"sent by {transport!r}"
+
+
+class Worker:
+    """Claims, sends and settles outbox rows; `run` loops until stopped."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        settings: Settings,
+        mail: MailKnobs,
+        email: Transport,
+        webhook: Transport | None,
+        turn: AbstractAsyncContextManager[Any] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._mail = mail
+        self._email = email
+        self._webhook = webhook
+        self._turn = turn or nullcontext()  # SQLite: the app's one-writer turn
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"[:64]
+        self._batch = settings.worker_batch
+        self._lease = timedelta(seconds=settings.worker_lease_seconds)
+        self._horizon = timedelta(hours=settings.delivery_horizon_hours)
+        self._poll = settings.worker_poll_seconds
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set; a failing database only delays delivery."""
+        log.info("outbox worker %s started", self.name)
+        try:
+            while not stop.is_set():
+                try:
+                    handled = await self.drain_once()
+                except Exception:  # the database is down, say: keep the worker alive
+                    log.exception("outbox worker: a round failed; trying again")
+                    handled = 0
+                if handled == 0:
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=self._poll)
+        finally:
+            await self.close()
+            log.info("outbox worker %s stopped", self.name)
+
+    async def drain_once(self, *, now: Callable[[], datetime] = utcnow) -> int:
+        """One round: claim due rows and deliver each; how many were handled."""
+        rows = await self._unit(
+            lambda session: outbox.claim(
+                session=session, worker=self.name, now=now(), limit=self._batch, lease=self._lease
+            )
+        )
+        for row in rows:
+            await self._deliver(row, now=now)
+        return len(rows)
+
+    async def close(self) -> None:
+        await self._email.close()
+        if self._webhook is not None:
+            await self._webhook.close()
+
+    async def _deliver(self, row: outbox.Claimed, *, now: Callable[[], datetime]) -> None:
+        transport = self._email if row.channel == "email" else self._webhook
+        error, permanent = None, False
+        try:
+            if transport is None:
+                raise PermanentFailure("SPORTELLO_ALERT_WEBHOOK_URL is not set")
+            await transport.send(row.payload)
+        except TemporaryFailure as exc:
+            error = str(exc)
+        except PermanentFailure as exc:
+            error, permanent = str(exc), True
+        if error is None:
+            kept = await self._unit(
+                lambda session: outbox.mark_sent(row, session=session, worker=self.name, now=now())
+            )
+            log.info("outbox %d sent: %s to %s", row.id, row.kind, _domain(row.recipient))
+            if not kept:
+                log.warning("outbox %d: lease lost before it was marked sent", row.id)
+            return
+        failed = await self._unit(
+            lambda session: outbox.mark_failed(
+                row,
+                session=session,
+                worker=self.name,
+                now=now(),
+                error=error,
+                permanent=permanent,
+                horizon=self._horizon,
+            )
+        )
+        log.warning(
+            "outbox %d %s: %s to %s: %s",
+            row.id,
+            "failed for good" if failed else "will be retried",
+            row.kind,
+            _domain(row.recipient),
+            error,
+        )
+        if failed and row.kind.startswith("customer."):
+            await self._unit(lambda session: self._alert_failure(row, error, session, now()))
+
+    def _alert_failure(
+        self, row: outbox.Claimed, error: str, session: Session, at: datetime
+    ) -> None:
+        # A customer was not told: staff must know, and can retry once it is fixed.
+        notify.alert_staff(
+            "delivery_failed",
+            session=session,
+            mail=self._mail,
+            at=at,
+            dedup_key=f"outbox:{row.id}:failed:{row.attempts + 1}",
+            ticket_id=row.ticket_id,
+            number=row.payload.get("subject", "").partition("]")[0].removeprefix("[#") or None,
+            recipient=row.recipient,
+            row_kind=row.kind,
+            attempts=row.attempts + 1,
+            error=error,
+            outbox_id=row.id,
+        )
+
+    async def _unit(self, work: Callable[[Session], T]) -> T:
+        async with self._turn:
+            return await run_in_threadpool(run_alone, self._engine, work)
+
+
+def _domain(address: str) -> str:
+    # Logs name where mail went, not whom: the domain only.
+    return address.rpartition("@")[2] or address

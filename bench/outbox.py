@@ -1,0 +1,232 @@
+"""Benchmark outbox delivery: queued emails drained by workers into a loopback SMTP sink.
+
+Usage: .venv/bin/python bench/outbox.py [--emails N] [--workers W] [--pg-url URL]
+
+In one run, on this machine:
+  bare    one aiosmtplib connection sending the N emails one after the other, as fast as it
+          can, to the sink: the ceiling of sending alone (no database, no bookkeeping);
+  outbox  the same N emails queued in the outbox of a fresh PostgreSQL database, drained by W
+          `sportello worker` processes (each claims rows under a lease, sends, and marks each
+          row sent in its own transaction), into the same sink.
+The sink is aiosmtpd on 127.0.0.1 in this process, counting Message-IDs; both runs build the
+same messages (app.services.transports.build_email).
+
+Targets: outbox >= 0.5x the bare rate, 0 duplicates, every row `sent`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+from aiosmtpd.controller import Controller
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app import migrations  # noqa: E402
+from app.models.base import table_of  # noqa: E402
+from app.models.outbox import Outbox  # noqa: E402
+from app.services.transports import build_email  # noqa: E402
+
+SPORTELLO = str(Path(sys.executable).parent / "sportello")
+TARGET = 0.5
+
+
+class Sink:
+    """Counts each accepted email's Message-ID."""
+
+    def __init__(self) -> None:
+        self.ids: Counter[bytes] = Counter()
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        content: bytes = envelope.content
+        start = content.find(b"Message-ID: ")
+        message_id = content[start + 12 : content.find(b"\n", start)].strip()
+        with self.lock:
+            self.ids[message_id] += 1
+        return "250 OK"
+
+    def count(self) -> int:
+        with self.lock:
+            return sum(self.ids.values())
+
+
+def payload(n: int, run: str) -> dict[str, Any]:
+    return {
+        "from": "assistenza@agency.example",
+        "from_name": "Agenzia Web",
+        "to": [f"cliente{n}@rossi.it"],
+        "subject": f"[#2026-{n:06d}] Presa in carico: il sito non risponde",
+        "text": "Gentile cliente,\n\nla sua richiesta è stata presa in carico.\n" * 5,
+        "html": "<p>Gentile cliente,</p><p>la sua richiesta è stata presa in carico.</p>" * 5,
+        "date": "Mon, 23 Nov 2026 15:00:00 +0000",
+        "message_id": f"{run}.{n}@agency.example",
+        "headers": {"Reply-To": "assistenza@agency.example", "Auto-Submitted": "auto-replied"},
+    }
+
+
+async def bare(port: int, count: int) -> float:
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+    await client.connect()
+    started = time.perf_counter()
+    for n in range(count):
+        await client.send_message(build_email(payload(n, "bare")))
+    elapsed = time.perf_counter() - started
+    await client.quit()
+    return elapsed
+
+
+def fresh_database(server_url: str) -> str:
+    name = f"sportello_bench_outbox_{os.getpid()}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(server_url: str, url: str) -> None:
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        name = make_url(url).database
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def queue(url: str, count: int) -> None:
+    engine = create_engine(url)
+    rows = [
+        {
+            "kind": "customer.taken_in_charge",
+            "channel": "email",
+            "recipient": f"cliente{n}@rossi.it",
+            "message_id": f"outbox.{n}@agency.example",
+            "dedup_key": f"bench:{n}",
+            "payload": payload(n, "outbox"),
+            "state": "pending",
+            "attempts": 0,
+            "created_at": text("now()"),
+            "available_at": text("now()"),
+        }
+        for n in range(count)
+    ]
+    with engine.begin() as connection:
+        for start in range(0, count, 1000):
+            connection.execute(insert(table_of(Outbox)), rows[start : start + 1000])
+    engine.dispose()
+
+
+def states(url: str) -> dict[str, int]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        result = dict(
+            connection.execute(text("SELECT state, count(*) FROM outbox GROUP BY 1")).all()
+        )
+    engine.dispose()
+    return result
+
+
+def drain(url: str, port: int, workers: int, sink: Sink, count: int) -> float:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPORTELLO_")}
+    env.update(
+        {
+            "SPORTELLO_DATABASE_URL": url,
+            "SPORTELLO_SMTP_URL": f"smtp://127.0.0.1:{port}",
+            "SPORTELLO_WORKER_BATCH": "100",
+            "SPORTELLO_WORKER_POLL_SECONDS": "0.05",
+            "SPORTELLO_LOG_LEVEL": "WARNING",
+        }
+    )
+    with tempfile.TemporaryDirectory() as directory:
+        started = time.perf_counter()
+        processes = [
+            subprocess.Popen([SPORTELLO, "worker"], cwd=directory, env=env) for _ in range(workers)
+        ]
+        try:
+            while sink.count() < count:
+                if any(p.poll() is not None for p in processes):
+                    raise SystemExit("a worker exited early")
+                time.sleep(0.01)
+            elapsed = time.perf_counter() - started
+            time.sleep(1.0)  # anything sent twice would arrive now
+        finally:
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+            for process in processes:
+                process.wait(timeout=30)
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--emails", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "SPORTELLO_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    args = parser.parse_args()
+
+    sink = Sink()
+    port = _free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    url = fresh_database(args.pg_url)
+    try:
+        migrations.upgrade(url)
+        bare_seconds = asyncio.run(bare(port, args.emails))
+        bare_rate = args.emails / bare_seconds
+        queue(url, args.emails)
+        outbox_seconds = drain(url, port, args.workers, sink, args.emails * 2)
+        outbox_rate = args.emails / outbox_seconds
+        outbox_ids = {k: v for k, v in sink.ids.items() if k.startswith(b"<outbox.")}
+        duplicates = sum(v - 1 for v in outbox_ids.values())
+        final = states(url)
+    finally:
+        controller.stop()
+        drop_database(args.pg_url, url)
+
+    ratio = outbox_rate / bare_rate
+    print(f"emails: {args.emails}, workers: {args.workers} (PostgreSQL), sink: aiosmtpd loopback")
+    print(f"bare aiosmtplib loop   {bare_rate:8.0f} emails/s  ({bare_seconds:.2f} s)")
+    print(
+        f"outbox, {args.workers} workers     {outbox_rate:8.0f} emails/s  ({outbox_seconds:.2f} s)"
+    )
+    print(
+        f"ratio {ratio:.2f} (target >= {TARGET}), duplicates {duplicates}, distinct {len(outbox_ids)}"
+    )
+    print(f"rows by state: {final}")
+    ok = ratio >= TARGET and duplicates == 0 and final == {"sent": args.emails}
+    print("PASS" if ok else "FAIL")
+    sys.exit(0 if ok else 1)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+if __name__ == "__main__":
+    main()
