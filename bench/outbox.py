@@ -53,7 +53,7 @@ class Sink:
         self.ids: Counter[bytes] = Counter()
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         content: bytes = envelope.content
         start = content.find(b"Message-ID: ")
         message_id = content[start + 12 : content.find(b"\n", start)].strip()
@@ -211,7 +211,8 @@ def main() -> None:
         f"outbox, {args.workers} workers     {outbox_rate:8.0f} emails/s  ({outbox_seconds:.2f} s)"
     )
     print(
-        f"ratio {ratio:.2f} (target >= {TARGET}), duplicates {duplicates}, distinct {len(outbox_ids)}"
+        f"ratio {ratio:.2f} (target >= {TARGET}), "
+        f"duplicates {duplicates}, distinct {len(outbox_ids)}"
     )
     print(f"rows by state: {final}")
     ok = ratio >= TARGET and duplicates == 0 and final == {"sent": args.emails}
