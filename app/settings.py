@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     worker_lease_seconds: float = Field(default=300, gt=0)
     # Temporary failures are retried with backoff for this long, then the row fails.
     delivery_horizon_hours: float = Field(default=24, gt=0)
+    # At-risk staff alerts at these minutes of business time left (then the breach), looked
+    # for every alert_scan_seconds by the worker.
+    alert_steps_minutes: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [60])
+    alert_scan_seconds: float = Field(default=60, gt=0)
 
     # Small deliveries from mail providers share one transaction per batch (app.group_commit;
     # docs/adr/0001-group-commit.md). Off, each commits on its own.
@@ -80,6 +84,13 @@ class Settings(BaseSettings):
                 "(alerts are signed with it)"
             )
         return self
+
+    @field_validator("alert_steps_minutes", mode="before")
+    @classmethod
+    def _split_steps(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(step) for step in value.split(",") if step.strip()]
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from app.group_commit import run_alone
 from app.models.base import utcnow
-from app.services import notify, outbox
+from app.services import alerts, notify, outbox
 from app.services.knobs import MailKnobs
 from app.services.transports import (
     FileTransport,
@@ -93,6 +93,9 @@ class Worker:
         self._lease = timedelta(seconds=settings.worker_lease_seconds)
         self._horizon = timedelta(hours=settings.delivery_horizon_hours)
         self._poll = settings.worker_poll_seconds
+        self._steps = tuple(timedelta(minutes=m) for m in settings.alert_steps_minutes if m > 0)
+        self._scan_every = timedelta(seconds=settings.alert_scan_seconds)
+        self._scanned_at: datetime | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; a failing database only delays delivery."""
@@ -112,7 +115,10 @@ class Worker:
             log.info("outbox worker %s stopped", self.name)
 
     async def drain_once(self, *, now: Callable[[], datetime] = utcnow) -> int:
-        """One round: claim due rows and deliver each; how many were handled."""
+        """One round: look for SLA alerts when due, claim due rows and deliver each; how many
+        rows were handled."""
+        if self._scanned_at is None or now() - self._scanned_at >= self._scan_every:
+            await self.scan_once(now=now())
         rows = await self._unit(
             lambda session: outbox.claim(
                 session=session, worker=self.name, now=now(), limit=self._batch, lease=self._lease
@@ -121,6 +127,15 @@ class Worker:
         for row in rows:
             await self._deliver(row, now=now)
         return len(rows)
+
+    async def scan_once(self, *, now: datetime) -> int:
+        """Queue the at-risk and breach alerts reached by `now` (app.services.alerts)."""
+        self._scanned_at = now
+        return await self._unit(
+            lambda session: alerts.scan(
+                session=session, mail=self._mail, now=now, steps=self._steps
+            )
+        )
 
     async def close(self) -> None:
         await self._email.close()

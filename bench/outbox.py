@@ -8,8 +8,8 @@ In one run, on this machine:
   outbox  the same N emails queued in the outbox of a fresh PostgreSQL database, drained by W
           `sportello worker` processes (each claims rows under a lease, sends, and marks each
           row sent in its own transaction), into the same sink.
-The sink is aiosmtpd on 127.0.0.1 in this process, counting Message-IDs; both runs build the
-same messages (app.services.transports.build_email).
+The sink is aiosmtpd on 127.0.0.1 in a process of its own, counting Message-IDs; both runs
+build the same messages (app.services.transports.build_email).
 
 Targets: outbox >= 0.5x the bare rate, 0 duplicates, every row `sent`.
 """
@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
+import queue as queue_module
 import signal
 import subprocess
 import sys
@@ -26,6 +28,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,23 +50,51 @@ TARGET = 0.5
 
 
 class Sink:
-    """Counts each accepted email's Message-ID."""
+    """aiosmtpd in a process of its own (no interpreter lock shared with the senders),
+    reporting each accepted email's Message-ID to this process."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int) -> None:
+        self.port = port
         self.ids: Counter[bytes] = Counter()
-        self.lock = threading.Lock()
+        self._queue: multiprocessing.Queue[bytes] = multiprocessing.Queue()
+        self._ready = multiprocessing.Event()
+        self._process = multiprocessing.Process(
+            target=_serve_sink, args=(port, self._queue, self._ready), daemon=True
+        )
+
+    def start(self) -> None:
+        self._process.start()
+        if not self._ready.wait(10):
+            raise SystemExit("the SMTP sink did not start")
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.join(10)
+
+    def count(self) -> int:
+        while True:
+            try:
+                self.ids[self._queue.get_nowait()] += 1
+            except queue_module.Empty:
+                return sum(self.ids.values())
+
+
+class _Handler:
+    def __init__(self, queue: multiprocessing.Queue[bytes]) -> None:
+        self.queue = queue
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         content: bytes = envelope.content
         start = content.find(b"Message-ID: ")
-        message_id = content[start + 12 : content.find(b"\n", start)].strip()
-        with self.lock:
-            self.ids[message_id] += 1
+        self.queue.put(content[start + 12 : content.find(b"\n", start)].strip())
         return "250 OK"
 
-    def count(self) -> int:
-        with self.lock:
-            return sum(self.ids.values())
+
+def _serve_sink(port: int, queue: multiprocessing.Queue[bytes], ready: Any) -> None:
+    controller = Controller(_Handler(queue), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    threading.Event().wait()
 
 
 def payload(n: int, run: str) -> dict[str, Any]:
@@ -111,6 +142,7 @@ def drop_database(server_url: str, url: str) -> None:
 
 def queue(url: str, count: int) -> None:
     engine = create_engine(url)
+    now = datetime.now(UTC)
     rows = [
         {
             "kind": "customer.taken_in_charge",
@@ -121,8 +153,8 @@ def queue(url: str, count: int) -> None:
             "payload": payload(n, "outbox"),
             "state": "pending",
             "attempts": 0,
-            "created_at": text("now()"),
-            "available_at": text("now()"),
+            "created_at": now,
+            "available_at": now,
         }
         for n in range(count)
     ]
@@ -185,14 +217,15 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    sink = Sink()
     port = _free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
+    sink = Sink(port)
+    sink.start()
     url = fresh_database(args.pg_url)
     try:
         migrations.upgrade(url)
         bare_seconds = asyncio.run(bare(port, args.emails))
+        while sink.count() < args.emails:
+            time.sleep(0.01)
         bare_rate = args.emails / bare_seconds
         queue(url, args.emails)
         outbox_seconds = drain(url, port, args.workers, sink, args.emails * 2)
@@ -201,7 +234,7 @@ def main() -> None:
         duplicates = sum(v - 1 for v in outbox_ids.values())
         final = states(url)
     finally:
-        controller.stop()
+        sink.stop()
         drop_database(args.pg_url, url)
 
     ratio = outbox_rate / bare_rate

@@ -24,13 +24,20 @@ from sqlmodel import Session, select
 
 from app.db import get_engine, unit_of_work
 from app.deps import knobs_from
-from app.enums import Category, Channel, DeliveryMode, OutboxState
+from app.enums import Category, Channel, DeliveryMode, OutboxState, Status
 from app.models.calendar import Calendar
 from app.models.contract import Contract
 from app.models.customer import Customer, CustomerDomain
 from app.models.message import Message
 from app.models.outbox import Outbox, OutboxAttempt
-from app.models.ticket import ResolveIn, TakeChargeIn, TicketCreate
+from app.models.ticket import (
+    ResolveIn,
+    StatusIn,
+    TakeChargeIn,
+    TicketCreate,
+    TicketEvent,
+    TicketUpdate,
+)
 from app.services.tickets import intake, lifecycle
 from app.worker import Worker, email_transport, webhook_transport
 from tests.conftest import make_settings
@@ -546,3 +553,110 @@ async def test_an_urgent_email_out_of_hours_rings_the_phone_through_the_signed_w
     webhook_row = next(r for r in rows(db) if r.channel == "webhook")
     assert webhook_row.state == OutboxState.SENT and webhook_row.attempts == 2
     assert len(smtp.sink.to(STAFF)) == 1  # and by email too
+
+
+# --- alerts counted in business time ------------------------------------------------------
+
+
+async def test_at_risk_then_breach_alerts_in_business_time_one_digest_each_told_once(
+    db, session, smtp
+):
+    """R17: 1 business hour left, then the breach; several tickets at once make one email."""
+    customer(session)
+    session.commit()
+    monday = rome("2026-11-23T16:00:00+01:00")  # deadlines Tue 24 Nov 17:00 and 17:05
+    first = open_email(db, smtp, at=monday, from_email="a@rossi.it", subject="Primo")
+    second = open_email(
+        db, smtp, at=monday + timedelta(minutes=5), from_email="b@rossi.it", subject="Secondo"
+    )
+    taken = open_email(db, smtp, at=monday, from_email="c@rossi.it", subject="Preso")
+    take_charge(db, smtp, taken, at=monday + timedelta(minutes=30))
+    worker = worker_for(db, smtp)
+
+    async def at(text: str) -> list:
+        before = len(smtp.sink.to(STAFF))
+        moment = rome(text)
+        await worker.scan_once(now=moment)
+        await worker.drain_once(now=lambda: moment)
+        return smtp.sink.to(STAFF)[before:]
+
+    assert await at("2026-11-24T15:59:00+01:00") == []  # 1 h 1 min left on the first
+    (risk,) = await at("2026-11-24T16:06:00+01:00")
+    assert risk.message["Subject"] == "Presa in carico a rischio: 2 richieste"
+    assert "Resta 1 h di orario di servizio" in risk.text
+    assert (
+        f"[#2026-{first:06d}] Primo" in risk.text and f"[#2026-{second:06d}] Secondo" in risk.text
+    )
+    assert "Preso" not in risk.text  # taken in charge: no alert
+    assert await at("2026-11-24T16:30:00+01:00") == []  # told once
+    (breach,) = await at("2026-11-24T17:06:00+01:00")
+    assert breach.message["Subject"] == "Presa in carico scaduta: 2 richieste"
+    assert await at("2026-11-24T17:30:00+01:00") == []
+    with Session(get_engine(db)) as check:
+        events = check.exec(select(TicketEvent).where(TicketEvent.kind == "sla_alert")).all()
+    assert sorted((e.ticket_id, e.data["step"]) for e in events) == sorted(
+        [(first, "60m"), (second, "60m"), (first, "breached"), (second, "breached")]
+    )
+
+
+async def test_no_sla_alert_while_closed_it_waits_for_the_opening(db, session, smtp):
+    customer(session)
+    session.commit()
+    ticket_id = open_email(db, smtp, at=rome("2026-11-27T17:30:00+01:00"))  # Fri, due Tue 15:30
+    worker = worker_for(db, smtp)
+
+    # The worker was down when the step was reached (Mon 17:30); found on Tuesday at 10:00,
+    # before the opening, it waits; at 15:00 it goes.
+    await worker.scan_once(now=rome("2026-12-01T10:00:00+01:00"))
+    await worker.drain_once(now=lambda: rome("2026-12-01T10:00:00+01:00"))
+    assert smtp.sink.to(STAFF) == []
+    opening = rome("2026-12-01T15:00:00+01:00")
+    await worker.scan_once(now=opening)
+    await worker.drain_once(now=lambda: opening)
+    (alert,) = smtp.sink.to(STAFF)
+    assert (
+        alert.message["Subject"] == f"[#2026-{ticket_id:06d}] Presa in carico a rischio: Sito lento"
+    )
+
+
+async def test_a_changed_estimate_and_a_wait_on_a_provider_are_told(db, session, smtp):
+    """R10, R11: the customer hears of a new estimate and of a wait on a third party."""
+    customer(session)
+    session.commit()
+    monday = rome("2026-11-23T16:00:00+01:00")
+    ticket_id = open_email(db, smtp, at=monday)
+    take_charge(db, smtp, ticket_id, at=monday + timedelta(minutes=10))
+    knobs = knobs_from(settings_for(db, smtp))
+    with unit_of_work(get_engine(db)) as work:
+        lifecycle.update_ticket(
+            ticket_id,
+            TicketUpdate(estimated_resolution_at=rome("2026-11-26T17:00:00+01:00")),
+            session=work,
+            knobs=knobs,
+            actor="agent",
+            now=monday + timedelta(minutes=20),
+        )
+    with unit_of_work(get_engine(db)) as work:
+        for status in (Status.IN_PROGRESS, Status.WAITING_THIRD_PARTY):
+            lifecycle.change_status(
+                ticket_id,
+                StatusIn(status=status, note="guasto del provider"),
+                session=work,
+                knobs=knobs,
+                actor="agent",
+                now=monday + timedelta(minutes=30),
+            )
+
+    await worker_for(db, smtp).drain_once(now=lambda: monday + timedelta(minutes=31))
+    subjects = [e.message["Subject"] for e in smtp.sink.to("mario@rossi.it")]
+    number = f"2026-{ticket_id:06d}"
+    assert subjects == [
+        f"[#{number}] Richiesta ricevuta: Sito lento",
+        f"[#{number}] Presa in carico: Sito lento",
+        f"[#{number}] Nuova previsione di risoluzione: Sito lento",
+        f"[#{number}] In attesa di un fornitore: Sito lento",
+    ]
+    changed, waiting = smtp.sink.to("mario@rossi.it")[2:]
+    assert "ora prevediamo di risolverla entro giovedì 26 novembre 2026, 17:00" in changed.text
+    assert "attendiamo l'intervento di un fornitore terzo" in waiting.text
+    assert "la previsione attuale è entro giovedì 26 novembre 2026, 17:00" in waiting.text

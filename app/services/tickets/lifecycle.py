@@ -19,7 +19,7 @@ from app.enums import Status, Urgency
 from app.errors import InvalidTransition, NotFound, Unprocessable, field_error
 from app.models.base import iso, table_of
 from app.models.ticket import ResolveIn, StatusIn, TakeChargeIn, Ticket, TicketUpdate
-from app.services import audit, notify, sla, terms
+from app.services import audit, notify, outbox, sla, terms
 from app.services.customers import get_customer
 from app.services.knobs import Knobs
 from app.services.tickets.snapshot import apply_decision, refresh_derived
@@ -89,6 +89,8 @@ def take_charge(
             "estimated_resolution_at": iso(ticket.estimated_resolution_at),
         },
     )
+    # Staff need no more warnings about it: an SLA alert not sent yet is cancelled.
+    outbox.cancel(f"ticket:{ticket.id}:sla.", session=session, reason="taken in charge")
     # R11: taking in charge is always told, with the estimate or why there is none yet.
     notify.tell_customer(
         ticket, "taken_in_charge", session=session, mail=knobs.mail, at=now, cause=event

@@ -1,0 +1,146 @@
+"""Staff alerts counted in business time: a deadline getting close, then passed (R17).
+
+A periodic scan (the worker runs it) looks only at open tickets not yet taken in charge whose
+deadline is near (the queue's deadline column), and for each works out with the engine the
+instant each step was reached: `1 h` of business time left (configurable steps), then the
+breach. Each step is recorded once per ticket, as an audit event, so that it is never told
+twice and staff can see when they were told. Tickets reaching a step in the same scan are told
+in one digest email, not one each. Outside the calendar's hours no such alert goes out (the
+on-call alerts of R15 do): a step found late, while closed, waits for the next opening.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text
+from sqlmodel import Session, col
+
+from app.enums import OPEN_STATUSES
+from app.models.ticket import Ticket, TicketEvent
+from app.services import audit, notify
+from app.services.business_hours import calendar_for
+from app.services.knobs import MailKnobs
+from app.services.letters import STAFF_LANGUAGE, when
+from app.services.tickets.snapshot import calendar_of
+
+ACTOR = "sla-watch"
+BREACHED = "breached"
+# A step found this soon after it was reached is told even if the calendar has just closed
+# (a deadline at closing time, 18:00, is told at 18:00, not the next afternoon).
+GRACE = timedelta(minutes=15)
+# How far ahead of the deadline a step can lie in wall-clock time (weekends, holidays).
+HORIZON = timedelta(days=31)
+
+
+@dataclass(frozen=True)
+class Reached:
+    """A ticket that has reached a step."""
+
+    ticket: Ticket
+    step: str
+    at: datetime
+
+
+def scan(*, session: Session, mail: MailKnobs, now: datetime, steps: tuple[timedelta, ...]) -> int:
+    """Record and tell the steps reached by now; how many tickets were told about."""
+    if session.get_bind().dialect.name == "postgresql":
+        # One scan at a time across workers (SQLite writers take turns anyway).
+        locked = session.execute(text("SELECT pg_try_advisory_xact_lock(7411)")).scalar_one()
+        if not locked:
+            return 0
+    candidates = list(
+        session.scalars(
+            select(Ticket).where(
+                col(Ticket.status).in_(OPEN_STATUSES),
+                col(Ticket.taken_in_charge_at).is_(None),
+                col(Ticket.take_charge_due_at).is_not(None),
+                col(Ticket.take_charge_due_at) <= now + HORIZON,
+            )
+        )
+    )
+    if not candidates:
+        return 0
+    told = _told(session, [t.id for t in candidates if t.id is not None])
+    reached: dict[str, list[Reached]] = {}
+    for ticket in candidates:
+        for step, at in _steps_of(ticket, steps):
+            if at > now or (ticket.id, step) in told:
+                continue
+            if now - at > GRACE and not calendar_for(calendar_of(ticket)).is_open(now):
+                continue  # found late while closed: told at the next opening
+            reached.setdefault(step, []).append(Reached(ticket, step, at))
+    for step, tickets in reached.items():
+        _tell(step, tickets, session=session, mail=mail, now=now)
+    return sum(len(tickets) for tickets in reached.values())
+
+
+def step_name(left: timedelta) -> str:
+    """How a step is named: `60m` for one business hour left."""
+    return f"{int(left.total_seconds() // 60)}m"
+
+
+def _steps_of(ticket: Ticket, steps: tuple[timedelta, ...]) -> list[tuple[str, datetime]]:
+    assert ticket.take_charge_due_at is not None
+    result = [(BREACHED, ticket.take_charge_due_at)]
+    if ticket.clock_started_at is None or ticket.sla_target_seconds is None:
+        return result
+    calendar = calendar_for(calendar_of(ticket))
+    target = timedelta(seconds=ticket.sla_target_seconds)
+    for left in steps:
+        if left < target:
+            at = calendar.add_business_time(ticket.clock_started_at, target - left)
+            result.append((step_name(left), at))
+    return result
+
+
+def _told(session: Session, ticket_ids: list[int]) -> set[tuple[int | None, str]]:
+    rows = session.execute(
+        select(col(TicketEvent.ticket_id), col(TicketEvent.data)).where(
+            col(TicketEvent.kind) == "sla_alert", col(TicketEvent.ticket_id).in_(ticket_ids)
+        )
+    )
+    return {(ticket_id, data.get("step")) for ticket_id, data in rows}
+
+
+def _tell(
+    step: str, reached: list[Reached], *, session: Session, mail: MailKnobs, now: datetime
+) -> None:
+    reached.sort(key=lambda r: (r.ticket.take_charge_due_at, r.ticket.id))
+    for item in reached:
+        assert item.ticket.id is not None
+        audit.record(
+            item.ticket.id,
+            session=session,
+            actor=ACTOR,
+            kind="sla_alert",
+            at=now,
+            data={"step": step, "reached_at": item.at.isoformat()},
+        )
+    first = reached[0].ticket
+    single = len(reached) == 1
+    minutes = step.removesuffix("m")
+    notify.alert_staff(
+        "sla_alert",
+        session=session,
+        mail=mail,
+        at=now,
+        # One ticket: a key of its own, cancelled if it is taken in charge before it goes.
+        dedup_key=f"ticket:{first.id}:sla.{step}"
+        if single
+        else f"sla.{step}:{now:%Y%m%dT%H%M%S}:{first.id}:{len(reached)}",
+        ticket_id=first.id if single else None,
+        step=step,
+        headline="Presa in carico scaduta" if step == BREACHED else "Presa in carico a rischio",
+        left=f"{int(minutes) // 60} h"
+        if minutes.isdigit() and int(minutes) % 60 == 0
+        else f"{minutes} min",
+        tickets=[
+            {
+                "number": r.ticket.number,
+                "subject": r.ticket.subject,
+                "from_email": r.ticket.from_email,
+                "due": when(r.ticket.take_charge_due_at, STAFF_LANGUAGE),
+            }
+            for r in reached
+        ],
+    )
