@@ -101,15 +101,21 @@ class Worker:
         """Deliver until `stop` is set; a failing database only delays delivery."""
         log.info("outbox worker %s started", self.name)
         try:
+            failures = 0
             while not stop.is_set():
                 try:
                     handled = await self.drain_once()
-                except Exception:  # the database is down, say: keep the worker alive
-                    log.exception("outbox worker: a round failed; trying again")
-                    handled = 0
+                    failures = 0
+                except Exception as exc:  # the database is down, say: keep the worker alive
+                    if failures == 0:
+                        log.exception("outbox worker: a round failed; retrying with backoff")
+                    else:
+                        log.warning("outbox worker: still failing: %s", type(exc).__name__)
+                    failures, handled = failures + 1, 0
                 if handled == 0:
+                    wait = min(30.0, self._poll * 2 ** min(failures, 5))
                     with suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=self._poll)
+                        await asyncio.wait_for(stop.wait(), timeout=wait)
         finally:
             await self.close()
             log.info("outbox worker %s stopped", self.name)
@@ -153,6 +159,9 @@ class Worker:
             error = str(exc)
         except PermanentFailure as exc:
             error, permanent = str(exc), True
+        except Exception as exc:  # a row that cannot even be built must not jam the queue
+            log.exception("outbox %d could not be sent", row.id)
+            error, permanent = f"{type(exc).__name__}: {exc}"[:300], True
         if error is None:
             kept = await self._unit(
                 lambda session: outbox.mark_sent(row, session=session, worker=self.name, now=now())

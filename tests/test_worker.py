@@ -660,3 +660,36 @@ async def test_a_changed_estimate_and_a_wait_on_a_provider_are_told(db, session,
     assert "ora prevediamo di risolverla entro giovedì 26 novembre 2026, 17:00" in changed.text
     assert "attendiamo l'intervento di un fornitore terzo" in waiting.text
     assert "la previsione attuale è entro giovedì 26 novembre 2026, 17:00" in waiting.text
+
+
+async def test_a_row_that_cannot_be_built_fails_alone_and_the_queue_goes_on(db, smtp):
+    with Session(get_engine(db)) as bulk:
+        broken = _payload(1)
+        del broken["text"]
+        bulk.add(
+            Outbox(
+                kind="customer.receipt",
+                channel="email",
+                recipient="c1@rossi.it",
+                message_id="bulk.1@agency.example",
+                dedup_key="bulk:1",
+                payload=broken,
+            )
+        )
+        bulk.add(
+            Outbox(
+                kind="customer.receipt",
+                channel="email",
+                recipient="c2@rossi.it",
+                message_id="bulk.2@agency.example",
+                dedup_key="bulk:2",
+                payload=_payload(2),
+            )
+        )
+        bulk.commit()
+
+    await worker_for(db, smtp).drain_once()
+
+    first, second = rows(db)[:2]
+    assert first.state == OutboxState.FAILED and "KeyError" in (first.last_error or "")
+    assert second.state == OutboxState.SENT
