@@ -193,6 +193,10 @@ async def test_receipt_taken_in_charge_and_resolved_in_italian_rome_time_across_
     assert receipt.message["Subject"] == f"[#2026-{ticket_id:06d}] Richiesta ricevuta: Sito lento"
     assert "entro lunedì 26 ottobre 2026, 18:00" in receipt.text
     assert "dal lunedì al venerdì, 15:00-18:00" in receipt.text
+    assert (
+        "Come lo contiamo: ricevuta ven 23/10 17:00; 1 h ven 23; sab-dom chiuso; 3 h lun 26 "
+        "-> lun 26/10 18:00." in receipt.text
+    )
     assert taken.message["Subject"].startswith(f"[#2026-{ticket_id:06d}] Presa in carico")
     assert "presa in carico lunedì 26 ottobre 2026, 15:30" in taken.text
     assert "Prevediamo di risolverla entro martedì 27 ottobre 2026, 17:00." in taken.text
@@ -232,6 +236,7 @@ async def test_an_english_customer_reads_english_and_no_estimate_is_said_plainly
 
     assert "by Tuesday 24 November 2026, 17:00" in receipt.text
     assert "Monday to Friday, 15:00-18:00" in receipt.text
+    assert "How we count it: received Mon 23/11 16:00; 2 h Mon 23; 2 h Tue 24" in receipt.text
     assert "on Monday 23 November 2026, 16:30" in taken.text
     assert "We cannot yet predict when it will be resolved" in taken.text
 

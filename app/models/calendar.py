@@ -116,6 +116,45 @@ class CalendarRead(Schema):
     """When it last changed."""
 
 
+class SegmentRead(Schema):
+    """Open time consumed on one local day."""
+
+    day: date
+    """The local date, in the calendar's time zone."""
+    start: datetime
+    """Where the segment starts."""
+    end: datetime
+    """Where it ends."""
+    seconds: int
+    """Its length in seconds."""
+
+
+class SkippedDayRead(Schema):
+    """A day with no open time within the span, and why."""
+
+    day: date
+    """The local date."""
+    reason: str
+    """weekend, closed_weekday (a weekday without hours), holiday or closure."""
+    name: str | None
+    """The holiday's name (Italian); null otherwise."""
+    name_en: str | None
+    """The holiday's name in English."""
+
+
+class ExplanationRead(Schema):
+    """Why the deadline is what it is: each open segment used and each day skipped."""
+
+    segments: list[SegmentRead]
+    """The open time consumed, day by day; it sums to the target."""
+    skipped: list[SkippedDayRead]
+    """The days without open time between the start and the deadline."""
+    summary: str
+    """One line in Italian, e.g. `ricevuta gio 24/12 17:00; 1 h gio 24; 25/12 Natale; ...`."""
+    summary_en: str
+    """The same line in English."""
+
+
 class DeadlineRead(Schema):
     start: datetime
     """The instant the count starts from (as asked)."""
@@ -123,3 +162,5 @@ class DeadlineRead(Schema):
     """The first open instant at or after `start`."""
     due_at: datetime
     """When the business hours asked for have run."""
+    explanation: ExplanationRead | None = None
+    """With `explain=true`: why the deadline is what it is."""

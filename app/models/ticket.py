@@ -25,6 +25,7 @@ from app.enums import (
     Urgency,
 )
 from app.models.base import EnumString, JSONType, UTCDateTime, utcnow
+from app.models.calendar import ExplanationRead
 from app.models.common import Input, Instant, Schema
 
 OPEN_PREDICATE = "status NOT IN ('resolved', 'closed')"
@@ -328,6 +329,14 @@ class SlaBlock(Schema):
     """An urgent request received while the calendar is closed: on-call staff are alerted (R15,
     R17).
     """
+
+
+class SlaExplained(SlaBlock):
+    """The SLA block, and why its deadline is what it is."""
+
+    explanation: ExplanationRead | None
+    """From the ticket's own snapshot (the calendar it was computed with, even if it changed
+    since); null under a policy with no commitment."""
 
 
 class TicketRead(TicketBase):

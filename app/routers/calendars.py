@@ -57,6 +57,9 @@ def deadline(
         Query(description="ISO 8601 with an offset.", examples=["2026-11-23T16:00:00+01:00"]),
     ],
     hours: Annotated[Decimal, Query(gt=0, le=10_000, description="Business hours to add.")],
+    explain: Annotated[
+        bool, Query(description="Add `explanation`: the segments used and the days skipped.")
+    ] = False,
 ) -> DeadlineRead:
     """`hours` business hours after `start` (R9); closed at `start` means the next opening."""
     if start.tzinfo is None:
@@ -65,4 +68,4 @@ def deadline(
             "(a time without one is ambiguous).",
             errors=[field_error("start", "timezone offset required")],
         )
-    return service.deadline(calendar_id, start=start, hours=hours, session=session)
+    return service.deadline(calendar_id, start=start, hours=hours, session=session, explain=explain)

@@ -22,6 +22,7 @@ from app.models.message import MessageRead
 from app.models.ticket import (
     ResolveIn,
     SlaBlock,
+    SlaExplained,
     StatusIn,
     TakeChargeIn,
     TicketCreate,
@@ -33,7 +34,7 @@ from app.models.ticket import (
 from app.routers._responses import CREATE, READ, WRITE, CreatedDep
 from app.services import audit
 from app.services.tickets import intake, lifecycle, queue
-from app.services.tickets.snapshot import read_ticket, sla_block
+from app.services.tickets.snapshot import explained_sla, read_ticket, sla_block
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
@@ -226,6 +227,18 @@ def get_sla(
     ticket_id = queue.ticket_id_of(ticket_ref, session=session)
     ticket = queue.get_ticket(ticket_id, session=session)
     return sla_block(ticket, now=now, fraction=knobs.at_risk_fraction)
+
+
+@router.get(
+    "/{ticket_ref}/sla/explain", response_model=SlaExplained, status_code=200, responses=READ
+)
+def explain_sla(
+    ticket_ref: TicketRef, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
+) -> SlaExplained:
+    """The SLA block and why the deadline is what it is: each open segment, each day skipped."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
+    ticket = queue.get_ticket(ticket_id, session=session)
+    return explained_sla(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
 @router.get(

@@ -220,6 +220,7 @@ class BusinessCalendar:
         self._intervals_on = lru_cache(maxsize=4096)(self._compute_intervals_on)
         self._open_us_on = lru_cache(maxsize=4096)(self._compute_open_us_on)
         self._year_index = lru_cache(maxsize=32)(self._compute_year_index)
+        self._instants_on = lru_cache(maxsize=4096)(self._compute_instants_on)
 
     def __repr__(self) -> str:
         return f"BusinessCalendar({self.spec!r})"
@@ -281,6 +282,22 @@ class BusinessCalendar:
         )
         return timedelta(microseconds=total)
 
+    def open_intervals(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """The open intervals of the local date `day`, as UTC instants [opening, closing)."""
+        return self._instants_on(day.toordinal())
+
+    def closed_because(self, day: date) -> str | None:
+        """Why the local date `day` has no open time (None when it has some): `holiday`,
+        `closure`, `weekend` (Saturday or Sunday without hours) or `closed_weekday`."""
+        if self._intervals_on(day.toordinal()):
+            return None
+        spec = self.spec
+        if day in _public_holidays(spec.holiday_country, spec.holiday_subdivision, day.year):
+            return "holiday"
+        if day in spec.closures:
+            return "closure"
+        return "weekend" if day.weekday() >= 5 else "closed_weekday"
+
     def _require_hours(self) -> None:
         if not self._has_hours:
             raise ValueError("the calendar has no opening hours on any weekday")
@@ -335,6 +352,9 @@ class BusinessCalendar:
             total += self._open_us_on(day)
             cumulative.append(total)
         return first, tuple(cumulative)
+
+    def _compute_instants_on(self, day: int) -> tuple[tuple[datetime, datetime], ...]:
+        return tuple((_from_us(start), _from_us(end)) for start, end in self._intervals_on(day))
 
     def _compute_open_us_on(self, day: int) -> int:
         return sum(end - start for start, end in self._intervals_on(day))

@@ -18,6 +18,8 @@ from app.models.calendar import (
     DeadlineRead,
 )
 from app.services.business_hours import CalendarSpec, calendar_for
+from app.services.explain import explain as explain_deadline
+from app.services.explain import read_explanation
 
 
 def get_calendar(calendar_id: int, *, session: Session) -> Calendar:
@@ -115,10 +117,18 @@ def _shared_spec(
 
 
 def deadline(
-    calendar_id: int, *, start: datetime, hours: Decimal, session: Session
+    calendar_id: int, *, start: datetime, hours: Decimal, session: Session, explain: bool = False
 ) -> DeadlineRead:
     """`hours` business hours after `start` on this calendar (R9: the clock starts at opening)."""
     calendar = calendar_for(spec_of(get_calendar(calendar_id, session=session)))
     clock_started_at = calendar.clock_start(start)
-    due_at = calendar.add_business_time(clock_started_at, timedelta(seconds=float(hours) * 3600))
-    return DeadlineRead(start=start, clock_started_at=clock_started_at, due_at=due_at)
+    target = timedelta(seconds=float(hours) * 3600)
+    due_at = calendar.add_business_time(clock_started_at, target)
+    return DeadlineRead(
+        start=start,
+        clock_started_at=clock_started_at,
+        due_at=due_at,
+        explanation=read_explanation(explain_deadline(calendar, start, target))
+        if explain
+        else None,
+    )

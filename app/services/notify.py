@@ -26,6 +26,7 @@ from app.models.outbox import Outbox
 from app.models.ticket import Ticket
 from app.services import letters, outbox
 from app.services.business_hours import CalendarSpec, calendar_for
+from app.services.explain import explain
 from app.services.knobs import MailKnobs
 from app.services.letters import STAFF_LANGUAGE, when
 from app.services.tickets.conversation import add_message
@@ -199,7 +200,13 @@ def _customer_facts(ticket: Ticket, *, language: str, mail: MailKnobs) -> dict[s
     received_while_closed = calendar is not None and not calendar_for(calendar).is_open(
         ticket.received_at
     )
+    explained = None
+    if calendar is not None and ticket.take_charge_due_at and ticket.sla_target_seconds:
+        explained = explain(
+            calendar_for(calendar), ticket.received_at, timedelta(seconds=ticket.sla_target_seconds)
+        ).summary(language)
     return {
+        "explained": explained,
         "number": ticket.number,
         "subject": ticket.subject,
         "name": ticket.from_name,

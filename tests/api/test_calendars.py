@@ -60,3 +60,27 @@ def test_calendar_validation_names_the_problem(api, change, field):
     else:
         message = errors[0]["message"]
         assert str(next(iter(change.values()))) in message
+
+
+def test_the_deadline_explains_itself_on_request(api):
+    """Thu 24 Dec 17:00 + 4 h: why Monday 28 December at 18:00."""
+    default = api.viewer.get("/api/v1/calendars").json()["items"][0]
+    params = {"start": "2026-12-24T17:00:00+01:00", "hours": 4}
+    url = f"/api/v1/calendars/{default['id']}/deadline"
+    plain = api.viewer.get(url, params=params).json()
+    explained = api.viewer.get(url, params={**params, "explain": "true"}).json()
+
+    assert plain["explanation"] is None
+    assert explained["due_at"] == plain["due_at"] == "2026-12-28T17:00:00Z"
+    explanation = explained["explanation"]
+    assert [(s["day"], s["seconds"]) for s in explanation["segments"]] == [
+        ("2026-12-24", 3600),
+        ("2026-12-28", 10800),
+    ]
+    assert [(d["day"], d["reason"], d["name"]) for d in explanation["skipped"]] == [
+        ("2026-12-25", "holiday", "Natale"),
+        ("2026-12-26", "holiday", "Santo Stefano"),
+        ("2026-12-27", "weekend", None),
+    ]
+    assert explanation["summary"].endswith("3 h lun 28 -> lun 28/12 18:00")
+    assert explanation["summary_en"].startswith("received Thu 24/12 17:00; 1 h Thu 24")

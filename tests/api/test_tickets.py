@@ -387,3 +387,21 @@ def test_every_instant_on_the_wire_is_utc_with_z(api, rossi):
     assert len(instants) > 10
     assert [i for i in instants if not i.endswith("Z")] == []
     assert taken.json()["estimated_resolution_at"] == "2026-11-25T16:00:00Z"
+
+
+def test_a_tickets_deadline_is_explained_from_its_own_snapshot(api, rossi):
+    """The explanation comes from the snapshot the deadline was computed with (R8, R9)."""
+    ticket = new_ticket(api, received_at="2026-11-27T17:30:00+01:00")  # Fri: due Tue 15:30
+
+    explained = api.viewer.get(f"/api/v1/tickets/{ticket['number']}/sla/explain")
+
+    assert explained.status_code == 200, explained.text
+    body = explained.json()
+    assert (
+        body["take_charge_due_at"] == ticket["sla"]["take_charge_due_at"] == "2026-12-01T14:30:00Z"
+    )
+    assert body["explanation"]["summary"] == (
+        "ricevuta ven 27/11 17:30; 30 min ven 27; sab-dom chiuso; 3 h lun 30; 30 min mar 1 "
+        "-> mar 01/12 15:30"
+    )
+    assert sum(s["seconds"] for s in body["explanation"]["segments"]) == 4 * 3600

@@ -3,9 +3,10 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.models.ticket import SlaBlock, Ticket, TicketRead
+from app.models.ticket import SlaBlock, SlaExplained, Ticket, TicketRead
 from app.services import sla
 from app.services.business_hours import CalendarSpec, calendar_for
+from app.services.explain import explain, read_explanation
 
 # Tickets without a deadline sort after every ticket with one.
 NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
@@ -127,6 +128,21 @@ def sla_block(ticket: Ticket, *, now: datetime, fraction: float) -> SlaBlock:
         target_seconds=ticket.sla_target_seconds,
         on_call_alert=ticket.on_call_alert,
     )
+
+
+def explained_sla(ticket: Ticket, *, now: datetime, fraction: float) -> SlaExplained:
+    """The SLA block with the explanation of its deadline, from the stored snapshot."""
+    block = sla_block(ticket, now=now, fraction=fraction)
+    explanation = None
+    if ticket.take_charge_due_at is not None and ticket.sla_target_seconds is not None:
+        explanation = read_explanation(
+            explain(
+                calendar_for(calendar_of(ticket)),
+                ticket.received_at,
+                timedelta(seconds=ticket.sla_target_seconds),
+            )
+        )
+    return SlaExplained(**block.model_dump(), explanation=explanation)
 
 
 def read_ticket(ticket: Ticket, *, now: datetime, fraction: float) -> TicketRead:
