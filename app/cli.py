@@ -144,7 +144,9 @@ def worker() -> None:
 
 @token_cli.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="admin, agent or viewer.")],
+    role: Annotated[
+        str, typer.Option(help="admin, agent, viewer, or feed (the deadline feed only).")
+    ],
     name: Annotated[str, typer.Option(help="Who or what will use it.")],
 ) -> None:
     """Issue a token and print it (the last word of the output); it is shown only once."""

@@ -90,14 +90,18 @@ class Category(StrEnum):
 
 
 class Role(StrEnum):
-    """What a bearer token may do; each role includes the ones below it."""
+    """What a token may do; each role includes the ones below it.
 
+    `feed` only reads the deadline feed (calendar apps pass it in the URL, so it can do
+    nothing else)."""
+
+    FEED = "feed"
     VIEWER = "viewer"
     AGENT = "agent"
     ADMIN = "admin"
 
 
-ROLE_RANK = {Role.VIEWER: 1, Role.AGENT: 2, Role.ADMIN: 3}
+ROLE_RANK = {Role.FEED: 0, Role.VIEWER: 1, Role.AGENT: 2, Role.ADMIN: 3}
 
 
 class OutboxState(StrEnum):

@@ -20,6 +20,7 @@ from app.routers import (
     contact,
     contracts,
     customers,
+    feeds,
     health,
     inbound,
     outbox,
@@ -33,8 +34,8 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 # Routes reachable without a bearer token: each has its own check (or none, by design).
-PUBLIC_PREFIXES = (f"{API_PREFIX}/contact", f"{API_PREFIX}/inbound/")
-LARGE_BODY_PREFIXES = PUBLIC_PREFIXES
+PUBLIC_PREFIXES = (f"{API_PREFIX}/contact", f"{API_PREFIX}/inbound/", f"{API_PREFIX}/feeds/")
+LARGE_BODY_PREFIXES = (f"{API_PREFIX}/contact", f"{API_PREFIX}/inbound/")
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     public = APIRouter(prefix=API_PREFIX)
     public.include_router(inbound.router)
     public.include_router(contact.router)
+    public.include_router(feeds.router)  # its token is in the URL (calendar apps)
     # First: routes are matched in order, and webhooks are the busiest (no path overlaps).
     app.include_router(public)
     # Every internal route needs a token; a router's own `require(role)` narrows it further.
