@@ -129,6 +129,7 @@ def knobs_from(settings: Settings) -> Knobs:
             staff_email=settings.staff_email,
             alert_webhook=settings.alert_webhook_url is not None,
             per_recipient_per_hour=settings.max_emails_per_recipient_per_hour,
+            public_url=settings.public_url.rstrip("/"),
         ),
     )
 

@@ -25,6 +25,7 @@ from app.routers import (
     inbound,
     outbox,
     sla,
+    status,
     tickets,
 )
 from app.settings import Settings, get_settings
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
     app.include_router(health.router)
+    app.include_router(status.router)  # the customer's page: its token is its check
     # Public: each checks its caller itself (provider signatures, basic auth) or is open by
     # design and rate limited (the website's contact form).
     public = APIRouter(prefix=API_PREFIX)

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     contact_thanks_url: str | None = None
     contact_rate_limit: int = Field(default=5, ge=1)
     contact_rate_window_seconds: int = Field(default=60, ge=1)
+    # The customer's status page: views allowed per client address per window.
+    status_rate_limit: int = Field(default=30, ge=1)
+    # Where customers reach this service (the status links in their emails).
+    public_url: str = "http://127.0.0.1:8000"
     # Proxies whose X-Forwarded-For is believed (comma-separated IPs or networks, or "*").
     # Unset: the client is the peer address itself.
     forwarded_allow_ips: str | None = None

@@ -7,7 +7,7 @@ from app.models.customer import Contact, Customer, CustomerDomain
 from app.models.inbound import ContactHit
 from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
 from app.models.outbox import Outbox, OutboxAttempt
-from app.models.ticket import Ticket, TicketEvent
+from app.models.ticket import StatusLink, Ticket, TicketEvent
 
 __all__ = [
     "ApiToken",
@@ -22,6 +22,7 @@ __all__ = [
     "Message",
     "Outbox",
     "OutboxAttempt",
+    "StatusLink",
     "Ticket",
     "TicketEvent",
     "WebhookToken",

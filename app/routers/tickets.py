@@ -20,6 +20,7 @@ from app.models.common import (
 )
 from app.models.message import MessageRead
 from app.models.ticket import (
+    LinksRevoked,
     ResolveIn,
     SlaBlock,
     SlaExplained,
@@ -32,7 +33,7 @@ from app.models.ticket import (
     TicketUpdate,
 )
 from app.routers._responses import CREATE, READ, WRITE, CreatedDep
-from app.services import audit
+from app.services import audit, status
 from app.services.tickets import intake, lifecycle, queue
 from app.services.tickets.snapshot import explained_sla, read_ticket, sla_block
 
@@ -239,6 +240,21 @@ def explain_sla(
     ticket_id = queue.ticket_id_of(ticket_ref, session=session)
     ticket = queue.get_ticket(ticket_id, session=session)
     return explained_sla(ticket, now=now, fraction=knobs.at_risk_fraction)
+
+
+@router.post(
+    "/{ticket_ref}/status-link/revoke",
+    response_model=LinksRevoked,
+    status_code=200,
+    responses=WRITE,
+)
+def revoke_status_link(
+    ticket_ref: TicketRef, session: SessionDep, now: Now, _: Agent
+) -> LinksRevoked:
+    """Revoke the customer's status link (a forwarded email, say): it answers 404 from now on."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
+    queue.get_ticket(ticket_id, session=session)
+    return LinksRevoked(revoked=status.revoke(ticket_id, session=session, now=now))
 
 
 @router.get(

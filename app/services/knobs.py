@@ -14,6 +14,7 @@ class MailKnobs:
     staff_email: str | None = None
     alert_webhook: bool = False
     per_recipient_per_hour: int = 20
+    public_url: str = "http://127.0.0.1:8000"
 
     @property
     def domain(self) -> str:

@@ -24,7 +24,7 @@ from app.models.customer import Customer
 from app.models.message import Message
 from app.models.outbox import Outbox
 from app.models.ticket import Ticket
-from app.services import letters, outbox
+from app.services import letters, outbox, status
 from app.services.business_hours import CalendarSpec, calendar_for
 from app.services.explain import explain
 from app.services.knobs import MailKnobs
@@ -49,8 +49,12 @@ def tell_customer(
     assert ticket.id is not None
     dedup_key = f"ticket:{ticket.id}:customer.{kind}:{cause}"
     language = _language(ticket, session=session)
+    link = status.link_token(ticket.id, session=session, now=at)
     letter = letters.compose(
-        kind, language=language, **_customer_facts(ticket, language=language, mail=mail)
+        kind,
+        language=language,
+        status_url=f"{mail.public_url}/status/{link}",
+        **_customer_facts(ticket, language=language, mail=mail),
     )
     message_id = f"{ticket.number}.{kind}.{cause}@{mail.domain}"
     thread = _thread_headers(ticket.id, session=session)

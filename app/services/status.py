@@ -1,0 +1,111 @@
+"""The customer's status page: one ticket, seen through an unguessable, revocable link.
+
+It shows what the customer's own emails say (number, status, deadline and why, estimate, the
+public history) and nothing internal: no notes, no staff names, no other ticket.
+"""
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from app.enums import Status
+from app.errors import NotFound
+from app.models.customer import Customer
+from app.models.ticket import StatusLink, Ticket
+from app.services.business_hours import calendar_for
+from app.services.explain import explain
+from app.services.letters import DEFAULT_LANGUAGE, LANGUAGES, when
+from app.services.tickets.snapshot import calendar_of
+
+STATUS_WORDS = {
+    "it": {
+        Status.NEW: "ricevuta, in attesa di presa in carico",
+        Status.TAKEN_IN_CHARGE: "presa in carico",
+        Status.IN_PROGRESS: "in lavorazione",
+        Status.WAITING_THIRD_PARTY: "in attesa di un fornitore",
+        Status.RESOLVED: "risolta",
+        Status.CLOSED: "chiusa",
+    },
+    "en": {
+        Status.NEW: "received, waiting to be taken in charge",
+        Status.TAKEN_IN_CHARGE: "taken in charge",
+        Status.IN_PROGRESS: "in progress",
+        Status.WAITING_THIRD_PARTY: "waiting on a provider",
+        Status.RESOLVED: "resolved",
+        Status.CLOSED: "closed",
+    },
+}
+
+
+def link_token(ticket_id: int, *, session: Session, now: datetime) -> str:
+    """The ticket's active status token, made on first use."""
+    active = session.exec(
+        select(StatusLink.token).where(
+            StatusLink.ticket_id == ticket_id, col(StatusLink.revoked_at).is_(None)
+        )
+    ).first()
+    if active is not None:
+        return active
+    token = secrets.token_urlsafe(24)  # 192 random bits
+    session.add(StatusLink(ticket_id=ticket_id, token=token, created_at=now))
+    session.flush()
+    return token
+
+
+def revoke(ticket_id: int, *, session: Session, now: datetime) -> int:
+    """Revoke the ticket's status links; the next email carries a new one. How many."""
+    links = session.exec(
+        select(StatusLink).where(
+            StatusLink.ticket_id == ticket_id, col(StatusLink.revoked_at).is_(None)
+        )
+    ).all()
+    for link in links:
+        link.revoked_at = now
+        session.add(link)
+    session.flush()
+    return len(links)
+
+
+def page_facts(token: str, *, session: Session, language: str | None) -> dict[str, Any]:
+    """What the status page shows for `token`; NotFound for an unknown or revoked one."""
+    row = session.exec(
+        select(Ticket)
+        .join(StatusLink, col(StatusLink.ticket_id) == col(Ticket.id))
+        .where(StatusLink.token == token, col(StatusLink.revoked_at).is_(None))
+    ).first()
+    if row is None:
+        raise NotFound("No such status link.")
+    if language not in LANGUAGES:
+        customer = session.get(Customer, row.customer_id) if row.customer_id else None
+        language = customer.language if customer else DEFAULT_LANGUAGE
+    summary = None
+    if row.take_charge_due_at is not None and row.sla_target_seconds:
+        summary = explain(
+            calendar_for(calendar_of(row)),
+            row.received_at,
+            timedelta(seconds=row.sla_target_seconds),
+        ).summary(language)
+    history = [
+        (key, when(instant, language))
+        for key, instant in (
+            ("received", row.received_at),
+            ("taken_in_charge", row.taken_in_charge_at),
+            ("resolved", row.resolved_at),
+            ("closed", row.closed_at),
+        )
+        if instant is not None
+    ]
+    return {
+        "language": language,
+        "other_language": "en" if language == "it" else "it",
+        "number": row.number,
+        "subject": row.subject,
+        "status": STATUS_WORDS[language][row.status],
+        "due": when(row.take_charge_due_at, language),
+        "taken": row.taken_in_charge_at is not None,
+        "explained": summary,
+        "estimate": when(row.estimated_resolution_at, language),
+        "history": history,
+    }
