@@ -14,6 +14,7 @@ from app.models.customer import (
     CustomerRead,
     CustomerUpdate,
 )
+from app.services.letters import DEFAULT_LANGUAGE
 
 
 def get_customer(customer_id: int, *, session: Session) -> Customer:
@@ -22,6 +23,14 @@ def get_customer(customer_id: int, *, session: Session) -> Customer:
     if customer is None:
         raise NotFound(f"No customer with id {customer_id}.")
     return customer
+
+
+def language_of(customer_id: int | None, *, session: Session) -> str:
+    """The language of a customer's emails and pages; Italian for an unknown sender."""
+    if customer_id is None:
+        return DEFAULT_LANGUAGE
+    language = session.exec(select(Customer.language).where(Customer.id == customer_id)).first()
+    return language or DEFAULT_LANGUAGE
 
 
 def read_customer(customer: Customer, *, session: Session) -> CustomerRead:

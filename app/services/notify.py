@@ -25,11 +25,12 @@ from app.models.message import Message
 from app.models.outbox import Outbox
 from app.models.ticket import Ticket
 from app.services import letters, outbox, status
-from app.services.business_hours import CalendarSpec, calendar_for
-from app.services.explain import explain
+from app.services.business_hours import calendar_for
+from app.services.customers import language_of
 from app.services.knobs import MailKnobs
 from app.services.letters import STAFF_LANGUAGE, when
 from app.services.tickets.conversation import add_message
+from app.services.tickets.snapshot import calendar_of, explain_deadline
 
 
 def tell_customer(
@@ -48,7 +49,7 @@ def tell_customer(
     """
     assert ticket.id is not None
     dedup_key = f"ticket:{ticket.id}:customer.{kind}:{cause}"
-    language = _language(ticket, session=session)
+    language = language_of(ticket.customer_id, session=session)
     link = status.link_token(ticket.id, session=session, now=at)
     letter = letters.compose(
         kind,
@@ -190,35 +191,21 @@ def on_call_alert(ticket: Ticket, *, session: Session, mail: MailKnobs, at: date
     )
 
 
-def _language(ticket: Ticket, *, session: Session) -> str:
-    if ticket.customer_id is None:
-        return letters.DEFAULT_LANGUAGE
-    language = session.execute(
-        select(col(Customer.language)).where(col(Customer.id) == ticket.customer_id)
-    ).scalar_one_or_none()
-    return language or letters.DEFAULT_LANGUAGE
-
-
 def _customer_facts(ticket: Ticket, *, language: str, mail: MailKnobs) -> dict[str, Any]:
-    calendar = CalendarSpec.from_dict(ticket.sla_calendar) if ticket.sla_calendar else None
-    received_while_closed = calendar is not None and not calendar_for(calendar).is_open(
-        ticket.received_at
-    )
-    explained = None
-    if calendar is not None and ticket.take_charge_due_at and ticket.sla_target_seconds:
-        explained = explain(
-            calendar_for(calendar), ticket.received_at, timedelta(seconds=ticket.sla_target_seconds)
-        ).summary(language)
+    calendar = calendar_of(ticket)
+    explanation = explain_deadline(ticket)
     return {
-        "explained": explained,
+        "explained": explanation.summary(language) if explanation else None,
         "number": ticket.number,
         "subject": ticket.subject,
         "name": ticket.from_name,
         "coverage": ticket.coverage,
         "due": when(ticket.take_charge_due_at, language),
-        "hours": letters.opening_hours(calendar.to_dict()["weekly"], language) if calendar else "",
+        "hours": letters.opening_hours(calendar.to_dict()["weekly"], language),
         # R16: urgent, arrived while closed, and no on-call agreement: best effort.
-        "best_effort": ticket.urgent and received_while_closed and ticket.sla_policy != "on_call",
+        "best_effort": ticket.urgent
+        and not calendar_for(calendar).is_open(ticket.received_at)
+        and ticket.sla_policy != "on_call",
         "taken": when(ticket.taken_in_charge_at, language),
         "estimate": when(ticket.estimated_resolution_at, language),
         "resolved": when(ticket.resolved_at, language),

@@ -5,19 +5,17 @@ public history) and nothing internal: no notes, no staff names, no other ticket.
 """
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from app.enums import Status
 from app.errors import NotFound
-from app.models.customer import Customer
 from app.models.ticket import StatusLink, Ticket
-from app.services.business_hours import calendar_for
-from app.services.explain import explain
-from app.services.letters import DEFAULT_LANGUAGE, LANGUAGES, when
-from app.services.tickets.snapshot import calendar_of
+from app.services.customers import language_of
+from app.services.letters import LANGUAGES, when
+from app.services.tickets.snapshot import explain_deadline
 
 STATUS_WORDS = {
     "it": {
@@ -78,15 +76,8 @@ def page_facts(token: str, *, session: Session, language: str | None) -> dict[st
     if row is None:
         raise NotFound("No such status link.")
     if language not in LANGUAGES:
-        customer = session.get(Customer, row.customer_id) if row.customer_id else None
-        language = customer.language if customer else DEFAULT_LANGUAGE
-    summary = None
-    if row.take_charge_due_at is not None and row.sla_target_seconds:
-        summary = explain(
-            calendar_for(calendar_of(row)),
-            row.received_at,
-            timedelta(seconds=row.sla_target_seconds),
-        ).summary(language)
+        language = language_of(row.customer_id, session=session)
+    explanation = explain_deadline(row)
     history = [
         (key, when(instant, language))
         for key, instant in (
@@ -105,7 +96,7 @@ def page_facts(token: str, *, session: Session, language: str | None) -> dict[st
         "status": STATUS_WORDS[language][row.status],
         "due": when(row.take_charge_due_at, language),
         "taken": row.taken_in_charge_at is not None,
-        "explained": summary,
+        "explained": explanation.summary(language) if explanation else None,
         "estimate": when(row.estimated_resolution_at, language),
         "history": history,
     }

@@ -6,7 +6,7 @@ from typing import Any
 from app.models.ticket import SlaBlock, SlaExplained, Ticket, TicketRead
 from app.services import sla
 from app.services.business_hours import CalendarSpec, calendar_for
-from app.services.explain import explain, read_explanation
+from app.services.explain import Explanation, explain, read_explanation
 
 # Tickets without a deadline sort after every ticket with one.
 NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
@@ -130,19 +130,25 @@ def sla_block(ticket: Ticket, *, now: datetime, fraction: float) -> SlaBlock:
     )
 
 
+def explain_deadline(ticket: Ticket) -> Explanation | None:
+    """Why the ticket's deadline is what it is, from its snapshot; None without a commitment."""
+    if ticket.take_charge_due_at is None or ticket.sla_target_seconds is None:
+        return None
+    return explain(
+        calendar_for(calendar_of(ticket)),
+        ticket.received_at,
+        timedelta(seconds=ticket.sla_target_seconds),
+    )
+
+
 def explained_sla(ticket: Ticket, *, now: datetime, fraction: float) -> SlaExplained:
     """The SLA block with the explanation of its deadline, from the stored snapshot."""
     block = sla_block(ticket, now=now, fraction=fraction)
-    explanation = None
-    if ticket.take_charge_due_at is not None and ticket.sla_target_seconds is not None:
-        explanation = read_explanation(
-            explain(
-                calendar_for(calendar_of(ticket)),
-                ticket.received_at,
-                timedelta(seconds=ticket.sla_target_seconds),
-            )
-        )
-    return SlaExplained(**block.model_dump(), explanation=explanation)
+    explanation = explain_deadline(ticket)
+    return SlaExplained(
+        **block.model_dump(),
+        explanation=read_explanation(explanation) if explanation is not None else None,
+    )
 
 
 def read_ticket(ticket: Ticket, *, now: datetime, fraction: float) -> TicketRead:
