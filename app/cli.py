@@ -117,27 +117,18 @@ def worker() -> None:
     Several workers, and API processes with SPORTELLO_WORKER=false, can share one PostgreSQL:
     each row is sent by one worker.
     """
-    from app.deps import knobs_from
-    from app.worker import Worker, describe, email_transport, webhook_transport
+    from app.worker import Worker
 
     _setup_logging()
     settings = get_settings()
-    email = email_transport(settings)
-    log.info("emails are %s", describe(email))
+    worker = Worker.for_settings(get_engine(settings.database_url), settings)
 
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await Worker(
-            get_engine(settings.database_url),
-            settings=settings,
-            mail=knobs_from(settings).mail,
-            email=email,
-            webhook=webhook_transport(settings),
-            turn=asyncio.Lock(),
-        ).run(stop)
+        await worker.run(stop)
 
     asyncio.run(run())
 

@@ -29,7 +29,7 @@ from app.routers import (
     tickets,
 )
 from app.settings import Settings, get_settings
-from app.worker import Worker, describe, email_transport, webhook_transport
+from app.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +51,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if not settings.worker:
         yield
         return
-    email = email_transport(settings)
-    log.info("emails are %s", describe(email))
-    worker = Worker(
+    worker = Worker.for_settings(
         app.state.engine,
-        settings=settings,
-        mail=app.state.knobs.mail,
-        email=email,
-        webhook=webhook_transport(settings),
+        settings,
         turn=app.state.sqlite_writer if is_sqlite(app.state.engine) else None,
     )
     stop = asyncio.Event()

@@ -22,8 +22,10 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from app.deps import knobs_from
 from app.group_commit import run_alone
 from app.models.base import utcnow
+from app.models.ticket import Ticket
 from app.services import alerts, notify, outbox
 from app.services.knobs import MailKnobs
 from app.services.transports import (
@@ -96,6 +98,27 @@ class Worker:
         self._steps = tuple(timedelta(minutes=m) for m in settings.alert_steps_minutes if m > 0)
         self._scan_every = timedelta(seconds=settings.alert_scan_seconds)
         self._scanned_at: datetime | None = None
+
+    @classmethod
+    def for_settings(
+        cls,
+        engine: Engine,
+        settings: Settings,
+        *,
+        turn: AbstractAsyncContextManager[Any] | None = None,
+    ) -> "Worker":
+        """The worker these settings describe (transports, mail identity); it logs where
+        emails go, so that a newcomer without SMTP sees where the .eml files are."""
+        email = email_transport(settings)
+        log.info("emails are %s", describe(email))
+        return cls(
+            engine,
+            settings=settings,
+            mail=knobs_from(settings).mail,
+            email=email,
+            webhook=webhook_transport(settings),
+            turn=turn,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; a failing database only delays delivery."""
@@ -196,6 +219,7 @@ class Worker:
         self, row: outbox.Claimed, error: str, session: Session, at: datetime
     ) -> None:
         # A customer was not told: staff must know, and can retry once it is fixed.
+        ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
         notify.alert_staff(
             "delivery_failed",
             session=session,
@@ -203,7 +227,7 @@ class Worker:
             at=at,
             dedup_key=f"outbox:{row.id}:failed:{row.attempts + 1}",
             ticket_id=row.ticket_id,
-            number=row.payload.get("subject", "").partition("]")[0].removeprefix("[#") or None,
+            number=ticket.number if ticket else None,
             recipient=row.recipient,
             row_kind=row.kind,
             attempts=row.attempts + 1,

@@ -39,7 +39,7 @@ from app.models.ticket import (
     TicketUpdate,
 )
 from app.services.tickets import intake, lifecycle
-from app.worker import Worker, email_transport, webhook_transport
+from app.worker import Worker
 from tests.conftest import make_settings
 from tests.smtp import SmtpServer
 from tests.test_cli import SPORTELLO
@@ -72,14 +72,7 @@ def settings_for(db: str, smtp: SmtpServer, **overrides: Any):
 
 
 def worker_for(db: str, smtp: SmtpServer, **overrides: Any) -> Worker:
-    settings = settings_for(db, smtp, **overrides)
-    return Worker(
-        get_engine(db),
-        settings=settings,
-        mail=knobs_from(settings).mail,
-        email=email_transport(settings),
-        webhook=None,
-    )
+    return Worker.for_settings(get_engine(db), settings_for(db, smtp, **overrides))
 
 
 def customer(session: Session, *, language: str = "it", on_call: bool = False) -> None:
@@ -535,13 +528,7 @@ async def test_an_urgent_email_out_of_hours_rings_the_phone_through_the_signed_w
                 actor="test",
                 now=saturday,
             )
-        worker = Worker(
-            get_engine(db),
-            settings=settings,
-            mail=knobs_from(settings).mail,
-            email=email_transport(settings),
-            webhook=webhook_transport(settings),
-        )
+        worker = Worker.for_settings(get_engine(db), settings)
         await worker.drain_once(now=lambda: saturday)  # 503: retried later
         await worker.drain_once(now=lambda: saturday + timedelta(minutes=5))
         await worker.close()
