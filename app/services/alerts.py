@@ -39,6 +39,7 @@ class Reached:
     ticket: Ticket
     step: str
     at: datetime
+    left: timedelta | None  # business time left at this step; None for the breach
 
 
 def scan(*, session: Session, mail: MailKnobs, now: datetime, steps: tuple[timedelta, ...]) -> int:
@@ -63,12 +64,12 @@ def scan(*, session: Session, mail: MailKnobs, now: datetime, steps: tuple[timed
     told = _told(session, [t.id for t in candidates if t.id is not None])
     reached: dict[str, list[Reached]] = {}
     for ticket in candidates:
-        for step, at in _steps_of(ticket, steps):
+        for step, at, left in _steps_of(ticket, steps):
             if at > now or (ticket.id, step) in told:
                 continue
             if now - at > GRACE and not calendar_for(calendar_of(ticket)).is_open(now):
                 continue  # found late while closed: told at the next opening
-            reached.setdefault(step, []).append(Reached(ticket, step, at))
+            reached.setdefault(step, []).append(Reached(ticket, step, at, left))
     for step, tickets in reached.items():
         _tell(step, tickets, session=session, mail=mail, now=now)
     return sum(len(tickets) for tickets in reached.values())
@@ -79,9 +80,14 @@ def step_name(left: timedelta) -> str:
     return f"{int(left.total_seconds() // 60)}m"
 
 
-def _steps_of(ticket: Ticket, steps: tuple[timedelta, ...]) -> list[tuple[str, datetime]]:
+def _steps_of(
+    ticket: Ticket, steps: tuple[timedelta, ...]
+) -> list[tuple[str, datetime, timedelta | None]]:
+    """(name, instant reached, business time left) of each step of the ticket."""
     assert ticket.take_charge_due_at is not None
-    result = [(BREACHED, ticket.take_charge_due_at)]
+    result: list[tuple[str, datetime, timedelta | None]] = [
+        (BREACHED, ticket.take_charge_due_at, None)
+    ]
     if ticket.clock_started_at is None or ticket.sla_target_seconds is None:
         return result
     calendar = calendar_for(calendar_of(ticket))
@@ -89,7 +95,7 @@ def _steps_of(ticket: Ticket, steps: tuple[timedelta, ...]) -> list[tuple[str, d
     for left in steps:
         if left < target:
             at = calendar.add_business_time(ticket.clock_started_at, target - left)
-            result.append((step_name(left), at))
+            result.append((step_name(left), at, left))
     return result
 
 
@@ -118,7 +124,6 @@ def _tell(
         )
     first = reached[0].ticket
     single = len(reached) == 1
-    minutes = step.removesuffix("m")
     notify.alert_staff(
         "sla_alert",
         session=session,
@@ -131,9 +136,7 @@ def _tell(
         ticket_id=first.id if single else None,
         step=step,
         headline="Presa in carico scaduta" if step == BREACHED else "Presa in carico a rischio",
-        left=f"{int(minutes) // 60} h"
-        if minutes.isdigit() and int(minutes) % 60 == 0
-        else f"{minutes} min",
+        left=_in_words(reached[0].left),
         tickets=[
             {
                 "number": r.ticket.number,
@@ -144,3 +147,11 @@ def _tell(
             for r in reached
         ],
     )
+
+
+def _in_words(left: timedelta | None) -> str:
+    """Business time left as staff read it: `1 h`, `90 min`; empty for the breach."""
+    if left is None:
+        return ""
+    minutes = int(left.total_seconds() // 60)
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
