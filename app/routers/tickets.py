@@ -131,8 +131,7 @@ def get(
     ticket_ref: TicketRef, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
 ) -> TicketRead:
     """One ticket, with its SLA block computed now."""
-    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
-    ticket = queue.get_ticket(ticket_id, session=session)
+    ticket = queue.ticket_of(ticket_ref, session=session)
     return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
@@ -225,8 +224,7 @@ def get_sla(
     ticket_ref: TicketRef, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
 ) -> SlaBlock:
     """The SLA block alone, computed now."""
-    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
-    ticket = queue.get_ticket(ticket_id, session=session)
+    ticket = queue.ticket_of(ticket_ref, session=session)
     return sla_block(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
@@ -237,8 +235,7 @@ def explain_sla(
     ticket_ref: TicketRef, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
 ) -> SlaExplained:
     """The SLA block and why the deadline is what it is: each open segment, each day skipped."""
-    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
-    ticket = queue.get_ticket(ticket_id, session=session)
+    ticket = queue.ticket_of(ticket_ref, session=session)
     return explained_sla(ticket, now=now, fraction=knobs.at_risk_fraction)
 
 
@@ -252,9 +249,9 @@ def revoke_status_link(
     ticket_ref: TicketRef, session: SessionDep, now: Now, _: Agent
 ) -> LinksRevoked:
     """Revoke the customer's status link (a forwarded email, say): it answers 404 from now on."""
-    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
-    queue.get_ticket(ticket_id, session=session)
-    return LinksRevoked(revoked=status.revoke(ticket_id, session=session, now=now))
+    ticket = queue.ticket_of(ticket_ref, session=session)
+    assert ticket.id is not None
+    return LinksRevoked(revoked=status.revoke(ticket.id, session=session, now=now))
 
 
 @router.get(
@@ -262,9 +259,9 @@ def revoke_status_link(
 )
 def events(ticket_ref: TicketRef, session: SessionDep, _: Viewer) -> Items[TicketEventRead]:
     """The audit trail: who changed what, when, from which state to which."""
-    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
-    queue.get_ticket(ticket_id, session=session)
-    return Items(items=audit.list_events(ticket_id, session=session))
+    ticket = queue.ticket_of(ticket_ref, session=session)
+    assert ticket.id is not None
+    return Items(items=audit.list_events(ticket.id, session=session))
 
 
 @router.get(

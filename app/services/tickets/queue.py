@@ -35,6 +35,11 @@ def ticket_id_of(ref: str, *, session: Session) -> int:
     return ticket_id
 
 
+def ticket_of(ref: str, *, session: Session) -> Ticket:
+    """The ticket that `ref` names (its id or its number), or NotFound."""
+    return get_ticket(ticket_id_of(ref, session=session), session=session)
+
+
 def get_ticket(ticket_id: int, *, session: Session) -> Ticket:
     """The ticket, or NotFound."""
     ticket = session.get(Ticket, ticket_id)
