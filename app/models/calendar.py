@@ -35,12 +35,61 @@ class Calendar(SQLModel, table=True):
     weekly: dict[str, list[list[str]]] = Field(sa_type=JSONType)
     holiday_country: str | None = Field(default=None, max_length=8)
     holiday_subdivision: str | None = Field(default=None, max_length=16)
-    closures: list[str] = Field(default_factory=list, sa_type=JSONType)
+    # An ISO date per whole day closed, {"date", "start", "end", "label"} otherwise (R8).
+    closures: list[str | dict[str, str | None]] = Field(default_factory=list, sa_type=JSONType)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 Interval = tuple[str, str]
+
+
+class ClosureIn(Input):
+    """A closure with a label, or for part of a day (e.g. 24 December from 13:00)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"date": "2026-12-24", "start": "13:00", "label": "Vigilia"}},
+    )
+
+    date: date
+    """The local date closed."""
+    start: str = pydantic.Field(default="00:00", pattern=r"^(?:[01]\d|2[0-3]):[0-5]\d$")
+    """Wall-clock HH:MM the closure starts; 00:00 (the start of the day) by default."""
+    end: str = pydantic.Field(default="24:00", pattern=r"^(?:(?:[01]\d|2[0-3]):[0-5]\d|24:00)$")
+    """Wall-clock HH:MM it ends (24:00 is midnight); 24:00 by default."""
+    label: str | None = pydantic.Field(default=None, max_length=200)
+    """What it is, shown in explanations (e.g. `Riunione aziendale`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_day(cls, data: Any) -> Any:
+        # A plain ISO date is the whole day, unlabelled: the form calendars always accepted.
+        return {"date": data} if isinstance(data, str | date) else data
+
+    @model_validator(mode="after")
+    def _span(self) -> "ClosureIn":
+        if self.start >= self.end:
+            raise ValueError(f"the closure must end after it starts ({self.start}-{self.end})")
+        return self
+
+
+def _date_or_closure(schema: dict[str, Any]) -> None:
+    """Document that each closure may also be a plain ISO date."""
+    schema["items"] = {"anyOf": [{"type": "string", "format": "date"}, schema["items"]]}
+
+
+class ClosureRead(Schema):
+    """A closure with a label or for part of a day."""
+
+    date: date
+    """The local date closed."""
+    start: str
+    """Wall-clock HH:MM it starts."""
+    end: str
+    """Wall-clock HH:MM it ends (24:00 is midnight)."""
+    label: str | None
+    """What it is."""
 
 
 class CalendarCreate(Input):
@@ -56,7 +105,11 @@ class CalendarCreate(Input):
                 },
                 "holiday_country": "IT",
                 "holiday_subdivision": "MI",
-                "closures": ["2026-08-14"],
+                "closures": [
+                    "2026-08-14",
+                    {"date": "2026-12-24", "start": "13:00", "label": "Vigilia di Natale"},
+                    {"date": "2026-12-16", "start": "15:00", "end": "16:30", "label": "Riunione"},
+                ],
             }
         },
     )
@@ -73,8 +126,11 @@ class CalendarCreate(Input):
     """Public holidays of this country (ISO 3166 code, e.g. IT) are closed days; null: none."""
     holiday_subdivision: str | None = None
     """A region or province with holidays of its own (e.g. RM), if any."""
-    closures: list[date] = pydantic.Field(default_factory=list, max_length=1000)
-    """Extra closed days (e.g. the agency's summer closure)."""
+    closures: list[ClosureIn] = pydantic.Field(
+        default_factory=list, max_length=1000, json_schema_extra=_date_or_closure
+    )
+    """Company closures: an ISO date closes the whole day (e.g. the summer closure); an object
+    `{date, start?, end?, label?}` closes part of a day, or a whole day with a label."""
 
     # The rules live in CalendarSpec (the engine's calendar); these name the field at fault.
 
@@ -108,8 +164,8 @@ class CalendarRead(Schema):
     """Country whose public holidays are closed; null: none."""
     holiday_subdivision: str | None
     """Region or province with holidays of its own."""
-    closures: list[date]
-    """Extra closed days."""
+    closures: list[date | ClosureRead]
+    """Company closures: whole days as ISO dates, labelled or partial ones as objects."""
     created_at: datetime
     """When it was recorded."""
     updated_at: datetime
@@ -137,9 +193,22 @@ class SkippedDayRead(Schema):
     reason: str
     """weekend, closed_weekday (a weekday without hours), holiday or closure."""
     name: str | None
-    """The holiday's name (Italian); null otherwise."""
+    """The holiday's name (Italian) or the closure's label; null otherwise."""
     name_en: str | None
-    """The holiday's name in English."""
+    """The holiday's name in English, or the closure's label."""
+
+
+class ClosedSpanRead(Schema):
+    """Opening hours taken away by a closure for part of a day that is otherwise open."""
+
+    day: date
+    """The local date."""
+    start: datetime
+    """Where the closed span starts."""
+    end: datetime
+    """Where it ends."""
+    label: str | None
+    """The closure's label."""
 
 
 class ExplanationRead(Schema):
@@ -149,6 +218,8 @@ class ExplanationRead(Schema):
     """The open time consumed, day by day; it sums to the target."""
     skipped: list[SkippedDayRead]
     """The days without open time between the start and the deadline."""
+    closed: list[ClosedSpanRead] = []
+    """Parts of open days closed between the start and the deadline (partial closures)."""
     summary: str
     """One line in Italian, e.g. `ricevuta gio 24/12 17:00; 1 h gio 24; 25/12 Natale; ...`."""
     summary_en: str

@@ -38,6 +38,63 @@ _HORIZON_DAYS = 2 * 366
 
 
 @dataclass(frozen=True)
+class Closure:
+    """A company closure on one local date: the whole day, or wall-clock [start, end) of it.
+
+    "24:00" may end a closure; a closure may overlap the opening hours in any way (R8: the
+    closed time is removed from that day's hours, the rest of the day stays open).
+    """
+
+    day: date
+    start: str = "00:00"
+    end: str = "24:00"
+    label: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.day, date) or isinstance(self.day, datetime):
+            raise ValueError(f"closures must be dates, got {self.day!r}")
+        for moment in (self.start, self.end):
+            if not isinstance(moment, str) or not _HH_MM.fullmatch(moment):
+                raise ValueError(f"closure {self.day}: {moment!r} is not a time HH:MM")
+        if self.start >= self.end:
+            raise ValueError(f"closure {self.day} {self.start}-{self.end} must end after it starts")
+        if self.label is not None and (not isinstance(self.label, str) or len(self.label) > 200):
+            raise ValueError(f"closure {self.day}: a label is text of 200 characters at most")
+
+    @property
+    def whole_day(self) -> bool:
+        return self.start == "00:00" and self.end == "24:00"
+
+    def to_json(self) -> str | dict[str, str | None]:
+        """A whole day without a label is its ISO date, as calendars always stored it."""
+        if self.whole_day and self.label is None:
+            return self.day.isoformat()
+        return {
+            "date": self.day.isoformat(),
+            "start": self.start,
+            "end": self.end,
+            "label": self.label,
+        }
+
+    @classmethod
+    def from_json(cls, item: Any) -> Closure:
+        """The inverse of `to_json`: an ISO date, or {"date", "start"?, "end"?, "label"?}."""
+        if isinstance(item, str):
+            return cls(date.fromisoformat(item))
+        if not isinstance(item, Mapping) or "date" not in item:
+            raise ValueError('a closure is an ISO date or {"date": ..., "start": ..., "end": ...}')
+        unknown = set(item) - {"date", "start", "end", "label"}
+        if unknown:
+            raise ValueError(f"unknown closure fields: {', '.join(sorted(unknown))}")
+        return cls(
+            date.fromisoformat(item["date"]),
+            start=item.get("start") or "00:00",
+            end=item.get("end") or "24:00",
+            label=item.get("label"),
+        )
+
+
+@dataclass(frozen=True)
 class CalendarSpec:
     """When a calendar is open: weekly hours in a time zone, minus holidays and closures (R8).
 
@@ -49,7 +106,7 @@ class CalendarSpec:
     weekly: WeeklyHours | Mapping[str, Iterable[Sequence[str]]]
     holiday_country: str | None = "IT"
     holiday_subdivision: str | None = None
-    closures: frozenset[date] = frozenset()
+    closures: Iterable[date | Closure] = ()
 
     def __post_init__(self) -> None:
         _check_timezone(self.timezone)
@@ -79,6 +136,11 @@ class CalendarSpec:
         """Weekly hours checked ("HH:MM" pairs, sorted, no overlaps), or ValueError."""
         return _normalize_weekly(weekly)
 
+    @staticmethod
+    def normalize_closures(closures: Iterable[date | Closure]) -> tuple[Closure, ...]:
+        """Closures checked, sorted, duplicates dropped; or ValueError."""
+        return _normalize_closures(closures)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CalendarSpec:
         """Build a spec from its JSON form (see `to_dict`)."""
@@ -91,14 +153,14 @@ class CalendarSpec:
         if not isinstance(data["weekly"], Mapping):
             raise ValueError('weekly must be an object like {"mon": [["15:00", "18:00"]]}')
         closures = data.get("closures") or ()
-        if isinstance(closures, str) or not all(isinstance(day, str) for day in closures):
-            raise ValueError("closures must be a list of ISO dates (YYYY-MM-DD)")
+        if isinstance(closures, str | Mapping):
+            raise ValueError("closures must be a list of ISO dates or closure objects")
         return cls(
             timezone=data["timezone"],
             weekly=data["weekly"],
             holiday_country=data.get("holiday_country", "IT"),
             holiday_subdivision=data.get("holiday_subdivision"),
-            closures=frozenset(date.fromisoformat(day) for day in closures),
+            closures=tuple(Closure.from_json(item) for item in closures),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,8 +173,13 @@ class CalendarSpec:
             },
             "holiday_country": self.holiday_country,
             "holiday_subdivision": self.holiday_subdivision,
-            "closures": sorted(day.isoformat() for day in self.closures),
+            "closures": [closure.to_json() for closure in self.closed],
         }
+
+    @property
+    def closed(self) -> tuple[Closure, ...]:
+        """The closures, sorted (normalised by the constructor)."""
+        return cast(tuple[Closure, ...], self.closures)
 
 
 def _check_timezone(timezone: str) -> None:
@@ -176,12 +243,11 @@ def _normalize_intervals(day: str, intervals: Any) -> tuple[Interval, ...]:
     return tuple(normalized)
 
 
-def _normalize_closures(closures: Iterable[date]) -> frozenset[date]:
-    normalized = frozenset(closures)
-    for day in normalized:
-        if not isinstance(day, date) or isinstance(day, datetime):
-            raise ValueError(f"closures must be dates, got {day!r}")
-    return normalized
+def _normalize_closures(closures: Iterable[date | Closure]) -> tuple[Closure, ...]:
+    if isinstance(closures, str | bytes | Mapping):
+        raise ValueError("closures must be a list of dates or Closure objects")
+    normalized = {item if isinstance(item, Closure) else Closure(item) for item in closures}
+    return tuple(sorted(normalized, key=lambda c: (c.day, c.start, c.end, c.label or "")))
 
 
 # R8: Monday to Friday 15:00-18:00, Europe/Rome, closed on Italian public holidays.
@@ -215,6 +281,10 @@ class BusinessCalendar:
         )
         week_open_us = _US * sum(end - start for day in self._weekly_seconds for start, end in day)
         self._has_hours = week_open_us > 0
+        self._closures_by_day: dict[int, tuple[Closure, ...]] = {}
+        for closure in spec.closed:
+            ordinal = closure.day.toordinal()
+            self._closures_by_day[ordinal] = (*self._closures_by_day.get(ordinal, ()), closure)
         # A target longer than a nominal week of open time skips the walk and jumps directly.
         self._walk_limit_us: float = week_open_us
         self._intervals_on = lru_cache(maxsize=4096)(self._compute_intervals_on)
@@ -288,15 +358,37 @@ class BusinessCalendar:
 
     def closed_because(self, day: date) -> str | None:
         """Why the local date `day` has no open time (None when it has some): `holiday`,
-        `closure`, `weekend` (Saturday or Sunday without hours) or `closed_weekday`."""
-        if self._intervals_on(day.toordinal()):
+        `closure` (a whole-day closure, or closures covering all of the day's hours),
+        `weekend` (Saturday or Sunday without hours) or `closed_weekday`."""
+        ordinal = day.toordinal()
+        if self._intervals_on(ordinal):
             return None
         spec = self.spec
         if day in _public_holidays(spec.holiday_country, spec.holiday_subdivision, day.year):
             return "holiday"
-        if day in spec.closures:
+        closures = self._closures_by_day.get(ordinal, ())
+        if any(c.whole_day for c in closures) or (closures and self._weekly_seconds[day.weekday()]):
             return "closure"
         return "weekend" if day.weekday() >= 5 else "closed_weekday"
+
+    def closures_on(self, day: date) -> tuple[Closure, ...]:
+        """The closures of the local date `day`."""
+        return self._closures_by_day.get(day.toordinal(), ())
+
+    def closed_hours(self, day: date) -> tuple[tuple[datetime, datetime, Closure], ...]:
+        """The opening hours of `day` that its closures take away, as UTC instants, each with
+        the closure that takes it (a day that is a public holiday has none to take)."""
+        ordinal = day.toordinal()
+        spec = self.spec
+        if day in _public_holidays(spec.holiday_country, spec.holiday_subdivision, day.year):
+            return ()
+        hours = self._weekly_seconds[day.weekday()]
+        taken = []
+        for closure in self._closures_by_day.get(ordinal, ()):
+            span = ((_seconds_of_day(closure.start), _seconds_of_day(closure.end)),)
+            for start, end in self._to_utc(ordinal, _intersect(hours, span)):
+                taken.append((_from_us(start), _from_us(end), closure))
+        return tuple(sorted(taken, key=lambda piece: piece[0]))
 
     def _require_hours(self) -> None:
         if not self._has_hours:
@@ -369,8 +461,21 @@ class BusinessCalendar:
         holidays_that_year = _public_holidays(
             spec.holiday_country, spec.holiday_subdivision, as_date.year
         )
-        if as_date in spec.closures or as_date in holidays_that_year:
-            return ()  # R8: holidays and closures close the whole local day
+        if as_date in holidays_that_year:
+            return ()  # R8: public holidays close the whole local day
+        closures = self._closures_by_day.get(day)
+        if closures:  # R8: a closure takes its span (often the whole day) off the day's hours
+            spans = [(_seconds_of_day(c.start), _seconds_of_day(c.end)) for c in closures]
+            local_hours = _subtract(local_hours, spans)
+        return self._to_utc(day, local_hours)
+
+    def _to_utc(
+        self, day: int, local_hours: Sequence[tuple[int, int]]
+    ) -> tuple[tuple[int, int], ...]:
+        """Wall-clock intervals of local `day` (seconds since midnight) as sorted, disjoint UTC
+        microsecond pairs."""
+        if not local_hours:
+            return ()
         midnight = (day - _EPOCH_ORDINAL) * _DAY_SECONDS  # local midnight read as if UTC
         low = midnight - _OFFSET_MARGIN_SECONDS
         high = midnight + _DAY_SECONDS + _OFFSET_MARGIN_SECONDS
@@ -451,6 +556,33 @@ def _duration_us(duration: timedelta) -> int:
     if duration < timedelta(0):
         raise ValueError(f"duration must not be negative, got {duration}")
     return (duration.days * _DAY_SECONDS + duration.seconds) * _US + duration.microseconds
+
+
+def _subtract(
+    hours: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]]
+) -> tuple[tuple[int, int], ...]:
+    """The parts of the sorted, disjoint `hours` outside every span (spans may overlap)."""
+    result = list(hours)
+    for cut_start, cut_end in spans:
+        result = [
+            piece
+            for start, end in result
+            for piece in ((start, min(end, cut_start)), (max(start, cut_end), end))
+            if piece[0] < piece[1]
+        ]
+    return tuple(result)
+
+
+def _intersect(
+    hours: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]]
+) -> tuple[tuple[int, int], ...]:
+    """The parts of the sorted, disjoint `hours` inside the sorted, disjoint `spans`."""
+    return tuple(
+        (max(start, span_start), min(end, span_end))
+        for start, end in hours
+        for span_start, span_end in spans
+        if max(start, span_start) < min(end, span_end)
+    )
 
 
 def _seconds_of_day(hh_mm: str) -> int:

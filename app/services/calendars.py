@@ -17,7 +17,7 @@ from app.models.calendar import (
     CalendarRead,
     DeadlineRead,
 )
-from app.services.business_hours import CalendarSpec, calendar_for
+from app.services.business_hours import CalendarSpec, Closure, calendar_for
 from app.services.explain import explain as explain_deadline
 from app.services.explain import read_explanation
 
@@ -53,11 +53,19 @@ def create_calendar(data: CalendarCreate, *, session: Session) -> Calendar:
         weekly={day: [list(i) for i in intervals] for day, intervals in data.weekly.items()},
         holiday_country=data.holiday_country,
         holiday_subdivision=data.holiday_subdivision,
-        closures=sorted({d.isoformat() for d in data.closures}),
+        closures=[closure.to_json() for closure in closures_of(data)],
     )
     session.add(calendar)
     session.flush()
     return calendar
+
+
+def closures_of(data: CalendarCreate) -> tuple[Closure, ...]:
+    """The engine's closures of a calendar as given (sorted, duplicates dropped)."""
+    return CalendarSpec.normalize_closures(
+        Closure(closure.date, closure.start, closure.end, closure.label)
+        for closure in data.closures
+    )
 
 
 def list_calendars(*, session: Session, limit: int, offset: int) -> tuple[list[Calendar], int]:
@@ -84,7 +92,7 @@ def calendar_spec(
     weekly: Mapping[str, Any],
     holiday_country: str | None,
     holiday_subdivision: str | None,
-    closures: Sequence[str],
+    closures: Sequence[str | Mapping[str, Any]],
 ) -> CalendarSpec:
     """The pure engine's view of a calendar's stored values; one shared spec per content."""
     return _shared_spec(
@@ -92,7 +100,7 @@ def calendar_spec(
         json.dumps(weekly, sort_keys=True),
         holiday_country,
         holiday_subdivision,
-        tuple(closures),
+        json.dumps(closures, sort_keys=True),
     )
 
 
@@ -102,7 +110,7 @@ def _shared_spec(
     weekly_json: str,
     holiday_country: str | None,
     holiday_subdivision: str | None,
-    closures: tuple[str, ...],
+    closures_json: str,
 ) -> CalendarSpec:
     # Specs are immutable, so equal stored values can share one (validated once).
     return CalendarSpec.from_dict(
@@ -111,7 +119,7 @@ def _shared_spec(
             "weekly": json.loads(weekly_json),
             "holiday_country": holiday_country,
             "holiday_subdivision": holiday_subdivision,
-            "closures": list(closures),
+            "closures": json.loads(closures_json),
         }
     )
 

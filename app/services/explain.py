@@ -5,18 +5,17 @@ target in, an explanation out. It is built from the engine's own day intervals a
 where `BusinessCalendar.add_business_time` does; its segments sum to the target.
 """
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import holidays
 from babel.dates import format_date
 
-from app.models.calendar import ExplanationRead, SegmentRead, SkippedDayRead
+from app.models.calendar import ClosedSpanRead, ExplanationRead, SegmentRead, SkippedDayRead
 from app.services.business_hours import BusinessCalendar
 
-_ONE_DAY = timedelta(days=1)
 HOLIDAY_LANGUAGES = {"it": "it_IT", "en": "en_US"}
 _WORDS = {
     "it": {"received": "ricevuta", "closed": "chiuso"},
@@ -24,8 +23,7 @@ _WORDS = {
 }
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     """Open time consumed on one local day: [start, end), UTC instants."""
 
     day: date
@@ -37,11 +35,10 @@ class Segment:
         return round((self.end - self.start).total_seconds())
 
 
-@dataclass(frozen=True)
-class SkippedDay:
+class SkippedDay(NamedTuple):
     """A local day without open time, and why: weekend, closed_weekday, holiday, closure.
 
-    `name` is the holiday's name (in Italian and in English) or the closure's label."""
+    `name` is the holiday's name (in Italian and in English) or the closures' labels."""
 
     day: date
     reason: str
@@ -49,9 +46,19 @@ class SkippedDay:
     name_en: str | None = None
 
 
-@dataclass(frozen=True)
-class Explanation:
-    """From `start` to `due_at`: the clock's start, each open segment, each day skipped."""
+class ClosedSpan(NamedTuple):
+    """Opening hours of a day that stays open otherwise, taken away by a closure (R8):
+    [start, end), UTC instants, and the closure's label."""
+
+    day: date
+    start: datetime
+    end: datetime
+    label: str | None
+
+
+class Explanation(NamedTuple):
+    """From `start` to `due_at`: the clock's start, each open segment, each day skipped, and
+    each part of a day's hours closed on the way."""
 
     start: datetime
     clock_started_at: datetime
@@ -60,6 +67,7 @@ class Explanation:
     timezone: str
     segments: tuple[Segment, ...]
     skipped: tuple[SkippedDay, ...]
+    closed: tuple[ClosedSpan, ...] = ()
 
     def summary(self, language: str) -> str:
         """One line, e.g. `ricevuta gio 24/12 17:00; 1 h gio 24; 25/12 Natale; sab-dom chiuso;
@@ -73,16 +81,21 @@ def explain(calendar: BusinessCalendar, start: datetime, target: timedelta) -> E
     zone = ZoneInfo(calendar.spec.timezone)
     segments: list[Segment] = []
     skipped: list[SkippedDay] = []
-    day, last = start.astimezone(zone).date(), due.astimezone(zone).date()
-    while day <= last:
-        intervals = calendar.open_intervals(day)
-        if not intervals:
-            skipped.append(_skipped(calendar, day, calendar.closed_because(day) or ""))
+    closed: list[ClosedSpan] = []
+    first = start.astimezone(zone).toordinal()
+    for ordinal in range(first, due.astimezone(zone).toordinal() + 1):
+        day, intervals, closed_day, closed_hours = _day(calendar, ordinal)
+        if closed_day is not None:
+            skipped.append(closed_day)
         for opening, closing in intervals:
-            begin, end = max(opening, start), min(closing, due)
-            if begin < end:
-                segments.append(Segment(day, begin, end))
-        day += _ONE_DAY
+            if opening < due and closing > start:
+                begin = opening if opening > start else start
+                segments.append(Segment(day, begin, closing if closing < due else due))
+        # R8: a closure for part of a day; say so when it falls between start and deadline.
+        for opening, closing, label in closed_hours:
+            if opening < due and closing > start:
+                begin = opening if opening > start else start
+                closed.append(ClosedSpan(day, begin, closing if closing < due else due, label))
     return Explanation(
         start=start,
         # The clock starts where the first open time is spent (R9: at the next opening).
@@ -92,10 +105,36 @@ def explain(calendar: BusinessCalendar, start: datetime, target: timedelta) -> E
         timezone=calendar.spec.timezone,
         segments=tuple(segments),
         skipped=tuple(skipped),
+        closed=tuple(closed),
     )
 
 
+_Hours = tuple[tuple[datetime, datetime], ...]
+_ClosedHours = tuple[tuple[datetime, datetime, str | None], ...]
+
+
+@lru_cache(maxsize=8192)
+def _day(
+    calendar: BusinessCalendar, ordinal: int
+) -> tuple[date, _Hours, SkippedDay | None, _ClosedHours]:
+    """What an explanation needs of one local day: its open intervals, why it is closed if it
+    is, and the hours that closures take off it (the same for every explanation, so shared)."""
+    day = date.fromordinal(ordinal)
+    intervals = calendar.open_intervals(day)
+    if not intervals:
+        return day, intervals, _skipped(calendar, day, calendar.closed_because(day) or ""), ()
+    closed_hours = tuple(
+        (opening, closing, closure.label)
+        for opening, closing, closure in calendar.closed_hours(day)
+    )
+    return day, intervals, None, closed_hours
+
+
 def _skipped(calendar: BusinessCalendar, day: date, reason: str) -> SkippedDay:
+    if reason == "closure":
+        labels = [c.label for c in calendar.closures_on(day) if c.label]
+        label = ", ".join(dict.fromkeys(labels)) or None
+        return SkippedDay(day, reason, name_it=label, name_en=label)
     if reason != "holiday":
         return SkippedDay(day, reason)
     spec = calendar.spec
@@ -139,10 +178,20 @@ def _summary(explanation: Explanation, language: str) -> str:
     seconds_by_day: dict[date, int] = {}
     for segment in explanation.segments:
         seconds_by_day[segment.day] = seconds_by_day.get(segment.day, 0) + segment.seconds
-    events: list[tuple[date, str]] = [
-        (day, f"{_duration(seconds)} {weekday(day)} {day.day}")
-        for day, seconds in seconds_by_day.items()
-    ]
+    closed_by_day: dict[date, list[str]] = {}
+    for span in explanation.closed:
+        hours = f"{span.start.astimezone(zone):%H:%M}-{span.end.astimezone(zone):%H:%M}"
+        closed_by_day.setdefault(span.day, []).append(
+            f"{words['closed']} {hours}" + (f" {span.label}" if span.label else "")
+        )
+    events: list[tuple[date, str]] = []
+    for day in sorted(seconds_by_day.keys() | closed_by_day.keys()):
+        text = f"{weekday(day)} {day.day}"
+        if day in seconds_by_day:
+            text = f"{_duration(seconds_by_day[day])} {text}"
+        if day in closed_by_day:
+            text += f" ({', '.join(closed_by_day[day])})"
+        events.append((day, text))
     weekend_run: list[date] = []
 
     def close_run() -> None:
@@ -166,8 +215,9 @@ def _summary(explanation: Explanation, language: str) -> str:
             name = skipped.name_it if language == "it" else skipped.name_en
             events.append((skipped.day, f"{skipped.day:%d/%m} {name}"))
         else:
+            label = f" {skipped.name_it}" if skipped.name_it else ""
             events.append(
-                (skipped.day, f"{weekday(skipped.day)} {skipped.day.day} {words['closed']}")
+                (skipped.day, f"{weekday(skipped.day)} {skipped.day.day} {words['closed']}{label}")
             )
     close_run()
     parts += [text for _, text in sorted(events, key=lambda event: event[0])]
@@ -192,6 +242,10 @@ def read_explanation(explanation: Explanation) -> ExplanationRead:
         skipped=[
             SkippedDayRead(day=d.day, reason=d.reason, name=d.name_it, name_en=d.name_en)
             for d in explanation.skipped
+        ],
+        closed=[
+            ClosedSpanRead(day=c.day, start=c.start, end=c.end, label=c.label)
+            for c in explanation.closed
         ],
         summary=explanation.summary("it"),
         summary_en=explanation.summary("en"),

@@ -35,6 +35,73 @@ def test_create_calendar_with_several_intervals_and_24_00(api):
     assert again.status_code == 409
 
 
+def test_closures_for_part_of_a_day_with_labels_shape_the_deadline(api):
+    """R8: 24 December closed from 13:00, a meeting 15:00-16:30; whole days stay ISO dates."""
+    response = api.admin.post(
+        "/api/v1/calendars",
+        json={
+            "name": "dicembre",
+            "weekly": {d: [["15:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+            "closures": [
+                {"date": "2026-12-24", "start": "13:00", "label": "Vigilia"},
+                "2026-08-14",
+                {"date": "2026-12-16", "start": "15:00", "end": "16:30", "label": "Riunione"},
+                {"date": "2026-12-31", "label": "Ponte"},
+            ],
+        },
+    )
+    assert response.status_code == 201, response.text
+    calendar = response.json()
+    assert calendar["closures"] == [
+        "2026-08-14",
+        {"date": "2026-12-16", "start": "15:00", "end": "16:30", "label": "Riunione"},
+        {"date": "2026-12-24", "start": "13:00", "end": "24:00", "label": "Vigilia"},
+        {"date": "2026-12-31", "start": "00:00", "end": "24:00", "label": "Ponte"},
+    ]
+    assert api.viewer.get(f"/api/v1/calendars/{calendar['id']}").json() == calendar
+
+    url = f"/api/v1/calendars/{calendar['id']}/deadline"
+    meeting = api.viewer.get(
+        url, params={"start": "2026-12-15T17:00:00+01:00", "hours": 4, "explain": "true"}
+    ).json()
+    assert meeting["due_at"] == "2026-12-17T15:30:00Z"  # 16:30 in Rome
+    assert meeting["explanation"]["closed"] == [
+        {
+            "day": "2026-12-16",
+            "start": "2026-12-16T14:00:00Z",
+            "end": "2026-12-16T15:30:00Z",
+            "label": "Riunione",
+        }
+    ]
+    assert "1 h 30 min mer 16 (chiuso 15:00-16:30 Riunione)" in meeting["explanation"]["summary"]
+
+    christmas = api.viewer.get(
+        url, params={"start": "2026-12-23T17:00:00+01:00", "hours": 4, "explain": "true"}
+    ).json()
+    assert christmas["due_at"] == "2026-12-28T17:00:00Z"
+    skipped = [(d["day"], d["reason"], d["name"]) for d in christmas["explanation"]["skipped"]]
+    assert skipped[0] == ("2026-12-24", "closure", "Vigilia")
+
+
+@pytest.mark.parametrize(
+    ("closure", "field"),
+    [
+        ({"date": "2026-12-24", "start": "18:00", "end": "13:00"}, "closures.0"),
+        ({"date": "2026-12-24", "start": "24:00"}, "closures.0.start"),
+        ({"date": "2026-12-24", "end": "25:00"}, "closures.0.end"),
+        ({"date": "2026-12-24", "label": "x" * 201}, "closures.0.label"),
+        ({"date": "2026-12-24", "colour": "red"}, "closures.0.colour"),
+        ({"start": "13:00"}, "closures.0.date"),
+    ],
+)
+def test_a_bad_closure_names_the_field_at_fault(api, closure, field):
+    response = api.admin.post(
+        "/api/v1/calendars", json={"name": "c", "weekly": {}, "closures": [closure]}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == field
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
@@ -46,7 +113,7 @@ def test_create_calendar_with_several_intervals_and_24_00(api):
         ({"weekly": {"funday": [["09:00", "12:00"]]}}, "weekly.funday.[key]"),
         ({"holiday_country": "XX"}, ""),
         ({"holiday_subdivision": "ZZ"}, ""),
-        ({"closures": ["2026-02-30"]}, "closures.0"),
+        ({"closures": ["2026-02-30"]}, "closures.0.date"),
     ],
 )
 def test_calendar_validation_names_the_problem(api, change, field):

@@ -17,6 +17,7 @@ from app.services.business_hours import (
     DEFAULT_CALENDAR_SPEC,
     BusinessCalendar,
     CalendarSpec,
+    Closure,
     calendar_for,
 )
 
@@ -243,6 +244,56 @@ def test_r8_company_closures_close_whole_days() -> None:
     assert deadline(closed_in_august, rome(2026, 8, 12, 17), FOUR_HOURS) == rome(2026, 8, 17, 18)
 
 
+def test_r8_a_closure_for_part_of_a_day_takes_only_that_part() -> None:
+    spec = CalendarSpec(
+        timezone="Europe/Rome",
+        weekly=DEFAULT_CALENDAR_SPEC.weekly,
+        closures=[
+            Closure(date(2026, 12, 16), "15:00", "16:30", "Riunione aziendale"),
+            Closure(date(2026, 12, 23), "13:00", "24:00", "Vigilia"),
+        ],
+    )
+    calendar = BusinessCalendar(spec)
+    assert not calendar.is_open(rome(2026, 12, 16, 16))
+    assert calendar.is_open(rome(2026, 12, 16, 16, 30))
+    assert calendar.next_opening(rome(2026, 12, 16, 15)) == rome(2026, 12, 16, 16, 30)
+    # Tue 15 Dec 17:00: 1 h Tuesday, 1 h 30 min on Wednesday after the meeting, then 1 h 30 Thu.
+    assert deadline(calendar, rome(2026, 12, 15, 17), FOUR_HOURS) == rome(2026, 12, 17, 16, 30)
+    # From 13:00 Wed 23 is closed, all its hours: Tue 22 17:00 + 4 h is 1 h Tue, 3 h Thu 24.
+    assert deadline(calendar, rome(2026, 12, 22, 17), FOUR_HOURS) == rome(2026, 12, 24, 18)
+    assert calendar.closed_because(date(2026, 12, 23)) == "closure"
+    assert calendar.closed_because(date(2026, 12, 16)) is None
+    assert calendar.business_time_between(rome(2026, 12, 16, 0), rome(2026, 12, 17, 0)) == (
+        timedelta(hours=1, minutes=30)
+    )
+
+
+@pytest.mark.parametrize(
+    ("times", "message"),
+    [
+        (("16:00", "15:00"), "must end after it starts"),
+        (("15:00", "15:00"), "must end after it starts"),
+        (("9:00", "12:00"), "is not a time HH:MM"),
+        (("15:00", "24:01"), "is not a time HH:MM"),
+    ],
+)
+def test_a_closure_with_bad_times_is_refused(times: tuple[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Closure(date(2026, 8, 14), *times)
+
+
+def test_r8_a_partial_closure_outside_the_hours_changes_nothing() -> None:
+    spec = CalendarSpec(
+        timezone="Europe/Rome",
+        weekly=DEFAULT_CALENDAR_SPEC.weekly,
+        closures=[Closure(date(2026, 12, 16), "09:00", "13:00"), Closure(date(2026, 12, 19))],
+    )
+    calendar = BusinessCalendar(spec)
+    assert calendar.open_intervals(date(2026, 12, 16)) == DEFAULT.open_intervals(date(2026, 12, 16))
+    assert calendar.closed_hours(date(2026, 12, 16)) == ()
+    assert calendar.closed_because(date(2026, 12, 19)) == "closure"  # a whole day, a Saturday
+
+
 def test_r8_several_intervals_a_day() -> None:
     split = BusinessCalendar(
         CalendarSpec(
@@ -302,6 +353,16 @@ def test_spec_json_round_trip_and_hashable() -> None:
     assert data["weekly"]["mon"] == [["09:00", "13:00"], ["14:00", "24:00"]]
     assert data["weekly"]["sun"] == []
     assert data["closures"] == ["2026-08-14"]
+    partial = CalendarSpec(
+        timezone="Europe/Rome",
+        weekly=spec.weekly,
+        closures=[date(2026, 8, 14), Closure(date(2026, 12, 24), "13:00", label="Vigilia")],
+    )
+    assert partial.to_dict()["closures"] == [
+        "2026-08-14",
+        {"date": "2026-12-24", "start": "13:00", "end": "24:00", "label": "Vigilia"},
+    ]
+    assert CalendarSpec.from_dict(partial.to_dict()) == partial
     assert CalendarSpec.from_dict(data) == spec
     assert hash(CalendarSpec.from_dict(data)) == hash(spec)
     assert (
@@ -414,9 +475,12 @@ class Oracle:
 
     def __init__(self, spec: CalendarSpec) -> None:
         self.zone = ZoneInfo(spec.timezone)
-        self.closed_dates = spec.closures | oracle_holidays(
-            spec.holiday_country, spec.holiday_subdivision
-        )
+        self.closed_dates = oracle_holidays(spec.holiday_country, spec.holiday_subdivision)
+        self.closed_minutes: dict[date, list[tuple[int, int]]] = {}
+        for closure in spec.closed:
+            self.closed_minutes.setdefault(closure.day, []).append(
+                (minutes_of(closure.start), minutes_of(closure.end))
+            )
         self.weekly_minutes = [
             [(minutes_of(start), minutes_of(end)) for start, end in spec.hours_on(day)]
             for day in DAYS
@@ -427,6 +491,8 @@ class Oracle:
         if local.date() in self.closed_dates:
             return False
         minute = local.hour * 60 + local.minute
+        if any(start <= minute < end for start, end in self.closed_minutes.get(local.date(), ())):
+            return False
         return any(start <= minute < end for start, end in self.weekly_minutes[local.weekday()])
 
     def deadline(self, start: datetime, minutes: int) -> tuple[datetime | None, datetime]:
@@ -480,14 +546,24 @@ def scenarios(draw: st.DrawFn) -> tuple[CalendarSpec, datetime]:
     week_minutes = sum(minutes_of(e) - minutes_of(s) for ivs in weekly.values() for s, e in ivs)
     assume(week_minutes >= 60)
     start = draw(starts())
-    closure_offsets = draw(st.lists(st.integers(-1, 14), max_size=4))
     spec = CalendarSpec(
         timezone=draw(st.sampled_from(TIMEZONES)),
         weekly=weekly,
         holiday_country=draw(st.sampled_from(["IT", None])),
-        closures=frozenset(start.date() + timedelta(days=offset) for offset in closure_offsets),
+        closures=draw(st.lists(closures_near(start.date()), max_size=5)),
     )
     return spec, start
+
+
+@st.composite
+def closures_near(draw: st.DrawFn, day: date) -> Closure:
+    """A closure within two weeks of `day`: a whole day, or part of one (often on DST hours)."""
+    closed_day = day + timedelta(days=draw(st.integers(-1, 14)))
+    if draw(st.booleans()):
+        return Closure(closed_day)
+    minute = st.one_of(st.integers(0, 1440), st.sampled_from(EDGE_MINUTES))
+    start, end = sorted(draw(st.lists(minute, min_size=2, max_size=2, unique=True)))
+    return Closure(closed_day, hh_mm(start), hh_mm(end), draw(st.sampled_from([None, "Riunione"])))
 
 
 def week_minutes(spec: CalendarSpec) -> int:

@@ -9,7 +9,12 @@ import holidays
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.services.business_hours import DEFAULT_CALENDAR_SPEC, CalendarSpec, calendar_for
+from app.services.business_hours import (
+    DEFAULT_CALENDAR_SPEC,
+    CalendarSpec,
+    Closure,
+    calendar_for,
+)
 from app.services.explain import explain
 
 ROME = ZoneInfo("Europe/Rome")
@@ -79,19 +84,82 @@ def test_a_closure_and_a_closed_weekday_are_named():
     assert "mer 25 chiuso" in explanation.summary("it")
 
 
+def test_a_meeting_and_an_afternoon_closed_are_explained_with_their_labels():
+    """R8: a closure for part of a day takes only its span; the explanation says which."""
+    spec = CalendarSpec(
+        timezone="Europe/Rome",
+        weekly=DEFAULT_CALENDAR_SPEC.weekly,
+        closures=[
+            Closure(date(2026, 12, 16), "15:00", "16:30", "Riunione aziendale"),
+            Closure(date(2026, 12, 17), "13:00", label="Festa aziendale"),
+        ],
+    )
+    explanation = explain(calendar_for(spec), rome(2026, 12, 15, 17, 0), FOUR_HOURS)
+
+    assert explanation.due_at == rome(2026, 12, 18, 16, 30)
+    assert [(s.day.day, s.seconds) for s in explanation.segments] == [
+        (15, 3600),
+        (16, 5400),
+        (18, 5400),
+    ]
+    assert [(c.day.day, c.start, c.end, c.label) for c in explanation.closed] == [
+        (16, rome(2026, 12, 16, 15), rome(2026, 12, 16, 16, 30), "Riunione aziendale")
+    ]
+    assert [(d.day.day, d.reason, d.name_it) for d in explanation.skipped] == [
+        (17, "closure", "Festa aziendale")
+    ]
+    assert explanation.summary("it") == (
+        "ricevuta mar 15/12 17:00; 1 h mar 15; "
+        "1 h 30 min mer 16 (chiuso 15:00-16:30 Riunione aziendale); "
+        "gio 17 chiuso Festa aziendale; 1 h 30 min ven 18 -> ven 18/12 16:30"
+    )
+    assert explanation.summary("en") == (
+        "received Tue 15/12 17:00; 1 h Tue 15; "
+        "1 h 30 min Wed 16 (closed 15:00-16:30 Riunione aziendale); "
+        "Thu 17 closed Festa aziendale; 1 h 30 min Fri 18 -> Fri 18/12 16:30"
+    )
+
+
+def test_a_partial_closure_before_the_start_or_after_the_deadline_is_not_mentioned():
+    spec = CalendarSpec(
+        timezone="Europe/Rome",
+        weekly=DEFAULT_CALENDAR_SPEC.weekly,
+        closures=[
+            Closure(date(2026, 12, 15), "15:00", "16:00", "before"),
+            Closure(date(2026, 12, 16), "17:00", "18:00", "after"),
+        ],
+    )
+    explanation = explain(calendar_for(spec), rome(2026, 12, 15, 16, 0), FOUR_HOURS)
+
+    assert explanation.due_at == rome(2026, 12, 16, 17, 0)
+    assert explanation.closed == ()
+    assert "chiuso" not in explanation.summary("it")
+
+
+@st.composite
+def closures(draw: st.DrawFn, near: date) -> Closure:
+    """Within three weeks of `near`: a whole-day closure, or part of a day, often across the
+    15:00-18:00 hours."""
+    day = near + timedelta(days=draw(st.integers(-1, 20)))
+    if draw(st.booleans()):
+        return Closure(day, label=draw(st.sampled_from([None, "Ferie"])))
+    quarter = st.one_of(st.integers(0, 96), st.integers(58, 74)).map(lambda q: q * 15)
+    start, end = sorted(draw(st.lists(quarter, min_size=2, max_size=2, unique=True)))
+    return Closure(day, f"{start // 60:02d}:{start % 60:02d}", f"{end // 60:02d}:{end % 60:02d}")
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     start=st.datetimes(
         min_value=datetime(2026, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
     ),
     minutes=st.integers(min_value=1, max_value=40 * 60),
-    closures=st.sets(st.dates(min_value=date(2026, 1, 1), max_value=date(2031, 3, 1)), max_size=40),
+    data=st.data(),
 )
-def test_the_explanation_sums_to_the_target_and_ends_at_the_engines_deadline(
-    start, minutes, closures
-):
+def test_the_explanation_sums_to_the_target_and_ends_at_the_engines_deadline(start, minutes, data):
+    closed = data.draw(st.lists(closures(near=start.date()), max_size=12), label="closures")
     spec = CalendarSpec(
-        timezone="Europe/Rome", weekly=DEFAULT_CALENDAR_SPEC.weekly, closures=frozenset(closures)
+        timezone="Europe/Rome", weekly=DEFAULT_CALENDAR_SPEC.weekly, closures=closed
     )
     calendar = calendar_for(spec)
     target = timedelta(minutes=minutes)
@@ -102,14 +170,40 @@ def test_the_explanation_sums_to_the_target_and_ends_at_the_engines_deadline(
     assert sum((s.end - s.start for s in explanation.segments), timedelta(0)) == target
     assert explanation.segments[-1].end == explanation.due_at
     assert explanation.segments[0].start == calendar.clock_start(start)
-    italian = holidays.country_holidays("IT", years=range(2026, 2032))
+    italian = holidays.country_holidays("IT", years=range(2026, 2032), language="it_IT")
     for day in explanation.skipped:
+        # A closure closes a day when it is whole, or when it covers all of 15:00-18:00 (R8).
+        whole = any(c.day == day.day and c.whole_day for c in closed)
         if day.day in italian:
             assert day.reason == "holiday"
-        elif day.day in closures:
+            assert day.name_it == italian.get(day.day)
+        elif whole or (day.day.weekday() < 5 and not _open_after_closures(closed, day.day)):
             assert day.reason == "closure"
         else:
             assert day.reason == "weekend" and day.day.weekday() >= 5
+    # Every segment lies within 15:00-18:00 and outside every closure of its day.
+    for segment in explanation.segments:
+        local_start, local_end = segment.start.astimezone(ROME), segment.end.astimezone(ROME)
+        assert segment.day.weekday() < 5 and segment.day not in italian
+        assert f"{local_start:%H:%M}" >= "15:00" and f"{local_end:%H:%M}" <= "18:00"
+        for closure in closed:
+            if closure.day == segment.day:
+                assert (
+                    f"{local_end:%H:%M}" <= closure.start or f"{local_start:%H:%M}" >= closure.end
+                )
+    # Each closed span is taken from the opening hours, inside the explained span.
+    for span in explanation.closed:
+        assert start <= span.start < span.end <= explanation.due_at
+        assert not calendar.is_open(span.start)
     local_days = {s.day for s in explanation.segments} | {d.day for d in explanation.skipped}
     first, last = start.astimezone(ROME).date(), explanation.due_at.astimezone(ROME).date()
     assert all(first <= day <= last for day in local_days)
+
+
+def _open_after_closures(closed: list[Closure], day: date) -> bool:
+    """Whether any minute of 15:00-18:00 on `day` is outside the day's closures."""
+    spans = [(c.start, c.end) for c in closed if c.day == day]
+    return any(
+        not any(start <= f"{minute // 60:02d}:{minute % 60:02d}" < end for start, end in spans)
+        for minute in range(15 * 60, 18 * 60)
+    )
