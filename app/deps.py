@@ -21,6 +21,7 @@ from app.group_commit import GroupCommit
 from app.models.base import utcnow
 from app.services.auth import Principal, authenticate
 from app.services.knobs import Knobs, MailKnobs
+from app.services.rates import Rates, parse_surcharge
 from app.settings import Settings
 
 T = TypeVar("T")
@@ -131,6 +132,19 @@ def knobs_from(settings: Settings) -> Knobs:
             per_recipient_per_hour=settings.max_emails_per_recipient_per_hour,
             public_url=settings.public_url.rstrip("/"),
         ),
+        rates=rates_from(settings),
+    )
+
+
+def rates_from(settings: Settings) -> Rates:
+    """The support rates the settings give (R2, R13)."""
+    percent, fixed = parse_surcharge(settings.priority_surcharge)
+    return Rates(
+        hourly=settings.support_hourly_rate,
+        minimum_minutes=settings.support_minimum_minutes,
+        rounding_minutes=settings.support_rounding_minutes,
+        surcharge_percent=percent,
+        surcharge_fixed=fixed,
     )
 
 

@@ -24,9 +24,11 @@ from app.routers import (
     health,
     inbound,
     outbox,
+    reports,
     sla,
     status,
     tickets,
+    time_entries,
 )
 from app.settings import Settings, get_settings
 from app.worker import Worker
@@ -127,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(public)
     # Every internal route needs a token; a router's own `require(role)` narrows it further.
     internal = APIRouter(prefix=API_PREFIX, dependencies=[Depends(get_principal)])
-    for module in (customers, calendars, contracts, tickets, sla, outbox):
+    for module in (customers, calendars, contracts, tickets, time_entries, sla, outbox, reports):
         internal.include_router(module.router)
     app.include_router(internal)
     return app

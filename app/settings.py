@@ -7,6 +7,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.services.rates import parse_surcharge
+
 MiB = 1024 * 1024
 
 
@@ -63,6 +65,16 @@ class Settings(BaseSettings):
     # R2: the support policy's take-charge target; unset means no contractual commitment.
     support_take_charge_hours: Decimal | None = Field(default=None, gt=0)
 
+    # Billing at support rates (R2, R4, R13), EUR: per hour, the minimum charged per request,
+    # the increment minutes are rounded up to, and the priority surcharge: "50%" of the time
+    # at the hourly rate, or a fixed amount such as "25.00".
+    support_hourly_rate: Decimal = Field(
+        default=Decimal("60.00"), ge=0, max_digits=10, decimal_places=2
+    )
+    support_minimum_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    support_rounding_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    priority_surcharge: str = "50%"
+
     # Inbound mail authenticity.
     mailgun_signing_key: SecretStr | None = None
     inbound_username: str | None = None
@@ -88,6 +100,12 @@ class Settings(BaseSettings):
                 "(alerts are signed with it)"
             )
         return self
+
+    @field_validator("priority_surcharge")
+    @classmethod
+    def _surcharge(cls, value: str) -> str:
+        parse_surcharge(value)
+        return value
 
     @field_validator("alert_steps_minutes", mode="before")
     @classmethod

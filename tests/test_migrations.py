@@ -47,3 +47,60 @@ def test_upgrade_downgrade_upgrade(empty_database):
 def test_models_and_migrations_do_not_drift(empty_database):
     migrations.upgrade(empty_database)
     assert _diff(empty_database) == []
+
+
+def test_0009_computes_the_statement_columns_of_existing_tickets(empty_database):
+    """Tickets from before 0009 get their business time to take charge from their snapshot
+    and their waits on third parties from their audit trail (R9, R10)."""
+    from datetime import date
+    from decimal import Decimal
+
+    from sqlmodel import select
+
+    from app.db import get_engine, unit_of_work
+    from app.enums import Category, Status
+    from app.models import Calendar, Contract, Customer, CustomerDomain
+    from tests.api.test_reports import _open, _status, _take_charge
+    from tests.services.test_explain import rome
+
+    migrations.upgrade(empty_database)
+    with unit_of_work(get_engine(empty_database)) as session:
+        # Rossi owns rossi.it, with a contract on the default calendar, 4 business hours (R9).
+        customer = Customer(name="Rossi")
+        session.add(customer)
+        session.flush()
+        session.add(CustomerDomain(customer_id=customer.id, domain="rossi.it"))
+        default = session.exec(select(Calendar).where(Calendar.name == "default")).one()
+        session.add(
+            Contract(
+                customer_id=customer.id,
+                code="R-2026",
+                starts_on=date(2026, 1, 1),
+                ends_on=date(2026, 12, 31),
+                annual_fee=Decimal("1200.00"),
+                coverage=[Category.WEBSITE, Category.HOSTING, Category.BACKUP],
+                calendar_id=default.id,
+                take_charge_hours=Decimal(4),
+            )
+        )
+    ticket = _open(empty_database, rome(2026, 10, 23, 17, 0))
+    _take_charge(empty_database, ticket, rome(2026, 10, 27, 15, 30))
+    _status(empty_database, ticket, Status.IN_PROGRESS, rome(2026, 10, 27, 16, 0))
+    _status(empty_database, ticket, Status.WAITING_THIRD_PARTY, rome(2026, 10, 27, 16, 30))
+    _status(empty_database, ticket, Status.IN_PROGRESS, rome(2026, 10, 28, 9, 0))
+    _status(empty_database, ticket, Status.WAITING_THIRD_PARTY, rome(2026, 10, 28, 10, 0))
+    query = text("SELECT take_charge_business_seconds, waiting_seconds, waiting_since FROM ticket")
+    engine = get_engine(empty_database)
+    with engine.connect() as connection:
+        written = connection.execute(query).one()
+    engine.dispose()
+    # 1 h Fri 23, 3 h Mon 26, 30 min Tue 27; waited Tue 16:30 to Wed 09:00, and since 10:00.
+    assert written[:2] == (4 * 3600 + 30 * 60, 16 * 3600 + 30 * 60)
+    assert written[2] is not None
+
+    migrations.downgrade(empty_database, "0008")
+    migrations.upgrade(empty_database)
+    engine = get_engine(empty_database)
+    with engine.connect() as connection:
+        assert connection.execute(query).one() == written
+    engine.dispose()

@@ -24,7 +24,9 @@ SQLITE_EVENTS = ("INSERT", "UPDATE", "DELETE")
 SQLITE_NEW_STAMP = "lower(hex(randomblob(16)))"
 POSTGRESQL_NEW_STAMP = "md5(random()::text || clock_timestamp()::text)"
 SQLITE_NUMBER = "strftime('%Y', received_at) || '-' || printf('%06d', id)"
-POSTGRESQL_NUMBER = "to_char(received_at AT TIME ZONE 'UTC', 'YYYY') || '-' || lpad(id::text, 6, '0')"
+POSTGRESQL_NUMBER = (
+    "to_char(received_at AT TIME ZONE 'UTC', 'YYYY') || '-' || lpad(id::text, 6, '0')"
+)
 
 
 def upgrade() -> None:

@@ -1,6 +1,7 @@
 """All tables, imported so that SQLModel.metadata knows them (Alembic reads it)."""
 
 from app.models.api_token import ApiToken
+from app.models.billing import BilledItem, TimeEntry
 from app.models.calendar import Calendar
 from app.models.contract import Contract
 from app.models.customer import Contact, Customer, CustomerDomain
@@ -13,6 +14,7 @@ __all__ = [
     "ApiToken",
     "Attachment",
     "AttachmentBlob",
+    "BilledItem",
     "Calendar",
     "Contact",
     "ContactHit",
@@ -25,5 +27,6 @@ __all__ = [
     "StatusLink",
     "Ticket",
     "TicketEvent",
+    "TimeEntry",
     "WebhookToken",
 ]

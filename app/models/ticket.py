@@ -30,6 +30,13 @@ from app.models.common import Input, Instant, Schema
 
 OPEN_PREDICATE = "status NOT IN ('resolved', 'closed')"
 BREACH_PREDICATE = f"{OPEN_PREDICATE} AND breach_at IS NOT NULL"
+LATE_PREDICATE = (
+    "take_charge_due_at IS NOT NULL"
+    " AND (taken_in_charge_at IS NULL OR taken_in_charge_at > take_charge_due_at)"
+)
+UNTAKEN_PREDICATE = (
+    f"{OPEN_PREDICATE} AND taken_in_charge_at IS NULL AND take_charge_due_at IS NOT NULL"
+)
 
 
 class TicketBase(SQLModel):
@@ -119,9 +126,31 @@ class Ticket(TicketBase, table=True):
             sqlite_where=text(BREACH_PREDICATE),
         ),
         Index("ix_ticket_queue", "priority", "queue_due_at", "id"),
+        # The SLA alerts' scan (R17) and the deadline feed: open tickets waiting to be taken
+        # in charge, by deadline; a few hundred among a million (bench/reports.py).
+        Index(
+            "ix_ticket_untaken",
+            "take_charge_due_at",
+            postgresql_where=text(UNTAKEN_PREDICATE),
+            sqlite_where=text(UNTAKEN_PREDICATE),
+        ),
         Index("ix_ticket_customer_id_received_at", "customer_id", "received_at"),
         Index("ix_ticket_contract_id_received_at", "contract_id", "received_at"),
         Index("ix_ticket_received_at", "received_at"),
+        # The statement's breaches: taken in charge late, or not yet (app.services.statement).
+        Index(
+            "ix_ticket_late",
+            "received_at",
+            postgresql_where=text(LATE_PREDICATE),
+            sqlite_where=text(LATE_PREDICATE),
+        ),
+        # The statement's waits still going on (R10): the few tickets waiting right now.
+        Index(
+            "ix_ticket_waiting",
+            "received_at",
+            postgresql_where=text("waiting_since IS NOT NULL"),
+            sqlite_where=text("waiting_since IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -139,6 +168,12 @@ class Ticket(TicketBase, table=True):
     at_risk_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     breach_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     on_call_alert: bool = False
+    # Business seconds from the clock's start to taking in charge, on the snapshot's calendar:
+    # what the monthly statement aggregates (app.services.statement), derived like the above.
+    take_charge_business_seconds: int | None = None
+    # R10: wall-clock seconds spent waiting on third parties, and since when it waits now.
+    waiting_seconds: int = 0
+    waiting_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class TicketEventBase(SQLModel):

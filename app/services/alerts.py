@@ -1,27 +1,28 @@
 """Staff alerts counted in business time: a deadline getting close, then passed (R17).
 
 A periodic scan (the worker runs it) looks only at open tickets not yet taken in charge whose
-deadline is near (the queue's deadline column), and for each works out with the engine the
-instant each step was reached: `1 h` of business time left (configurable steps), then the
-breach. Each step is recorded once per ticket, as an audit event, so that it is never told
-twice and staff can see when they were told. Tickets reaching a step in the same scan are told
-in one digest email, not one each. Outside the calendar's hours no such alert goes out (the
-on-call alerts of R15 do): a step found late, while closed, waits for the next opening.
+deadline is near (the queue's deadline column) and that were not told of their breach yet, and
+for each works out with the engine the instant each step was reached: `1 h` of business time
+left (configurable steps), then the breach. Each step is recorded once per ticket, as an
+audit event, so that it is never told twice and staff can see when they were told. Tickets
+reaching a step in the same scan are told in one digest email, not one each. Outside the
+calendar's hours no such alert goes out (the on-call alerts of R15 do): a step found late,
+while closed, waits for the next opening.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import String, cast, select, text
 from sqlmodel import Session, col
 
 from app.enums import OPEN_STATUSES
 from app.models.ticket import Ticket, TicketEvent
 from app.services import audit, notify
-from app.services.business_hours import calendar_for
+from app.services.business_hours import BusinessCalendar, calendar_for
+from app.services.calendars import snapshot_spec_of_text
 from app.services.knobs import MailKnobs
 from app.services.letters import STAFF_LANGUAGE, when
-from app.services.tickets.snapshot import calendar_of
 
 ACTOR = "sla-watch"
 BREACHED = "breached"
@@ -30,13 +31,39 @@ BREACHED = "breached"
 GRACE = timedelta(minutes=15)
 # How far ahead of the deadline a step can lie in wall-clock time (weekends, holidays).
 HORIZON = timedelta(days=31)
+# A breach older than this is no longer news for an alert (a worker down for a month); it stays
+# in /sla/breaches. The bound keeps each scan to the tickets in flight, not the whole backlog.
+LOOKBACK = timedelta(days=31)
+CANDIDATE_COLUMNS = (
+    "id",
+    "number",
+    "subject",
+    "from_email",
+    "take_charge_due_at",
+    "clock_started_at",
+    "sla_target_seconds",
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What the scan reads of an open ticket waiting to be taken in charge."""
+
+    id: int
+    number: str
+    subject: str
+    from_email: str
+    take_charge_due_at: datetime
+    clock_started_at: datetime | None
+    sla_target_seconds: int | None
+    sla_calendar: str  # the snapshot as JSON text: the key of its shared calendar
 
 
 @dataclass(frozen=True)
 class Reached:
     """A ticket that has reached a step."""
 
-    ticket: Ticket
+    ticket: Candidate
     step: str
     at: datetime
     left: timedelta | None  # business time left at this step; None for the breach
@@ -49,25 +76,41 @@ def scan(*, session: Session, mail: MailKnobs, now: datetime, steps: tuple[timed
         locked = session.execute(text("SELECT pg_try_advisory_xact_lock(7411)")).scalar_one()
         if not locked:
             return 0
-    candidates = list(
-        session.scalars(
-            select(Ticket).where(
-                col(Ticket.status).in_(OPEN_STATUSES),
-                col(Ticket.taken_in_charge_at).is_(None),
-                col(Ticket.take_charge_due_at).is_not(None),
-                col(Ticket.take_charge_due_at) <= now + HORIZON,
-            )
+    # The breach is the last step: a ticket told of it has nothing left to be told, so the
+    # scan never re-reads the backlog of old breaches (R17: each step told once).
+    breach_told = (
+        select(col(TicketEvent.id))
+        .where(
+            col(TicketEvent.ticket_id) == Ticket.id,
+            col(TicketEvent.kind) == "sla_alert",
+            TicketEvent.data["step"].as_string() == BREACHED,  # type: ignore[index]
         )
+        .exists()
     )
+    in_flight = (
+        col(Ticket.status).in_(OPEN_STATUSES),
+        col(Ticket.taken_in_charge_at).is_(None),
+        col(Ticket.take_charge_due_at).is_not(None),
+        col(Ticket.take_charge_due_at) <= now + HORIZON,
+        col(Ticket.take_charge_due_at) > now - LOOKBACK,
+        ~breach_told,
+    )
+    rows = session.execute(
+        select(
+            *(col(getattr(Ticket, name)) for name in CANDIDATE_COLUMNS),
+            cast(col(Ticket.sla_calendar), String).label("sla_calendar"),
+        ).where(*in_flight)
+    )
+    candidates = [Candidate(**row) for row in rows.mappings()]
     if not candidates:
         return 0
-    told = _told(session, [t.id for t in candidates if t.id is not None])
+    told = _told(session, [t.id for t in candidates])
     reached: dict[str, list[Reached]] = {}
     for ticket in candidates:
         for step, at, left in _steps_of(ticket, steps):
             if at > now or (ticket.id, step) in told:
                 continue
-            if now - at > GRACE and not calendar_for(calendar_of(ticket)).is_open(now):
+            if now - at > GRACE and not _calendar(ticket).is_open(now):
                 continue  # found late while closed: told at the next opening
             reached.setdefault(step, []).append(Reached(ticket, step, at, left))
     for step, tickets in reached.items():
@@ -80,17 +123,20 @@ def step_name(left: timedelta) -> str:
     return f"{int(left.total_seconds() // 60)}m"
 
 
+def _calendar(ticket: Candidate) -> BusinessCalendar:
+    return calendar_for(snapshot_spec_of_text(ticket.sla_calendar))
+
+
 def _steps_of(
-    ticket: Ticket, steps: tuple[timedelta, ...]
+    ticket: Candidate, steps: tuple[timedelta, ...]
 ) -> list[tuple[str, datetime, timedelta | None]]:
     """(name, instant reached, business time left) of each step of the ticket."""
-    assert ticket.take_charge_due_at is not None
     result: list[tuple[str, datetime, timedelta | None]] = [
         (BREACHED, ticket.take_charge_due_at, None)
     ]
     if ticket.clock_started_at is None or ticket.sla_target_seconds is None:
         return result
-    calendar = calendar_for(calendar_of(ticket))
+    calendar = _calendar(ticket)
     target = timedelta(seconds=ticket.sla_target_seconds)
     for left in steps:
         if left < target:
@@ -99,13 +145,14 @@ def _steps_of(
     return result
 
 
-def _told(session: Session, ticket_ids: list[int]) -> set[tuple[int | None, str]]:
+def _told(session: Session, ticket_ids: list[int]) -> set[tuple[int, str]]:
+    """(ticket id, step) of the steps already told to these tickets."""
     rows = session.execute(
-        select(col(TicketEvent.ticket_id), col(TicketEvent.data)).where(
+        select(col(TicketEvent.ticket_id), TicketEvent.data["step"].as_string()).where(  # type: ignore[index]
             col(TicketEvent.kind) == "sla_alert", col(TicketEvent.ticket_id).in_(ticket_ids)
         )
     )
-    return {(ticket_id, data.get("step")) for ticket_id, data in rows}
+    return {(ticket_id, step) for ticket_id, step in rows}
 
 
 def _tell(
@@ -113,7 +160,6 @@ def _tell(
 ) -> None:
     reached.sort(key=lambda r: (r.ticket.take_charge_due_at, r.ticket.id))
     for item in reached:
-        assert item.ticket.id is not None
         audit.record(
             item.ticket.id,
             session=session,

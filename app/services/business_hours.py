@@ -268,8 +268,11 @@ class BusinessCalendar:
     (Days are walked in date order: this assumes no zone turns its clock back across midnight.)
     """
 
-    # Spans of up to this many days are walked day by day; longer ones use the year index.
+    # Deadlines up to this many days away are walked day by day; longer ones use the year index.
     _max_walk_days = 31
+    # Open time between two instants is summed day by day over at most this many days; longer
+    # spans read it off the year index (two lookups a year), e.g. how late an old breach is.
+    _max_sum_days = 4
 
     def __init__(self, spec: CalendarSpec) -> None:
         self.spec = spec
@@ -426,7 +429,7 @@ class BusinessCalendar:
 
     def _open_us_between_days(self, first_day: int, stop_day: int) -> int:
         """Open time on the local days [first_day, stop_day)."""
-        if stop_day - first_day <= self._max_walk_days:
+        if stop_day - first_day <= self._max_sum_days:
             return sum(self._open_us_on(day) for day in range(first_day, stop_day))
         total, day = 0, first_day
         while day < stop_day:

@@ -124,6 +124,18 @@ def _shared_spec(
     )
 
 
+def snapshot_spec(data: Mapping[str, Any]) -> CalendarSpec:
+    """The engine's view of a calendar snapshot (a ticket's `sla_calendar`); one shared spec
+    per content, so reading thousands of tickets validates each distinct calendar once."""
+    return snapshot_spec_of_text(json.dumps(data, sort_keys=True))
+
+
+@lru_cache(maxsize=256)
+def snapshot_spec_of_text(text: str) -> CalendarSpec:
+    """`snapshot_spec` of a snapshot read as JSON text."""
+    return CalendarSpec.from_dict(json.loads(text))
+
+
 def deadline(
     calendar_id: int, *, start: datetime, hours: Decimal, session: Session, explain: bool = False
 ) -> DeadlineRead:

@@ -4,6 +4,8 @@ and by the worker: services never read settings themselves."""
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from app.services.rates import Rates
+
 
 @dataclass(frozen=True)
 class MailKnobs:
@@ -28,8 +30,9 @@ class MailKnobs:
 
 @dataclass(frozen=True)
 class Knobs:
-    """R2's support target, the at-risk threshold, and the mail identity."""
+    """R2's support target, the at-risk threshold, the mail identity and the support rates."""
 
     support_hours: Decimal | None
     at_risk_fraction: float
     mail: MailKnobs = field(default_factory=MailKnobs)
+    rates: Rates = field(default_factory=Rates)

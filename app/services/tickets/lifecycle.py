@@ -331,6 +331,12 @@ def _move(
     previous = ticket.status
     ticket.status = status
     ticket.updated_at = at
+    # R10: how long it waited on third parties, for the monthly statement.
+    if previous == Status.WAITING_THIRD_PARTY and ticket.waiting_since is not None:
+        ticket.waiting_seconds += max(int((at - ticket.waiting_since).total_seconds()), 0)
+        ticket.waiting_since = None
+    if status == Status.WAITING_THIRD_PARTY:
+        ticket.waiting_since = at
     _save(ticket, session=session)
     return audit.record(
         _id(ticket),

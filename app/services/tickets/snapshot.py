@@ -6,6 +6,7 @@ from typing import Any
 from app.models.ticket import SlaBlock, SlaExplained, Ticket, TicketRead
 from app.services import sla
 from app.services.business_hours import CalendarSpec, calendar_for
+from app.services.calendars import snapshot_spec
 from app.services.explain import Explanation, explain, read_explanation
 
 # Tickets without a deadline sort after every ticket with one.
@@ -51,10 +52,15 @@ def derived_columns(
         "queue_due_at": due or NO_DEADLINE,
         "at_risk_at": None,
         "breach_at": None,
+        "take_charge_business_seconds": None,
     }
+    taken = taken_in_charge_at
+    if taken is not None and clock_started_at is not None:
+        # What the monthly statement aggregates, on the snapshot's calendar (R9).
+        spent = calendar_for(calendar).business_time_between(clock_started_at, taken)
+        derived["take_charge_business_seconds"] = int(spent.total_seconds())
     if due is None or clock_started_at is None or target_seconds is None:
         return derived
-    taken = taken_in_charge_at
     derived["breach_at"] = None if taken is not None and taken <= due else due
     if taken is None:
         derived["at_risk_at"] = at_risk_from(
@@ -103,7 +109,7 @@ def refresh_derived(ticket: Ticket, *, fraction: float) -> None:
 
 def calendar_of(ticket: Ticket) -> CalendarSpec:
     """The calendar the ticket's clock runs on, as snapshotted when its terms were decided."""
-    return CalendarSpec.from_dict(ticket.sla_calendar)
+    return snapshot_spec(ticket.sla_calendar)
 
 
 def sla_block(ticket: Ticket, *, now: datetime, fraction: float) -> SlaBlock:
