@@ -57,7 +57,8 @@ def _ticket_rows(session: Session, *where: Any) -> Sequence[Any]:
         .select_from(_TICKET)
         .outerjoin(_CUSTOMER, _CUSTOMER.c.id == _TICKET.c.customer_id)
         .where(_TICKET.c.billable, *where)
-        .order_by(_CUSTOMER.c.name, _TICKET.c.id)
+        # Customers by name, then senders no customer matches, on both databases alike.
+        .order_by(_TICKET.c.customer_id.is_(None), _CUSTOMER.c.name, _TICKET.c.id)
     )
     return session.connection().execute(query).mappings().all()
 

@@ -216,20 +216,7 @@ def breaches_csv(statement: SlaStatement) -> str:
             "contract_id": c.contract_id,
             "contract_code": c.contract_code,
             "customer_name": c.customer_name,
-            **b.model_dump(
-                include={
-                    "ticket_id",
-                    "ticket_number",
-                    "received_at",
-                    "policy",
-                    "urgent",
-                    "take_charge_due_at",
-                    "taken_in_charge_at",
-                    "late_business_minutes",
-                    "late_minutes",
-                    "cause",
-                }
-            ),
+            **b.model_dump(include=set(BREACH_COLUMNS)),
         }
         for c in statement.contracts
         for b in c.breaches

@@ -5,9 +5,10 @@ Every figure comes from what each ticket stored when its terms were decided and 
 taken in charge (deadline, target, calendar, business time to take charge), never from the
 contract or calendar as they are today: regenerating a past month gives the same statement.
 Only the figures that depend on the report time (pending, still open, breaches not taken in
-charge yet) move with it. Counts, percentiles (window functions, nearest rank) and the chart's
-buckets are computed by the database, the same SQL on SQLite and PostgreSQL; Python reads one
-row per contract, plus one per breach.
+charge yet) move with it. Counts and the chart's buckets are computed by the database in one
+pass over the month; so are the percentiles (nearest rank: `percentile_disc` in that pass on
+PostgreSQL, window functions on SQLite, the same figures). Python reads one row per contract,
+plus one per breach.
 """
 
 from collections.abc import Sequence
@@ -124,7 +125,7 @@ def _figures(
             func.count().label("received"),
             *(_count(_T.c.sla_policy == policy).label(f"policy_{policy}") for policy in Policy),
             _count(_DUE.is_not(None)).label("with_target"),
-            _count(and_(_TAKEN.is_not(None))).label("taken_in_charge"),
+            _count(_TAKEN.is_not(None)).label("taken_in_charge"),
             _count(within).label("within_target"),
             _count(_breached(now)).label("breached"),
             _count(and_(_DUE.is_not(None), _TAKEN.is_(None), now <= _DUE)).label("pending"),
@@ -132,7 +133,6 @@ def _figures(
             _count(_T.c.urgent.is_(True)).label("urgent"),
             _count(_T.c.urgency == Urgency.CONFIRMED).label("confirmed"),
             _count(_T.c.urgency == Urgency.REJECTED).label("rejected"),
-            _count(_T.c.sla_policy == Policy.ON_CALL).label("on_call"),
             _count(and_(_T.c.sla_policy == Policy.ON_CALL, within)).label("on_call_within"),
             _count(_T.c.on_call_alert.is_(True)).label("on_call_alerts"),
             func.coalesce(func.sum(_T.c.waiting_seconds), 0).label("waiting_seconds"),
@@ -343,7 +343,7 @@ def _statement(
             received=value("urgent"),
             confirmed=value("confirmed"),
             rejected=value("rejected"),
-            on_call=value("on_call"),
+            on_call=value(f"policy_{Policy.ON_CALL}"),
             on_call_within_target=value("on_call_within"),
             on_call_alerts=value("on_call_alerts"),
         ),

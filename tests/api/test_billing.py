@@ -71,6 +71,8 @@ def test_the_october_billing_report_prices_each_line(api: Api, billable: dict[st
     """Default rates: 60.00 EUR/h, at least 30 min, rounded up to 15 min, surcharge 50%."""
     report = api.viewer.get("/api/v1/reports/billing", params={"month": "2026-10"}).json()
 
+    # Customers by name, then senders no customer matches, on both databases.
+    assert [line["customer_name"] for line in report["lines"]] == ["Rossi", "Rossi", None]
     lines = {line["item_id"]: line for line in report["lines"]}
     assert set(lines) == {
         f"{billable['S']}:no_contract",
