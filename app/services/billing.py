@@ -29,6 +29,7 @@ from app.models.billing import (
 )
 from app.models.customer import Customer
 from app.models.ticket import Ticket
+from app.services.customers import get_customer
 from app.services.months import Month
 from app.services.rates import Rates
 
@@ -105,6 +106,7 @@ def billing_report(
     """The billable lines of the requests received in `month`, with totals per customer."""
     where = [_TICKET.c.received_at >= month.start, _TICKET.c.received_at < month.end]
     if customer_id is not None:
+        get_customer(customer_id, session=session)  # NotFound for an unknown customer
         where.append(_TICKET.c.customer_id == customer_id)
     rows = _ticket_rows(session, *where)
     lines = _lines(rows, _billed_of(session, *where), rates)

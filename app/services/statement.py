@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, String, and_, case, cast, func, or_, selec
 from sqlmodel import Session
 
 from app.enums import OPEN_STATUSES, Policy, Urgency
+from app.errors import NotFound
 from app.models.base import table_of
 from app.models.contract import Contract
 from app.models.customer import Customer
@@ -87,9 +88,12 @@ def sla_statement(
     )
     breaches = _breaches(connection, where, now)
     waiting = _ongoing_waits(connection, where, now)
+    contracts = _contracts(connection, month, figures, contract_id)
+    if contract_id is not None and not contracts:
+        raise NotFound(f"No contract with id {contract_id}.")
     statements = [
         _statement(info, figures.get(info["contract_id"]), percentiles, breaches, waiting)
-        for info in _contracts(connection, month, figures, contract_id)
+        for info in contracts
     ]
     return SlaStatement(
         month=month.name,

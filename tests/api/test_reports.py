@@ -286,6 +286,18 @@ def test_a_bad_question_is_a_422_naming_the_parameter(api, params, field):
     assert response.json()["errors"][0]["field"] == field
 
 
+def test_an_unknown_contract_or_customer_is_a_404(api):
+    statement = api.viewer.get(
+        "/api/v1/reports/sla", params={"month": "2026-10", "contract_id": 999}
+    )
+    assert statement.status_code == 404
+    assert statement.json()["detail"] == "No contract with id 999."
+    bills = api.viewer.get(
+        "/api/v1/reports/billing", params={"month": "2026-10", "customer_id": 999}
+    )
+    assert bills.status_code == 404
+
+
 def test_reports_need_a_token(api):
     response = api.anonymous.get("/api/v1/reports/sla", params={"month": "2026-10"})
     assert response.status_code == 401
