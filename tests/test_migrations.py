@@ -52,37 +52,15 @@ def test_models_and_migrations_do_not_drift(empty_database):
 def test_0009_computes_the_statement_columns_of_existing_tickets(empty_database):
     """Tickets from before 0009 get their business time to take charge from their snapshot
     and their waits on third parties from their audit trail (R9, R10)."""
-    from datetime import date
-    from decimal import Decimal
-
-    from sqlmodel import select
-
     from app.db import get_engine, unit_of_work
-    from app.enums import Category, Status
-    from app.models import Calendar, Contract, Customer, CustomerDomain
+    from app.enums import Status
     from tests.api.test_reports import _open, _status, _take_charge
     from tests.services.test_explain import rome
+    from tests.services.tickets.conftest import add_rossi
 
     migrations.upgrade(empty_database)
     with unit_of_work(get_engine(empty_database)) as session:
-        # Rossi owns rossi.it, with a contract on the default calendar, 4 business hours (R9).
-        customer = Customer(name="Rossi")
-        session.add(customer)
-        session.flush()
-        session.add(CustomerDomain(customer_id=customer.id, domain="rossi.it"))
-        default = session.exec(select(Calendar).where(Calendar.name == "default")).one()
-        session.add(
-            Contract(
-                customer_id=customer.id,
-                code="R-2026",
-                starts_on=date(2026, 1, 1),
-                ends_on=date(2026, 12, 31),
-                annual_fee=Decimal("1200.00"),
-                coverage=[Category.WEBSITE, Category.HOSTING, Category.BACKUP],
-                calendar_id=default.id,
-                take_charge_hours=Decimal(4),
-            )
-        )
+        add_rossi(session)  # a contract on the default calendar, 4 business hours (R9)
     ticket = _open(empty_database, rome(2026, 10, 23, 17, 0))
     _take_charge(empty_database, ticket, rome(2026, 10, 27, 15, 30))
     _status(empty_database, ticket, Status.IN_PROGRESS, rome(2026, 10, 27, 16, 0))

@@ -21,6 +21,11 @@ KNOBS = Knobs(support_hours=None, at_risk_fraction=0.25)
 @pytest.fixture
 def rossi(session: Session) -> Contract:
     """Rossi owns rossi.it and has a 2026 contract on the default terms (R1, R9)."""
+    return add_rossi(session)
+
+
+def add_rossi(session: Session) -> Contract:
+    """Store Rossi, its domain rossi.it and its 2026 contract on the default terms (R1, R9)."""
     customer = Customer(name="Rossi")
     session.add(customer)
     session.flush()
