@@ -45,7 +45,8 @@ from app.db import get_engine, unit_of_work
 from app.migrations import upgrade
 from app.models.ticket import Ticket
 from app.services import alerts, billing, statement
-from app.services.business_hours import DEFAULT_CALENDAR_SPEC, BusinessCalendar
+from app.services.business_hours import BusinessCalendar
+from app.services.calendar_spec import DEFAULT_CALENDAR_SPEC
 from app.services.knobs import MailKnobs
 from app.services.months import Month
 from app.services.rates import Rates

@@ -26,12 +26,8 @@ import businesstimedelta
 import holidays
 import pytz
 
-from app.services.business_hours import (
-    DEFAULT_CALENDAR_SPEC,
-    BusinessCalendar,
-    CalendarSpec,
-    Closure,
-)
+from app.services.business_hours import BusinessCalendar
+from app.services.calendar_spec import DEFAULT_CALENDAR_SPEC, CalendarSpec, Closure
 from app.services.explain import explain
 
 SHORT, LONG = timedelta(hours=4), timedelta(hours=400)

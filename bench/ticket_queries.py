@@ -39,7 +39,7 @@ from sqlmodel import Session
 from app.db import get_engine, unit_of_work
 from app.enums import SlaState
 from app.migrations import upgrade
-from app.services.business_hours import DEFAULT_CALENDAR_SPEC
+from app.services.calendar_spec import DEFAULT_CALENDAR_SPEC
 from app.services.tickets.queue import TicketFilters, list_tickets
 from app.services.tickets.snapshot import NO_DEADLINE
 

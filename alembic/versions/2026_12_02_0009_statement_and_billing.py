@@ -21,7 +21,8 @@ import sqlmodel
 
 import app.models.base
 from alembic import op
-from app.services.business_hours import CalendarSpec, calendar_for
+from app.services.business_hours import calendar_for
+from app.services.calendar_spec import CalendarSpec
 
 revision: str = "0009"
 down_revision: str | None = "0008"

@@ -9,7 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from app.models.base import JSONType, UTCDateTime, utcnow
 from app.models.common import Input, Schema
-from app.services.business_hours import CalendarSpec
+from app.services.calendar_spec import CalendarSpec
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

@@ -17,7 +17,8 @@ from app.models.calendar import (
     CalendarRead,
     DeadlineRead,
 )
-from app.services.business_hours import CalendarSpec, Closure, calendar_for
+from app.services.business_hours import calendar_for
+from app.services.calendar_spec import CalendarSpec, Closure
 from app.services.explain import explain as explain_deadline
 from app.services.explain import read_explanation
 

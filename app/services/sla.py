@@ -16,7 +16,8 @@ from email.header import decode_header, make_header
 from zoneinfo import ZoneInfo
 
 from app.enums import BillingReason, Category, Channel, Coverage, Policy, SlaState, Urgency
-from app.services.business_hours import DEFAULT_CALENDAR_SPEC, CalendarSpec, calendar_for
+from app.services.business_hours import calendar_for
+from app.services.calendar_spec import DEFAULT_CALENDAR_SPEC, CalendarSpec
 
 CATEGORIES = tuple(Category)
 # R3, R5: website always, hosting and backup by default; R4: email and provider_outage only

@@ -12,14 +12,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from app.services.business_hours import (
-    DAYS,
-    DEFAULT_CALENDAR_SPEC,
-    BusinessCalendar,
-    CalendarSpec,
-    Closure,
-    calendar_for,
-)
+from app.services.business_hours import BusinessCalendar, calendar_for
+from app.services.calendar_spec import DAYS, DEFAULT_CALENDAR_SPEC, CalendarSpec, Closure
 
 ROME = ZoneInfo("Europe/Rome")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -9,12 +9,8 @@ import holidays
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.services.business_hours import (
-    DEFAULT_CALENDAR_SPEC,
-    CalendarSpec,
-    Closure,
-    calendar_for,
-)
+from app.services.business_hours import calendar_for
+from app.services.calendar_spec import DEFAULT_CALENDAR_SPEC, CalendarSpec, Closure
 from app.services.explain import explain
 
 ROME = ZoneInfo("Europe/Rome")

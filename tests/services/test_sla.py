@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.services.business_hours import DAYS, DEFAULT_CALENDAR_SPEC, CalendarSpec
+from app.services.calendar_spec import DAYS, DEFAULT_CALENDAR_SPEC, CalendarSpec
 from app.services.sla import (
     CATEGORIES,
     DEFAULT_COVERAGE,

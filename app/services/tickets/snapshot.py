@@ -5,7 +5,8 @@ from typing import Any
 
 from app.models.ticket import SlaBlock, SlaExplained, Ticket, TicketRead
 from app.services import sla
-from app.services.business_hours import CalendarSpec, calendar_for
+from app.services.business_hours import calendar_for
+from app.services.calendar_spec import CalendarSpec
 from app.services.calendars import snapshot_spec
 from app.services.explain import Explanation, explain, read_explanation
 
