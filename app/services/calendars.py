@@ -96,38 +96,21 @@ def calendar_spec(
     closures: Sequence[str | Mapping[str, Any]],
 ) -> CalendarSpec:
     """The pure engine's view of a calendar's stored values; one shared spec per content."""
-    return _shared_spec(
-        timezone,
-        json.dumps(weekly, sort_keys=True),
-        holiday_country,
-        holiday_subdivision,
-        json.dumps(closures, sort_keys=True),
-    )
-
-
-@lru_cache(maxsize=256)
-def _shared_spec(
-    timezone: str,
-    weekly_json: str,
-    holiday_country: str | None,
-    holiday_subdivision: str | None,
-    closures_json: str,
-) -> CalendarSpec:
-    # Specs are immutable, so equal stored values can share one (validated once).
-    return CalendarSpec.from_dict(
+    return snapshot_spec(
         {
             "timezone": timezone,
-            "weekly": json.loads(weekly_json),
+            "weekly": weekly,
             "holiday_country": holiday_country,
             "holiday_subdivision": holiday_subdivision,
-            "closures": json.loads(closures_json),
+            "closures": closures,
         }
     )
 
 
 def snapshot_spec(data: Mapping[str, Any]) -> CalendarSpec:
-    """The engine's view of a calendar snapshot (a ticket's `sla_calendar`); one shared spec
-    per content, so reading thousands of tickets validates each distinct calendar once."""
+    """The engine's view of a calendar in its JSON form (a stored calendar's values, or a
+    ticket's `sla_calendar` snapshot); specs are immutable, so equal contents share one,
+    validated once however many tickets or requests read it."""
     return snapshot_spec_of_text(json.dumps(data, sort_keys=True))
 
 
