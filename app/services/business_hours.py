@@ -139,8 +139,7 @@ class BusinessCalendar:
         ordinal = day.toordinal()
         if self._intervals_on(ordinal):
             return None
-        spec = self.spec
-        if day in _public_holidays(spec.holiday_country, spec.holiday_subdivision, day.year):
+        if self._is_holiday(day):
             return "holiday"
         closures = self._closures_by_day.get(ordinal, ())
         if any(c.whole_day for c in closures) or (closures and self._weekly_seconds[day.weekday()]):
@@ -155,8 +154,7 @@ class BusinessCalendar:
         """The opening hours of `day` that its closures take away, as UTC instants, each with
         the closure that takes it (a day that is a public holiday has none to take)."""
         ordinal = day.toordinal()
-        spec = self.spec
-        if day in _public_holidays(spec.holiday_country, spec.holiday_subdivision, day.year):
+        if self._is_holiday(day):
             return ()
         hours = self._weekly_seconds[day.weekday()]
         taken = []
@@ -165,6 +163,11 @@ class BusinessCalendar:
             for start, end in self._to_utc(ordinal, _intersect(hours, span)):
                 taken.append((_from_us(start), _from_us(end), closure))
         return tuple(sorted(taken, key=lambda piece: piece[0]))
+
+    def _is_holiday(self, day: date) -> bool:
+        """R8: a public holiday of the calendar's country and region (closed all day)."""
+        spec = self.spec
+        return day in _public_holidays(spec.holiday_country, spec.holiday_subdivision, day.year)
 
     def _require_hours(self) -> None:
         if not self._has_hours:
@@ -232,12 +235,7 @@ class BusinessCalendar:
         local_hours = self._weekly_seconds[(day + 6) % 7]  # ordinal 1 is a Monday
         if not local_hours:
             return ()
-        as_date = date.fromordinal(day)
-        spec = self.spec
-        holidays_that_year = _public_holidays(
-            spec.holiday_country, spec.holiday_subdivision, as_date.year
-        )
-        if as_date in holidays_that_year:
+        if self._is_holiday(date.fromordinal(day)):
             return ()  # R8: public holidays close the whole local day
         closures = self._closures_by_day.get(day)
         if closures:  # R8: a closure takes its span (often the whole day) off the day's hours
