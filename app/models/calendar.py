@@ -9,7 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from app.models.base import JSONType, UTCDateTime, utcnow
 from app.models.common import Input, Schema
-from app.services.calendar_spec import CalendarSpec
+from app.services.calendar_spec import CalendarSpec, Closure
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -69,8 +69,8 @@ class ClosureIn(Input):
 
     @model_validator(mode="after")
     def _span(self) -> "ClosureIn":
-        if self.start >= self.end:
-            raise ValueError(f"the closure must end after it starts ({self.start}-{self.end})")
+        # The rules live in the engine's Closure (the patterns above name the field at fault).
+        Closure(self.date, self.start, self.end, self.label)
         return self
 
 
