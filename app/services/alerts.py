@@ -13,7 +13,7 @@ while closed, waits for the next opening.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, cast, select, text
+from sqlalchemy import String, cast, func, select, text
 from sqlmodel import Session, col
 
 from app.enums import OPEN_STATUSES
@@ -57,6 +57,7 @@ class Candidate:
     clock_started_at: datetime | None
     sla_target_seconds: int | None
     sla_calendar: str  # the snapshot as JSON text: the key of its shared calendar
+    told: str | None  # the steps already told, comma-separated
 
 
 @dataclass(frozen=True)
@@ -95,20 +96,24 @@ def scan(*, session: Session, mail: MailKnobs, now: datetime, steps: tuple[timed
         col(Ticket.take_charge_due_at) > now - LOOKBACK,
         ~breach_told,
     )
+    # The steps each was told already, read in the same query (one string per ticket).
+    told = (
+        select(func.aggregate_strings(TicketEvent.data["step"].as_string(), ","))  # type: ignore[index]
+        .where(col(TicketEvent.ticket_id) == Ticket.id, col(TicketEvent.kind) == "sla_alert")
+        .scalar_subquery()
+    )
     rows = session.execute(
         select(
             *(col(getattr(Ticket, name)) for name in CANDIDATE_COLUMNS),
             cast(col(Ticket.sla_calendar), String).label("sla_calendar"),
+            told.label("told"),
         ).where(*in_flight)
     )
-    candidates = [Candidate(**row) for row in rows.mappings()]
-    if not candidates:
-        return 0
-    told = _told(session, [t.id for t in candidates])
     reached: dict[str, list[Reached]] = {}
-    for ticket in candidates:
+    for ticket in (Candidate(**row) for row in rows.mappings()):
+        already = set((ticket.told or "").split(","))
         for step, at, left in _steps_of(ticket, steps):
-            if at > now or (ticket.id, step) in told:
+            if at > now or step in already:
                 continue
             if now - at > GRACE and not _calendar(ticket).is_open(now):
                 continue  # found late while closed: told at the next opening
@@ -143,16 +148,6 @@ def _steps_of(
             at = calendar.add_business_time(ticket.clock_started_at, target - left)
             result.append((step_name(left), at, left))
     return result
-
-
-def _told(session: Session, ticket_ids: list[int]) -> set[tuple[int, str]]:
-    """(ticket id, step) of the steps already told to these tickets."""
-    rows = session.execute(
-        select(col(TicketEvent.ticket_id), TicketEvent.data["step"].as_string()).where(  # type: ignore[index]
-            col(TicketEvent.kind) == "sla_alert", col(TicketEvent.ticket_id).in_(ticket_ids)
-        )
-    )
-    return {(ticket_id, step) for ticket_id, step in rows}
 
 
 def _tell(
