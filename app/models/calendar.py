@@ -26,15 +26,30 @@ DEFAULT_CALENDAR: dict[str, Any] = {
 }
 
 
-class Calendar(SQLModel, table=True):
+class CalendarBase(SQLModel):
+    """What a calendar is, as stored, given and shown; its hours and closures are JSON whose
+    shape the API schemas give (R8)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)  # type: ignore[assignment]
+
+    name: str = Field(
+        min_length=1, max_length=100, unique=True, schema_extra={"pattern": r"^[\w.\- ]+$"}
+    )
+    """A unique name (letters, digits, dot, dash, space); `default` is the service terms'
+    calendar (R8)."""
+    timezone: str = Field(default="Europe/Rome", max_length=64)
+    """An IANA time zone; the opening hours are wall-clock times there."""
+    holiday_country: str | None = Field(default="IT", max_length=8)
+    """Public holidays of this country (ISO 3166 code, e.g. IT) are closed days; null: none."""
+    holiday_subdivision: str | None = Field(default=None, max_length=16)
+    """A region or province with holidays of its own (e.g. RM), if any."""
+
+
+class Calendar(CalendarBase, table=True):
     __tablename__ = "calendar"
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=100, unique=True)
-    timezone: str = Field(max_length=64)
     weekly: dict[str, list[list[str]]] = Field(sa_type=JSONType)
-    holiday_country: str | None = Field(default=None, max_length=8)
-    holiday_subdivision: str | None = Field(default=None, max_length=16)
     # An ISO date per whole day closed, {"date", "start", "end", "label"} otherwise (R8).
     closures: list[str | dict[str, str | None]] = Field(default_factory=list, sa_type=JSONType)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -92,8 +107,8 @@ class ClosureRead(Schema):
     """What it is."""
 
 
-class CalendarCreate(Input):
-    model_config = ConfigDict(
+class CalendarCreate(CalendarBase, Input):
+    model_config = ConfigDict(  # type: ignore[assignment]
         extra="forbid",
         json_schema_extra={
             "example": {
@@ -114,18 +129,10 @@ class CalendarCreate(Input):
         },
     )
 
-    name: str = pydantic.Field(min_length=1, max_length=100, pattern=r"^[\w.\- ]+$")
-    """A unique name (letters, digits, dot, dash, space)."""
-    timezone: str = "Europe/Rome"
-    """An IANA time zone; the opening hours are wall-clock times there."""
     weekly: dict[Weekday, list[Interval]] = pydantic.Field(
         description='Open intervals per weekday, e.g. {"mon": [["15:00", "18:00"]]}; '
         '"24:00" is allowed as an end.'
     )
-    holiday_country: str | None = "IT"
-    """Public holidays of this country (ISO 3166 code, e.g. IT) are closed days; null: none."""
-    holiday_subdivision: str | None = None
-    """A region or province with holidays of its own (e.g. RM), if any."""
     closures: list[ClosureIn] = pydantic.Field(
         default_factory=list, max_length=1000, json_schema_extra=_date_or_closure
     )
@@ -151,19 +158,11 @@ class CalendarCreate(Input):
         return self
 
 
-class CalendarRead(Schema):
+class CalendarRead(CalendarBase):
     id: int
     """The calendar's id."""
-    name: str
-    """Its unique name; `default` is the service terms' calendar (R8)."""
-    timezone: str
-    """The IANA time zone of its opening hours."""
     weekly: dict[str, list[list[str]]]
     """Opening intervals per weekday, wall-clock HH:MM pairs."""
-    holiday_country: str | None
-    """Country whose public holidays are closed; null: none."""
-    holiday_subdivision: str | None
-    """Region or province with holidays of its own."""
     closures: list[date | ClosureRead]
     """Company closures: whole days as ISO dates, labelled or partial ones as objects."""
     created_at: datetime

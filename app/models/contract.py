@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from app.enums import Category
 from app.models.base import Hours, HoursOut, JSONType, Money, MoneyOut, UTCDateTime, utcnow
-from app.models.common import Input, Schema
+from app.models.common import MAX_ID, Input
 
 # R3, R5: website always, hosting and backup by default; R4: email and provider_outage only
 # when the contract includes them.
@@ -18,19 +18,43 @@ DEFAULT_COVERAGE: list[Category] = [Category.WEBSITE, Category.HOSTING, Category
 DEFAULT_TAKE_CHARGE_HOURS = Decimal(4)  # R9
 
 
-class Contract(SQLModel, table=True):
+class ContractBase(SQLModel):
+    """What a contract is, as stored, given and shown (R1, R3, R9)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)  # type: ignore[assignment]
+
+    customer_id: int = Field(
+        foreign_key="customer.id", index=True, ondelete="RESTRICT", ge=1, le=MAX_ID
+    )
+    """The customer it is with."""
+    code: str = Field(min_length=1, max_length=64, unique=True)
+    """A unique code, e.g. ASS-2026-001."""
+    starts_on: date
+    """The first day it is in force."""
+    annual_fee: MoneyOut = Field(sa_type=Money, ge=0, max_digits=12, decimal_places=2)
+    """The annual fee, a decimal string."""
+    proposal_ref: str = Field(default="", max_length=200)
+    """The commercial proposal it comes from."""
+    coverage: list[Category] = Field(
+        default_factory=lambda: list(DEFAULT_COVERAGE), sa_type=JSONType
+    )
+    """Categories covered; always includes website (R3). Default: website, hosting, backup."""
+    take_charge_hours: HoursOut = Field(
+        default=DEFAULT_TAKE_CHARGE_HOURS,
+        sa_type=Hours,
+        gt=0,
+        le=10_000,
+        decimal_places=2,
+    )
+    """The take-charge target in business hours; default 4 (R9)."""
+
+
+class Contract(ContractBase, table=True):
     __tablename__ = "contract"
 
     id: int | None = Field(default=None, primary_key=True)
-    customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="RESTRICT")
-    code: str = Field(max_length=64, unique=True)
-    starts_on: date
     ends_on: date
-    annual_fee: Decimal = Field(sa_type=Money)
-    proposal_ref: str = Field(default="", max_length=200)
-    coverage: list[Category] = Field(sa_type=JSONType)
     calendar_id: int = Field(foreign_key="calendar.id", ondelete="RESTRICT")
-    take_charge_hours: Decimal = Field(sa_type=Hours)
     on_call_calendar_id: int | None = Field(
         default=None, foreign_key="calendar.id", ondelete="RESTRICT"
     )
@@ -51,20 +75,20 @@ def one_year_from(starts_on: date) -> date:
 TargetHours = Annotated[
     HoursOut, pydantic.Field(gt=Decimal(0), le=Decimal(10_000), decimal_places=2)
 ]
-Fee = pydantic.condecimal(ge=Decimal(0), max_digits=12, decimal_places=2)
+Fee = pydantic.condecimal(ge=0, max_digits=12, decimal_places=2)
 
 
 class OnCall(Input):
     """R16: a specific agreement for urgent requests received while the calendar is closed."""
 
-    calendar_id: int = pydantic.Field(ge=1, le=2**31 - 1)
+    calendar_id: int = pydantic.Field(ge=1, le=MAX_ID)
     """The calendar of on-call hours (it must exist; create it first)."""
     take_charge_hours: TargetHours
     """The take-charge target in on-call hours."""
 
 
-class ContractCreate(Input):
-    model_config = ConfigDict(
+class ContractCreate(ContractBase, Input):
+    model_config = ConfigDict(  # type: ignore[assignment]
         extra="forbid",
         json_schema_extra={
             "example": {
@@ -78,24 +102,10 @@ class ContractCreate(Input):
         },
     )
 
-    customer_id: int = pydantic.Field(ge=1, le=2**31 - 1)
-    """The customer it is with."""
-    code: str = pydantic.Field(min_length=1, max_length=64)
-    """A unique code, e.g. ASS-2026-001."""
-    starts_on: date
-    """The first day it is in force."""
     ends_on: date | None = None
     """The last day; default one year from starts_on less a day (R1)."""
-    annual_fee: Fee  # type: ignore[valid-type]
-    """The annual fee, a decimal string."""
-    proposal_ref: str = pydantic.Field(default="", max_length=200)
-    """The commercial proposal it comes from."""
-    coverage: list[Category] = pydantic.Field(default_factory=lambda: list(DEFAULT_COVERAGE))
-    """Categories covered; always includes website (R3). Default: website, hosting, backup."""
-    calendar_id: int | None = pydantic.Field(default=None, ge=1, le=2**31 - 1)
+    calendar_id: int | None = pydantic.Field(default=None, ge=1, le=MAX_ID)
     """The business calendar of its deadlines; default: `default` (R8)."""
-    take_charge_hours: TargetHours = DEFAULT_TAKE_CHARGE_HOURS
-    """The take-charge target in business hours; default 4 (R9)."""
     on_call: OnCall | None = None
     """A specific agreement for urgent requests out of hours (R16); null: none."""
 
@@ -141,7 +151,7 @@ class ContractUpdate(Input):
     """A new proposal reference."""
     coverage: list[Category] | None = None
     """Replaces the categories covered (website stays, R3)."""
-    calendar_id: int | None = pydantic.Field(default=None, ge=1, le=2**31 - 1)
+    calendar_id: int | None = pydantic.Field(default=None, ge=1, le=MAX_ID)
     """Another business calendar."""
     take_charge_hours: TargetHours | None = None
     """Another take-charge target."""
@@ -154,27 +164,13 @@ class ContractUpdate(Input):
         return None if value is None else _with_website(value)
 
 
-class ContractRead(Schema):
+class ContractRead(ContractBase):
     id: int
     """The contract's id."""
-    customer_id: int
-    """The customer."""
-    code: str
-    """Its unique code."""
-    starts_on: date
-    """First day in force."""
     ends_on: date
     """Last day in force."""
-    annual_fee: MoneyOut
-    """The annual fee."""
-    proposal_ref: str
-    """The proposal it comes from."""
-    coverage: list[Category]
-    """Categories covered (R3)."""
     calendar_id: int
     """The business calendar of its deadlines (R8)."""
-    take_charge_hours: HoursOut
-    """The take-charge target in business hours (R9)."""
     on_call: OnCall | None
     """The on-call agreement (R16), or null."""
     created_at: datetime

@@ -5,7 +5,7 @@ from typing import Literal
 
 import pydantic
 from pydantic import ConfigDict, EmailStr, field_validator
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
 from app.models.base import UTCDateTime, utcnow
 from app.models.common import Input, Schema
@@ -13,12 +13,22 @@ from app.models.common import Input, Schema
 Language = Literal["it", "en"]
 
 
-class Customer(SQLModel, table=True):
+class CustomerBase(SQLModel):
+    """What a customer is, as stored, given and shown; domains and contacts are rows of
+    their own (CustomerDomain, Contact)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)  # type: ignore[assignment]
+
+    name: str = Field(min_length=1, max_length=200)
+    """The customer's name."""
+    language: Language = Field(default="it", sa_type=AutoString(2))
+    """The language of the emails and pages the customer receives: it or en."""
+
+
+class Customer(CustomerBase, table=True):
     __tablename__ = "customer"
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=200)
-    language: str = Field(default="it", max_length=2)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -77,8 +87,8 @@ class ContactRead(Schema):
     """The person's name."""
 
 
-class CustomerCreate(Input):
-    model_config = ConfigDict(
+class CustomerCreate(CustomerBase, Input):
+    model_config = ConfigDict(  # type: ignore[assignment]
         extra="forbid",
         json_schema_extra={
             "example": {
@@ -90,14 +100,10 @@ class CustomerCreate(Input):
         },
     )
 
-    name: str = pydantic.Field(min_length=1, max_length=200)
-    """The customer's name."""
     email_domains: list[str] = pydantic.Field(default_factory=list, max_length=50)
     """Mail from these domains matches this customer (R1), e.g. rossi.it."""
     contacts: list[ContactIn] = pydantic.Field(default_factory=list, max_length=200)
     """People who write from other addresses (a gmail.com address, say)."""
-    language: Language = "it"
-    """The language of the emails the customer receives: it or en."""
 
     @field_validator("email_domains")
     @classmethod
@@ -123,17 +129,13 @@ class CustomerUpdate(Input):
         return None if value is None else list(dict.fromkeys(_normalise_domain(v) for v in value))
 
 
-class CustomerRead(Schema):
+class CustomerRead(CustomerBase):
     id: int
     """The customer's id."""
-    name: str
-    """The customer's name."""
     email_domains: list[str]
     """Domains whose mail matches this customer (R1)."""
     contacts: list[ContactRead]
     """Addresses outside those domains that match this customer."""
-    language: Language
-    """The language of its emails: it or en."""
     created_at: datetime
     """When it was recorded."""
     updated_at: datetime

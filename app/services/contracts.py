@@ -28,21 +28,7 @@ def read_contract(contract: Contract) -> ContractRead:
             calendar_id=contract.on_call_calendar_id,
             take_charge_hours=contract.on_call_take_charge_hours,
         )
-    return ContractRead(
-        id=contract.id or 0,
-        customer_id=contract.customer_id,
-        code=contract.code,
-        starts_on=contract.starts_on,
-        ends_on=contract.ends_on,
-        annual_fee=contract.annual_fee,
-        proposal_ref=contract.proposal_ref,
-        coverage=contract.coverage,
-        calendar_id=contract.calendar_id,
-        take_charge_hours=contract.take_charge_hours,
-        on_call=on_call,
-        created_at=contract.created_at,
-        updated_at=contract.updated_at,
-    )
+    return ContractRead.model_validate({**contract.model_dump(), "on_call": on_call})
 
 
 def _require(
@@ -102,15 +88,8 @@ def create_contract(data: ContractCreate, *, session: Session) -> Contract:
     assert data.ends_on is not None and calendar_id is not None
     _check_no_overlap(data.customer_id, data.starts_on, data.ends_on, None, session=session)
     contract = Contract(
-        customer_id=data.customer_id,
-        code=data.code,
-        starts_on=data.starts_on,
-        ends_on=data.ends_on,
-        annual_fee=data.annual_fee,
-        proposal_ref=data.proposal_ref,
-        coverage=list(data.coverage),
+        **data.model_dump(exclude={"calendar_id", "on_call"}),
         calendar_id=calendar_id,
-        take_charge_hours=data.take_charge_hours,
         on_call_calendar_id=data.on_call.calendar_id if data.on_call else None,
         on_call_take_charge_hours=data.on_call.take_charge_hours if data.on_call else None,
     )

@@ -43,14 +43,12 @@ def read_customer(customer: Customer, *, session: Session) -> CustomerRead:
     contacts = session.exec(
         select(Contact).where(Contact.customer_id == customer.id).order_by(col(Contact.email))
     ).all()
-    return CustomerRead(
-        id=customer.id or 0,
-        name=customer.name,
-        language=customer.language,  # type: ignore[arg-type]
-        email_domains=list(domains),
-        contacts=[ContactRead(email=c.email, name=c.name) for c in contacts],
-        created_at=customer.created_at,
-        updated_at=customer.updated_at,
+    return CustomerRead.model_validate(
+        {
+            **customer.model_dump(),
+            "email_domains": list(domains),
+            "contacts": [ContactRead.model_validate(c, from_attributes=True) for c in contacts],
+        }
     )
 
 
