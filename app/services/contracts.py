@@ -28,7 +28,7 @@ def read_contract(contract: Contract) -> ContractRead:
             calendar_id=contract.on_call_calendar_id,
             take_charge_hours=contract.on_call_take_charge_hours,
         )
-    return ContractRead.model_validate({**contract.model_dump(), "on_call": on_call})
+    return ContractRead.model_validate({**dict(contract), "on_call": on_call})
 
 
 def _require(

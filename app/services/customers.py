@@ -45,7 +45,7 @@ def read_customer(customer: Customer, *, session: Session) -> CustomerRead:
     ).all()
     return CustomerRead.model_validate(
         {
-            **customer.model_dump(),
+            **dict(customer),
             "email_domains": list(domains),
             "contacts": [ContactRead.model_validate(c, from_attributes=True) for c in contacts],
         }
