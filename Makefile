@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install migrate run test test-lowest lint format bench chromium clean
+.PHONY: install migrate run test test-lowest lint format bench chromium dovecot clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sportello needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -49,6 +49,10 @@ bench: install
 
 chromium:
 	bash scripts/install-chromium.sh
+
+# The IMAP tests start a throw-away Dovecot (scripts/dovecot-test-server.sh); this installs it.
+dovecot:
+	bash scripts/install-dovecot.sh
 
 clean:
 	rm -rf $(VENV) $(LOWEST) .pytest_cache .hypothesis .ruff_cache .mypy_cache *.egg-info

@@ -112,23 +112,28 @@ def serve(
 
 @cli.command()
 def worker() -> None:
-    """Run the outbox worker alone (run `sportello migrate` first); stop it with SIGTERM or Ctrl-C.
+    """Run the outbox worker and the mailbox poller alone (run `sportello migrate` first);
+    stop them with SIGTERM or Ctrl-C.
 
     Several workers, and API processes with SPORTELLO_WORKER=false, can share one PostgreSQL:
-    each row is sent by one worker.
+    each row is sent by one worker, each mailbox read by one poller at a time.
     """
+    from app.deps import knobs_from
+    from app.mail_poller import MailPoller
     from app.worker import Worker
 
     _setup_logging()
     settings = get_settings()
-    worker = Worker.for_settings(get_engine(settings.database_url), settings)
+    engine = get_engine(settings.database_url)
+    worker = Worker.for_settings(engine, settings)
+    poller = MailPoller(engine, settings=settings, knobs=knobs_from(settings))
 
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await worker.run(stop)
+        await asyncio.gather(worker.run(stop), poller.run(stop))
 
     asyncio.run(run())
 

@@ -119,3 +119,27 @@ class OutboxChannel(StrEnum):
 
     EMAIL = "email"
     WEBHOOK = "webhook"
+
+
+class MailboxSecurity(StrEnum):
+    """How a connection to an IMAP mailbox is protected."""
+
+    IMPLICIT_TLS = "implicit_tls"  # TLS from the first byte (port 993)
+    STARTTLS = "starttls"  # plain, then upgraded to TLS before logging in (port 143)
+    PLAIN = "plain"  # no TLS at all: refused for anything but a loopback address
+
+
+class AfterStore(StrEnum):
+    """What becomes of a message in the mailbox once it is stored as a ticket or reply."""
+
+    MARK_SEEN = "mark_seen"  # flagged \\Seen, left where it is
+    MOVE = "move"  # moved to another folder
+
+
+class MailboxState(StrEnum):
+    """How a mailbox's reading goes."""
+
+    WAITING = "waiting"  # enabled, not read yet
+    OK = "ok"  # the last attempt read it
+    FAILING = "failing"  # the last attempt failed (see its error); retried with backoff
+    DISABLED = "disabled"  # not read

@@ -14,6 +14,7 @@ from app.db import get_engine, is_sqlite
 from app.deps import get_principal, knobs_from
 from app.errors import install_database_error_handler, install_error_handlers
 from app.group_commit import GroupCommit
+from app.mail_poller import MailPoller
 from app.middleware import AccessLog, BodyLimits
 from app.routers import (
     calendars,
@@ -23,6 +24,7 @@ from app.routers import (
     feeds,
     health,
     inbound,
+    mailboxes,
     outbox,
     reports,
     sla,
@@ -48,23 +50,22 @@ def _operation_id(route: APIRoute) -> str:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Run the outbox worker beside the API, unless SPORTELLO_WORKER is false."""
+    """Run the outbox worker and the mailbox poller beside the API, unless SPORTELLO_WORKER
+    is false."""
     settings: Settings = app.state.settings
     if not settings.worker:
         yield
         return
-    worker = Worker.for_settings(
-        app.state.engine,
-        settings,
-        turn=app.state.sqlite_writer if is_sqlite(app.state.engine) else None,
-    )
+    turn = app.state.sqlite_writer if is_sqlite(app.state.engine) else None
+    worker = Worker.for_settings(app.state.engine, settings, turn=turn)
+    poller = MailPoller(app.state.engine, settings=settings, knobs=app.state.knobs, turn=turn)
     stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
+    tasks = [asyncio.create_task(worker.run(stop)), asyncio.create_task(poller.run(stop))]
     try:
         yield
     finally:
         stop.set()
-        await task
+        await asyncio.gather(*tasks)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -129,7 +130,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(public)
     # Every internal route needs a token; a router's own `require(role)` narrows it further.
     internal = APIRouter(prefix=API_PREFIX, dependencies=[Depends(get_principal)])
-    for module in (customers, calendars, contracts, tickets, time_entries, sla, outbox, reports):
+    for module in (
+        customers,
+        calendars,
+        contracts,
+        tickets,
+        time_entries,
+        sla,
+        outbox,
+        reports,
+        mailboxes,
+    ):
         internal.include_router(module.router)
     app.include_router(internal)
     return app

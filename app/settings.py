@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     # The loop guard: more automatic emails than this to one address within an hour are held.
     max_emails_per_recipient_per_hour: int = Field(default=20, ge=1)
 
-    # The outbox worker: `sportello serve` runs one in-process unless `worker` is false.
+    # The outbox worker and the mailbox poller: `sportello serve` runs them in-process unless
+    # `worker` is false.
     worker: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     worker_batch: int = Field(default=50, ge=1, le=1000)
@@ -46,6 +47,12 @@ class Settings(BaseSettings):
     # for every alert_scan_seconds by the worker.
     alert_steps_minutes: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [60])
     alert_scan_seconds: float = Field(default=60, gt=0)
+
+    # IMAP mailboxes (POST /api/v1/mailboxes) are read by the worker too: one reader per
+    # mailbox across processes, under a lease renewed while reading; a reader that dies frees
+    # its mailboxes when the lease ends.
+    mailbox_lease_seconds: float = Field(default=120, ge=1)
+    imap_timeout_seconds: float = Field(default=30, gt=0)
 
     # Small deliveries from mail providers share one transaction per batch (app.group_commit;
     # docs/adr/0001-group-commit.md). Off, each commits on its own.

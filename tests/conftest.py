@@ -27,6 +27,7 @@ from app.main import create_app
 from app.models.base import utcnow
 from app.services.auth import create_token
 from app.settings import Settings
+from tests.imap import imap, imap_server  # noqa: F401  (fixtures for the IMAP tests)
 
 ADMIN_TOKEN = "test-admin-token-" + uuid.uuid4().hex
 MAILGUN_KEY = "sportello-test-signing-key"  # the key the Mailgun fixtures are signed with

@@ -372,14 +372,17 @@ async def test_the_loop_guard_holds_back_and_records(db, session, smtp):
 # --- crashes and several workers ----------------------------------------------------------
 
 
-def _worker_process(db: str, smtp: SmtpServer, tmp_path, **env: str) -> subprocess.Popen[bytes]:
+def worker_process(
+    db: str, smtp: SmtpServer | None, tmp_path, **env: str
+) -> subprocess.Popen[bytes]:
+    """`sportello worker` as a process of its own (without `smtp`, emails become .eml files)."""
     variables = {k: v for k, v in os.environ.items() if not k.startswith("SPORTELLO_")}
     variables.update(
         {
             "SPORTELLO_DATABASE_URL": db,
-            "SPORTELLO_SMTP_URL": smtp.url,
             "SPORTELLO_SUPPORT_ADDRESS": SUPPORT,
             "SPORTELLO_WORKER_POLL_SECONDS": "0.1",
+            **({"SPORTELLO_SMTP_URL": smtp.url} if smtp else {}),
             **env,
         }
     )
@@ -408,14 +411,14 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_resends_at_most_the_row_in_
     queue_receipts(db, smtp, 30)
     smtp.sink.delay = 0.05  # each email takes a while: the kill lands mid-batch
 
-    first = _worker_process(db, smtp, tmp_path, SPORTELLO_WORKER_LEASE_SECONDS="2")
+    first = worker_process(db, smtp, tmp_path, SPORTELLO_WORKER_LEASE_SECONDS="2")
     smtp.sink.wait_for(8, timeout=30)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     sent_before = len(smtp.sink.received)
     assert 8 <= sent_before < 30, "the worker was killed mid-batch"
 
-    second = _worker_process(db, smtp, tmp_path, SPORTELLO_WORKER_LEASE_SECONDS="2")
+    second = worker_process(db, smtp, tmp_path, SPORTELLO_WORKER_LEASE_SECONDS="2")
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and {r.state for r in rows(db)} != {OutboxState.SENT}:
@@ -451,7 +454,7 @@ def test_two_workers_on_one_postgresql_drain_1000_rows_none_twice(db, session, s
         )
         bulk.commit()
 
-    workers = [_worker_process(db, smtp, tmp_path, SPORTELLO_WORKER_BATCH="20") for _ in range(2)]
+    workers = [worker_process(db, smtp, tmp_path, SPORTELLO_WORKER_BATCH="20") for _ in range(2)]
     try:
         smtp.sink.wait_for(1000, timeout=120)
         time.sleep(0.5)  # anything sent twice would arrive now

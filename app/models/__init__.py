@@ -6,6 +6,7 @@ from app.models.calendar import Calendar
 from app.models.contract import Contract
 from app.models.customer import Contact, Customer, CustomerDomain
 from app.models.inbound import ContactHit
+from app.models.mailbox import Mailbox
 from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
 from app.models.outbox import Outbox, OutboxAttempt
 from app.models.ticket import StatusLink, Ticket, TicketEvent
@@ -21,6 +22,7 @@ __all__ = [
     "Contract",
     "Customer",
     "CustomerDomain",
+    "Mailbox",
     "Message",
     "Outbox",
     "OutboxAttempt",
