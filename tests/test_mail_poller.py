@@ -7,19 +7,22 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlmodel import Session, col, func, select
 
-from app.db import get_engine
+from app.db import get_engine, unit_of_work
 from app.deps import knobs_from
 from app.enums import OutboxState
 from app.mail_poller import MailPoller
+from app.models.base import utcnow
 from app.models.mailbox import Mailbox
 from app.models.message import Message
 from app.models.outbox import Outbox
 from app.models.ticket import Ticket
+from app.services import mailboxes
 from tests.conftest import make_settings
 from tests.imap import ImapServer, email
 from tests.test_worker import STAFF, SUPPORT, customer, worker_process
@@ -225,3 +228,19 @@ def test_a_poller_killed_mid_batch_of_200_stores_each_message_once(api, db, imap
     assert sorted(ids) == sorted(f"batch{n}@rossi.it" for n in range(200))
     assert all_seen(imap, 200)()  # every one flagged
     assert second.returncode == 0  # SIGTERM stops it cleanly
+
+
+def test_one_reader_at_a_time_holds_a_mailbox_until_its_lease_ends(api, db, imap):
+    created = add_mailbox(api, imap)
+    lease, now = timedelta(seconds=120), utcnow()
+
+    def claim(owner: str, at: datetime) -> list[int]:
+        with unit_of_work(get_engine(db)) as session:
+            boxes = mailboxes.claim_due(
+                session=session, owner=owner, now=at, lease=lease, busy=set()
+            )
+            return [box.id for box in boxes]
+
+    assert claim("worker-a", now) == [created["id"]]
+    assert claim("worker-b", now) == []  # another process: not while the lease lasts
+    assert claim("worker-b", now + lease + timedelta(seconds=1)) == [created["id"]]  # a died
