@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import make_url
 
-from app import migrations
+from app import logs, migrations
 from app.db import get_engine, unit_of_work
 from app.enums import ROLE_RANK
 from app.errors import DomainError
@@ -54,10 +54,8 @@ def _main(
 
 
 def _setup_logging() -> None:
-    logging.basicConfig(
-        level=get_settings().log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    settings = get_settings()
+    logs.setup(settings.log_level, settings.log_format)
 
 
 def _safe_url(url: str) -> str:
@@ -105,7 +103,7 @@ def serve(
         port=port,
         workers=workers,
         proxy_headers=False,
-        log_level=get_settings().log_level.lower(),
+        log_config=logs.config(get_settings().log_level, get_settings().log_format),
         access_log=False,
     )
 

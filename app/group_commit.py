@@ -21,6 +21,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
+from contextvars import copy_context
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -97,7 +98,10 @@ class GroupCommit:
             async with self._turn:
                 return await run_in_threadpool(run_alone, self._engine, work)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((work, future))
+        # The unit runs in its request's context (its request id on log lines and outbox
+        # rows), whichever request's batch it shares.
+        context = copy_context()
+        self._queue.append((lambda session: context.run(work, session), future))
         if self._drainer is None:
             self._drainer = asyncio.create_task(self._drain())
         return await future

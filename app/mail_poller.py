@@ -37,6 +37,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from app import metrics
 from app.enums import AfterStore, MailboxSecurity
 from app.errors import PayloadTooLarge
 from app.group_commit import run_alone
@@ -301,7 +302,9 @@ class MailPoller:
                 )
             )
         except PayloadTooLarge as exc:
+            metrics.count_delivery("imap", "rejected")
             return exc.detail, False
+        metrics.count_delivery("imap", "duplicate" if result.duplicate else "stored")
         log.info(
             "mailbox %s: UID %d %s ticket %s",
             box.name,

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.db import get_engine, is_sqlite
@@ -21,10 +22,12 @@ from app.routers import (
     contact,
     contracts,
     customers,
+    docs,
     feeds,
     health,
     inbound,
     mailboxes,
+    metrics,
     outbox,
     reports,
     sla,
@@ -82,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "is `docs/api.md` and the rules R1-R17 cited here are in `docs/rules.md`, both in "
         "Sportello's repository.",
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # served by routers/docs.py with packaged assets, no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.knobs = knobs_from(settings)
@@ -118,7 +123,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # contact form's rate limit counts it), whichever server runs the app.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
+    app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS), name="docs-assets")
+    app.include_router(docs.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)  # its own guard: a token or an address allowlist
     app.include_router(status.router)  # the customer's page: its token is its check
     # Public: each checks its caller itself (provider signatures, basic auth) or is open by
     # design and rate limited (the website's contact form).

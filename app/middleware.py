@@ -9,6 +9,7 @@ from collections.abc import Callable
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import logs, metrics
 from app.errors import problem
 
 log = logging.getLogger("sportello.access")
@@ -82,6 +83,17 @@ def _too_large(limit: int) -> str:
     return f"The request body is larger than the limit of {limit} bytes."
 
 
+def route_template(scope: Scope) -> str:
+    """The route a request matched, its parameters named (`/api/v1/tickets/{ticket_ref}`), so
+    that metrics never carry ids or tokens; `unmatched` for a path no route serves."""
+    if scope.get("route") is None:
+        return "unmatched"
+    names = {str(value): name for name, value in scope.get("path_params", {}).items()}
+    return "/".join(
+        f"{{{names[part]}}}" if part in names else part for part in scope["path"].split("/")
+    )
+
+
 class AccessLog:
     """One line per request: method, path, status, duration, request id. Never headers.
 
@@ -114,17 +126,13 @@ class AccessLog:
                 ]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            path = scope["path"]
-            if path.startswith("/status/"):
-                path = "/status/…"  # the token is the customer's key: never in a log
-            log.info(
-                "%s %s %s %.1fms id=%s",
-                scope["method"],
-                path,
-                status,
-                (time.perf_counter() - started) * 1000,
-                request_id,
-            )
+        with logs.request_context(request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                path = scope["path"]
+                if path.startswith("/status/"):
+                    path = "/status/…"  # the token is the customer's key: never in a log
+                seconds = time.perf_counter() - started
+                log.info("%s %s %s %.1fms", scope["method"], path, status, seconds * 1000)
+                metrics.observe_request(scope["method"], route_template(scope), status, seconds)

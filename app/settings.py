@@ -1,8 +1,9 @@
 """Configuration: one Settings object read from SPORTELLO_* environment variables."""
 
+import ipaddress
 from decimal import Decimal
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -20,6 +21,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./sportello.db"
     admin_token: SecretStr | None = None
     log_level: str = "INFO"
+    # json: one JSON object per line; text: plain lines; auto: text on a terminal, else JSON.
+    log_format: Literal["auto", "json", "text"] = "auto"
 
     # Outgoing mail (R11 notifications): smtp://user:pass@host:port, smtps://... for implicit TLS.
     # Unset: emails are written as .eml files under outbox_dir instead (nothing leaves).
@@ -95,6 +98,11 @@ class Settings(BaseSettings):
     status_rate_limit: int = Field(default=30, ge=1)
     # Where customers reach this service (the status links in their emails).
     public_url: str = "http://127.0.0.1:8000"
+    # GET /metrics (Prometheus): served to this bearer token, or to these addresses or
+    # networks (comma-separated; behind a proxy, set SPORTELLO_FORWARDED_ALLOW_IPS too).
+    metrics_token: SecretStr | None = None
+    metrics_allow_ips: str = "127.0.0.1/32,::1/128"
+
     # Proxies whose X-Forwarded-For is believed (comma-separated IPs or networks, or "*").
     # Unset: the client is the peer address itself.
     forwarded_allow_ips: str | None = None
@@ -112,6 +120,14 @@ class Settings(BaseSettings):
     @classmethod
     def _surcharge(cls, value: str) -> str:
         parse_surcharge(value)
+        return value
+
+    @field_validator("metrics_allow_ips")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for network in value.split(","):
+            if network.strip():
+                ipaddress.ip_network(network.strip())  # ValueError names the bad one
         return value
 
     @field_validator("alert_steps_minutes", mode="before")

@@ -22,6 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from app import logs
 from app.deps import knobs_from
 from app.group_commit import run_alone
 from app.models.base import utcnow
@@ -154,7 +155,8 @@ class Worker:
             )
         )
         for row in rows:
-            await self._deliver(row, now=now)
+            with logs.request_context(row.request_id):  # the request that caused it
+                await self._deliver(row, now=now)
         return len(rows)
 
     async def scan_once(self, *, now: datetime) -> int:

@@ -3,6 +3,7 @@
 import email
 import email.policy
 import os
+import re
 import subprocess
 import sys
 import time
@@ -11,6 +12,12 @@ from pathlib import Path
 import httpx
 
 SPORTELLO = str(Path(sys.executable).parent / "sportello")
+
+
+def port_of(line: str) -> int | None:
+    """The port of uvicorn's "running on" line (plain or JSON), else None."""
+    found = re.search(r"Uvicorn running on http://[^:\s]+:(\d+)", line)
+    return int(found[1]) if found else None
 
 
 def _run(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -72,8 +79,8 @@ def test_serve_migrates_and_answers_in_an_empty_directory(tmp_path):
         try:
             port = None
             for line in process.stdout:  # type: ignore[union-attr]
-                if "Uvicorn running on" in line:
-                    port = int(line.rsplit(":", 1)[1].split()[0])
+                port = port_of(line)
+                if port:
                     break
             assert port, "the server did not start"
             base = f"http://127.0.0.1:{port}"
@@ -119,8 +126,8 @@ def _serve(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], 
     lines = []
     for line in process.stdout:  # type: ignore[union-attr]
         lines.append(line)
-        if "Uvicorn running on" in line:
-            port = int(line.rsplit(":", 1)[1].split()[0])
+        port = port_of(line)
+        if port:
             return process, f"http://127.0.0.1:{port}", lines
     raise AssertionError("the server did not start:\n" + "".join(lines))
 

@@ -44,6 +44,9 @@ class OutboxBase(SQLModel):
     """When it was last tried."""
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     """When the SMTP server or the webhook accepted it."""
+    request_id: str | None = Field(default=None, max_length=64)
+    """The request that caused it (its X-Request-Id), if any: the worker's log lines about it
+    carry the same id."""
 
 
 class Outbox(OutboxBase, table=True):

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
+from app import metrics
 from app.deps import KnobsDep, Now, SettingsDep, WriterDep, authenticate_bearer
 from app.enums import Role
-from app.errors import BadRequest, Forbidden, NotAcceptable, Unauthorized
+from app.errors import BadRequest, DomainError, Forbidden, NotAcceptable, Unauthorized
 from app.models.inbound import InboundResult
 from app.models.message import MAX_TOKEN_CHARS
 from app.routers._responses import problems
@@ -148,15 +149,21 @@ async def email_store(
     before the answer; 503 when nothing could be stored, so the provider retries."""
 
     async def store(email: InboundEmail, token: str | None) -> ingest.IngestResult:
-        return await write(
-            ingest.storing(
-                email,
-                knobs=knobs,
-                now=now,
-                max_file_bytes=settings.max_file_bytes,
-                replay_token=token,
+        try:
+            result = await write(
+                ingest.storing(
+                    email,
+                    knobs=knobs,
+                    now=now,
+                    max_file_bytes=settings.max_file_bytes,
+                    replay_token=token,
+                )
             )
-        )
+        except DomainError:  # a replayed token, an attachment over the limit
+            metrics.count_delivery(email.provider, "rejected")
+            raise
+        metrics.count_delivery(email.provider, "duplicate" if result.duplicate else "stored")
+        return result
 
     return store
 

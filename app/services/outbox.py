@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 from sqlmodel import Session, col
 
+from app import logs
 from app.enums import OutboxState
 from app.errors import Conflict, NotFound
 from app.models.base import table_of
@@ -63,6 +64,8 @@ def enqueue(
             "attempts": 0,
             "created_at": at,
             "available_at": available_at or at,
+            # The request this runs in, if any: the worker's lines about the row carry it.
+            "request_id": logs.request_id.get(),
         },
     )
     return True
@@ -80,6 +83,7 @@ class Claimed:
     payload: dict[str, Any]
     attempts: int
     created_at: datetime
+    request_id: str | None
 
 
 def claim(
@@ -114,6 +118,7 @@ def claim(
             _OUTBOX.c.payload,
             _OUTBOX.c.attempts,
             _OUTBOX.c.created_at,
+            _OUTBOX.c.request_id,
         )
     ).all()
     return sorted((Claimed(*row) for row in rows), key=lambda row: row.id)

@@ -19,7 +19,8 @@ def _internal_routes() -> list[tuple[str, str]]:
     app = create_app(make_settings("sqlite:///:memory:"))
     routes = []
     # Every route the app serves, however deeply routers are included: the OpenAPI document
-    # lists them all (no API route is hidden from it; only /docs and /redoc are).
+    # lists them all (no API route is hidden from it; only /docs, /redoc and /metrics are,
+    # each tested on its own).
     for path, operations in app.openapi()["paths"].items():
         if not path.startswith("/api/v1") or path.startswith(PUBLIC_PREFIXES):
             continue

@@ -1,0 +1,89 @@
+"""Logs: one JSON object per line (python-json-logger), or plain text on a terminal; every line
+carries the request id of the request it belongs to (or of the request that caused the outbox
+row a worker is sending).
+
+What a line may never hold is masked here, whatever the caller wrote: an email address keeps
+its domain and the first letter of its local part (`m***@rossi.it`). Message bodies and secrets
+are never passed to a logger in the first place.
+"""
+
+import logging
+import logging.config
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s [%(request_id)s]"
+JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s"
+_ADDRESS = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
+
+
+def mask_addresses(text: str) -> str:
+    """Every email address in `text` with its local part hidden: `m***@rossi.it`."""
+    return _ADDRESS.sub(r"\1***@\2", text)
+
+
+class Context(logging.Filter):
+    """Puts the current request id on the record and masks addresses in the message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get() or "-"
+        message = record.getMessage()
+        masked = mask_addresses(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+@contextmanager
+def request_context(value: str | None) -> Iterator[None]:
+    """Lines logged inside belong to request `value` (the worker, for a row it sends)."""
+    token = request_id.set(value)
+    try:
+        yield
+    finally:
+        request_id.reset(token)
+
+
+def config(level: str = "INFO", style: str = "auto") -> dict[str, Any]:
+    """The logging configuration (`logging.config.dictConfig`): `json`, `text`, or `auto` (text
+    on a terminal, JSON otherwise). uvicorn applies it in each of its worker processes too."""
+    as_json = style == "json" or (style == "auto" and not sys.stderr.isatty())
+    formatter: dict[str, Any] = (
+        {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": JSON_FIELDS,
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        }
+        if as_json
+        else {"format": TEXT_FORMAT}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": "app.logs.Context"}},
+        "formatters": {"default": formatter},
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "default",
+                "filters": ["context"],
+                "stream": "ext://sys.stderr",
+            }
+        },
+        # uvicorn's own loggers write through the same handler (no duplicates, no colours).
+        "loggers": {
+            name: {"handlers": [], "propagate": True}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+        "root": {"handlers": ["default"], "level": level.upper()},
+    }
+
+
+def setup(level: str = "INFO", style: str = "auto") -> None:
+    """Configure logging for this process (see `config`)."""
+    logging.config.dictConfig(config(level, style))

@@ -1,0 +1,97 @@
+"""Logs as an operator reads them: `sportello serve` writes JSON lines, each with the request id
+of its request (the worker's lines about an email carry the id of the request that caused it),
+and never a message body, an address's local part or a secret."""
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from app.logs import mask_addresses
+from tests.test_cli import SPORTELLO, port_of
+
+ADMIN = "admin-secret-" + "7" * 16
+INBOUND = ("relay", "relay-password-" + "9" * 12)
+MARKER = "CORPO-RISERVATO-4711"
+
+
+def test_addresses_keep_only_their_first_letter_and_domain():
+    assert (
+        mask_addresses("to giovanni.verdi@rossi.it and a@b.it") == "to g***@rossi.it and a***@b.it"
+    )
+    assert mask_addresses("no address here: 10:30 @ home") == "no address here: 10:30 @ home"
+
+
+def _start(tmp_path: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPORTELLO_")}
+    env.update(
+        {
+            "SPORTELLO_DATABASE_URL": f"sqlite:///{tmp_path / 'logs.db'}",
+            "SPORTELLO_ADMIN_TOKEN": ADMIN,
+            "SPORTELLO_INBOUND_USERNAME": INBOUND[0],
+            "SPORTELLO_INBOUND_PASSWORD": INBOUND[1],
+            "SPORTELLO_WORKER_POLL_SECONDS": "0.1",
+        }
+    )
+    process = subprocess.Popen(
+        [SPORTELLO, "serve", "--host", "127.0.0.1", "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),  # not a terminal: JSON lines
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for line in log.read_text().splitlines():
+            port = port_of(line)
+            if port:
+                return process, f"http://127.0.0.1:{port}"
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError("the server did not start:\n" + log.read_text())
+
+
+def test_serve_logs_json_lines_with_request_ids_and_nothing_private(tmp_path):
+    log = tmp_path / "server.log"
+    process, base = _start(tmp_path, log)
+    try:
+        raw = (
+            "From: Giovanni Verdi <giovanni.verdi@rossi.it>\r\n"
+            "To: assistenza@example.com\r\nSubject: Sito giù\r\n"
+            "Message-ID: <logs-1@rossi.it>\r\n\r\n"
+            f"Il sito non risponde. {MARKER}\r\n"
+        ).encode()
+        delivered = httpx.post(
+            base + "/api/v1/inbound/email/mime",
+            content=raw,
+            auth=INBOUND,
+            headers={"Content-Type": "message/rfc822"},
+        )
+        assert delivered.status_code == 200
+        request_id = delivered.headers["x-request-id"]
+        listed = httpx.get(base + "/api/v1/calendars", headers={"Authorization": f"Bearer {ADMIN}"})
+        assert listed.status_code == 200
+        outbox = tmp_path / "var" / "outbox"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not list(outbox.glob("*.eml")):
+            time.sleep(0.1)
+        assert list(outbox.glob("*.eml")), "the receipt was not written"
+        time.sleep(0.3)  # the worker's line after the send
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+    text = log.read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]  # each is JSON
+    assert lines and all(
+        {"time", "level", "logger", "message", "request_id"} <= set(line) for line in lines
+    )
+    mine = [line for line in lines if line["request_id"] == request_id]
+    loggers = {line["logger"] for line in mine}
+    assert "sportello.access" in loggers  # the request itself
+    assert "sportello.worker" in loggers  # the receipt it caused, sent later by the worker
+    for private in (MARKER, ADMIN, INBOUND[1], "giovanni.verdi", "Il sito non risponde"):
+        assert private not in text
