@@ -1,9 +1,13 @@
 """`sportello`: serve, migrate, run the outbox worker, and manage API tokens."""
 
 import asyncio
+import atexit
 import gc
 import logging
+import os
+import shutil
 import signal
+import tempfile
 from importlib.metadata import version
 from typing import Annotated
 
@@ -80,12 +84,27 @@ def serve(
     gc_freeze: Annotated[
         bool, typer.Option(help="Freeze start-up objects out of the garbage collector.")
     ] = True,
+    run_migrations: Annotated[
+        bool,
+        typer.Option(
+            "--migrate/--no-migrate",
+            help="Migrate first; --no-migrate where `sportello migrate` runs as its own step.",
+        ),
+    ] = True,
 ) -> None:
     """Migrate, then serve the API."""
     import uvicorn
 
-    migrate()
+    if run_migrations:
+        migrate()
+    else:
+        _setup_logging()
     target: object = "app.main:app"  # each worker process imports it
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker process counts in files here; a scrape adds them all up (app.metrics).
+        directory = tempfile.mkdtemp(prefix="sportello-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
     if workers == 1:
         from app.main import app
 

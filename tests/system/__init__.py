@@ -1,0 +1,1 @@
+"""System tests: the real `sportello` processes, from outside."""
