@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install migrate run test test-lowest lint format bench chromium dovecot clean
+.PHONY: install migrate run test test-lowest lint format bench chromium dovecot client clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sportello needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -47,6 +47,15 @@ format: install
 bench: install
 	$(BIN)/python bench/sla_engine.py
 
+# A Python client for internal tools, generated from the OpenAPI document with
+# openapi-python-client into clients/sportello_client (generated, never committed: regenerate
+# it after changing the API; tests/test_generated_client.py does so and drives a day with it).
+client: install
+	mkdir -p clients
+	$(BIN)/sportello openapi > clients/openapi.json
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/openapi-python-client generate --meta none \
+		--path clients/openapi.json --output-path clients/sportello_client --overwrite
+
 chromium:
 	bash scripts/install-chromium.sh
 
@@ -55,4 +64,4 @@ dovecot:
 	bash scripts/install-dovecot.sh
 
 clean:
-	rm -rf $(VENV) $(LOWEST) .pytest_cache .hypothesis .ruff_cache .mypy_cache *.egg-info
+	rm -rf $(VENV) $(LOWEST) clients .pytest_cache .hypothesis .ruff_cache .mypy_cache *.egg-info

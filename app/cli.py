@@ -3,6 +3,7 @@
 import asyncio
 import atexit
 import gc
+import json
 import logging
 import os
 import shutil
@@ -153,6 +154,14 @@ def worker() -> None:
         await asyncio.gather(worker.run(stop), poller.run(stop))
 
     asyncio.run(run())
+
+
+@cli.command()
+def openapi() -> None:
+    """Print the OpenAPI document as JSON (`make client` generates a Python client from it)."""
+    from app.main import create_app
+
+    typer.echo(json.dumps(create_app(get_settings()).openapi(), indent=2, ensure_ascii=False))
 
 
 @token_cli.command("create")

@@ -89,6 +89,13 @@ class Category(StrEnum):
     BACKUP = "backup"
 
 
+class Language(StrEnum):
+    """The language of a customer's emails and pages."""
+
+    IT = "it"
+    EN = "en"
+
+
 class Role(StrEnum):
     """What a token may do; each role includes the ones below it.
 

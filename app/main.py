@@ -85,6 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "is `docs/api.md` and the rules R1-R17 cited here are in `docs/rules.md`, both in "
         "Sportello's repository.",
         generate_unique_id_function=_operation_id,
+        # One schema per model, not an -Input and an -Output twin: a generated client gets
+        # one class for each.
+        separate_input_output_schemas=False,
         docs_url=None,  # served by routers/docs.py with packaged assets, no CDN
         redoc_url=None,
     )

@@ -1,16 +1,14 @@
 """Customers, their contacts and their email domains."""
 
 from datetime import datetime
-from typing import Literal
 
 import pydantic
 from pydantic import ConfigDict, EmailStr, field_validator
-from sqlmodel import AutoString, Field, SQLModel
+from sqlmodel import Field, SQLModel
 
-from app.models.base import UTCDateTime, utcnow
+from app.enums import Language
+from app.models.base import EnumString, UTCDateTime, utcnow
 from app.models.common import Input, Schema
-
-Language = Literal["it", "en"]
 
 
 class CustomerBase(SQLModel):
@@ -21,7 +19,7 @@ class CustomerBase(SQLModel):
 
     name: str = Field(min_length=1, max_length=200)
     """The customer's name."""
-    language: Language = Field(default="it", sa_type=AutoString(2))
+    language: Language = Field(default=Language.IT, sa_type=EnumString(Language, 2))
     """The language of the emails and pages the customer receives: it or en."""
 
 

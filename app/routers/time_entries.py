@@ -9,7 +9,7 @@ from app.routers._responses import CREATE, READ, WRITE, CreatedDep
 from app.services import time_entries as service
 from app.services.tickets import queue
 
-router = APIRouter(prefix="/tickets", tags=["time"])
+router = APIRouter(prefix="/tickets", tags=["time_entries"])
 
 
 @router.post(
