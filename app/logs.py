@@ -32,6 +32,7 @@ class Context(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get() or "-"
+        record.__dict__.pop("color_message", None)  # uvicorn's copy with terminal colours
         message = record.getMessage()
         masked = mask_addresses(message)
         if masked != message:

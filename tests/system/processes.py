@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from tests.test_cli import SPORTELLO, port_of
 
 
@@ -46,6 +48,14 @@ def run(directory: Path, *args: str, env: dict[str, str]) -> Process:
     return Process(popen, log)
 
 
+def _answers(base_url: str) -> bool:
+    """Whether a server (every worker process of it, as far as one can tell) is up."""
+    try:
+        return httpx.get(base_url + "/healthz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def serve(directory: Path, env: dict[str, str], *options: str) -> Process:
     """`sportello serve` on a free loopback port, once it answers."""
     process = run(directory, "serve", "--host", "127.0.0.1", "--port", "0", *options, env=env)
@@ -53,7 +63,7 @@ def serve(directory: Path, env: dict[str, str], *options: str) -> Process:
     while time.monotonic() < deadline:
         for line in process.log.read_text(errors="replace").splitlines():
             port = port_of(line)
-            if port:
+            if port and _answers(f"http://127.0.0.1:{port}"):
                 process.base_url = f"http://127.0.0.1:{port}"
                 return process
         if process.popen.poll() is not None:
