@@ -44,8 +44,10 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     worker_batch: int = Field(default=50, ge=1, le=1000)
     worker_lease_seconds: float = Field(default=300, gt=0)
-    # Temporary failures are retried with backoff for this long, then the row fails.
+    # Temporary failures are retried with backoff (from delivery_retry_seconds, doubling up to
+    # an hour) for delivery_horizon_hours, then the row fails.
     delivery_horizon_hours: float = Field(default=24, gt=0)
+    delivery_retry_seconds: float = Field(default=30, gt=0, le=3600)
     # At-risk staff alerts at these minutes of business time left (then the breach), looked
     # for every alert_scan_seconds by the worker.
     alert_steps_minutes: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [60])

@@ -95,6 +95,7 @@ class Worker:
         self._batch = settings.worker_batch
         self._lease = timedelta(seconds=settings.worker_lease_seconds)
         self._horizon = timedelta(hours=settings.delivery_horizon_hours)
+        self._first_backoff = timedelta(seconds=settings.delivery_retry_seconds)
         self._poll = settings.worker_poll_seconds
         self._steps = tuple(timedelta(minutes=m) for m in settings.alert_steps_minutes if m > 0)
         self._scan_every = timedelta(seconds=settings.alert_scan_seconds)
@@ -204,6 +205,7 @@ class Worker:
                 error=error,
                 permanent=permanent,
                 horizon=self._horizon,
+                first_backoff=self._first_backoff,
             )
         )
         log.warning(

@@ -145,6 +145,7 @@ def mark_failed(
     error: str,
     permanent: bool,
     horizon: timedelta,
+    first_backoff: timedelta = BACKOFF_FIRST,
 ) -> bool:
     """Record a failed attempt: retried later with backoff, or failed for good.
 
@@ -156,15 +157,17 @@ def mark_failed(
     if gives_up:
         values["state"] = OutboxState.FAILED
     else:
-        values["available_at"] = now + backoff(row.attempts + 1)
+        values["available_at"] = now + backoff(row.attempts + 1, first=first_backoff)
     settled = _settle(row, session=session, worker=worker, values=values, now=now)
     return settled and gives_up
 
 
-def backoff(attempt: int, *, rng: random.Random | None = None) -> timedelta:
-    """The wait before attempt `attempt + 1`: doubling from 30 s up to 1 h, with full jitter
-    in the upper half, so that rows failing together do not retry together."""
-    ceiling = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(0, attempt - 1))
+def backoff(
+    attempt: int, *, first: timedelta = BACKOFF_FIRST, rng: random.Random | None = None
+) -> timedelta:
+    """The wait before attempt `attempt + 1`: doubling from `first` (30 s) up to 1 h, with
+    full jitter in the upper half, so that rows failing together do not retry together."""
+    ceiling = min(BACKOFF_MAX, first * 2 ** max(0, attempt - 1))
     return ceiling * (0.5 + 0.5 * (rng or random).random())
 
 
