@@ -26,6 +26,7 @@ test: migrate
 
 # The suite on the lowest versions pyproject.toml allows (every direct dependency pinned to its
 # lower bound, the rest resolved as usual), in a venv of its own: each bound is one that works.
+# The system tests (tests/system: processes run from outside, minutes of CI) run in `make test`.
 LOWEST := .venv-lowest
 test-lowest:
 	@test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
@@ -33,7 +34,7 @@ test-lowest:
 	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
 	$(LOWEST)/bin/python -m pip install --quiet --constraint $(LOWEST)/constraints.txt --editable '.[dev]'
 	$(LOWEST)/bin/python -m pip check
-	$(LOWEST)/bin/pytest -p no:cacheprovider
+	$(LOWEST)/bin/pytest -p no:cacheprovider -m "not system"
 
 lint: install
 	$(BIN)/ruff check app tests bench

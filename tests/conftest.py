@@ -53,6 +53,13 @@ def _postgres_unavailable() -> str | None:
     return None
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/system is marked `system` (make test-lowest leaves it out)."""
+    for item in items:
+        if "system" in item.path.parts:
+            item.add_marker(pytest.mark.system)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     reason = _postgres_unavailable()
     return "databases: sqlite" + (f", postgresql skipped ({reason})" if reason else ", postgresql")

@@ -150,6 +150,9 @@ class CalendarCreate(CalendarBase, Input):
     @classmethod
     def _weekly(cls, value: dict[str, list[Interval]]) -> dict[str, list[list[str]]]:
         weekly = CalendarSpec.normalize_weekly(value)
+        if not any(intervals for _, intervals in weekly):
+            # Never open: no deadline could ever be computed on it (R8, R9).
+            raise ValueError("a calendar must be open for at least one interval of the week")
         return {day: [list(i) for i in intervals] for day, intervals in weekly if intervals}
 
     @model_validator(mode="after")

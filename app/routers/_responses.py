@@ -31,7 +31,8 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 AUTH = (401, 403)
 READ = problems(*AUTH, 404, 422)
-WRITE = problems(*AUTH, 404, 409, 413, 422)
+# 400: a body that is not JSON at all (or nested too deep), before any field is looked at.
+WRITE = problems(400, *AUTH, 404, 409, 413, 422)
 
 
 class Created:

@@ -31,8 +31,19 @@ def test_create_calendar_with_several_intervals_and_24_00(api):
     assert body["weekly"]["sat"] == [["00:00", "08:00"], ["22:00", "24:00"]]
     assert body["closures"] == ["2026-08-14"]
     assert api.viewer.get(f"/api/v1/calendars/{body['id']}").json() == body
-    again = api.admin.post("/api/v1/calendars", json={"name": "on-call", "weekly": {}})
+    again = api.admin.post(
+        "/api/v1/calendars", json={"name": "on-call", "weekly": {"sat": [["09:00", "12:00"]]}}
+    )
     assert again.status_code == 409
+
+
+@pytest.mark.parametrize("weekly", [{}, {"mon": [], "sat": []}])
+def test_a_calendar_never_open_is_refused(api, weekly):
+    """Found by schemathesis: a calendar with no hours made every deadline on it a 500 (R8)."""
+    response = api.admin.post("/api/v1/calendars", json={"name": "mai", "weekly": weekly})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "weekly"
+    assert "open for at least one interval" in response.json()["errors"][0]["message"]
 
 
 def test_closures_for_part_of_a_day_with_labels_shape_the_deadline(api):
@@ -95,8 +106,9 @@ def test_closures_for_part_of_a_day_with_labels_shape_the_deadline(api):
     ],
 )
 def test_a_bad_closure_names_the_field_at_fault(api, closure, field):
+    weekly = {"mon": [["15:00", "18:00"]]}
     response = api.admin.post(
-        "/api/v1/calendars", json={"name": "c", "weekly": {}, "closures": [closure]}
+        "/api/v1/calendars", json={"name": "c", "weekly": weekly, "closures": [closure]}
     )
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == field
