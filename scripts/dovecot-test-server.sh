@@ -9,7 +9,8 @@ dovecot=$(command -v dovecot || echo /usr/sbin/dovecot)
 [ -x "$dovecot" ] || { echo "dovecot is not installed (scripts/install-dovecot.sh)" >&2; exit 2; }
 mkdir -p "$dir/run" "$dir/state" "$dir/mail"
 chmod 755 "$dir" "$dir/run"
-printf '%s:{PLAIN}%s\n' "$user" "$password" > "$dir/passwd"
+# nodelay: a wrong password is refused at once (the tests try wrong passwords).
+printf '%s:{PLAIN}%s::::::nodelay=y\n' "$user" "$password" > "$dir/passwd"
 if [ "$(id -u)" -eq 0 ]; then
   # As root, Dovecot refuses to keep mail as root: the mail is the dovecot user's.
   uid=$(id -u dovecot) gid=$(id -g dovecot)
@@ -33,7 +34,6 @@ info_log_path = $dir/dovecot.log
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
-# A refused login answers at once (the tests try wrong passwords).
 auth_failure_delay = 0
 mail_location = maildir:$dir/mail/%u
 $identity
@@ -59,6 +59,10 @@ service imap {
 }
 service anvil {
   chroot =
+  # No growing penalty for this IP after wrong passwords (a test server).
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
 }
 service imap-login {
   chroot =

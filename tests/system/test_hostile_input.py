@@ -18,7 +18,13 @@ from app.db import get_engine
 from app.models.message import Attachment, Message
 from app.models.ticket import Ticket
 from tests.api.test_inbound import mailgun_fields, signed
-from tests.conftest import ADMIN_TOKEN, INBOUND_PASSWORD, INBOUND_USER, MAILGUN_KEY
+from tests.conftest import (
+    ADMIN_TOKEN,
+    INBOUND_PASSWORD,
+    INBOUND_USER,
+    MAILGUN_KEY,
+    _empty_tables,
+)
 from tests.smtp import SmtpServer
 from tests.system.processes import Process, environment, serve
 
@@ -51,6 +57,7 @@ def desk(database_url: str, smtp: SmtpServer, tmp_path_factory) -> Iterator[Proc
     server = serve(tmp_path_factory.mktemp("hostile"), env, "--no-migrate")
     yield server
     server.stop()
+    _empty_tables(database_url)  # what these tests stored is not the next test's business
 
 
 def _problem(response: httpx.Response, *statuses: int) -> dict:
