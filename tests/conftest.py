@@ -28,6 +28,7 @@ from app.models.base import utcnow
 from app.services.auth import create_token
 from app.settings import Settings
 from tests.imap import imap, imap_server  # noqa: F401  (fixtures for the IMAP tests)
+from tests.smtp import SmtpServer
 
 ADMIN_TOKEN = "test-admin-token-" + uuid.uuid4().hex
 MAILGUN_KEY = "sportello-test-signing-key"  # the key the Mailgun fixtures are signed with
@@ -176,6 +177,14 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a loopback port, for this test."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,13 +50,6 @@ SUPPORT = "assistenza@agency.example"
 def rome(text: str) -> datetime:
     """An instant written as Rome wall-clock time with its offset."""
     return datetime.fromisoformat(text).astimezone(UTC)
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 def settings_for(db: str, smtp: SmtpServer, **overrides: Any):

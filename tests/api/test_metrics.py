@@ -4,7 +4,6 @@ breached and emailed, request latencies by route template, and a guard."""
 from datetime import UTC, datetime
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.test_inbound import eml, post_mime
@@ -25,15 +24,6 @@ def scrape(client: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]]
 
 def value(samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-@pytest.fixture
-def smtp():
-    from tests.smtp import SmtpServer
-
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 async def test_counters_move_as_tickets_are_created_breached_and_emailed(

@@ -21,19 +21,12 @@ from sqlmodel import Session
 from app.db import get_engine
 from tests.api.test_inbound import mailgun_fields, signed
 from tests.conftest import MAILGUN_KEY
-from tests.smtp import SmtpServer, free_port
+from tests.smtp import free_port
 from tests.system.processes import Process, environment, run, serve
 from tests.test_worker import customer
 
 MESSAGES = 150
 KILLS_AT = (25, 60, 100)  # answered deliveries at which the server is killed
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -17,18 +17,10 @@ from app.models.message import Message
 from app.models.ticket import Ticket
 from tests.api.test_inbound import mailgun_fields, signed
 from tests.conftest import ADMIN_TOKEN, MAILGUN_KEY
-from tests.smtp import SmtpServer
 from tests.system.processes import environment, run, serve
 from tests.test_cli import SPORTELLO
 
 MESSAGES = 60
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
