@@ -235,6 +235,7 @@ class MailPoller:
                 box.id,
                 session=session,
                 owner=self.name,
+                revision=box.revision,
                 now=utcnow(),
                 uidvalidity=uidvalidity,
                 last_uid=last_uid,

@@ -90,22 +90,23 @@ def update_mailbox(mailbox_id: int, data: MailboxUpdate, *, session: Session) ->
     """Change a mailbox; a reader picks the change up at its next step, and a failing one is
     tried again at once (a new password, say)."""
     mailbox = get_mailbox(mailbox_id, session=session)
-    changes = data.model_dump(exclude_unset=True)
-    if changes.get("name") is not None:
+    # null leaves a field as it is, except move_to, which null clears.
+    changes = {
+        field: value
+        for field, value in data.model_dump(exclude_unset=True, exclude={"password"}).items()
+        if value is not None or field == "move_to"
+    }
+    if "name" in changes:
         _unique_name(changes["name"], mailbox_id, session=session)
-    for field in ("name", "host", "port", "security", "username", "folder", "after_store"):
-        if changes.get(field) is not None:
-            setattr(mailbox, field, changes[field])
-    for field in ("move_to", "poll_seconds", "enabled"):
-        if field in changes and (changes[field] is not None or field == "move_to"):
-            setattr(mailbox, field, changes[field])
+    for field, value in changes.items():
+        setattr(mailbox, field, value)
     if data.password is not None:
         mailbox.password = data.password.get_secret_value()
     try:
         MailboxUpdate.check(mailbox)
     except ValueError as exc:
         raise Unprocessable(str(exc), errors=[field_error("body", str(exc))]) from exc
-    if "host" in changes or "folder" in changes or "username" in changes:
+    if changes.keys() & {"host", "folder", "username"}:
         # Another folder: its UIDs are another sequence (duplicates are still found by
         # Message-ID, so reading it from the start stores nothing twice).
         mailbox.uidvalidity, mailbox.last_uid = None, 0
@@ -228,16 +229,23 @@ def record_progress(
     *,
     session: Session,
     owner: str,
+    revision: int,
     now: datetime,
     uidvalidity: int,
     last_uid: int,
     stored: int = 0,
     left: int = 0,
 ) -> None:
-    """Reading went well up to `last_uid`: remember it, and that the mailbox is healthy."""
+    """Reading went well up to `last_uid`: remember it, and that the mailbox is healthy.
+    Nothing is remembered if the mailbox changed meanwhile (another folder, say): the reader
+    stops at its next step and a new one starts from what the change left."""
     session.connection().execute(
         update(_MAILBOX)
-        .where(_MAILBOX.c.id == mailbox_id, _MAILBOX.c.lease_owner == owner)
+        .where(
+            _MAILBOX.c.id == mailbox_id,
+            _MAILBOX.c.lease_owner == owner,
+            _MAILBOX.c.revision == revision,
+        )
         .values(
             uidvalidity=uidvalidity,
             last_uid=last_uid,
