@@ -63,10 +63,10 @@ class Stop(Exception):
     """The lease was lost, the mailbox changed or was disabled: end this connection."""
 
 
-def connect(box: Reading, *, timeout: float) -> tuple[IMAPClient, int]:
+def connect(box: Reading, *, timeout: float, ca_file: str | None = None) -> tuple[IMAPClient, int]:
     """Log in to the mailbox's server and select its folder (blocking); the client and the
-    folder's UIDVALIDITY."""
-    context = ssl.create_default_context()
+    folder's UIDVALIDITY. Certificates are checked against the system's CAs, or `ca_file`."""
+    context = ssl.create_default_context(cafile=ca_file)
     client = IMAPClient(
         box.host,
         port=box.port,
@@ -116,6 +116,7 @@ class MailPoller:
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"[:64]
         self._lease = timedelta(seconds=settings.mailbox_lease_seconds)
         self._timeout = settings.imap_timeout_seconds
+        self._ca_file = settings.imap_ca_file
         self._max_bytes = settings.max_message_bytes
         self._max_file_bytes = settings.max_file_bytes
         self._readers: dict[int, asyncio.Task[None]] = {}
@@ -158,7 +159,9 @@ class MailPoller:
         """One connection to one mailbox, kept while the lease lasts and nothing fails."""
         client: IMAPClient | None = None
         try:
-            connected, uidvalidity = await asyncio.to_thread(connect, box, timeout=self._timeout)
+            connected, uidvalidity = await asyncio.to_thread(
+                connect, box, timeout=self._timeout, ca_file=self._ca_file
+            )
             client = connected
             idle = b"IDLE" in await asyncio.to_thread(connected.capabilities)
             log.info("mailbox %s: reading %s on %s", box.name, box.folder, box.host)

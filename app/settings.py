@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # its mailboxes when the lease ends.
     mailbox_lease_seconds: float = Field(default=120, ge=1)
     imap_timeout_seconds: float = Field(default=30, gt=0)
+    # IMAP servers' certificates are checked against the system's CAs, or this PEM file (a
+    # private CA). There is no switch to skip the check.
+    imap_ca_file: str | None = None
 
     # Small deliveries from mail providers share one transaction per batch (app.group_commit;
     # docs/adr/0001-group-commit.md). Off, each commits on its own.

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# A throw-away IMAP server for the tests: Dovecot on 127.0.0.1:PORT with one user and a maildir,
-# everything under DIR (config, passwords, mail, logs). It runs in the foreground until killed.
-#   usage: scripts/dovecot-test-server.sh DIR PORT USER PASSWORD
+# A throw-away IMAP server for the tests: Dovecot on 127.0.0.1:PORT (plain or STARTTLS) and
+# 127.0.0.1:TLS_PORT (implicit TLS) with one user and a maildir, everything under DIR (config,
+# passwords, mail, logs, and a self-signed certificate for 127.0.0.1 in DIR/cert.pem, to trust
+# as a CA). It runs in the foreground until killed.
+#   usage: scripts/dovecot-test-server.sh DIR PORT USER PASSWORD TLS_PORT
 # Needs Debian's dovecot-imapd (scripts/install-dovecot.sh). Nothing outside DIR is touched.
 set -euo pipefail
-dir=$1 port=$2 user=$3 password=$4
+dir=$1 port=$2 user=$3 password=$4 tls_port=$5
 dovecot=$(command -v dovecot || echo /usr/sbin/dovecot)
 [ -x "$dovecot" ] || { echo "dovecot is not installed (scripts/install-dovecot.sh)" >&2; exit 2; }
 mkdir -p "$dir/run" "$dir/state" "$dir/mail"
 chmod 755 "$dir" "$dir/run"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+  -addext "subjectAltName=IP:127.0.0.1" -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+chmod 644 "$dir/cert.pem" "$dir/key.pem"
 # nodelay: a wrong password is refused at once (the tests try wrong passwords).
 printf '%s:{PLAIN}%s::::::nodelay=y\n' "$user" "$password" > "$dir/passwd"
 if [ "$(id -u)" -eq 0 ]; then
@@ -31,7 +36,9 @@ base_dir = $dir/run
 state_dir = $dir/state
 log_path = $dir/dovecot.log
 info_log_path = $dir/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <$dir/cert.pem
+ssl_key = <$dir/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -51,7 +58,9 @@ service imap-login {
     port = $port
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = $tls_port
+    ssl = yes
   }
 }
 service imap {

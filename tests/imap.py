@@ -41,9 +41,11 @@ class ImapServer:
     """The running server and its one user."""
 
     host: str
-    port: int
+    port: int  # plain, or STARTTLS
     user: str
     password: str
+    tls_port: int  # implicit TLS
+    ca_file: str  # the server's self-signed certificate
 
     def client(self, folder: str = "INBOX") -> IMAPClient:
         client = IMAPClient(self.host, port=self.port, ssl=False, timeout=10)
@@ -81,9 +83,24 @@ def imap_server() -> Iterator[ImapServer]:
             pytest.fail(f"Dovecot is required (SPORTELLO_TEST_REQUIRE_IMAP=1): {reason}")
         pytest.skip(reason)
     directory = tempfile.mkdtemp(prefix="sportello-imap-")
-    server = ImapServer("127.0.0.1", _free_port(), "desk", "pw-" + uuid.uuid4().hex[:12])
+    server = ImapServer(
+        "127.0.0.1",
+        _free_port(),
+        "desk",
+        "pw-" + uuid.uuid4().hex[:12],
+        tls_port=_free_port(),
+        ca_file=str(Path(directory, "cert.pem")),
+    )
     process = subprocess.Popen(
-        ["bash", str(SCRIPT), directory, str(server.port), server.user, server.password],
+        [
+            "bash",
+            str(SCRIPT),
+            directory,
+            str(server.port),
+            server.user,
+            server.password,
+            str(server.tls_port),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

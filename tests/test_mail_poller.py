@@ -244,3 +244,19 @@ def test_one_reader_at_a_time_holds_a_mailbox_until_its_lease_ends(api, db, imap
     assert claim("worker-a", now) == [created["id"]]
     assert claim("worker-b", now) == []  # another process: not while the lease lasts
     assert claim("worker-b", now + lease + timedelta(seconds=1)) == [created["id"]]  # a died
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("security", ["starttls", "implicit_tls"])
+def test_tls_checks_the_certificate_and_reads_once_it_is_trusted(api, db, imap, security):
+    port = imap.port if security == "starttls" else imap.tls_port
+    created = add_mailbox(api, imap, security=security, port=port)
+    imap.append(email(f"<tls-{security}@rossi.it>"))
+
+    poll(db, lambda: mailbox(db).failures >= 1)  # a self-signed certificate: not trusted
+    health = api.admin.get(f"/api/v1/mailboxes/{created['id']}").json()["health"]
+    assert health["state"] == "failing" and "TLS error" in health["last_error"]
+
+    api.admin.patch(f"/api/v1/mailboxes/{created['id']}", json={"enabled": True})  # try now
+    poll(db, all_seen(imap, 1), imap_ca_file=imap.ca_file)  # its CA given: read
+    assert count(db, Ticket) == 1
