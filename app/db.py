@@ -46,6 +46,7 @@ def get_engine(url: str) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,
             **pool,
         )
         _configure_sqlite(engine)
@@ -56,6 +57,9 @@ def get_engine(url: str) -> Engine:
         max_overflow=10,
         pool_pre_ping=True,
         pool_recycle=1800,
+        # A database error logged with its traceback never shows the values it was given
+        # (message bodies, addresses): only the statement.
+        hide_parameters=True,
         # No request waits forever for a row lock: after this it fails, and answers 503.
         connect_args={"options": f"-c lock_timeout={LOCK_TIMEOUT_MS}"},
     )

@@ -6,10 +6,15 @@ import json
 import os
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
+from app.db import get_engine
 from app.logs import mask_addresses
 from tests.test_cli import SPORTELLO, port_of
 
@@ -95,3 +100,15 @@ def test_serve_logs_json_lines_with_request_ids_and_nothing_private(tmp_path):
     assert "sportello.worker" in loggers  # the receipt it caused, sent later by the worker
     for private in (MARKER, ADMIN, INBOUND[1], "giovanni.verdi", "Il sito non risponde"):
         assert private not in text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_database_error_never_lists_the_values_it_was_given(db):
+    """A failed statement's error (logged with its traceback when unexpected) names the SQL,
+    not the parameters: a message body never reaches the log that way. (PostgreSQL's own
+    DETAIL line of a constraint violation is the server's, and may still quote a row.)"""
+    marker = "corpo-riservato-" + uuid.uuid4().hex
+    with pytest.raises(DBAPIError) as raised, get_engine(db).begin() as connection:
+        connection.execute(text("INSERT INTO customer (name) VALUES (:name)"), {"name": marker})
+    assert marker not in str(raised.value)
+    assert "INSERT INTO customer" in str(raised.value)
