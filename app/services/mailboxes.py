@@ -5,7 +5,7 @@ Everything here is database work in the caller's unit of work; the IMAP conversa
 the poller's. A failing mailbox raises one staff alert per run of failures, not one per poll.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, or_, update
@@ -143,23 +143,9 @@ class Reading:
 
 
 def _reading(mailbox: Mailbox) -> Reading:
+    """A reader's copy of the row: each of Reading's fields, read from the column of its name."""
     assert mailbox.id is not None
-    return Reading(
-        id=mailbox.id,
-        name=mailbox.name,
-        host=mailbox.host,
-        port=mailbox.port,
-        security=mailbox.security,
-        username=mailbox.username,
-        password=mailbox.password,
-        folder=mailbox.folder,
-        after_store=mailbox.after_store,
-        move_to=mailbox.move_to,
-        poll_seconds=mailbox.poll_seconds,
-        uidvalidity=mailbox.uidvalidity,
-        last_uid=mailbox.last_uid,
-        revision=mailbox.revision,
-    )
+    return Reading(**{field.name: getattr(mailbox, field.name) for field in fields(Reading)})
 
 
 def _free(now: datetime) -> ColumnElement[bool]:
