@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ConfigDict
-from sqlalchemy import Index
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from app.enums import OutboxChannel, OutboxState
@@ -49,13 +49,26 @@ class OutboxBase(SQLModel):
     carry the same id."""
 
 
+# A literal, not a bound parameter, so that both databases see a query with it may use the
+# partial index below.
+NOT_HELD = text(f"state <> '{OutboxState.HELD}'")
+
+
 class Outbox(OutboxBase, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
         # The worker's claim: pending rows whose time has come, oldest first.
         Index("ix_outbox_state_available_at", "state", "available_at"),
-        # The loop guard: emails to one recipient within the last hour.
-        Index("ix_outbox_recipient_created_at", "recipient", "created_at"),
+        # The loop guard: emails to one recipient within the last hour, held ones not
+        # counted (app.services.notify). Partial, so that a loop that is being held back does
+        # not make every later count read its held rows.
+        Index(
+            "ix_outbox_recipient_created_at_not_held",
+            "recipient",
+            "created_at",
+            sqlite_where=NOT_HELD,
+            postgresql_where=NOT_HELD,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -11,18 +11,18 @@ automatic email to an automatic sender, to one of our own addresses, or beyond t
 per recipient.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime as rfc2822
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session, col
 
-from app.enums import OutboxState
-from app.models.base import iso
+from app.models.base import iso, table_of
 from app.models.customer import Customer
 from app.models.message import Message
-from app.models.outbox import Outbox
+from app.models.outbox import NOT_HELD, Outbox
 from app.models.ticket import Ticket
 from app.services import letters, outbox, status
 from app.services.business_hours import calendar_for
@@ -33,6 +33,36 @@ from app.services.tickets.conversation import add_message
 from app.services.tickets.snapshot import calendar_of, explain_deadline
 
 
+@dataclass(frozen=True)
+class Addressee:
+    """What an email to a ticket's customer needs besides the ticket itself."""
+
+    language: str
+    """The customer's language (Italian for an unknown sender)."""
+    status_token: str
+    """The ticket's status page link."""
+    thread: dict[str, str]
+    """In-Reply-To and References to the customer's latest message, when it had an id."""
+
+
+def addressee_of(ticket: Ticket, *, session: Session, at: datetime) -> Addressee:
+    """The customer's language, the ticket's status link and thread, as stored now."""
+    assert ticket.id is not None
+    return Addressee(
+        language=language_of(ticket.customer_id, session=session),
+        status_token=status.link_token(ticket.id, session=session, now=at),
+        thread=_thread_headers(ticket.id, session=session),
+    )
+
+
+def thread_headers(message_id: str | None, references: list[str] | None) -> dict[str, str]:
+    """In-Reply-To and References answering the message `message_id` (none without one)."""
+    if message_id is None:
+        return {}
+    chain = [*(references or [])[-10:], message_id]
+    return {"In-Reply-To": f"<{message_id}>", "References": " ".join(f"<{r}>" for r in chain)}
+
+
 def tell_customer(
     ticket: Ticket,
     kind: str,
@@ -41,24 +71,25 @@ def tell_customer(
     mail: MailKnobs,
     at: datetime,
     cause: int | str,
+    addressee: Addressee | None = None,
 ) -> None:
     """Queue the customer email `kind` about `ticket`, once for this `cause` (R11).
 
     `cause` tells causes apart (the audit event that made the change): the same cause never
-    yields a second email, another one does.
+    yields a second email, another one does. `addressee` is read from the database unless the
+    caller knows it (intake, which has just written the ticket and its message).
     """
     assert ticket.id is not None
     dedup_key = f"ticket:{ticket.id}:customer.{kind}:{cause}"
-    language = language_of(ticket.customer_id, session=session)
-    link = status.link_token(ticket.id, session=session, now=at)
+    addressee = addressee or addressee_of(ticket, session=session, at=at)
+    language = addressee.language
     letter = letters.compose(
         kind,
         language=language,
-        status_url=f"{mail.public_url}/status/{link}",
+        status_url=f"{mail.public_url}/status/{addressee.status_token}",
         **_customer_facts(ticket, language=language, mail=mail),
     )
     message_id = f"{ticket.number}.{kind}.{cause}@{mail.domain}"
-    thread = _thread_headers(ticket.id, session=session)
     payload = {
         "from": mail.support_address,
         "from_name": mail.company_name,
@@ -71,7 +102,7 @@ def tell_customer(
         "headers": {
             "Reply-To": mail.support_address,
             "Auto-Submitted": "auto-replied",  # RFC 3834: no auto-reply to this one
-            **thread,
+            **addressee.thread,
         },
     }
     held = _held_reason(ticket, session=session, mail=mail, at=at)
@@ -230,9 +261,7 @@ def _thread_headers(ticket_id: int, *, session: Session) -> dict[str, str]:
     ).first()
     if latest is None:
         return {}
-    message_id, references = latest
-    chain = [*(references or [])[-10:], message_id]
-    return {"In-Reply-To": f"<{message_id}>", "References": " ".join(f"<{r}>" for r in chain)}
+    return thread_headers(*latest)
 
 
 def _held_reason(ticket: Ticket, *, session: Session, mail: MailKnobs, at: datetime) -> str | None:
@@ -240,15 +269,32 @@ def _held_reason(ticket: Ticket, *, session: Session, mail: MailKnobs, at: datet
         return "the sender is automatic (no automatic answer to automatic mail)"
     if mail.is_ours(ticket.from_email):
         return "the recipient is one of our own addresses"
-    recent = session.execute(
-        select(func.count())
-        .select_from(Outbox)
-        .where(
-            col(Outbox.recipient) == ticket.from_email,
-            col(Outbox.created_at) > at - timedelta(hours=1),
-            col(Outbox.state) != OutboxState.HELD,
-        )
-    ).scalar_one()
-    if recent >= mail.per_recipient_per_hour:
+    if _sent_within_hour(
+        ticket.from_email, at=at, limit=mail.per_recipient_per_hour, session=session
+    ):
         return f"more than {mail.per_recipient_per_hour} emails to this address within an hour"
     return None
+
+
+def _sent_within_hour(recipient: str, *, at: datetime, limit: int, session: Session) -> bool:
+    """Whether `limit` emails (held ones not counted) went to `recipient` in the hour before.
+
+    Counts at most `limit` rows, through the partial index that leaves held rows out: a
+    recipient caught in a loop costs the same as any other.
+    """
+    params = {"recipient": recipient, "since": at - timedelta(hours=1), "limit": limit}
+    counted: int = session.connection().execute(_RECENT, params).scalar_one()
+    return counted >= limit
+
+
+_OUTBOX = table_of(Outbox)
+_RECENT = select(func.count()).select_from(
+    select(_OUTBOX.c.id)
+    .where(
+        _OUTBOX.c.recipient == bindparam("recipient"),
+        _OUTBOX.c.created_at > bindparam("since"),
+        NOT_HELD,
+    )
+    .limit(bindparam("limit"))
+    .subquery()
+)

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from app import logs
@@ -46,11 +48,9 @@ def enqueue(
 
     `held` (a reason) keeps it back, visibly: it is listed and can be retried, never sent alone.
     """
-    statement = select(_OUTBOX.c.id).where(_OUTBOX.c.dedup_key == dedup_key)
-    if session.execute(statement).first() is not None:
-        return False
-    session.connection().execute(
-        insert(_OUTBOX),
+    connection = session.connection()
+    written = connection.execute(
+        _ENQUEUE[connection.dialect.name],
         {
             "kind": kind,
             "channel": channel,
@@ -67,8 +67,16 @@ def enqueue(
             # The request this runs in, if any: the worker's lines about the row carry it.
             "request_id": logs.request_id.get(),
         },
-    )
-    return True
+    ).first()
+    return written is not None
+
+
+# One statement: the row is written unless its dedup key (or its Message-ID, derived from the
+# key) is there already, committed or written by a concurrent transaction.
+_ENQUEUE = {
+    "sqlite": sqlite_insert(_OUTBOX).on_conflict_do_nothing().returning(_OUTBOX.c.id),
+    "postgresql": postgresql_insert(_OUTBOX).on_conflict_do_nothing().returning(_OUTBOX.c.id),
+}
 
 
 @dataclass(frozen=True)

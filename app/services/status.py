@@ -8,10 +8,12 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from app.enums import Status
 from app.errors import NotFound
+from app.models.base import table_of
 from app.models.ticket import StatusLink, Ticket
 from app.services.customers import language_of
 from app.services.letters import LANGUAGES, when
@@ -46,9 +48,17 @@ def link_token(ticket_id: int, *, session: Session, now: datetime) -> str:
     ).first()
     if active is not None:
         return active
+    return new_link(ticket_id, session=session, now=now)
+
+
+_INSERT_LINK = insert(table_of(StatusLink))
+
+
+def new_link(ticket_id: int, *, session: Session, now: datetime) -> str:
+    """A new status token for the ticket (for a ticket just opened, which has none yet)."""
     token = secrets.token_urlsafe(24)  # 192 random bits
-    session.add(StatusLink(ticket_id=ticket_id, token=token, created_at=now))
-    session.flush()
+    row = {"ticket_id": ticket_id, "token": token, "created_at": now, "revoked_at": None}
+    session.connection().execute(_INSERT_LINK, row)
     return token
 
 

@@ -13,9 +13,10 @@ from app.enums import Category
 from app.models.base import table_of
 from app.models.calendar import Calendar
 from app.models.contract import Contract
-from app.models.customer import Contact, CustomerDomain
+from app.models.customer import Contact, Customer, CustomerDomain
 from app.services import sla
 from app.services.calendars import calendar_spec, get_default_calendar, spec_of
+from app.services.letters import DEFAULT_LANGUAGE
 
 # The statements are built once: a request only binds its values.
 _CONTACT = table_of(Contact)
@@ -54,12 +55,15 @@ def match_customer(email: str, *, session: Session) -> int | None:
 
 @dataclass(frozen=True)
 class SenderTerms:
-    """Who a sender is and every contract their customer holds, as the pure engine wants them."""
+    """Who a sender is, the language to write to them in, and every contract their customer
+    holds, as the pure engine wants them."""
 
     customer_id: int | None
     contracts: tuple[sla.ContractTerms, ...]
+    language: str = DEFAULT_LANGUAGE
 
 
+_CUSTOMER = table_of(Customer)
 _CONTRACT = table_of(Contract)
 _CALENDAR = table_of(Calendar)
 _ON_CALL_CALENDAR = _CALENDAR.alias("on_call_calendar")
@@ -78,8 +82,9 @@ _TERMS_COLUMNS = (
 _MATCHED = _MATCHES.subquery("matched")
 # One round trip: the customers the address matches, each with its contracts and calendars.
 _SENDER = (
-    select(_MATCHED.c.customer_id, _MATCHED.c.domain, *_TERMS_COLUMNS)
+    select(_MATCHED.c.customer_id, _MATCHED.c.domain, _CUSTOMER.c.language, *_TERMS_COLUMNS)
     .select_from(_MATCHED)
+    .join(_CUSTOMER, _CUSTOMER.c.id == _MATCHED.c.customer_id)
     .outerjoin(_CONTRACT, _CONTRACT.c.customer_id == _MATCHED.c.customer_id)
     .outerjoin(_CALENDAR, _CALENDAR.c.id == _CONTRACT.c.calendar_id)
     .outerjoin(_ON_CALL_CALENDAR, _ON_CALL_CALENDAR.c.id == _CONTRACT.c.on_call_calendar_id)
@@ -88,17 +93,18 @@ _SENDER = (
 
 def sender_terms(email: str, *, session: Session) -> SenderTerms:
     """The sender's customer (a contact's exact address first, then the most precise email
-    domain) and that customer's contracts."""
+    domain), its language and its contracts."""
     rows = session.connection().execute(_SENDER, _match_params(email)).all()
     customer_id = _best_match(rows)
     if customer_id is None:
         return SenderTerms(customer_id=None, contracts=())
-    contracts = {
-        row.id: _contract_terms(row._mapping)
-        for row in rows
-        if row.customer_id == customer_id and row.id is not None
-    }
-    return SenderTerms(customer_id=customer_id, contracts=tuple(contracts.values()))
+    mine = [row for row in rows if row.customer_id == customer_id]
+    contracts = {row.id: _contract_terms(row._mapping) for row in mine if row.id is not None}
+    return SenderTerms(
+        customer_id=customer_id,
+        contracts=tuple(contracts.values()),
+        language=mine[0].language or DEFAULT_LANGUAGE,
+    )
 
 
 _CONTRACTS = (

@@ -14,7 +14,7 @@ from app.enums import Status, Urgency
 from app.errors import Unprocessable, field_error
 from app.models.base import iso, table_of
 from app.models.ticket import Ticket, TicketCreate
-from app.services import audit, notify, sla, terms
+from app.services import audit, notify, sla, status, terms
 from app.services.knobs import Knobs
 from app.services.tickets.conversation import add_message
 from app.services.tickets.snapshot import decision_columns, derived_columns
@@ -85,38 +85,36 @@ def open_ticket(
     )
     ticket_id = _next_ticket_id(session)
     number = f"{received_at.astimezone(UTC):%Y}-{ticket_id:06d}"
+    row = {
+        "id": ticket_id,
+        "number": number,
+        "status": Status.NEW,
+        "channel": data.channel,
+        "subject": data.subject,
+        "body": data.body,
+        "from_email": data.from_email,
+        "from_name": data.from_name,
+        "customer_id": customer_id,
+        "category": data.category,
+        "priority_handling": False,
+        "received_at": received_at,
+        "auto_submitted": auto_submitted,
+        "parent_ticket_id": parent_ticket_id,
+        "created_at": now,
+        "updated_at": now,
+        **decision_columns(decision),
+        **derived_columns(
+            urgent=decision.urgent,
+            take_charge_due_at=decision.take_charge_due_at,
+            clock_started_at=decision.clock_started_at,
+            target_seconds=decision.target_seconds,
+            taken_in_charge_at=None,
+            calendar=decision.calendar,
+            fraction=knobs.at_risk_fraction,
+        ),
+    }
     # One INSERT statement: tickets are written with Core only (see lifecycle's `_save`).
-    session.connection().execute(
-        _INSERT_TICKET,
-        {
-            "id": ticket_id,
-            "number": number,
-            "status": Status.NEW,
-            "channel": data.channel,
-            "subject": data.subject,
-            "body": data.body,
-            "from_email": data.from_email,
-            "from_name": data.from_name,
-            "customer_id": customer_id,
-            "category": data.category,
-            "priority_handling": False,
-            "received_at": received_at,
-            "auto_submitted": auto_submitted,
-            "parent_ticket_id": parent_ticket_id,
-            "created_at": now,
-            "updated_at": now,
-            **decision_columns(decision),
-            **derived_columns(
-                urgent=decision.urgent,
-                take_charge_due_at=decision.take_charge_due_at,
-                clock_started_at=decision.clock_started_at,
-                target_seconds=decision.target_seconds,
-                taken_in_charge_at=None,
-                calendar=decision.calendar,
-                fraction=knobs.at_risk_fraction,
-            ),
-        },
-    )
+    session.connection().execute(_INSERT_TICKET, row)
     audit.record(
         ticket_id,
         session=session,
@@ -131,6 +129,14 @@ def open_ticket(
             "urgency": decision.urgency,
         },
     )
+    message = {
+        "text": data.body,
+        "from_email": data.from_email,
+        "from_name": data.from_name,
+        "subject": data.subject,
+        "auto_submitted": auto_submitted,
+        **(message_fields or {}),
+    }
     message_id = add_message(
         ticket_id,
         session=session,
@@ -138,21 +144,26 @@ def open_ticket(
         channel=data.channel,
         received_at=received_at,
         created_at=now,
-        **{
-            "text": data.body,
-            "from_email": data.from_email,
-            "from_name": data.from_name,
-            "subject": data.subject,
-            "auto_submitted": auto_submitted,
-            **(message_fields or {}),
-        },
+        **message,
     )
     if receipt or decision.on_call_alert:
-        ticket = session.get(Ticket, ticket_id)
-        assert ticket is not None  # written just now
+        # The ticket as just written (a copy, not read back, never added to the session).
+        ticket = Ticket(**row)
         if receipt:
+            # What the receipt needs is known here: no need to read it back.
+            addressee = notify.Addressee(
+                language=sender.language,
+                status_token=status.new_link(ticket_id, session=session, now=now),
+                thread=notify.thread_headers(message.get("message_id"), message.get("references")),
+            )
             notify.tell_customer(
-                ticket, "receipt", session=session, mail=knobs.mail, at=now, cause="1"
+                ticket,
+                "receipt",
+                session=session,
+                mail=knobs.mail,
+                at=now,
+                cause="1",
+                addressee=addressee,
             )
         if decision.on_call_alert:
             # R15: an urgent email while closed reaches staff now (R17: nothing waits unseen).
