@@ -147,8 +147,9 @@ def open_ticket(
         **message,
     )
     if receipt or decision.on_call_alert:
-        # The ticket as just written (a copy, not read back, never added to the session).
-        ticket = Ticket(**row)
+        # The ticket as just written (a copy of the values, not validated again nor read
+        # back, never added to the session).
+        ticket = Ticket.model_construct(**row)
         if receipt:
             # What the receipt needs is known here: no need to read it back.
             addressee = notify.Addressee(
