@@ -361,6 +361,23 @@ async def test_the_loop_guard_holds_back_and_records(db, session, smtp):
     assert len(smtp.sink.to("mario@rossi.it")) == 2 and smtp.sink.to(SUPPORT) == []
 
 
+async def test_the_hourly_limit_counts_emails_within_the_hour_and_never_held_ones(
+    db, session, smtp
+):
+    """A loop being held back does not keep the customer's next email in: held ones do not
+    count toward the limit, and an hour after the first emails there is room again."""
+    customer(session)
+    session.commit()
+    at = rome("2026-11-23T16:00:00+01:00")
+    for n in range(6):  # two go, then four are held
+        open_email(db, smtp, at=at + timedelta(minutes=n), per_hour=2, subject=f"Richiesta {n}")
+    # 17:02: the two that went are over an hour old; three held ones are within the hour.
+    open_email(db, smtp, at=at + timedelta(minutes=62), per_hour=2, subject="Un'ora dopo")
+
+    pending, held = OutboxState.PENDING, OutboxState.HELD
+    assert [r.state for r in rows(db)] == [pending, pending, held, held, held, held, pending]
+
+
 # --- crashes and several workers ----------------------------------------------------------
 
 
