@@ -78,8 +78,10 @@ def test_a_server_killed_three_times_mid_burst_stores_each_message_once(
             await asyncio.sleep(0.1)
 
     async def killer() -> None:
+        deadline = time.monotonic() + 120  # a server that never answers 200 fails the test
         for threshold in KILLS_AT:
             while len(done) < threshold:
+                assert time.monotonic() < deadline, f"{len(done)} stored; answers {answers}"
                 await asyncio.sleep(0.01)
             servers[-1].popen.send_signal(signal.SIGKILL)
             servers[-1].popen.wait()

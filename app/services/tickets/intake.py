@@ -147,9 +147,10 @@ def open_ticket(
         **message,
     )
     if receipt or decision.on_call_alert:
-        # The ticket as just written (a copy of the values, not validated again nor read
-        # back, never added to the session).
-        ticket = Ticket.model_construct(**row)
+        # The ticket as just written (a copy, not read back, never added to the session).
+        # Built by its constructor, never `model_construct`: the constructor is what makes
+        # SQLAlchemy configure the mappers in a process that has not used them yet.
+        ticket = Ticket(**row)
         if receipt:
             # What the receipt needs is known here: no need to read it back.
             addressee = notify.Addressee(
