@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
 
 from app.enums import Status
@@ -51,7 +51,14 @@ def link_token(ticket_id: int, *, session: Session, now: datetime) -> str:
     return new_link(ticket_id, session=session, now=now)
 
 
-_INSERT_LINK = insert(table_of(StatusLink))
+# Status links are written with Core only: inserted, then revoked.
+_LINKS = table_of(StatusLink)
+_INSERT_LINK = insert(_LINKS)
+_REVOKE = (
+    update(_LINKS)
+    .where(_LINKS.c.ticket_id == bindparam("ticket"), _LINKS.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"))
+)
 
 
 def new_link(ticket_id: int, *, session: Session, now: datetime) -> str:
@@ -64,16 +71,9 @@ def new_link(ticket_id: int, *, session: Session, now: datetime) -> str:
 
 def revoke(ticket_id: int, *, session: Session, now: datetime) -> int:
     """Revoke the ticket's status links; the next email carries a new one. How many."""
-    links = session.exec(
-        select(StatusLink).where(
-            StatusLink.ticket_id == ticket_id, col(StatusLink.revoked_at).is_(None)
-        )
-    ).all()
-    for link in links:
-        link.revoked_at = now
-        session.add(link)
-    session.flush()
-    return len(links)
+    result = session.connection().execute(_REVOKE, {"ticket": ticket_id, "now": now})
+    revoked: int = result.rowcount
+    return revoked
 
 
 def page_facts(token: str, *, session: Session, language: str | None) -> dict[str, Any]:
