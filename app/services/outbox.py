@@ -225,7 +225,12 @@ def list_outbox(
 
 def retry(outbox_id: int, *, session: Session, now: datetime) -> OutboxRead:
     """Queue a failed or held row again, to be sent at once (its Message-ID unchanged)."""
-    row = session.get(Outbox, outbox_id, with_for_update=True)
+    connection = session.connection()
+    row = connection.execute(
+        select(_OUTBOX.c.state, _OUTBOX.c.payload)
+        .where(_OUTBOX.c.id == outbox_id)
+        .with_for_update()
+    ).first()
     if row is None:
         raise NotFound(f"No outbox row with id {outbox_id}.")
     if row.state not in (OutboxState.FAILED, OutboxState.HELD):
@@ -237,13 +242,13 @@ def retry(outbox_id: int, *, session: Session, now: datetime) -> OutboxRead:
         raise Conflict(
             f"Outbox row {outbox_id} was queued before delivery existed; it has no email."
         )
-    row.state = OutboxState.PENDING
-    row.available_at = now
-    row.lease_until = None
-    row.leased_by = None
-    session.add(row)
-    session.flush()
-    return OutboxRead.model_validate(row, from_attributes=True)
+    requeued = connection.execute(
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id == outbox_id)
+        .values(state=OutboxState.PENDING, available_at=now, lease_until=None, leased_by=None)
+        .returning(*_OUTBOX.c)
+    ).one()
+    return OutboxRead.model_validate(dict(requeued._mapping))
 
 
 def cancel(dedup_prefix: str, *, session: Session, reason: str) -> int:
