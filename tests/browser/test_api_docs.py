@@ -7,13 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.browser.test_contact_form import (  # noqa: F401
-    Page,
-    chromium,
-    chromium_binary,
-    page,
-    sportello,
-)
+from tests.browser.chromium import Page
 from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -29,8 +23,8 @@ def test_the_docs_pages_name_only_local_assets(api):
 
 
 def test_swagger_ui_renders_the_api_in_a_browser(
-    sportello: LiveServer,  # noqa: F811
-    page: Page,  # noqa: F811
+    sportello: LiveServer,
+    page: Page,
     tmp_path: Path,
 ) -> None:
     page.goto(sportello.base_url + "/docs")

@@ -8,12 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.test_reports import october  # noqa: F401
-from tests.browser.test_contact_form import (  # noqa: F401
-    Page,
-    chromium,
-    chromium_binary,
-    page,
-)
+from tests.browser.chromium import Page
 from tests.conftest import Api
 
 pytestmark = pytest.mark.browser
@@ -22,7 +17,7 @@ pytestmark = pytest.mark.browser
 def test_the_statement_prints_a_page_per_contract_with_its_chart_and_breaches(
     api: Api,
     october,  # noqa: F811
-    page: Page,  # noqa: F811
+    page: Page,
     tmp_path: Path,
 ) -> None:
     response = api.viewer.get("/api/v1/reports/sla", params={"month": "2026-10", "format": "html"})

@@ -7,13 +7,7 @@ import pytest
 
 from tests.api.test_status_page import INTERNAL, status_url
 from tests.api.test_tickets import new_ticket, rossi  # noqa: F401
-from tests.browser.test_contact_form import (  # noqa: F401
-    Page,
-    chromium,
-    chromium_binary,
-    page,
-    sportello,
-)
+from tests.browser.chromium import Page
 from tests.conftest import Api, LiveServer
 
 pytestmark = pytest.mark.browser
@@ -23,8 +17,8 @@ def test_the_customer_sees_status_deadline_why_and_history_and_no_internals(
     api: Api,
     rossi,  # noqa: F811
     db: str,
-    sportello: LiveServer,  # noqa: F811
-    page: Page,  # noqa: F811
+    sportello: LiveServer,
+    page: Page,
     tmp_path: Path,
 ) -> None:
     ticket = new_ticket(api, received_at="2026-11-27T17:30:00+01:00")
