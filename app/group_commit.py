@@ -70,6 +70,14 @@ def run_alone(engine: Engine, work: Callable[[Session], T], *, conflict_retries:
             attempt += 1
 
 
+async def commit_alone(
+    engine: Engine, work: Callable[[Session], T], *, turn: AbstractAsyncContextManager[Any]
+) -> T:
+    """`run_alone` on a worker thread, once `turn` is ours (SQLite: the one writer's turn)."""
+    async with turn:
+        return await run_in_threadpool(run_alone, engine, work)
+
+
 class GroupCommit:
     """Runs units of work in batches, one transaction per batch, on worker threads."""
 
@@ -95,8 +103,7 @@ class GroupCommit:
         writers still take their turn): the plain path, for comparison and as a way out.
         """
         if not self._enabled:
-            async with self._turn:
-                return await run_in_threadpool(run_alone, self._engine, work)
+            return await commit_alone(self._engine, work, turn=self._turn)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         # The unit runs in its request's context (its request id on log lines and outbox
         # rows), whichever request's batch it shares.

@@ -21,17 +21,14 @@ connection, shows on the mailbox's health, and is retried with backoff; staff he
 
 import asyncio
 import logging
-import os
 import socket
 import ssl
-import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext, suppress
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from fastapi.concurrency import run_in_threadpool
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 from sqlalchemy import Engine
@@ -40,13 +37,14 @@ from sqlmodel import Session
 from app import metrics
 from app.enums import AfterStore, MailboxSecurity
 from app.errors import PayloadTooLarge
-from app.group_commit import run_alone
+from app.group_commit import commit_alone
 from app.models.base import utcnow
 from app.services import ingest, mailboxes
 from app.services.inbound import MalformedEmail, from_mime
 from app.services.knobs import Knobs
 from app.services.mailboxes import Reading
 from app.settings import Settings
+from app.worker import process_name
 
 log = logging.getLogger("sportello.mailboxes")
 # The library's own lines at DEBUG are the protocol itself (messages, logins): never logged.
@@ -113,7 +111,7 @@ class MailPoller:
         self._engine = engine
         self._knobs = knobs
         self._turn = turn or nullcontext()  # SQLite: the app's one-writer turn
-        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"[:64]
+        self.name = process_name()
         self._lease = timedelta(seconds=settings.mailbox_lease_seconds)
         self._timeout = settings.imap_timeout_seconds
         self._ca_file = settings.imap_ca_file
@@ -380,5 +378,4 @@ class MailPoller:
                 await asyncio.to_thread(client.idle_done)
 
     async def _unit(self, work: Callable[[Session], T]) -> T:
-        async with self._turn:
-            return await run_in_threadpool(run_alone, self._engine, work)
+        return await commit_alone(self._engine, work, turn=self._turn)

@@ -18,13 +18,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app import logs
 from app.deps import knobs_from
-from app.group_commit import run_alone
+from app.group_commit import commit_alone
 from app.models.base import utcnow
 from app.models.ticket import Ticket
 from app.services import alerts, notify, outbox
@@ -41,6 +40,12 @@ from app.settings import Settings
 
 log = logging.getLogger("sportello.worker")
 T = TypeVar("T")
+
+
+def process_name() -> str:
+    """Who holds a lease (an outbox row's, a mailbox's): host, process and a random suffix,
+    unique per worker or poller even when one process runs several."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"[:64]
 
 
 def email_transport(settings: Settings) -> Transport:
@@ -91,7 +96,7 @@ class Worker:
         self._email = email
         self._webhook = webhook
         self._turn = turn or nullcontext()  # SQLite: the app's one-writer turn
-        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"[:64]
+        self.name = process_name()
         self._batch = settings.worker_batch
         self._lease = timedelta(seconds=settings.worker_lease_seconds)
         self._horizon = timedelta(hours=settings.delivery_horizon_hours)
@@ -240,8 +245,7 @@ class Worker:
         )
 
     async def _unit(self, work: Callable[[Session], T]) -> T:
-        async with self._turn:
-            return await run_in_threadpool(run_alone, self._engine, work)
+        return await commit_alone(self._engine, work, turn=self._turn)
 
 
 def _domain(address: str) -> str:
