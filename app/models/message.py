@@ -10,6 +10,8 @@ from app.enums import Channel
 from app.models.base import EnumString, JSONType, UTCDateTime, utcnow
 from app.models.common import Schema
 
+MAX_SUBJECT = 998  # characters of a subject (RFC 5322's line limit), in and out
+
 
 class MessageBase(SQLModel):
     """What the API shows of a message of a ticket's conversation."""
@@ -27,7 +29,7 @@ class MessageBase(SQLModel):
     """The sender's address (for outbound: the support address)."""
     from_name: str = Field(default="", max_length=200)
     """The sender's display name."""
-    subject: str = Field(default="", max_length=998)
+    subject: str = Field(default="", max_length=MAX_SUBJECT)
     """The subject."""
     text: str = ""
     """The plain-text body, as received or as sent."""

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from app.enums import Channel, Status
 from app.errors import Forbidden, PayloadTooLarge
 from app.models.base import table_of, utcnow
-from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
+from app.models.message import MAX_SUBJECT, Attachment, AttachmentBlob, Message, WebhookToken
 from app.models.ticket import MAX_BODY_CHARS, Ticket, TicketCreate
 from app.services import audit, terms
 from app.services.inbound import InboundAttachment, InboundEmail, extract_ticket_tag
@@ -167,7 +167,7 @@ def _store(email: InboundEmail, *, session: Session, knobs: Knobs, now: datetime
         "auto_reason": email.auto_reason,
         "from_email": email.from_email,
         "from_name": email.from_name[:200],
-        "subject": email.subject[:998],
+        "subject": email.subject[:MAX_SUBJECT],
         "auto_submitted": email.auto_submitted,
     }
     thread = thread_of(email, session=session)
@@ -201,7 +201,7 @@ def _store(email: InboundEmail, *, session: Session, knobs: Knobs, now: datetime
             channel=Channel.EMAIL,
             from_email=email.from_email,
             from_name=email.from_name[:200],
-            subject=email.subject[:998],
+            subject=email.subject[:MAX_SUBJECT],
             body=email.text_stripped[:MAX_BODY_CHARS],
             received_at=now,
             category=None,

@@ -12,14 +12,15 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
+from app.enums import Language
+from app.models.message import MAX_SUBJECT
 from app.rendering import environment, render
 
 ROME = ZoneInfo("Europe/Rome")
-LANGUAGES = ("it", "en")
-DEFAULT_LANGUAGE = "it"
-STAFF_LANGUAGE = "it"  # staff alerts are for the agency, in Italian
+LANGUAGES = tuple(Language)
+DEFAULT_LANGUAGE = Language.IT
+STAFF_LANGUAGE = Language.IT  # staff alerts are for the agency, in Italian
 WHEN_PATTERN = "EEEE d MMMM y, HH:mm"
-MAX_SUBJECT = 998  # characters of a stored message's subject (app.models.message)
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_NAMES = {
     "it": ("lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica"),
