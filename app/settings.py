@@ -5,7 +5,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.services.rates import parse_surcharge
@@ -106,7 +106,12 @@ class Settings(BaseSettings):
     # GET /metrics (Prometheus): served to this bearer token, or to these addresses or
     # networks (comma-separated; behind a proxy, set SPORTELLO_FORWARDED_ALLOW_IPS too).
     metrics_token: SecretStr | None = None
-    metrics_allow_ips: str = "127.0.0.1/32,::1/128"
+    metrics_allow_ips: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=lambda: [
+            ipaddress.ip_network("127.0.0.1/32"),
+            ipaddress.ip_network("::1/128"),
+        ]
+    )
 
     # Proxies whose X-Forwarded-For is believed (comma-separated IPs or networks, or "*").
     # Unset: the client is the peer address itself.
@@ -127,14 +132,6 @@ class Settings(BaseSettings):
         parse_surcharge(value)
         return value
 
-    @field_validator("metrics_allow_ips")
-    @classmethod
-    def _networks(cls, value: str) -> str:
-        for network in value.split(","):
-            if network.strip():
-                ipaddress.ip_network(network.strip())  # ValueError names the bad one
-        return value
-
     @field_validator("alert_steps_minutes", mode="before")
     @classmethod
     def _split_steps(cls, value: object) -> object:
@@ -142,11 +139,11 @@ class Settings(BaseSettings):
             return [int(step) for step in value.split(",") if step.strip()]
         return value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "metrics_allow_ips", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
 
