@@ -2,22 +2,13 @@
 
 import email
 import email.policy
-import os
-import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
-SPORTELLO = str(Path(sys.executable).parent / "sportello")
-
-
-def port_of(line: str) -> int | None:
-    """The port of uvicorn's "running on" line (plain or JSON), else None."""
-    found = re.search(r"Uvicorn running on http://[^:\s]+:(\d+)", line)
-    return int(found[1]) if found else None
+from tests.processes import SPORTELLO, environment, serve
 
 
 def _run(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -33,9 +24,7 @@ def _run(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProc
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPORTELLO_")}
-    env["SPORTELLO_DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"
-    return env
+    return environment(database_url=f"sqlite:///{tmp_path / 'cli.db'}")
 
 
 def test_token_lifecycle_from_the_command_line(tmp_path):
@@ -66,33 +55,17 @@ def test_bad_role_and_unknown_token_are_clear_errors(tmp_path):
 
 
 def test_serve_migrates_and_answers_in_an_empty_directory(tmp_path):
-    env = _env(tmp_path)
-    env["SPORTELLO_ADMIN_TOKEN"] = "bootstrap-secret"
-    with subprocess.Popen(
-        [SPORTELLO, "serve", "--host", "127.0.0.1", "--port", "0"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    ) as process:
-        try:
-            port = None
-            for line in process.stdout:  # type: ignore[union-attr]
-                port = port_of(line)
-                if port:
-                    break
-            assert port, "the server did not start"
-            base = f"http://127.0.0.1:{port}"
-            assert httpx.get(base + "/healthz").status_code == 200
-            calendars = httpx.get(
-                base + "/api/v1/calendars", headers={"Authorization": "Bearer bootstrap-secret"}
-            )
-            assert calendars.status_code == 200
-            assert calendars.json()["items"][0]["name"] == "default"
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    process = serve(tmp_path, {**_env(tmp_path), "SPORTELLO_ADMIN_TOKEN": "bootstrap-secret"})
+    try:
+        base = process.base_url
+        assert httpx.get(base + "/healthz").status_code == 200
+        calendars = httpx.get(
+            base + "/api/v1/calendars", headers={"Authorization": "Bearer bootstrap-secret"}
+        )
+        assert calendars.status_code == 200
+        assert calendars.json()["items"][0]["name"] == "default"
+    finally:
+        process.stop()
     assert (tmp_path / "cli.db").exists()
 
 
@@ -113,29 +86,10 @@ def test_help_version_and_an_empty_token_list_read_plainly(tmp_path):
     assert "wall" in listed[1] and secret[4:10] not in listed[1]  # not even a piece of it
 
 
-def _serve(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str, list[str]]:
-    """`sportello serve` on a free port; the process, its base URL and its lines so far."""
-    process = subprocess.Popen(
-        [SPORTELLO, "serve", "--host", "127.0.0.1", "--port", "0"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines = []
-    for line in process.stdout:  # type: ignore[union-attr]
-        lines.append(line)
-        port = port_of(line)
-        if port:
-            return process, f"http://127.0.0.1:{port}", lines
-    raise AssertionError("the server did not start:\n" + "".join(lines))
-
-
 def test_without_smtp_emails_become_readable_eml_files_and_the_log_says_where(tmp_path):
     """`make run` on a fresh machine: nothing to configure, and a newcomer sees what is sent."""
-    env = _env(tmp_path)
-    process, base, lines = _serve(tmp_path, env)
+    process = serve(tmp_path, _env(tmp_path))
+    base, lines = process.base_url, process.log.read_text().splitlines()
     try:
         outbox = tmp_path / "var" / "outbox"
         assert any(f"written as .eml files to {outbox}" in line for line in lines), lines
@@ -155,5 +109,4 @@ def test_without_smtp_emails_become_readable_eml_files_and_the_log_says_where(tm
         body = message.get_body(preferencelist=("plain",))
         assert body is not None and number in body.get_content()
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        process.stop()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.test_cli import SPORTELLO
+from tests.processes import SPORTELLO
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import ADMIN_TOKEN, LiveServer
-from tests.test_cli import SPORTELLO
+from tests.processes import SPORTELLO
 
 GENERATOR = str(Path(sys.executable).parent / "openapi-python-client")
 

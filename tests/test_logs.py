@@ -3,8 +3,6 @@ of its request (the worker's lines about an email carry the id of the request th
 and never a message body, an address's local part or a secret."""
 
 import json
-import os
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -16,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.db import get_engine
 from app.logs import mask_addresses
-from tests.test_cli import SPORTELLO, port_of
+from tests.processes import Process, environment, serve
 
 ADMIN = "admin-secret-" + "7" * 16
 INBOUND = ("relay", "relay-password-" + "9" * 12)
@@ -30,38 +28,20 @@ def test_addresses_keep_only_their_first_letter_and_domain():
     assert mask_addresses("no address here: 10:30 @ home") == "no address here: 10:30 @ home"
 
 
-def _start(tmp_path: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPORTELLO_")}
-    env.update(
-        {
-            "SPORTELLO_DATABASE_URL": f"sqlite:///{tmp_path / 'logs.db'}",
-            "SPORTELLO_ADMIN_TOKEN": ADMIN,
-            "SPORTELLO_INBOUND_USERNAME": INBOUND[0],
-            "SPORTELLO_INBOUND_PASSWORD": INBOUND[1],
-            "SPORTELLO_WORKER_POLL_SECONDS": "0.1",
-        }
+def _start(tmp_path: Path) -> Process:
+    env = environment(
+        database_url=f"sqlite:///{tmp_path / 'logs.db'}",
+        admin_token=ADMIN,
+        inbound_username=INBOUND[0],
+        inbound_password=INBOUND[1],
+        worker_poll_seconds="0.1",
     )
-    process = subprocess.Popen(
-        [SPORTELLO, "serve", "--host", "127.0.0.1", "--port", "0"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),  # not a terminal: JSON lines
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        for line in log.read_text().splitlines():
-            port = port_of(line)
-            if port:
-                return process, f"http://127.0.0.1:{port}"
-        time.sleep(0.05)
-    process.kill()
-    raise AssertionError("the server did not start:\n" + log.read_text())
+    return serve(tmp_path, env)  # its output is a file, not a terminal: JSON lines
 
 
 def test_serve_logs_json_lines_with_request_ids_and_nothing_private(tmp_path):
-    log = tmp_path / "server.log"
-    process, base = _start(tmp_path, log)
+    process = _start(tmp_path)
+    base = process.base_url
     try:
         raw = (
             "From: Giovanni Verdi <giovanni.verdi@rossi.it>\r\n"
@@ -86,10 +66,9 @@ def test_serve_logs_json_lines_with_request_ids_and_nothing_private(tmp_path):
         assert list(outbox.glob("*.eml")), "the receipt was not written"
         time.sleep(0.3)  # the worker's line after the send
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        process.stop()
 
-    text = log.read_text()
+    text = process.log.read_text()
     lines = [json.loads(line) for line in text.splitlines() if line.strip()]  # each is JSON
     assert lines and all(
         {"time", "level", "logger", "message", "request_id"} <= set(line) for line in lines

@@ -7,7 +7,6 @@ are told what `now` is.
 import hashlib
 import hmac
 import json
-import os
 import signal
 import subprocess
 import threading
@@ -40,8 +39,8 @@ from app.models.ticket import (
 from app.services.tickets import intake, lifecycle
 from app.worker import Worker
 from tests.conftest import make_settings
+from tests.processes import SPORTELLO, environment
 from tests.smtp import SmtpServer
-from tests.test_cli import SPORTELLO
 
 STAFF = "reperibile@agency.example"
 SUPPORT = "assistenza@agency.example"
@@ -385,20 +384,16 @@ def worker_process(
     db: str, smtp: SmtpServer | None, tmp_path, **env: str
 ) -> subprocess.Popen[bytes]:
     """`sportello worker` as a process of its own (without `smtp`, emails become .eml files)."""
-    variables = {k: v for k, v in os.environ.items() if not k.startswith("SPORTELLO_")}
-    variables.update(
-        {
-            "SPORTELLO_DATABASE_URL": db,
-            "SPORTELLO_SUPPORT_ADDRESS": SUPPORT,
-            "SPORTELLO_WORKER_POLL_SECONDS": "0.1",
-            **({"SPORTELLO_SMTP_URL": smtp.url} if smtp else {}),
-            **env,
-        }
+    variables = environment(
+        database_url=db,
+        support_address=SUPPORT,
+        worker_poll_seconds="0.1",
+        **({"smtp_url": smtp.url} if smtp else {}),
     )
     return subprocess.Popen(
         [SPORTELLO, "worker"],
         cwd=tmp_path,
-        env=variables,
+        env={**variables, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

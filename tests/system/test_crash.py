@@ -21,8 +21,8 @@ from sqlmodel import Session
 from app.db import get_engine
 from tests.api.test_inbound import mailgun_fields, signed
 from tests.conftest import MAILGUN_KEY
+from tests.processes import Process, environment, run, serve
 from tests.smtp import free_port
-from tests.system.processes import Process, environment, run, serve
 from tests.test_worker import customer
 
 MESSAGES = 150

@@ -25,8 +25,8 @@ from tests.conftest import (
     MAILGUN_KEY,
     _empty_tables,
 )
+from tests.processes import Process, environment, serve
 from tests.smtp import SmtpServer
-from tests.system.processes import Process, environment, serve
 
 RELAY = (INBOUND_USER, INBOUND_PASSWORD)
 SCRIPT = "<script>alert('x')</script>"

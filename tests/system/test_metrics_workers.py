@@ -6,7 +6,7 @@ import time
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.system.processes import environment, serve
+from tests.processes import environment, serve
 
 RELAY = ("relay", "relay-password-for-metrics")
 

@@ -16,8 +16,8 @@ from sqlmodel import Session
 from app.db import get_engine
 from tests.api.test_inbound import mailgun_fields, signed
 from tests.conftest import MAILGUN_KEY, PG_URL
+from tests.processes import environment, run, serve
 from tests.smtp import SmtpServer
-from tests.system.processes import environment, run, serve
 from tests.test_worker import customer
 
 MESSAGES = 60

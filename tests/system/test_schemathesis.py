@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import ADMIN_TOKEN
-from tests.system.processes import environment, serve
+from tests.processes import environment, serve
 
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 CHECKS = ",".join(

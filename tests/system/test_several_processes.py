@@ -17,8 +17,7 @@ from app.models.message import Message
 from app.models.ticket import Ticket
 from tests.api.test_inbound import mailgun_fields, signed
 from tests.conftest import ADMIN_TOKEN, MAILGUN_KEY
-from tests.system.processes import environment, run, serve
-from tests.test_cli import SPORTELLO
+from tests.processes import SPORTELLO, environment, run, serve
 
 MESSAGES = 60
 

@@ -2,14 +2,22 @@
 variables, output captured to a file."""
 
 import os
+import re
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from tests.test_cli import SPORTELLO, port_of
+SPORTELLO = str(Path(sys.executable).parent / "sportello")
+
+
+def port_of(line: str) -> int | None:
+    """The port of uvicorn's "running on" line (plain or JSON), else None."""
+    found = re.search(r"Uvicorn running on http://[^:\s]+:(\d+)", line)
+    return int(found[1]) if found else None
 
 
 def environment(**variables: str) -> dict[str, str]:
