@@ -33,8 +33,6 @@ import os
 import random
 import secrets
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,9 +42,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import ingest  # bench/ is the script's directory, so on sys.path
 import psycopg
 from sqlalchemy.engine import make_url
-from ticket_queries import (  # bench/ is the script's directory, so on sys.path
+from ticket_queries import (
     DEFAULT_URL,
     libpq_url,
     load_tickets,
@@ -88,14 +87,12 @@ class Figures:
         )
 
 
-class Server:
-    """`sportello serve` in a directory of its own."""
+class Server(ingest.Server):
+    """`sportello serve` in a directory of its own (bench/ingest.py's server process), ready."""
 
     def __init__(self, database_url: str) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="sportello-load-"))
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        port = ingest.free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("SPORTELLO_")}
         env.update(
             {
@@ -106,22 +103,11 @@ class Server:
                 "SPORTELLO_WORKER_POLL_SECONDS": "0.2",
             }
         )
-        self.process = subprocess.Popen(
-            [SPORTELLO, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=self.directory,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("sportello serve did not start")
+        argv = [SPORTELLO, "serve", "--host", "127.0.0.1", "--port", str(port)]
+        log = self.directory / "serve.log"
+        super().__init__("sportello", argv, cwd=self.directory, env=env, log=log, port=port)
+        self.base_url = self.base
+        self.wait_ready("/healthz")
 
     def peak_rss_mb(self) -> float:
         """The server's peak resident memory (VmHWM), in MB."""
@@ -131,11 +117,7 @@ class Server:
         return float("nan")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        super().stop()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
