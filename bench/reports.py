@@ -4,7 +4,7 @@ Usage: .venv/bin/python bench/reports.py [--url URL] [--size N] [--repeat N] [--
                                          [--keep]
 
 Creates a fresh database `sportello_bench`, migrates it, and COPYs in the realistic history of
-bench/ticket_queries.py (500 customers with a contract each, three years of growing traffic);
+bench/history.py (500 customers with a contract each, three years of growing traffic);
 then fills what the statement reads (business seconds to take charge, waits on third parties)
 and one time entry per billable ticket. Through the services and a real Session it times:
 
@@ -28,18 +28,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from harness import DEFAULT_PG_URL, libpq, recreate_database  # bench/ is on sys.path
+from history import load_tickets, seed_customers
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
-from ticket_queries import (  # bench/ is the script's directory, so on sys.path
-    BENCH_DB,
-    DEFAULT_URL,
-    libpq_url,
-    load_tickets,
-    percentile,
-    recreate_database,
-    seed_customers,
-)
+from ticket_queries import BENCH_DB, percentile
 
 from app.db import get_engine, unit_of_work
 from app.migrations import upgrade
@@ -118,7 +112,7 @@ def timed(call: Callable[[], Any], *, repeat: int, warmup: int) -> tuple[float, 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default=DEFAULT_URL, help="PostgreSQL server URL")
+    parser.add_argument("--url", default=DEFAULT_PG_URL, help="PostgreSQL server URL")
     parser.add_argument("--size", type=int, default=1_000_000, help="tickets")
     parser.add_argument("--repeat", type=int, default=30, help="timed calls per figure")
     parser.add_argument("--seed", type=int, default=2026)
@@ -136,8 +130,8 @@ def main() -> int:
     recreate_database(server, BENCH_DB)
     try:
         upgrade(bench_url)
-        with psycopg.connect(libpq_url(make_url(bench_url))) as conn:
-            contracts = seed_customers(conn, now)
+        contracts = seed_customers(bench_url, now)
+        with psycopg.connect(libpq(make_url(bench_url))) as conn:
             seconds = load_tickets(
                 conn, first_id=1, count=args.size, now=now, contracts=contracts, seed=args.seed
             )
@@ -179,7 +173,7 @@ def main() -> int:
             backlog = alerts.scan(
                 session=session, mail=MailKnobs(), now=scan_at, steps=(timedelta(hours=1),)
             )
-        with psycopg.connect(libpq_url(make_url(bench_url)), autocommit=True) as conn:
+        with psycopg.connect(libpq(make_url(bench_url)), autocommit=True) as conn:
             conn.execute("ANALYZE ticket_event")  # as autovacuum soon would after that burst
             waited = settle(conn)
         print(f"first scan told the backlog: {backlog:,} tickets; settled in {waited:.1f} s")

@@ -5,13 +5,14 @@ Usage: .venv/bin/python bench/ticket_queries.py [--url URL] [--sizes 10000,10000
 
 Creates a fresh database `sportello_bench` on the server at --url, migrates it to head (the
 real schema and indexes), adds customers and contracts, then bulk-loads tickets with COPY
-(seeded, realistic: ~3 years of history, ~97% resolved/closed, ~10% urgent, ~15% without a
-deadline, some taken in charge late) up to each size in turn. At each size it times, through
-`app.services.tickets.list_tickets` and a real Session, the first and second page of the
-default work queue and of sla_state=breached, and prints p50/p99/max. At the largest size it
-prints EXPLAIN (ANALYZE, BUFFERS) of the SQL each query issues, both as planned for a one-off
-execution and as the service actually executed it (auto_explain of its own call, on the pooled
-connection the measurements used: would show a generic plan had psycopg prepared the statement).
+(bench/history.py: seeded, realistic: ~3 years of history, ~97% resolved/closed, ~10% urgent,
+~15% without a deadline, some taken in charge late) up to each size in turn. At each size it
+times, through `app.services.tickets.list_tickets` and a real Session, the first and second
+page of the default work queue and of sla_state=breached, and prints p50/p99/max. At the
+largest size it prints EXPLAIN (ANALYZE, BUFFERS) of the SQL each query issues, both as planned
+for a one-off execution and as the service actually executed it (auto_explain of its own call,
+on the pooled connection the measurements used: would show a generic plan had psycopg prepared
+the statement).
 Then, informative only, it re-times sla_state=breached on a "healthy desk" variant of the data
 (almost every open ticket taken in charge on time), the breached query's bad case.
 
@@ -22,28 +23,25 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
-import random
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from harness import DEFAULT_PG_URL, libpq, recreate_database  # bench/ is on sys.path
+from history import load_tickets, seed_customers
 from sqlalchemy import Engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from app.db import get_engine, unit_of_work
 from app.enums import SlaState
 from app.migrations import upgrade
-from app.services.calendar_spec import DEFAULT_CALENDAR_SPEC
 from app.services.tickets.queue import TicketFilters, list_tickets
-from app.services.tickets.snapshot import NO_DEADLINE
 
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BENCH_DB = "sportello_bench"
 TARGET_P99_MS = 25.0
 TARGET_RATIO = 2.0
@@ -55,261 +53,6 @@ BREACH_INDEX = (
     "CREATE INDEX ix_ticket_queue_breach ON ticket (priority, queue_due_at, id)"
     " WHERE status NOT IN ('resolved', 'closed') AND breach_at IS NOT NULL"
 )
-
-HISTORY = timedelta(days=3 * 365)
-CUSTOMERS = 500
-CONTRACT_TARGET_SECONDS = 4 * 3600  # R9: 4 business hours
-CATEGORIES = ("website", "email", "provider_outage", "hosting", "backup")
-SUBJECTS = (
-    "Il sito non risponde",
-    "Errore 500 sulla home page",
-    "Casella email piena",
-    "Certificato SSL scaduto",
-    "Backup non eseguito",
-    "Richiesta modifica pagina contatti",
-    "Lentezza del pannello di amministrazione",
-    "Problema con il modulo di contatto",
-)
-OPEN_EARLY = ("new", "taken_in_charge", "in_progress", "waiting_third_party")
-OPEN_EARLY_WEIGHTS = (35, 25, 30, 10)
-OPEN_LATE_WEIGHTS = (5, 15, 40, 40)
-COLUMNS = (
-    "id",
-    "number",
-    "status",
-    "channel",
-    "subject",
-    "body",
-    "from_email",
-    "from_name",
-    "customer_id",
-    "contract_id",
-    "category",
-    "urgent",
-    "urgency",
-    "priority_handling",
-    "coverage",
-    "billable",
-    "billing_reasons",
-    "received_at",
-    "estimated_resolution_at",
-    "taken_in_charge_at",
-    "resolved_at",
-    "closed_at",
-    "resolution",
-    "delivery_mode",
-    "sla_policy",
-    "sla_calendar",
-    "sla_target_seconds",
-    "clock_started_at",
-    "take_charge_due_at",
-    "priority",
-    "queue_due_at",
-    "at_risk_at",
-    "breach_at",
-    "on_call_alert",
-    "auto_submitted",
-    "parent_ticket_id",
-    "created_at",
-    "updated_at",
-)
-
-
-# --- the database -----------------------------------------------------------------------
-
-
-def libpq_url(url: URL) -> str:
-    """The SQLAlchemy URL as a libpq connection string for plain psycopg."""
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def recreate_database(server: URL, name: str, *, drop_only: bool = False) -> None:
-    """Drop `name` on the server (closing its sessions) and, unless drop_only, create it."""
-    with psycopg.connect(libpq_url(server), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def seed_customers(conn: psycopg.Connection[Any], now: datetime) -> list[int]:
-    """CUSTOMERS customers with one contract each on the default calendar; contract ids."""
-    calendar_id = conn.execute("SELECT id FROM calendar WHERE name = 'default'").fetchone()
-    assert calendar_id is not None, "the migration seeds the default calendar"
-    conn.execute(
-        "INSERT INTO customer (name, language, created_at, updated_at) "
-        "SELECT 'Cliente ' || n, 'it', %(now)s, %(now)s FROM generate_series(1, %(count)s) n",
-        {"now": now, "count": CUSTOMERS},
-    )
-    conn.execute(
-        "INSERT INTO contract (customer_id, code, starts_on, ends_on, annual_fee, proposal_ref,"
-        " coverage, calendar_id, take_charge_hours, created_at, updated_at) "
-        "SELECT id, 'ASS-' || lpad(id::text, 5, '0'), %(starts)s, %(ends)s, 1200, '',"
-        ' \'["website", "hosting", "backup"]\', %(calendar)s, 4, %(now)s, %(now)s '
-        "FROM customer ORDER BY id",
-        {
-            "starts": (now - HISTORY).date(),
-            "ends": (now + timedelta(days=365)).date(),
-            "calendar": calendar_id[0],
-            "now": now,
-        },
-    )
-    rows = conn.execute("SELECT id, customer_id FROM contract ORDER BY id").fetchall()
-    conn.commit()
-    return [contract_id for contract_id, _ in rows]
-
-
-# --- the tickets ------------------------------------------------------------------------
-
-
-def ticket_rows(
-    *, first_id: int, count: int, now: datetime, contracts: Sequence[int], seed: int
-) -> Iterator[tuple[Any, ...]]:
-    """`count` tickets in id order (ids from `first_id`), received over HISTORY up to `now`.
-
-    Follows app.services.tickets.snapshot.derived_columns for priority / queue_due_at / breach_at /
-    at_risk_at (at_risk_at approximated as a few hours before the deadline).
-    """
-    rng = random.Random(seed)
-    span = HISTORY.total_seconds()
-    # Growing business: density rises linearly towards now. Sorted, so ids follow time.
-    offsets = sorted(span * (rng.random() ** 0.5) for _ in range(count))
-    start = now - HISTORY
-    calendar = json.dumps(DEFAULT_CALENDAR_SPEC.to_dict())
-    no_contract = json.dumps(["no_contract"])
-    none = json.dumps([])
-    for i, offset in enumerate(offsets):
-        ticket_id = first_id + i
-        received = start + timedelta(seconds=int(offset))
-        age_days = (now - received).total_seconds() / 86400
-        r = rng.random()
-
-        # Policy: ~85% contract tickets with a deadline, ~15% support without one.
-        if r < 0.85:
-            contract_id = contracts[rng.randrange(len(contracts))]
-            customer_id = contract_id  # one contract per customer, seeded in the same order
-            policy, coverage, billable, reasons = "contract", "contract", False, none
-            target = CONTRACT_TARGET_SECONDS
-            clock = received
-            due = received + timedelta(seconds=rng.randint(86_400, 3 * 86_400))
-        else:
-            contract_id = customer_id = None
-            policy, coverage, billable, reasons = "support", "no_contract", True, no_contract
-            target = clock = due = None
-
-        u = rng.random()
-        if u < 0.10:
-            urgent, urgency = True, "claimed"
-        elif u < 0.12:
-            urgent, urgency = False, "rejected"
-        else:
-            urgent, urgency = False, "none"
-
-        # Status: recent tickets are often open, old ones rarely (~3% open overall).
-        p_open = 0.45 if age_days < 14 else 0.06 if age_days < 90 else 0.022
-        if rng.random() < p_open:
-            weights = OPEN_EARLY_WEIGHTS if age_days < 14 else OPEN_LATE_WEIGHTS
-            status = rng.choices(OPEN_EARLY, weights)[0]
-        else:
-            status = "closed" if rng.random() < 0.8 else "resolved"
-
-        taken = resolved = closed = resolution = delivery = None
-        latest = received
-        if status != "new":
-            if due is not None and rng.random() < 0.8:  # on time
-                delay = rng.uniform(60, (due - received).total_seconds())
-            elif due is not None:  # late
-                delay = (due - received).total_seconds() + rng.uniform(3600, 2 * 86_400)
-            else:
-                delay = rng.uniform(3600, 5 * 86_400)
-            taken = min(received + timedelta(seconds=int(delay)), now)
-            latest = taken
-            if status in ("resolved", "closed"):
-                resolved = min(taken + timedelta(seconds=rng.randint(3600, 10 * 86_400)), now)
-                resolution, delivery = "Risolto.", rng.choice(("online", "remote"))
-                latest = resolved
-                if status == "closed":
-                    lag = timedelta(seconds=rng.randint(86_400, 14 * 86_400))
-                    closed = min(resolved + lag, now)
-                    latest = closed
-
-        breach = due if due is not None and (taken is None or taken > due) else None
-        at_risk = (
-            due - timedelta(seconds=rng.randint(3600, 3 * 3600))
-            if due is not None and taken is None
-            else None
-        )
-        customer_n = customer_id or rng.randrange(1, 10_000)
-        yield (
-            ticket_id,
-            f"{received:%Y}-{ticket_id:06d}",
-            status,
-            "email" if rng.random() < 0.8 else "web_form",
-            f"{SUBJECTS[ticket_id % len(SUBJECTS)]} #{ticket_id}",
-            "",
-            f"utente{ticket_id % 7}@cliente{customer_n}.it",
-            f"Utente {ticket_id % 7}",
-            customer_id,
-            contract_id,
-            CATEGORIES[ticket_id % len(CATEGORIES)] if rng.random() < 0.7 else None,
-            urgent,
-            urgency,
-            False,
-            coverage,
-            billable,
-            reasons,
-            received,
-            None,
-            taken,
-            resolved,
-            closed,
-            resolution,
-            delivery,
-            policy,
-            calendar,
-            target,
-            clock,
-            due,
-            0 if urgent else 1,
-            due or NO_DEADLINE,
-            at_risk,
-            breach,
-            False,
-            False,
-            None,
-            received,
-            latest,
-        )
-
-
-def load_tickets(
-    conn: psycopg.Connection[Any],
-    *,
-    first_id: int,
-    count: int,
-    now: datetime,
-    contracts: Sequence[int],
-    seed: int,
-) -> float:
-    """COPY `count` tickets in, VACUUM ANALYZE; seconds taken."""
-    began = time.perf_counter()
-    with (
-        conn.cursor() as cur,
-        cur.copy(f"COPY ticket ({', '.join(COLUMNS)}) FROM STDIN") as copy,
-    ):
-        for row in ticket_rows(
-            first_id=first_id, count=count, now=now, contracts=contracts, seed=seed
-        ):
-            copy.write_row(row)
-    conn.execute("SELECT setval('ticket_id_seq', (SELECT max(id) FROM ticket))")
-    conn.commit()
-    # What autovacuum would have done by the time a table is this size: statistics, the
-    # visibility map and hint bits (VACUUM needs autocommit).
-    conn.autocommit = True
-    try:
-        conn.execute("VACUUM (ANALYZE) ticket")
-    finally:
-        conn.autocommit = False
-    return time.perf_counter() - began
 
 
 def describe(conn: psycopg.Connection[Any], now: datetime) -> str:
@@ -585,7 +328,7 @@ def stress_few_breached(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default=DEFAULT_URL, help="PostgreSQL server URL")
+    parser.add_argument("--url", default=DEFAULT_PG_URL, help="PostgreSQL server URL")
     parser.add_argument("--sizes", default="10000,1000000", help="ticket counts, ascending")
     parser.add_argument("--repeat", type=int, default=300, help="timed queries per figure")
     parser.add_argument("--warmup", type=int, default=30, help="untimed queries before timing")
@@ -605,8 +348,8 @@ def main() -> int:
     engine: Engine | None = None
     try:
         upgrade(bench_url)
-        conn = psycopg.connect(libpq_url(make_url(bench_url)))
-        contracts = seed_customers(conn, now)
+        contracts = seed_customers(bench_url, now)
+        conn = psycopg.connect(libpq(make_url(bench_url)))
         print(f"database {BENCH_DB}: migrated to head, {len(contracts)} customers/contracts")
         print(f"now = {now.isoformat()}, page size {PAGE}, {args.repeat} timed calls per figure")
 
