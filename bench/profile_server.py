@@ -1,23 +1,24 @@
 """Profile `sportello serve` under load: py-spy samples the server while wrk drives one route.
 
-Usage: .venv/bin/python bench/profile_server.py [--route queue|ticket|delivery|mixed|healthz]
-                                         [--database sqlite|postgresql] [--connections 32]
-                                         [--seconds 20] [--tickets 10000] [--rate 100]
-                                         [--format speedscope|raw] [--threads-seen gil]
-                                         [--out DIR] [--top 25] [--workers 1] [--pg-url URL]
+Usage: .venv/bin/python bench/profile_server.py
+           [--route queue|ticket|delivery|mixed|healthz] [--database sqlite,postgresql]
+           [--connections 32] [--seconds 20] [--tickets 10000] [--pool 1000] [--rate 100]
+           [--format speedscope|raw] [--threads-seen gil|active|all] [--out DIR] [--top 25]
+           [--workers 1] [--pg-url URL]
 
 It prepares a database and a warmed-up server as bench/load.py does (--tickets of history and
 --pool recent open tickets), then runs `py-spy record` on the server's processes for --seconds
 while wrk sends the route with --connections (the same requests as bench/load.py's; send-once
-lists sized from a short /healthz run). It writes DIR/profile.speedscope.json (open it in
-speedscope) or, with --format raw, DIR/profile.txt (collapsed stacks: speedscope,
-flamegraph.pl and inferno read them), and prints where the time goes: the functions with the
-most samples of their own (the top of the stack), with the most samples in them or below
-(total), and own samples by package, in thread-seconds. --threads-seen says which threads are
-sampled: `gil` (the default), the one holding the interpreter lock, i.e. where the server's
-Python time goes (a server bound by the interpreter lock is never faster than that);
-`active`, every thread py-spy does not judge idle (on some kernels it cannot tell, and threads
-waiting for work or for the lock then show up too); `all`, idle ones as well.
+lists sized from a short /healthz run). It writes DIR/profile-DATABASE-ROUTE.speedscope.json
+(open it in speedscope) or, with --format raw, DIR/profile-DATABASE-ROUTE.txt (collapsed
+stacks: speedscope, flamegraph.pl and inferno read them), and prints where the time goes:
+the functions with the most samples of their own (the top of the stack), the app's functions
+with the most samples in them or below (total), and own samples by package, in
+thread-seconds. --threads-seen says which threads are sampled: `gil` (the default), the one
+holding the interpreter lock, i.e. where the server's Python time goes (a server bound by the
+interpreter lock is never faster than that); `active`, every thread py-spy does not judge idle
+(on some kernels it cannot tell, and threads waiting for work or for the lock then show up
+too); `all`, idle ones as well.
 
 py-spy is a dev dependency (`make install`); it needs to ptrace the server: root, or
 kernel.yama.ptrace_scope = 0.
