@@ -5,7 +5,8 @@
   memory read from /proc over its processes (more than one with --workers);
 - `fresh_database`, `recreate_database`, `libpq`, `PostgresProbe`, `scalar`: the databases;
 - `wait_for_outbox`: the in-process outbox worker caught up, so the next figure starts clean;
-  `wait_until_settled`: requests in flight when the load stopped are finished.
+  `wait_for`: until the database shows what was sent (requests in flight when the load
+  stopped are finished by the server all the same).
 """
 
 from __future__ import annotations
@@ -269,18 +270,18 @@ def wait_for_outbox(database_url: str, *, timeout_s: float = 180.0) -> float:
     return time.monotonic() - began
 
 
-def wait_until_settled(database_url: str, sql: str, **params: Any) -> Any:
-    """The value of `sql` once two readings 0.5 s apart agree (at most a minute): requests in
-    flight when the load generator stopped are finished by the server all the same."""
-    previous = scalar(database_url, sql, **params)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        current = scalar(database_url, sql, **params)
-        if current == previous:
-            return current
-        previous = current
-    return previous
+def wait_for(check: Callable[[], bool], *, timeout_s: float = 60.0) -> float | None:
+    """Seconds until `check()` is true (polled every 0.25 s); None after `timeout_s`.
+
+    Requests in flight when the load generator stopped are still finished by the server, its
+    answer unread: a check that every request sent is in the database waits for them.
+    """
+    began = time.monotonic()
+    while not check():
+        if time.monotonic() - began > timeout_s:
+            return None
+        time.sleep(0.25)
+    return time.monotonic() - began
 
 
 def admin_headers() -> dict[str, str]:
