@@ -35,17 +35,17 @@ from typing import Any
 import aiosmtplib
 from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from harness import SPORTELLO, free_port, fresh_database  # noqa: E402  (bench/ is on sys.path)
 
 from app import migrations  # noqa: E402
 from app.models.base import table_of  # noqa: E402
 from app.models.outbox import Outbox  # noqa: E402
 from app.services.transports import build_email  # noqa: E402
 
-SPORTELLO = str(Path(sys.executable).parent / "sportello")
 TARGET = 0.5
 
 
@@ -120,24 +120,6 @@ async def bare(port: int, count: int) -> float:
     elapsed = time.perf_counter() - started
     await client.quit()
     return elapsed
-
-
-def fresh_database(server_url: str) -> str:
-    name = f"sportello_bench_outbox_{os.getpid()}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(server_url: str, url: str) -> None:
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        name = make_url(url).database
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def queue(url: str, count: int) -> None:
@@ -217,25 +199,25 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    port = _free_port()
+    port = free_port()
     sink = Sink(port)
     sink.start()
-    url = fresh_database(args.pg_url)
+    name = f"sportello_outbox_{os.getpid()}"
     try:
-        migrations.upgrade(url)
-        bare_seconds = asyncio.run(bare(port, args.emails))
-        while sink.count() < args.emails:
-            time.sleep(0.01)
-        bare_rate = args.emails / bare_seconds
-        queue(url, args.emails)
-        outbox_seconds = drain(url, port, args.workers, sink, args.emails * 2)
-        outbox_rate = args.emails / outbox_seconds
-        outbox_ids = {k: v for k, v in sink.ids.items() if k.startswith(b"<outbox.")}
-        duplicates = sum(v - 1 for v in outbox_ids.values())
-        final = states(url)
+        with fresh_database("postgresql", pg_url=args.pg_url, name=name) as url:
+            migrations.upgrade(url)
+            bare_seconds = asyncio.run(bare(port, args.emails))
+            while sink.count() < args.emails:
+                time.sleep(0.01)
+            bare_rate = args.emails / bare_seconds
+            queue(url, args.emails)
+            outbox_seconds = drain(url, port, args.workers, sink, args.emails * 2)
+            outbox_rate = args.emails / outbox_seconds
+            outbox_ids = {k: v for k, v in sink.ids.items() if k.startswith(b"<outbox.")}
+            duplicates = sum(v - 1 for v in outbox_ids.values())
+            final = states(url)
     finally:
         sink.stop()
-        drop_database(args.pg_url, url)
 
     ratio = outbox_rate / bare_rate
     print(f"emails: {args.emails}, workers: {args.workers} (PostgreSQL), sink: aiosmtpd loopback")
@@ -251,15 +233,6 @@ def main() -> None:
     ok = ratio >= TARGET and duplicates == 0 and final == {"sent": args.emails}
     print("PASS" if ok else "FAIL")
     sys.exit(0 if ok else 1)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 if __name__ == "__main__":

@@ -232,5 +232,6 @@ GENERATOR_NOTE = (
     "wrk CPU / server / db: CPU time over wall time, as a share of one core (2 cores here): "
     "a generator far below the server's share is not the ceiling. Latencies are wrk's (with "
     f"its coordinated-omission correction); an answer slower than {TIMEOUT_S} s counts as a "
-    "timeout error."
+    "timeout error, and a request still in flight when wrk stops (at most one a connection) "
+    "is in no percentile: runs must be long against the latencies they measure."
 )
