@@ -171,7 +171,7 @@ def verdict(figures: Figures) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10, help="per run (default 10)")
+    parser.add_argument("--seconds", type=int, default=10, help="per run (default 10)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk's threads")
     parser.add_argument("--only", type=comma_choices(DATABASES), default=DATABASES)

@@ -287,7 +287,7 @@ def run_million(args: argparse.Namespace) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", default="8,16,32,64", help="connections, comma separated")
-    parser.add_argument("--seconds", type=float, default=10, help="per run (default 10)")
+    parser.add_argument("--seconds", type=int, default=10, help="per run (default 10)")
     parser.add_argument("--threads", type=int, default=2, help="wrk's threads")
     parser.add_argument("--only", type=comma_choices(SCENARIOS), default=SCENARIOS)
     parser.add_argument("--tickets", type=int, default=10_000, help="history per database")

@@ -132,16 +132,19 @@ def run_wrk(
     *,
     connections: int,
     threads: int,
-    seconds: float,
+    seconds: int,
 ) -> Run:
-    """Load `server` with the plan for `seconds`: what wrk and the script measured."""
+    """Load `server` with the plan for `seconds` (whole: wrk takes no fractions), and what wrk
+    and the script measured; CPU shares are over wrk's wall time, its start-up included."""
     if not Path(WRK).exists():
         raise SystemExit("wrk is not installed: apt-get install wrk")
     threads = min(threads, connections)
+    if connections % threads:  # wrk would open connections // threads on each, fewer in all
+        raise ValueError(f"{connections} connections do not divide among {threads} threads")
     with tempfile.TemporaryDirectory(prefix="sportello-wrk-") as directory:
         plan = Path(directory) / "plan.tsv"
         write_plan(plan, categories)
-        argv = [WRK, "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s"]
+        argv = [WRK, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s"]
         argv += ["--timeout", f"{TIMEOUT_S}s", "-s", str(PLAN_LUA), server.base]
         argv += ["--", str(plan), str(threads)]
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
