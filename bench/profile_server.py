@@ -32,6 +32,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -176,7 +177,11 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=100, help="samples a second")
     parser.add_argument("--format", choices=("speedscope", "raw"), default="speedscope")
     parser.add_argument("--threads-seen", choices=("gil", "active", "all"), default="gil")
-    parser.add_argument("--out", default="profile-out", help="directory for the profile")
+    parser.add_argument(
+        "--out",
+        default=str(Path(tempfile.gettempdir()) / "sportello-profile"),
+        help="directory for the profile (default: sportello-profile in the temporary directory)",
+    )
     parser.add_argument("--top", type=int, default=25, help="lines per table")
     parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="a PostgreSQL server URL")
