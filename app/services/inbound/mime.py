@@ -16,6 +16,7 @@ from email.message import Message
 from email.parser import BytesParser
 from typing import Any
 
+from app.services.inbound.charsets import codec_of_label, encoding_of, sniff_bom
 from app.services.inbound.content import clean_text, tidy_body
 from app.services.inbound.model import (
     MAX_EMAIL,
@@ -34,15 +35,21 @@ from app.services.inbound.model import (
 _NO_CHARSET = frozenset(
     {"", "unknown-8bit", "x-unknown", "unknown", "8bit", "default", "x-user-defined"}
 )
+# Labels that claim 7-bit ASCII: an 8-bit byte proves them wrong, and what hides behind them
+# is most often UTF-8, so UTF-8 is tried before the standard's Windows-1252.
+_ASCII_LABELS = frozenset({"ascii", "us-ascii", "ansi_x3.4-1968"})
 
 
 def _codec_name(charset: str | None) -> str | None:
     if not charset or not isinstance(charset, str):
         return None
     name = charset.strip().strip("\"'").split("*", 1)[0].strip().lower()
-    if name in _NO_CHARSET or len(name) > 40:
+    if name in _NO_CHARSET or name in _ASCII_LABELS or len(name) > 40:
         return None
-    try:
+    standard = codec_of_label(name)  # the WHATWG label table, as mail readers decode
+    if standard is not None or encoding_of(name) is not None:
+        return standard
+    try:  # a label outside the standard's table that Python still knows (cp850, utf-7...)
         info = codecs.lookup(name)
     except (LookupError, ValueError):
         return None
@@ -51,17 +58,20 @@ def _codec_name(charset: str | None) -> str | None:
 
 
 def decode_bytes(data: bytes, charset: str | None = None) -> str:
-    """Bytes as text in `charset`; unknown charsets guess UTF-8 then Windows-1252. Never raises."""
-    codec = _codec_name(charset)
+    """Bytes as text in `charset` read through the WHATWG label table (a byte order mark wins);
+    unknown charsets guess UTF-8 then Windows-1252. Never raises."""
+    bom = sniff_bom(data)
+    codec = bom[0] if bom else _codec_name(charset)
+    if bom:
+        data = data[bom[1] :]
     if codec:
         try:
             return clean_text(data.decode(codec))
         except Exception:
-            if codec != "ascii":
-                try:
-                    return clean_text(data.decode(codec, "replace"))
-                except Exception:
-                    pass
+            try:
+                return clean_text(data.decode(codec, "replace"))
+            except Exception:
+                pass
     try:
         return clean_text(data.decode("utf-8"))
     except UnicodeDecodeError:

@@ -1,0 +1,60 @@
+"""Charset labels read through the WHATWG Encoding Standard's table (issue 26, item 4): the
+label names the superset mail readers decode, so no text turns into U+FFFD."""
+
+import codecs
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.services.inbound import decode_bytes, decode_subject, from_mime
+from app.services.inbound.charsets import CODECS, LABELS, codec_of_label, encoding_of
+
+
+@pytest.mark.parametrize(
+    ("text", "written_as", "label"),
+    [
+        ("朱镕基 你好", "gbk", "gb2312"),  # 镕 is GBK, not GB2312
+        ("prezzo 10€ “ok”", "cp1252", "iso-8859-1"),
+        ("“virgolette” – trattino", "cp1252", "us-ascii"),  # not UTF-8 either
+        ("똠방각하", "cp949", "ks_c_5601-1987"),  # 똠 is outside EUC-KR
+        ("①ｶﾀｶﾅ～", "cp932", "shift_jis"),
+        ("Ça coûte 5€", "cp1252", "latin1"),
+        ("Привет", "koi8_r", "koi8"),
+    ],
+)
+def test_labels_are_read_as_their_superset(text: str, written_as: str, label: str) -> None:
+    data = text.encode(written_as)
+    raw = (
+        b"From: m@rossi.it\r\nSubject: =?" + label.encode() + b"?B?"
+        + codecs.encode(data, "base64").replace(b"\n", b"") + b"?=\r\n"
+        b"Content-Type: text/plain; charset=" + label.encode() + b"\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\n" + data + b"\r\n"
+    )  # fmt: skip
+
+    email = from_mime(raw)
+
+    assert email.text == text
+    assert email.subject == text
+    assert decode_bytes(data, label.upper()) == text
+
+
+def test_a_byte_order_mark_wins_over_the_label() -> None:
+    assert decode_bytes(codecs.BOM_UTF8 + "caffè".encode(), "iso-8859-1") == "caffè"
+    assert decode_bytes(codecs.BOM_UTF16_LE + "caffè".encode("utf-16-le"), None) == "caffè"
+
+
+def test_replacement_labels_keep_their_text_where_python_can_decode_them() -> None:
+    assert decode_bytes("안녕".encode("iso2022_kr"), "iso-2022-kr") == "안녕"
+    assert decode_subject("=?iso-2022-cn?q?plain?=") == "plain"  # no decoder: a guess
+
+
+@given(st.sampled_from(sorted({label for labels in LABELS.values() for label in labels})))
+def test_every_label_of_the_table_names_a_python_codec_or_a_guess(label: str) -> None:
+    encoding = encoding_of(f"  {label.upper()}\t")
+    assert encoding is not None
+    codec = codec_of_label(label)
+    if encoding not in {"replacement", "x-user-defined"}:
+        assert codec == CODECS[encoding]
+        codecs.lookup(codec)
+    assert isinstance(decode_bytes(bytes(range(256)), label), str)
