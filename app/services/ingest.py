@@ -228,6 +228,16 @@ def _store(email: InboundEmail, *, session: Session, knobs: Knobs, now: datetime
             )
         result = IngestResult(ticket_id=opened.id, ticket_number=opened.number, duplicate=False)
     store_attachments(message_id, email.attachments, session=session)
+    if email.sender_source is not None:
+        # The first From named nobody: say which header (or which staff member) gave the sender.
+        audit.record(
+            result.ticket_id,
+            session=session,
+            actor=ACTOR,
+            kind="sender_recovered",
+            at=now,
+            data={"source": email.sender_source, "message_id": email.message_id},
+        )
     return result
 
 

@@ -28,6 +28,7 @@ from app.services.inbound.model import (
     InboundAttachment,
     InboundEmail,
     MalformedEmail,
+    NoSender,
     UploadedFile,
 )
 from app.services.inbound.providers import from_mailgun, from_mime, from_postmark, from_sendgrid
@@ -37,6 +38,7 @@ __all__ = [
     "InboundAttachment",
     "InboundEmail",
     "MalformedEmail",
+    "NoSender",
     "UploadedFile",
     "check_basic_auth",
     "clean_text",

@@ -29,6 +29,7 @@ from app.services.inbound.model import (
     MAX_SUBJECT,
     MalformedEmail,
 )
+from app.services.inbound.tolerant import TOLERANT, repair_header_section
 
 # --- bytes and charsets ---------------------------------------------------------------------
 
@@ -415,7 +416,7 @@ def parse_mime(raw: bytes) -> ParsedMime:
     if not raw or not raw.strip():
         raise MalformedEmail("empty message")
     try:
-        message = BytesParser(policy=policy.default).parsebytes(raw)
+        message = BytesParser(policy=TOLERANT).parsebytes(repair_header_section(raw))
     except Exception as exc:  # the feed parser is tolerant; this is a last resort
         raise MalformedEmail(f"not a MIME message: {exc.__class__.__name__}") from exc
     headers = raw_headers(message)
@@ -430,6 +431,11 @@ def parse_mime(raw: bytes) -> ParsedMime:
             continue
         filename = _filename(part)
         disposition = _safe(part.get_content_disposition, None)
+        if ctype.startswith("multipart/"):
+            # Its boundary is nowhere in its body, so it could not be split: a mail reader shows
+            # that body as text, and so do we (never as an opaque attachment).
+            parsed.text_parts.append(decode_bytes(_payload_bytes(part), None))
+            continue
         if ctype in {"text/plain", "text/html"} and disposition != "attachment" and not filename:
             charset = _safe(part.get_content_charset, None)
             text = decode_bytes(_payload_bytes(part), charset)

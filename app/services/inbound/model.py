@@ -26,6 +26,10 @@ class MalformedEmail(ValueError):
     """A payload that cannot yield an email: no sender, not MIME, required fields missing."""
 
 
+class NoSender(MalformedEmail):
+    """An email in which no header names a usable sender (From, Sender, Reply-To, Return-Path)."""
+
+
 @dataclass(frozen=True)
 class UploadedFile:
     """One file part of a provider's multipart/form-data POST, as the HTTP layer received it."""
@@ -77,6 +81,9 @@ class InboundEmail:
     auto_reason: str | None
     attachments: tuple[InboundAttachment, ...]
     headers: tuple[tuple[str, str], ...]
+    sender_source: str | None = None
+    """Where the sender came from when not from the first From: `from` (a later From), `sender`,
+    `reply_to`, `return_path`, or `staff` (given by staff retrying a quarantined delivery)."""
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (case-insensitive), or None."""

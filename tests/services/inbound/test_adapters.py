@@ -107,7 +107,7 @@ def test_mailgun_body_html_may_be_a_list_of_parts() -> None:
     ("change", "message"),
     [
         ({"message-headers": "not json"}, "message-headers"),
-        ({"message-headers": "[]", "from": "", "From": ""}, "sender"),
+        ({"message-headers": "[]", "from": "", "From": "", "sender": ""}, "sender"),
         ({"attachments": "[]", "attachment-count": None}, "store()"),
     ],
 )

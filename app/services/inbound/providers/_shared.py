@@ -22,6 +22,7 @@ from app.services.inbound.mime import (
     header_value,
     header_values,
     join_text_parts,
+    normalize_address,
     normalize_message_id,
     parse_address,
     parse_addresses,
@@ -42,6 +43,7 @@ from app.services.inbound.model import (
     InboundAttachment,
     InboundEmail,
     MalformedEmail,
+    NoSender,
     UploadedFile,
 )
 
@@ -85,6 +87,36 @@ def audit_headers(pairs: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     return tuple(audit)
 
 
+# Where a mail reader looks for the sender when From names nobody, in this order.
+FALLBACK_SENDERS = (("Sender", "sender"), ("Reply-To", "reply_to"), ("Return-Path", "return_path"))
+
+
+def choose_sender(
+    headers: list[tuple[str, str]],
+    *,
+    provider_sender: tuple[str, str] | None = None,
+    return_path: str | None = None,
+) -> tuple[str, str, str | None]:
+    """(name, address, where it came from) of the sender: the provider's own From field, the
+    first usable From header (several are tried in order), then Sender, Reply-To, Return-Path
+    (or the envelope sender); where is None for the first From. ("", "", None) for nobody."""
+    if provider_sender and provider_sender[1]:
+        return provider_sender[0], provider_sender[1], None
+    for index, value in enumerate(header_values(headers, "From")):
+        name, address = parse_address(value)
+        if address:
+            return name, address, None if index == 0 else "from"
+    for header, source in FALLBACK_SENDERS:
+        values = header_values(headers, header)
+        if header == "Return-Path" and return_path:
+            values.append(return_path)
+        for value in values:
+            name, address = parse_address(value)
+            if address:
+                return name, address, source
+    return "", "", None
+
+
 def assemble(
     *,
     provider: str,
@@ -99,15 +131,22 @@ def assemble(
     subject: str | None = None,
     date: datetime | None = None,
     return_path: str | None = None,
+    given_sender: str | None = None,
 ) -> InboundEmail:
-    """Build the value; explicit provider fields win, headers fill the gaps."""
-    from_name, from_email = sender if sender and sender[1] else ("", "")
+    """Build the value; explicit provider fields win, headers fill the gaps.
+
+    `given_sender` is the address staff gave when retrying a quarantined delivery: it is the
+    sender, whatever the headers say.
+    """
+    from_name, from_email, sender_source = choose_sender(
+        headers, provider_sender=sender, return_path=return_path
+    )
+    if given_sender is not None:
+        from_name, from_email, sender_source = "", normalize_address(given_sender), "staff"
     if not from_email:
-        from_name, from_email = parse_address(header_value(headers, "From"))
-    if not from_email:
-        from_name, from_email = parse_address(header_value(headers, "Sender"))
-    if not from_email:
-        raise MalformedEmail(f"{provider}: no valid sender (From) address")
+        raise NoSender(
+            f"{provider}: no valid sender address (From, Sender, Reply-To or Return-Path)"
+        )
 
     html_raw = "\n".join(part for part in html_parts if part and part.strip())
     text = join_text_parts(text_parts)
@@ -139,11 +178,17 @@ def assemble(
         auto_reason=auto_reason,
         attachments=tuple(attachments[:MAX_ATTACHMENTS]),
         headers=audit_headers(headers),
+        sender_source=sender_source,
     )
 
 
 def parse_mime_email(
-    raw: Any, *, provider: str, id_from_message_id: bool = False, return_path: str | None = None
+    raw: Any,
+    *,
+    provider: str,
+    id_from_message_id: bool = False,
+    return_path: str | None = None,
+    given_sender: str | None = None,
 ) -> InboundEmail:
     if not isinstance(raw, str | bytes | bytearray | memoryview):
         raise MalformedEmail(f"{provider}: the raw message must be bytes")
@@ -164,6 +209,7 @@ def parse_mime_email(
         html_parts=parsed.html_parts,
         attachments=attachments,
         return_path=return_path,
+        given_sender=given_sender,
     )
 
 
@@ -230,8 +276,3 @@ def numbered_files(files: Sequence[UploadedFile], prefix: str) -> list[tuple[str
 
 def string_map(value: Any) -> dict[str, Any]:
     return {k: v for k, v in value.items() if isinstance(k, str)} if isinstance(value, dict) else {}
-
-
-# --- Mailgun --------------------------------------------------------------------------------
-
-# Headers Mailgun also posts as top-level fields; used when `message-headers` lacks them.

@@ -58,7 +58,9 @@ def _mailgun_headers(fields: Fields) -> list[tuple[str, str]]:
     return headers
 
 
-def from_mailgun(fields: Fields, files: Sequence[UploadedFile] = ()) -> InboundEmail:
+def from_mailgun(
+    fields: Fields, files: Sequence[UploadedFile] = (), *, given_sender: str | None = None
+) -> InboundEmail:
     """An email from a Mailgun route forward() POST (parsed fields, or `body-mime`)."""
     if not isinstance(fields, Mapping):
         raise MalformedEmail("mailgun: fields must be a mapping")
@@ -67,7 +69,11 @@ def from_mailgun(fields: Fields, files: Sequence[UploadedFile] = ()) -> InboundE
     body_mime = raw_field(fields, files, "body-mime")
     if body_mime is not None:
         return parse_mime_email(
-            body_mime, provider="mailgun", id_from_message_id=True, return_path=envelope_sender
+            body_mime,
+            provider="mailgun",
+            id_from_message_id=True,
+            return_path=envelope_sender,
+            given_sender=given_sender,
         )
     if fields.get("attachments") is not None and fields.get("attachment-count") is None:
         raise MalformedEmail(
@@ -108,4 +114,5 @@ def from_mailgun(fields: Fields, files: Sequence[UploadedFile] = ()) -> InboundE
         to=to,
         subject=subject,
         return_path=envelope_sender,
+        given_sender=given_sender,
     )

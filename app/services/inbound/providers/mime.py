@@ -8,6 +8,9 @@ from app.services.inbound.providers._shared import (
 )
 
 
-def from_mime(raw: bytes, *, provider: str = "mime") -> InboundEmail:
-    """An email from raw RFC 5322 bytes (message/rfc822)."""
-    return parse_mime_email(raw, provider=provider)
+def from_mime(
+    raw: bytes, *, provider: str = "mime", given_sender: str | None = None
+) -> InboundEmail:
+    """An email from raw RFC 5322 bytes (message/rfc822); `given_sender`, staff's word for
+    who sent it, wins over its headers."""
+    return parse_mime_email(raw, provider=provider, given_sender=given_sender)

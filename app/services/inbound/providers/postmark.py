@@ -47,14 +47,14 @@ def _postmark_attachment(entry: Any, index: int) -> InboundAttachment:
     )
 
 
-def from_postmark(payload: Mapping[str, Any]) -> InboundEmail:
+def from_postmark(payload: Mapping[str, Any], *, given_sender: str | None = None) -> InboundEmail:
     """An email from a Postmark inbound webhook JSON document (already decoded from JSON)."""
     if not isinstance(payload, Mapping):
         raise MalformedEmail("postmark: the payload must be a JSON object")
     record_type = payload.get("RecordType")
     if record_type is not None and record_type != "Inbound":
         raise MalformedEmail(f"postmark: not an inbound webhook (RecordType={record_type!r})")
-    if "FromFull" not in payload and "From" not in payload:
+    if "FromFull" not in payload and "From" not in payload and given_sender is None:
         raise MalformedEmail("postmark: missing FromFull/From")
 
     headers = []
@@ -64,6 +64,9 @@ def from_postmark(payload: Mapping[str, Any]) -> InboundEmail:
             name, value = entry.get("Name"), entry.get("Value")
             if isinstance(name, str) and isinstance(value, str):
                 headers.append((name, value))
+    reply_to = _str(payload.get("ReplyTo"))
+    if reply_to and not any(name.lower() == "reply-to" for name, _ in headers):
+        headers.append(("Reply-To", reply_to))  # a sender of last resort (see choose_sender)
 
     from_full = payload.get("FromFull")
     sender: tuple[str, str] = ("", "")
@@ -102,4 +105,5 @@ def from_postmark(payload: Mapping[str, Any]) -> InboundEmail:
         to=to,
         subject=_str(payload.get("Subject")),
         date=parse_date(_str(payload.get("Date"))),
+        given_sender=given_sender,
     )

@@ -42,7 +42,9 @@ def _header_block(text: str) -> list[tuple[str, str]]:
     return raw_headers(message)
 
 
-def from_sendgrid(fields: Fields, files: Sequence[UploadedFile] = ()) -> InboundEmail:
+def from_sendgrid(
+    fields: Fields, files: Sequence[UploadedFile] = (), *, given_sender: str | None = None
+) -> InboundEmail:
     """An email from a SendGrid Inbound Parse POST (default fields, or raw MIME in `email`)."""
     if not isinstance(fields, Mapping):
         raise MalformedEmail("sendgrid: fields must be a mapping")
@@ -51,7 +53,9 @@ def from_sendgrid(fields: Fields, files: Sequence[UploadedFile] = ()) -> Inbound
     envelope_from = envelope.get("from") if isinstance(envelope.get("from"), str) else None
     raw_email = raw_field(fields, files, "email")
     if raw_email is not None and fields.get("headers") is None:
-        return parse_mime_email(raw_email, provider="sendgrid", return_path=envelope_from)
+        return parse_mime_email(
+            raw_email, provider="sendgrid", return_path=envelope_from, given_sender=given_sender
+        )
     if fields.get("headers") is None:
         raise MalformedEmail("sendgrid: neither 'headers' (default mode) nor 'email' (raw mode)")
 
@@ -101,4 +105,5 @@ def from_sendgrid(fields: Fields, files: Sequence[UploadedFile] = ()) -> Inbound
         to=to,
         subject=subject,
         return_path=envelope_from,
+        given_sender=given_sender,
     )

@@ -1,0 +1,85 @@
+"""Mail as mature readers read it, where the standard library's parser gives up (pure).
+
+Two shapes of real mail that RFC 5322 and RFC 2046 do not allow, and that Python's parser
+reads differently from every mail client:
+
+- a header section with a broken line: a folded line that lost its leading space, a stray
+  line of text, or a line such as `---- Original email message ----` before the headers. The
+  parser ends the headers at the first such line and never sees the `From` below it;
+- an unquoted boundary holding `=` (`boundary=----=_NextPart_000_0012_01C...`, written by
+  Outlook Express and many older clients): the modern header parser cuts it at the `=`, so the
+  parts are never split.
+
+Mail readers read the header section to its blank line, skip what comes before the first
+header, and take an unquoted parameter up to the next `;` or whitespace. So do we: the bytes
+handed to the parser are repaired, the bytes received are never changed.
+"""
+
+import re
+from email.policy import EmailPolicy
+from typing import Any
+
+# A header field: a name of printable ASCII without ":" (RFC 5322 2.2), then the colon.
+_FIELD = re.compile(rb"[\x21-\x39\x3b-\x7e]+[ \t]*:")
+# The end of the header section: a line break followed by an empty line.
+_BLANK_LINE = re.compile(rb"\r?\n(?=\r?\n)")
+# Past this many bytes without a blank line, the section is left as it is (linear bound).
+MAX_HEADER_SECTION = 1024 * 1024
+
+
+def _kind(line: bytes) -> str:
+    if line[:1] in (b" ", b"\t"):
+        return "continuation"
+    return "field" if _FIELD.match(line) else "broken"
+
+
+def repair_header_section(raw: bytes) -> bytes:
+    """`raw` with its header section readable: lines before the first header field dropped,
+    a broken line among the fields folded into the field above it (a folded line that lost its
+    leading space, whose text is kept). Unchanged when nothing is broken."""
+    end = _BLANK_LINE.search(raw, 0, MAX_HEADER_SECTION + 2)
+    if end is None and len(raw) > MAX_HEADER_SECTION:
+        return raw
+    cut = end.end() if end else len(raw)
+    lines = raw[:cut].splitlines(keepends=True)
+    kinds = [_kind(line) for line in lines]
+    if "broken" not in kinds or "field" not in kinds:
+        return raw
+    first = kinds.index("field")
+    last = len(kinds) - 1 - kinds[::-1].index("field")
+    while last + 1 < len(kinds) and kinds[last + 1] == "continuation":
+        last += 1
+    if "broken" not in kinds[: last + 1]:
+        return raw  # only body text without a blank line before it: the parser reads that
+    repaired = [
+        b" " + line if kind == "broken" else line
+        for line, kind in zip(lines[first : last + 1], kinds[first : last + 1], strict=True)
+    ]
+    return b"".join(repaired) + b"".join(lines[last + 1 :]) + raw[cut:]
+
+
+# `boundary=` followed by a value that is not quoted: it runs to the next ";" or whitespace.
+_UNQUOTED_BOUNDARY = re.compile(r'(;\s*boundary\s*=\s*)([^"\s;][^\s;]*)', re.IGNORECASE)
+
+
+def quote_boundary(value: str) -> str:
+    """A Content-Type value with an unquoted boundary quoted, `=` and all."""
+    return _UNQUOTED_BOUNDARY.sub(lambda m: f'{m.group(1)}"{m.group(2)}"', value)
+
+
+class TolerantPolicy(EmailPolicy):
+    """`email.policy.default`, except that Content-Type's boundary is read to the next `;` or
+    whitespace, as mail readers read it (the modern header parser stops at `=`)."""
+
+    def header_fetch_parse(self, name: str, value: Any) -> Any:
+        if (
+            isinstance(value, str)
+            and not hasattr(value, "name")
+            and name.lower() == "content-type"
+            and "boundary" in value.lower()
+        ):
+            value = quote_boundary(value)
+        return super().header_fetch_parse(name, value)
+
+
+TOLERANT = TolerantPolicy()

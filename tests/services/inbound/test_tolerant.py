@@ -1,0 +1,185 @@
+"""Real mail as mature readers read it (issue 26, items 1-3): broken header sections, several
+From headers, unquoted boundaries holding `=`."""
+
+import pytest
+
+from app.services.inbound import NoSender, from_mailgun, from_mime
+from app.services.inbound.tolerant import repair_header_section
+
+BODY = b"\r\nIl sito non risponde.\r\n"
+
+
+# --- 1. a broken line in the header section -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "subject"),
+    [
+        pytest.param(
+            b"Received: from mx.rossi.it\r\n by mx.agency.example\r\n"
+            b"Subject: Richiesta di\r\nassistenza URGENTE\r\n"  # a fold that lost its space
+            b"From: Mario Rossi <mario@rossi.it>\r\n" + BODY,
+            "Richiesta di assistenza URGENTE",
+            id="folded-line-without-its-space",
+        ),
+        pytest.param(
+            b"Subject: Sito lento\r\nthis line is no header at all\r\n"
+            b"From: Mario Rossi <mario@rossi.it>\r\n" + BODY,
+            "Sito lento this line is no header at all",
+            id="stray-line-among-headers",
+        ),
+        pytest.param(
+            b"---- Original email message ----\r\n"
+            b"From: Mario Rossi <mario@rossi.it>\r\nSubject: Sito lento\r\n" + BODY,
+            "Sito lento",
+            id="a-line-before-the-headers",
+        ),
+        pytest.param(
+            b"From mario@rossi.it Mon Nov 23 16:00:00 2026\n"  # an mbox separator, LF only
+            b"From: Mario Rossi <mario@rossi.it>\nSubject: Sito lento\n\nIl sito.\n",
+            "Sito lento",
+            id="mbox-separator-line",
+        ),
+    ],
+)
+def test_a_broken_header_line_does_not_hide_the_sender(raw: bytes, subject: str) -> None:
+    email = from_mime(raw)
+
+    assert email.from_email == "mario@rossi.it"
+    assert email.from_name == "Mario Rossi"
+    assert email.subject == subject
+    assert email.text.startswith("Il sito")
+    assert email.sender_source is None  # the first From
+
+
+def test_the_repair_keeps_the_body_byte_for_byte_and_leaves_good_mail_alone() -> None:
+    body = b"\r\nriga 1\r\nNot: a header\r\n\r\nriga 3 \xe8\r\n"
+    broken = b"Subject: a\r\nstray\r\nFrom: m@rossi.it\r\n" + body
+
+    assert repair_header_section(broken) == b"Subject: a\r\n stray\r\nFrom: m@rossi.it\r\n" + body
+    good = b"From: m@rossi.it\r\nSubject: a\r\n b\r\n" + body
+    assert repair_header_section(good) is good
+    no_separator = b"From: m@rossi.it\r\nSubject: a\r\nbody straight after the headers\r\n"
+    assert repair_header_section(no_separator) is no_separator
+    assert from_mime(no_separator).text == "body straight after the headers"
+
+
+@pytest.mark.parametrize(
+    ("headers", "sender", "source"),
+    [
+        (b"From: undisclosed\r\nSender: Anna <anna@rossi.it>\r\n", "anna@rossi.it", "sender"),
+        (
+            b"From: <>\r\nReply-To: b@rossi.it\r\nReturn-Path: <c@rossi.it>\r\n",
+            "b@rossi.it",
+            "reply_to",
+        ),
+        (b"Return-Path: <c@rossi.it>\r\nFrom: nessuno\r\n", "c@rossi.it", "return_path"),
+        (
+            b"From: x\r\nReturn-Path: <c@rossi.it>\r\nReply-To: b@rossi.it\r\n"
+            b"Sender: a@rossi.it\r\n",
+            "a@rossi.it",
+            "sender",
+        ),  # the order is Sender, Reply-To, Return-Path, wherever each stands
+    ],
+)
+def test_an_unusable_from_falls_back_in_order(headers: bytes, sender: str, source: str) -> None:
+    email = from_mime(headers + b"Subject: s\r\n" + BODY)
+
+    assert (email.from_email, email.sender_source) == (sender, source)
+
+
+def test_after_a_broken_line_a_later_header_gives_the_sender() -> None:
+    raw = (
+        b"---- Original email message ----\r\nFrom: Servizio clienti\r\n"
+        b"Subject: Ordine\r\nstray text\r\nReply-To: Anna <anna@rossi.it>\r\n" + BODY
+    )
+
+    email = from_mime(raw)
+
+    assert (email.from_email, email.from_name, email.sender_source) == (
+        "anna@rossi.it",
+        "Anna",
+        "reply_to",
+    )
+
+
+def test_nobody_anywhere_is_no_sender() -> None:
+    with pytest.raises(NoSender):
+        from_mime(b"From: nessuno\r\nReply-To: neanche\r\nSubject: s\r\n" + BODY)
+
+
+# --- 2. several From headers ----------------------------------------------------------------
+
+
+def test_several_from_headers_the_first_usable_one_wins() -> None:
+    raw = (
+        b"From: undisclosed-recipients:;\r\nFrom: =?utf-8?q?Nicol=C3=B2?= <nicolo@rossi.it>\r\n"
+        b"From: other@rossi.it\r\nSubject: s\r\n" + BODY
+    )
+
+    email = from_mime(raw)
+
+    assert (email.from_email, email.from_name, email.sender_source) == (
+        "nicolo@rossi.it",
+        "Nicolò",
+        "from",
+    )
+
+
+def test_mailgun_parsed_fields_with_several_from_headers() -> None:
+    fields = {
+        "message-headers": '[["From", "nobody"], ["From", "Anna <anna@rossi.it>"], '
+        '["Subject", "Sito"]]',
+        "from": "nobody",
+        "body-plain": "testo",
+    }
+
+    email = from_mailgun(fields)
+
+    assert (email.from_email, email.sender_source) == ("anna@rossi.it", "from")
+
+
+# --- 3. an unquoted boundary holding "=" ----------------------------------------------------
+
+BOUNDARY = b"----=_NextPart_000_0012_01C0A1B2.3C4D5E60"
+
+
+def outlook_express(boundary_param: bytes = b"boundary=" + BOUNDARY) -> bytes:
+    return (
+        b"From: Mario <mario@rossi.it>\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/alternative;\r\n\t" + boundary_param + b"\r\n\r\n"
+        b"This is a multi-part message in MIME format.\r\n\r\n"
+        b"--" + BOUNDARY + b'\r\nContent-Type: text/plain;\r\n\tcharset="iso-8859-1"\r\n'
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\nIl sito =E8 lento.\r\n\r\n"
+        b"--" + BOUNDARY + b'\r\nContent-Type: text/html;\r\n\tcharset="iso-8859-1"\r\n\r\n'
+        b"<p>Il sito \xe8 <b>lento</b>.</p>\r\n\r\n"
+        b"--" + BOUNDARY + b"--\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "param",
+    [
+        b"boundary=" + BOUNDARY,
+        b'boundary="' + BOUNDARY + b'"',
+        b"BOUNDARY = " + BOUNDARY + b"; reply-type=original",
+    ],
+)
+def test_an_unquoted_boundary_with_equals_keeps_text_and_html(param: bytes) -> None:
+    email = from_mime(outlook_express(param))
+
+    assert email.text == "Il sito è lento."
+    assert email.html == "<p>Il sito è <b>lento</b>.</p>"
+    assert email.attachments == ()
+
+
+def test_a_multipart_whose_boundary_never_comes_is_shown_as_text() -> None:
+    raw = (
+        b"From: m@rossi.it\r\nContent-Type: multipart/mixed; boundary=missing\r\n\r\n"
+        b"Il testo senza parti.\r\n"
+    )
+
+    email = from_mime(raw)
+
+    assert email.text == "Il testo senza parti."
+    assert email.attachments == ()
