@@ -150,3 +150,19 @@ class MailboxState(StrEnum):
     OK = "ok"  # the last attempt read it
     FAILING = "failing"  # the last attempt failed (see its error); retried with backoff
     DISABLED = "disabled"  # not read
+
+
+class QuarantineReason(StrEnum):
+    """Why a delivery that reached us could not become a ticket (P1: it is kept raw)."""
+
+    NO_SENDER = "no_sender"  # no header names a usable sender
+    NOT_AN_EMAIL = "not_an_email"  # not MIME, not the provider's payload, fields missing
+    PARSER_ERROR = "parser_error"  # reading it raised an unexpected error
+    INTAKE_ERROR = "intake_error"  # storing it as a ticket raised an unexpected error
+
+
+class QuarantineState(StrEnum):
+    """Where a quarantined delivery stands."""
+
+    HELD = "held"  # kept raw, waiting for staff (retry it, or delete it)
+    RELEASED = "released"  # retried into a ticket

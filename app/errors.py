@@ -73,6 +73,12 @@ class PayloadTooLarge(DomainError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
 
 
+class UnsupportedMediaType(DomainError):
+    """A body of a media type the route does not read (not a delivery at all)."""
+
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
 class Unprocessable(DomainError):
     """Input that is well-formed but breaks a rule; `errors` names the fields."""
 

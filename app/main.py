@@ -29,6 +29,7 @@ from app.routers import (
     mailboxes,
     metrics,
     outbox,
+    quarantine,
     reports,
     sla,
     status,
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         time_entries,
         sla,
         outbox,
+        quarantine,
         reports,
         mailboxes,
     ):

@@ -35,7 +35,7 @@ REQUEST_SECONDS = Histogram(
 INBOUND_DELIVERIES = Counter(
     "sportello_inbound_deliveries_total",
     "Emails delivered to us by provider (mailgun, sendgrid, postmark, mime, imap) and result "
-    "(stored, duplicate, rejected).",
+    "(stored, duplicate, quarantined, rejected).",
     ["provider", "result"],
 )
 
@@ -46,7 +46,7 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 
 
 def count_delivery(provider: str, result: str) -> None:
-    """One inbound email: stored, duplicate, or rejected."""
+    """One inbound email: stored, duplicate, quarantined (P1: kept raw), or rejected."""
     INBOUND_DELIVERIES.labels(provider, result).inc()
 
 
@@ -93,6 +93,11 @@ class _DeskFigures(Collector):
                 "sportello_mailboxes_failing",
                 "Enabled IMAP mailboxes whose reading fails now (see their health).",
                 value=f.mailboxes_failing,
+            ),
+            GaugeMetricFamily(
+                "sportello_quarantine_held",
+                "Deliveries kept raw in the quarantine, waiting for staff (/api/v1/quarantine).",
+                value=f.quarantine_held,
             ),
         ]
 

@@ -26,7 +26,7 @@ from app.deps import knobs_from
 from app.group_commit import commit_alone
 from app.models.base import utcnow
 from app.models.ticket import Ticket
-from app.services import alerts, notify, outbox
+from app.services import alerts, notify, outbox, quarantine
 from app.services.knobs import MailKnobs
 from app.services.transports import (
     FileTransport,
@@ -166,12 +166,17 @@ class Worker:
         return len(rows)
 
     async def scan_once(self, *, now: datetime) -> int:
-        """Queue the at-risk and breach alerts reached by `now` (app.services.alerts)."""
+        """Queue the at-risk and breach alerts reached by `now` (app.services.alerts), and the
+        digest of deliveries quarantined since staff were last told (app.services.quarantine);
+        how many tickets and deliveries they tell of."""
         self._scanned_at = now
-        return await self._unit(
+        told = await self._unit(
             lambda session: alerts.scan(
                 session=session, mail=self._mail, now=now, steps=self._steps
             )
+        )
+        return told + await self._unit(
+            lambda session: quarantine.tell_staff(session=session, mail=self._mail, now=now)
         )
 
     async def close(self) -> None:

@@ -9,6 +9,7 @@ from app.models.inbound import ContactHit
 from app.models.mailbox import Mailbox
 from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
 from app.models.outbox import Outbox, OutboxAttempt
+from app.models.quarantine import Quarantine
 from app.models.ticket import StatusLink, Ticket, TicketEvent
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Message",
     "Outbox",
     "OutboxAttempt",
+    "Quarantine",
     "StatusLink",
     "Ticket",
     "TicketEvent",

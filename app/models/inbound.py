@@ -11,14 +11,22 @@ from app.models.common import Input, Schema
 
 
 class InboundResult(Schema):
-    """The message is stored; a redelivery answers the same ticket with `duplicate: true`."""
+    """The delivery is stored; a redelivery answers the same with `duplicate: true`.
 
-    ticket_id: int
-    """The ticket the message was stored on."""
-    ticket_number: str
-    """Its number."""
+    Stored as a ticket, or, when it cannot be one (no sender anywhere, not an email), kept raw
+    in the quarantine for staff (`quarantined`, `quarantine_id`; no ticket yet) (P1).
+    """
+
+    ticket_id: int | None
+    """The ticket the message was stored on; null while it is quarantined."""
+    ticket_number: str | None
+    """Its number; null while it is quarantined."""
     duplicate: bool
     """True when this delivery had been stored before (a provider's retry)."""
+    quarantined: bool = False
+    """True when it is kept in the quarantine instead (GET /api/v1/quarantine/{id})."""
+    quarantine_id: int | None = None
+    """The quarantined item, when it is (or was, before a retry made a ticket of it) one."""
 
 
 class ContactIn(Input):

@@ -1,8 +1,14 @@
-"""Mail-provider webhooks (R6): authenticated, idempotent, 2xx only once stored. HTTP only."""
+"""Mail-provider webhooks (R6): authenticated, idempotent, 2xx only once stored. HTTP only.
 
-import json
+A delivery that authenticates and fits the size limit is always stored (P1): as a ticket, or,
+when it cannot be one, quarantined raw (app.services.quarantine). Only what is not a delivery
+at all (a failed signature or login, a body over the limit or of the wrong type) is a 4xx.
+"""
+
+import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -10,27 +16,34 @@ from fastapi.concurrency import run_in_threadpool
 
 from app import metrics
 from app.deps import KnobsDep, Now, SettingsDep, WriterDep, authenticate_bearer
-from app.enums import Role
-from app.errors import BadRequest, DomainError, Forbidden, NotAcceptable, Unauthorized
+from app.enums import QuarantineReason, Role
+from app.errors import (
+    BadRequest,
+    DomainError,
+    Forbidden,
+    NotAcceptable,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from app.models.inbound import InboundResult
 from app.models.message import MAX_TOKEN_CHARS
 from app.routers._responses import problems
 from app.services import ingest
+from app.services import quarantine as quarantine_service
 from app.services.inbound import (
     InboundEmail,
     MalformedEmail,
-    UploadedFile,
     check_basic_auth,
     from_mailgun,
-    from_mime,
-    from_postmark,
-    from_sendgrid,
     verify_mailgun_signature,
 )
+from app.services.inbound.deliveries import RAW_MIME, read_delivery
 from app.services.inbound.forms import parse_form
+from app.services.quarantine import Held
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/inbound/email", tags=["inbound"])
-RESPONSES = problems(400, 401, 403, 406, 413, 422, 503)
+RESPONSES = problems(400, 401, 403, 406, 413, 415, 422, 503)
 
 
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="sportello-inbound"'}
@@ -66,40 +79,50 @@ async def basic_or_agent(request: Request, settings: SettingsDep) -> None:
         raise Forbidden("Posting raw MIME needs the agent role.")
 
 
-# Up to this size a payload is parsed on the event loop (well under a millisecond); larger
-# ones go to a worker thread so that they do not hold up other requests.
+# Up to this size a payload is read on the event loop (well under a millisecond); larger ones
+# go to a worker thread so that they do not hold up other requests.
 INLINE_PARSE_BYTES = 256 * 1024
+FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 
 
-async def _parse(function: Callable[..., InboundEmail], *args: object, size: int) -> InboundEmail:
-    try:
-        if size <= INLINE_PARSE_BYTES:
-            return function(*args)
-        return await run_in_threadpool(function, *args)
-    except MalformedEmail as exc:
-        raise BadRequest(f"Not an email we can read: {exc}") from exc
+@dataclass(frozen=True)
+class Delivery:
+    """An authenticated delivery: its request body as received, and how to read it."""
+
+    provider: str
+    body: bytes
+    content_type: str
+    read: Callable[[], InboundEmail]
+    token: str | None = None  # Mailgun's single-use token
 
 
-def _size(request: Request) -> int:
-    length = request.headers.get("content-length", "")
-    return int(length) if length.isdigit() else INLINE_PARSE_BYTES + 1
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-async def _form(request: Request) -> tuple[dict[str, bytes], list[UploadedFile]]:
-    try:
-        return parse_form(await request.body(), request.headers.get("content-type", ""))
-    except MalformedEmail as exc:
-        raise BadRequest(f"Not a form we can read: {exc}") from exc
+def _require(request: Request, accepted: frozenset[str], provider: str) -> None:
+    """Not a delivery at all: a body of a type this route never reads (415, nothing kept)."""
+    media_type = _media_type(request)
+    if media_type not in accepted:
+        raise UnsupportedMediaType(
+            f"The {provider} webhook takes {' or '.join(sorted(accepted))}, "
+            f"not {media_type or 'a body without Content-Type'}."
+        )
 
 
-async def mailgun_email(request: Request, settings: SettingsDep) -> tuple[InboundEmail, str]:
+async def mailgun_delivery(request: Request, settings: SettingsDep) -> Delivery:
     """A Mailgun forward(): HMAC-SHA256 of timestamp+token with the signing key, fresh."""
     key = settings.mailgun_signing_key
     if key is None or not key.get_secret_value():
         raise Unauthorized(
             "Mailgun webhooks are not configured on this server (SPORTELLO_MAILGUN_SIGNING_KEY)."
         )
-    fields, files = await _form(request)
+    _require(request, FORM_TYPES, "Mailgun")
+    body, content_type = await request.body(), request.headers.get("content-type", "")
+    try:  # the signature is in the form: a form that cannot be read cannot be checked
+        fields, files = parse_form(body, content_type)
+    except MalformedEmail as exc:
+        raise BadRequest(f"Not a form we can read: {exc}") from exc
     timestamp, token, signature = (
         fields.get(k, b"").decode("latin-1") for k in ("timestamp", "token", "signature")
     )
@@ -115,40 +138,70 @@ async def mailgun_email(request: Request, settings: SettingsDep) -> tuple[Inboun
         now=time.time(),
     ):
         raise Forbidden("The Mailgun signature is wrong or too old.")
-    return await _parse(from_mailgun, fields, files, size=_size(request)), token
+    return Delivery("mailgun", body, content_type, lambda: from_mailgun(fields, files), token)
 
 
-async def sendgrid_email(request: Request, _: BasicAuth) -> InboundEmail:
+async def sendgrid_delivery(request: Request, _: BasicAuth) -> Delivery:
     """SendGrid Inbound Parse, default or raw mode."""
-    fields, files = await _form(request)
-    return await _parse(from_sendgrid, fields, files, size=_size(request))
+    _require(request, FORM_TYPES, "SendGrid")
+    return await _delivery("sendgrid", request)
 
 
-async def postmark_email(request: Request, _: BasicAuth) -> InboundEmail:
+async def postmark_delivery(request: Request, _: BasicAuth) -> Delivery:
     """Postmark's inbound JSON."""
-    try:
-        payload = json.loads(await request.body())
-    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
-        raise BadRequest("The Postmark payload is not JSON.") from exc
-    return await _parse(from_postmark, payload, size=_size(request))
+    _require(request, frozenset({"application/json"}), "Postmark")
+    return await _delivery("postmark", request)
 
 
-async def mime_email(request: Request, _: Annotated[None, Depends(basic_or_agent)]) -> InboundEmail:
-    """A raw RFC 5322 message (`message/rfc822`)."""
-    raw = await request.body()
-    return await _parse(from_mime, raw, size=len(raw))
+async def mime_delivery(request: Request, _: Annotated[None, Depends(basic_or_agent)]) -> Delivery:
+    """A raw RFC 5322 message (`message/rfc822`): whatever its bytes, they are the message."""
+    body = await request.body()
+    if not body.strip():
+        raise BadRequest("The body is empty: there is no message to store.")
+    return Delivery("mime", body, RAW_MIME, lambda: read_delivery("mime", body, RAW_MIME))
 
 
-StoreEmail = Callable[[InboundEmail, str | None], Awaitable[ingest.IngestResult]]
+async def _delivery(provider: str, request: Request) -> Delivery:
+    body, content_type = await request.body(), request.headers.get("content-type", "")
+    if not body.strip():
+        raise BadRequest("The body is empty: there is no delivery to store.")
+    return Delivery(
+        provider, body, content_type, lambda: read_delivery(provider, body, content_type)
+    )
 
 
-async def email_store(
+StoreDelivery = Callable[[Delivery], Awaitable[InboundResult]]
+
+
+async def delivery_store(
     write: WriterDep, knobs: KnobsDep, now: Now, settings: SettingsDep
-) -> StoreEmail:
-    """How this request stores its email (with its single-use token, if signed): committed
-    before the answer; 503 when nothing could be stored, so the provider retries."""
+) -> StoreDelivery:
+    """How this request stores its delivery: as a ticket, or quarantined raw when it cannot be
+    one (P1); committed before the answer, 503 when nothing could be stored (a retry comes)."""
 
-    async def store(email: InboundEmail, token: str | None) -> ingest.IngestResult:
+    async def quarantine(delivery: Delivery, error: Exception, reason: QuarantineReason) -> Held:
+        held = await write(
+            quarantine_service.holding(
+                delivery.body,
+                source=delivery.provider,
+                reason=reason,
+                detail=f"{type(error).__name__}: {error}",
+                content_type=delivery.content_type,
+                now=now,
+                replay_token=delivery.token,
+            )
+        )
+        metrics.count_delivery(delivery.provider, "duplicate" if held.duplicate else "quarantined")
+        return held
+
+    async def store(delivery: Delivery) -> InboundResult:
+        try:
+            email = await _read(delivery)
+        except Exception as exc:  # P1: whatever the reader says, the delivery is kept
+            if not isinstance(exc, MalformedEmail):
+                log.exception("reading a %s delivery failed", delivery.provider)
+            held = await quarantine(delivery, exc, quarantine_service.reason_of(exc))
+            return _quarantined(held)
         try:
             result = await write(
                 ingest.storing(
@@ -156,44 +209,68 @@ async def email_store(
                     knobs=knobs,
                     now=now,
                     max_file_bytes=settings.max_file_bytes,
-                    replay_token=token,
+                    replay_token=delivery.token,
                 )
             )
-        except DomainError:  # a replayed token, an attachment over the limit
+        except DomainError:  # a replayed token, an attachment over the limit, an outage
             metrics.count_delivery(email.provider, "rejected")
             raise
+        except Exception as exc:  # a bug in intake: the delivery is kept, staff are told
+            log.exception("storing a %s delivery failed", delivery.provider)
+            held = await quarantine(delivery, exc, QuarantineReason.INTAKE_ERROR)
+            return _quarantined(held)
         metrics.count_delivery(email.provider, "duplicate" if result.duplicate else "stored")
-        return result
+        return InboundResult(
+            ticket_id=result.ticket_id,
+            ticket_number=result.ticket_number,
+            duplicate=result.duplicate,
+        )
 
     return store
 
 
-StoreDep = Annotated[StoreEmail, Depends(email_store)]
+def _quarantined(held: Held) -> InboundResult:
+    """The answer for a quarantined delivery: its item, or the ticket a retry made of it."""
+    return InboundResult(
+        ticket_id=held.ticket_id,
+        ticket_number=held.ticket_number,
+        duplicate=held.duplicate,
+        quarantined=held.ticket_id is None,
+        quarantine_id=held.id,
+    )
+
+
+async def _read(delivery: Delivery) -> InboundEmail:
+    if len(delivery.body) <= INLINE_PARSE_BYTES:
+        return delivery.read()
+    return await run_in_threadpool(delivery.read)
+
+
+StoreDep = Annotated[StoreDelivery, Depends(delivery_store)]
 
 
 @router.post("/mailgun", response_model=InboundResult, status_code=200, responses=RESPONSES)
 async def mailgun(
-    delivery: Annotated[tuple[InboundEmail, str], Depends(mailgun_email)], store: StoreDep
-) -> ingest.IngestResult:
+    delivery: Annotated[Delivery, Depends(mailgun_delivery)], store: StoreDep
+) -> InboundResult:
     """Mailgun route forward() (parsed fields or `body-mime`); signed, single-use tokens."""
-    email, token = delivery
-    return await store(email, token)
+    return await store(delivery)
 
 
 @router.post("/sendgrid", response_model=InboundResult, status_code=200, responses=RESPONSES)
 async def sendgrid(
-    email: Annotated[InboundEmail, Depends(sendgrid_email)], store: StoreDep
-) -> ingest.IngestResult:
+    delivery: Annotated[Delivery, Depends(sendgrid_delivery)], store: StoreDep
+) -> InboundResult:
     """SendGrid Inbound Parse (default or raw); basic auth."""
-    return await store(email, None)
+    return await store(delivery)
 
 
 @router.post("/postmark", response_model=InboundResult, status_code=200, responses=RESPONSES)
 async def postmark(
-    email: Annotated[InboundEmail, Depends(postmark_email)], store: StoreDep
-) -> ingest.IngestResult:
+    delivery: Annotated[Delivery, Depends(postmark_delivery)], store: StoreDep
+) -> InboundResult:
     """Postmark inbound webhook JSON; basic auth."""
-    return await store(email, None)
+    return await store(delivery)
 
 
 @router.post(
@@ -209,7 +286,7 @@ async def postmark(
     },
 )
 async def mime(
-    email: Annotated[InboundEmail, Depends(mime_email)], store: StoreDep
-) -> ingest.IngestResult:
+    delivery: Annotated[Delivery, Depends(mime_delivery)], store: StoreDep
+) -> InboundResult:
     """A raw RFC 5322 message from any relay; basic auth or an agent token."""
-    return await store(email, None)
+    return await store(delivery)

@@ -78,15 +78,19 @@ def ingest_email(
     now: datetime,
     max_file_bytes: int,
     replay_token: str | None = None,
+    received_at: datetime | None = None,
 ) -> IngestResult:
     """Store an inbound email on its ticket (a new one, or the one it replies to).
+
+    It was received `now`, or at `received_at` when it waited in the quarantine: its
+    take-charge clock starts at its arrival (R9).
 
     A provider redelivers until it hears 2xx, so the same message may arrive twice, even twice
     at once, even with the same signed token: the second answers with the first one's ticket
     (`duplicate`). A signed token is accepted for one message only (R6: a replay is refused).
     """
     check_sizes(email.attachments, max_file_bytes=max_file_bytes)
-    fresh_token = replay_token is None or _remember_token(
+    fresh_token = replay_token is None or remember_token(
         email.provider, replay_token, session=session, now=now
     )
     duplicate = _stored_copy(email, session=session)
@@ -101,7 +105,7 @@ def ingest_email(
     # A concurrent delivery of the same message (PostgreSQL) breaks the unique index on
     # Message-ID once the other commits; the writer then runs this unit again, and the rerun
     # answers with the stored copy (app.group_commit.run_alone).
-    result = _store(email, session=session, knobs=knobs, now=now)
+    result = _store(email, session=session, knobs=knobs, now=now, received_at=received_at or now)
     log.info("inbound %s message stored on ticket %s", email.provider, result.ticket_number)
     return result
 
@@ -113,7 +117,7 @@ _TOKEN_INSERTS = {
 }
 
 
-def _remember_token(provider: str, token: str, *, session: Session, now: datetime) -> bool:
+def remember_token(provider: str, token: str, *, session: Session, now: datetime) -> bool:
     """Record a single-use webhook token; False when it was used before.
 
     The insert does nothing when the token is there already, committed or written by a
@@ -152,7 +156,9 @@ def _stored_copy(email: InboundEmail, *, session: Session) -> IngestResult | Non
     return IngestResult(ticket_id=row.id, ticket_number=row.number, duplicate=True)
 
 
-def _store(email: InboundEmail, *, session: Session, knobs: Knobs, now: datetime) -> IngestResult:
+def _store(
+    email: InboundEmail, *, session: Session, knobs: Knobs, now: datetime, received_at: datetime
+) -> IngestResult:
     fields: dict[str, Any] = {
         "text": email.text,
         "text_stripped": email.text_stripped,
@@ -179,7 +185,7 @@ def _store(email: InboundEmail, *, session: Session, knobs: Knobs, now: datetime
             session=session,
             direction="inbound",
             channel=ticket.channel,
-            received_at=now,
+            received_at=received_at,
             **fields,
         )
         audit.record(
@@ -203,7 +209,7 @@ def _store(email: InboundEmail, *, session: Session, knobs: Knobs, now: datetime
             from_name=email.from_name[:200],
             subject=email.subject[:MAX_SUBJECT],
             body=email.text_stripped[:MAX_BODY_CHARS],
-            received_at=now,
+            received_at=received_at,
             category=None,
         )
         opened = open_ticket(

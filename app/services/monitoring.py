@@ -11,10 +11,12 @@ from app.enums import OutboxChannel, OutboxState, SlaState
 from app.models.base import table_of
 from app.models.mailbox import Mailbox
 from app.models.outbox import Outbox
+from app.models.quarantine import Quarantine
 from app.models.ticket import Ticket
 from app.services.tickets.queue import sla_state_condition
 
 _TICKET, _OUTBOX, _MAILBOX = table_of(Ticket), table_of(Outbox), table_of(Mailbox)
+_QUARANTINE = table_of(Quarantine)
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Figures:
     outbox_by_state: dict[str, int]
     emails_sent: int
     mailboxes_failing: int
+    quarantine_held: int
 
 
 def figures(*, session: Session, now: datetime) -> Figures:
@@ -54,6 +57,9 @@ def figures(*, session: Session, now: datetime) -> Figures:
         .select_from(_MAILBOX)
         .where(_MAILBOX.c.enabled.is_(True), _MAILBOX.c.failing_since.is_not(None))
     ).scalar_one()
+    held = connection.execute(
+        select(func.count()).select_from(_QUARANTINE).where(_QUARANTINE.c.released_at.is_(None))
+    ).scalar_one()
     return Figures(
         tickets_by_channel={str(channel): n for channel, n in channels},
         breaches=count(sla_state_condition(SlaState.BREACHED, now=now)),
@@ -61,4 +67,5 @@ def figures(*, session: Session, now: datetime) -> Figures:
         outbox_by_state={str(state): n for state, n in states},
         emails_sent=sent,
         mailboxes_failing=failing,
+        quarantine_held=held,
     )

@@ -69,6 +69,11 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/mailboxes"): "admin",
     ("GET", "/api/v1/mailboxes/{mailbox_id}"): "admin",
     ("PATCH", "/api/v1/mailboxes/{mailbox_id}"): "admin",
+    ("GET", "/api/v1/quarantine"): "agent",
+    ("GET", "/api/v1/quarantine/{item_id}"): "agent",
+    ("GET", "/api/v1/quarantine/{item_id}/raw"): "agent",
+    ("POST", "/api/v1/quarantine/{item_id}/retry"): "agent",
+    ("DELETE", "/api/v1/quarantine/{item_id}"): "admin",
 }
 # Routes outside the OpenAPI document, each with its own guard.
 HIDDEN: dict[tuple[str, str], str] = {
