@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from app.logs import note_hang_up, note_refusal
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -131,6 +133,7 @@ def _field_name(loc: Sequence[Any]) -> str:
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
+    note_refusal(request.scope, exc.detail)
     return problem(
         exc.status,
         detail=exc.detail,
@@ -147,6 +150,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     raw = exc.errors()
     if any(e.get("type") == "json_invalid" for e in raw):
+        note_refusal(request.scope, "The request body is not valid JSON.")
         return problem(
             400,
             detail="The request body is not valid JSON.",
@@ -164,6 +168,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         for e in raw
     ]
     names = ", ".join(dict.fromkeys(e["field"] for e in errors)) or "the request"
+    note_refusal(request.scope, f"Invalid input: {names}.")
     return problem(
         422,
         detail=f"Invalid input: {names}.",
@@ -182,6 +187,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     elif exc.status_code == 405:
         detail = f"Method {request.method} is not allowed on {request.url.path}."
     slug = "payload-too-large" if exc.status_code == 413 else None
+    note_refusal(request.scope, detail)
     return problem(
         exc.status_code,
         detail=detail,
@@ -195,6 +201,7 @@ async def _client_gone(request: Request, exc: Exception) -> JSONResponse:
     # The client hung up while sending its body: nothing to answer, nothing broken here.
     # One line at INFO, no traceback, so nobody can flood the error log by hanging up.
     log.info("client disconnected during the body of %s %s", request.method, request.url.path)
+    note_hang_up(request.scope)  # not a refusal: nobody hears the answer
     return problem(400, detail="The request body did not arrive whole.", instance=request.url.path)
 
 

@@ -11,7 +11,7 @@ import logging
 import logging.config
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -25,6 +25,35 @@ _ADDRESS = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.
 def mask_addresses(text: str) -> str:
     """Every email address in `text` with its local part hidden: `m***@rossi.it`."""
     return _ADDRESS.sub(r"\1***@\2", text)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+MAX_REASON = 300
+
+
+def note_refusal(scope: MutableMapping[str, Any], reason: str) -> None:
+    """Keep why a request is refused, for its access-log line (app.middleware.AccessLog): one
+    line, no control characters, addresses masked, bounded. Never pass a body here."""
+    reason = mask_addresses(_CONTROL.sub(" ", reason)).strip()[:MAX_REASON]
+    scope.setdefault("state", {})["refusal"] = reason
+
+
+def note_hang_up(scope: MutableMapping[str, Any]) -> None:
+    """The client went away mid-request: nothing was refused, its 400 reaches nobody."""
+    scope.setdefault("state", {})["hang_up"] = True
+
+
+def refusal_of(scope: MutableMapping[str, Any]) -> str | None:
+    """Why the request was refused, if an error handler said so."""
+    state = scope.get("state")
+    reason = state.get("refusal") if isinstance(state, dict) else None
+    return reason if isinstance(reason, str) else None
+
+
+def hung_up(scope: MutableMapping[str, Any]) -> bool:
+    """Whether the client went away mid-request (see `note_hang_up`)."""
+    state = scope.get("state")
+    return isinstance(state, dict) and bool(state.get("hang_up"))
 
 
 class Context(logging.Filter):

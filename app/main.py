@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 # Routes reachable without a bearer token: each has its own check (or none, by design).
 PUBLIC_PREFIXES = (f"{API_PREFIX}/contact", f"{API_PREFIX}/inbound/", f"{API_PREFIX}/feeds/")
+# Where mail and the website deliver: bodies up to the message limit, refusals logged as warnings.
 LARGE_BODY_PREFIXES = (f"{API_PREFIX}/contact", f"{API_PREFIX}/inbound/")
 
 
@@ -121,7 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Content-Type"],
             max_age=600,
         )
-    app.add_middleware(AccessLog)
+    app.add_middleware(AccessLog, watched=LARGE_BODY_PREFIXES)
     if settings.forwarded_allow_ips:
         # Outermost: behind these proxies the client is the address they forward (the
         # contact form's rate limit counts it), whichever server runs the app.

@@ -5,6 +5,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from http import HTTPStatus
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -67,6 +68,7 @@ class BodyLimits:
         await self.app(scope, counted_receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        logs.note_refusal(scope, _too_large(limit))
         response = problem(
             413,
             detail=_too_large(limit),
@@ -97,11 +99,14 @@ def route_template(scope: Scope) -> str:
 class AccessLog:
     """One line per request: method, path, status, duration, request id. Never headers.
 
+    A 4xx on a path under `watched` (where mail providers and the website deliver) is a
+    WARNING with its reason: a refused delivery is final for a relay, and must be seen (P1).
     Every response carries its request id and `X-Content-Type-Options: nosniff`.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, watched: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.watched = watched
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -134,5 +139,17 @@ class AccessLog:
                 if path.startswith("/status/"):
                     path = "/status/…"  # the token is the customer's key: never in a log
                 seconds = time.perf_counter() - started
-                log.info("%s %s %s %.1fms", scope["method"], path, status, seconds * 1000)
+                refused = 400 <= status < 500 and not logs.hung_up(scope)
+                if refused and path.startswith(self.watched):
+                    reason = logs.refusal_of(scope) or HTTPStatus(status).phrase
+                    log.warning(
+                        "%s %s %s %.1fms refused: %s",
+                        scope["method"],
+                        path,
+                        status,
+                        seconds * 1000,
+                        reason,
+                    )
+                else:
+                    log.info("%s %s %s %.1fms", scope["method"], path, status, seconds * 1000)
                 metrics.observe_request(scope["method"], route_template(scope), status, seconds)

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.deps import KnobsDep, Now, SessionDep, SettingsDep, WriterDep
 from app.errors import BadRequest, DomainError
+from app.logs import note_refusal
 from app.models.inbound import ContactIn, ContactResult
 from app.rendering import render
 from app.routers._responses import LOCATION, problems
@@ -72,6 +73,8 @@ async def form_error_page(request: Request, exc: Exception) -> HTMLResponse:
     """The error page of a plain HTML form, in Italian and English, naming each bad field."""
     assert isinstance(exc, FormPageError)
     summary_it, summary_en = SUMMARIES.get(exc.status, (exc.detail, exc.detail))
+    fields = ", ".join(str(e["loc"][-1]) for e in exc.errors if e.get("loc"))
+    note_refusal(request.scope, exc.detail or summary_en + (f" {fields}" if fields else ""))
     errors = []
     for error in exc.errors:
         field = str(error["loc"][-1]) if error.get("loc") else ""
