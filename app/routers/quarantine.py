@@ -8,7 +8,7 @@ from app.deps import Admin, Agent, KnobsDep, Now, SessionDep, SettingsDep
 from app.enums import QuarantineState
 from app.models.common import MAX_ID, Limit, ResourceId
 from app.models.quarantine import QuarantinePage, QuarantineRead, QuarantineRetry
-from app.routers._responses import READ, WRITE, problems
+from app.routers._responses import AUTH, READ, problems
 from app.services import quarantine as service
 
 router = APIRouter(prefix="/quarantine", tags=["quarantine"])
@@ -65,7 +65,8 @@ def raw(item_id: ResourceId, session: SessionDep, _: Agent) -> Response:
     "/{item_id}/retry",
     response_model=QuarantineRead,
     status_code=200,
-    responses={**WRITE, **problems(413)},
+    # No 409: a second retry answers the same ticket. 413: a file over the per-file limit.
+    responses=problems(400, *AUTH, 404, 413, 422),
 )
 def retry(
     item_id: ResourceId,
@@ -90,7 +91,7 @@ def retry(
     )
 
 
-@router.delete("/{item_id}", status_code=204, responses=WRITE)
+@router.delete("/{item_id}", status_code=204, responses=READ)
 def delete(item_id: ResourceId, session: SessionDep, _: Admin) -> Response:
     """Forget a delivery and its bytes for good (a ticket made of it stays)."""
     service.delete_item(item_id, session=session)
