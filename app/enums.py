@@ -159,6 +159,7 @@ class QuarantineReason(StrEnum):
     NOT_AN_EMAIL = "not_an_email"  # not MIME, not the provider's payload, fields missing
     PARSER_ERROR = "parser_error"  # reading it raised an unexpected error
     INTAKE_ERROR = "intake_error"  # storing it as a ticket raised an unexpected error
+    FILE_TOO_LARGE = "file_too_large"  # an attachment over SPORTELLO_MAX_FILE_BYTES
 
 
 class QuarantineState(StrEnum):

@@ -24,7 +24,8 @@ class QuarantineBase(SQLModel):
     """Where it came from: `mailgun`, `sendgrid`, `postmark`, `mime` (the webhooks) or
     `mailbox:<id>` (an IMAP mailbox)."""
     reason: QuarantineReason = Field(sa_type=EnumString(QuarantineReason, 32))
-    """Why it is not a ticket: no_sender, not_an_email, parser_error or intake_error."""
+    """Why it is not a ticket: no_sender, not_an_email, parser_error, intake_error, or
+    file_too_large (an attachment over the per-file limit; a retry is 413 until it is raised)."""
     detail: str = Field(default="", max_length=1000)
     """What the reader said about it."""
     content_type: str = Field(max_length=255)

@@ -22,6 +22,7 @@ from app.errors import (
     DomainError,
     Forbidden,
     NotAcceptable,
+    PayloadTooLarge,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -212,7 +213,10 @@ async def delivery_store(
                     replay_token=delivery.token,
                 )
             )
-        except DomainError:  # a replayed token, an attachment over the limit, an outage
+        except PayloadTooLarge as exc:  # one file over its limit, the message within its own
+            held = await quarantine(delivery, exc, QuarantineReason.FILE_TOO_LARGE)
+            return _quarantined(held)
+        except DomainError:  # a replayed token, an outage
             metrics.count_delivery(email.provider, "rejected")
             raise
         except Exception as exc:  # a bug in intake: the delivery is kept, staff are told

@@ -285,7 +285,8 @@ def tell_staff(*, session: Session, mail: MailKnobs, now: datetime) -> int:
         session=session,
         mail=mail,
         at=now,
-        dedup_key=f"quarantine:{untold[0].id}:{untold[-1].id}:{len(untold)}",
+        # The instant too: SQLite may give a deleted item's id to a new one.
+        dedup_key=f"quarantine:{untold[0].id}:{untold[-1].id}:{int(now.timestamp())}",
         urgent=urgent,
         items=[
             {

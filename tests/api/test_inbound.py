@@ -17,7 +17,7 @@ from app.db import get_engine
 from app.models.message import Attachment, AttachmentBlob, Message
 from app.models.quarantine import Quarantine
 from app.models.ticket import Ticket
-from tests.conftest import INBOUND_PASSWORD, INBOUND_USER, MAILGUN_KEY
+from tests.conftest import ADMIN_TOKEN, INBOUND_PASSWORD, INBOUND_USER, MAILGUN_KEY
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "inbound"
 BASIC = (INBOUND_USER, INBOUND_PASSWORD)
@@ -471,7 +471,10 @@ def test_attachments_are_deduplicated_by_hash(api, rossi, db):
     assert names == {"preventivo.pdf", "copia.pdf"}
 
 
-def test_oversized_file_is_413_and_nothing_stored(serve, rossi, db):
+def test_a_file_over_its_limit_in_a_message_within_its_own_is_quarantined(serve, rossi, db):
+    """P1: the message fits SPORTELLO_MAX_MESSAGE_BYTES, so it is a delivery and is kept (raw,
+    in the quarantine), not refused with a 413 a relay takes as final; no file is stored, and
+    a retry is 413 until the per-file limit allows it."""
     server = serve(max_file_bytes=1000)
     big = eml(attachments=[("big.bin", b"x" * 5000)])
     response = httpx.post(
@@ -480,8 +483,17 @@ def test_oversized_file_is_413_and_nothing_stored(serve, rossi, db):
         auth=BASIC,
         headers={"Content-Type": "message/rfc822"},
     )
-    assert response.status_code == 413
+    assert response.status_code == 200, response.text
+    assert response.json()["quarantined"] is True
     assert count(db, Ticket) == 0 and count(db, AttachmentBlob) == 0
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    item = httpx.get(
+        f"{server.base_url}/api/v1/quarantine/{response.json()['quarantine_id']}", headers=admin
+    ).json()
+    assert item["reason"] == "file_too_large" and "1000 bytes per file" in item["detail"]
+    retry = httpx.post(f"{server.base_url}/api/v1/quarantine/{item['id']}/retry", headers=admin)
+    assert retry.status_code == 413
+    assert count(db, Ticket) == 0
 
 
 def test_oversized_message_is_413_and_nothing_stored(serve, rossi, db):
