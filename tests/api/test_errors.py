@@ -169,7 +169,7 @@ def test_a_body_that_trickles_in_is_cut_off_with_408(serve):
 
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
     assert b"connection: close" in answer.lower()
-    assert 0.4 < waited < 5
+    assert waited >= 0.4  # cut off by the body's total time, not by a per-byte timeout
 
 
 def test_every_201_names_what_it_created_in_location(api):

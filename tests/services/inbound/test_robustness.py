@@ -3,7 +3,8 @@
 import json
 import os
 import re
-import time
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -249,6 +250,7 @@ def test_from_postmark_never_raises_anything_else(payload: Any) -> None:
 
 # --- hostile sizes --------------------------------------------------------------------------
 
+HANG_GUARD_SECONDS = 120
 HOSTILE_INPUTS: list[tuple[str, Callable[[], object]]] = [
     ("unterminated encoded words", lambda: decode_subject("=?a?q?x" * 150_000)),
     ("unclosed HTML comments", lambda: html_to_text("<!--" * 50_000)),
@@ -266,10 +268,19 @@ HOSTILE_INPUTS: list[tuple[str, Callable[[], object]]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    "work", [work for _, work in HOSTILE_INPUTS], ids=[n for n, _ in HOSTILE_INPUTS]
-)
-def test_hostile_sizes_stay_linear(work: Callable[[], object]) -> None:
-    started = time.perf_counter()
-    work()
-    assert time.perf_counter() - started < 2.0
+@pytest.mark.parametrize("name", [name for name, _ in HOSTILE_INPUTS])
+def test_hostile_sizes_finish(name: str) -> None:
+    """Each input is read in one pass: a quadratic path would take hours at these sizes.
+
+    The work runs in a child process that must finish within HANG_GUARD_SECONDS, a bound
+    about a hundred times what it takes (a hang guard, not a speed target: the speed of the
+    parsers is measured in bench/, never asserted here).
+    """
+    code = (
+        "from tests.services.inbound.test_robustness import HOSTILE_INPUTS; "
+        f"dict(HOSTILE_INPUTS)[{name!r}]()"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", code], timeout=HANG_GUARD_SECONDS, capture_output=True
+    )
+    assert finished.returncode == 0, finished.stderr.decode()[-2000:]
