@@ -1,7 +1,9 @@
 """A real SMTP server on loopback for the tests (aiosmtpd), that can refuse and go down."""
 
+import base64
 import email
 import email.policy
+import re
 import socket
 import threading
 import time
@@ -21,11 +23,12 @@ def free_port() -> int:
 
 @dataclass
 class Received:
-    """One accepted email: envelope and the parsed message."""
+    """One accepted email: envelope, the parsed message and the bytes as they arrived."""
 
     sender: str
     recipients: list[str]
     message: EmailMessage
+    raw: bytes = b""
 
     @property
     def text(self) -> str:
@@ -69,7 +72,7 @@ class Sink:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), message)  # type: ignore[arg-type]
+                Received(envelope.mail_from, list(envelope.rcpt_tos), message, envelope.content)  # type: ignore[arg-type]
             )
         return "250 Message accepted"
 
@@ -109,3 +112,64 @@ class SmtpServer:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+
+# --- reading what arrived as a strict reader does ------------------------------------------
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
+
+
+def header_fields(raw: bytes) -> list[tuple[str, str]]:
+    """The top-level header fields of `raw`, unfolded, in order: (name, value).
+
+    Every line must end with CRLF (no bare CR or LF); a line starting with a space or a tab
+    continues the field before it (RFC 5322 unfolding).
+    """
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    lines = head.split(b"\r\n")
+    assert all(b"\r" not in line and b"\n" not in line for line in lines), "a bare CR or LF"
+    assert all(len(line) <= 998 for line in lines), "a header line over 998 octets"
+    fields: list[tuple[str, str]] = []
+    for line in head.decode("utf-8").split("\r\n"):
+        if line[:1] in (" ", "\t"):
+            name, value = fields[-1]
+            fields[-1] = (name, value + line)
+        else:
+            name, colon, value = line.partition(":")
+            assert colon and re.fullmatch(r"[!-9;-~]+", name), f"not a header line: {line!r}"
+            fields.append((name, value.removeprefix(" ")))
+    return fields
+
+
+def decode_text(value: str) -> str:
+    """An unstructured header value as RFC 2047 says to read it: whitespace-separated encoded
+    words decoded, each on its own (a character split between two words is an error), the
+    whitespace between two adjacent encoded words dropped; anything else as it is."""
+    out: list[str] = []
+    previous_encoded = False
+    pending_space = ""
+    for token in re.split(r"([ \t]+)", value):
+        if not token:
+            continue
+        if token.isspace():
+            pending_space = token
+            continue
+        word = _ENCODED_WORD.fullmatch(token)
+        if word is None:
+            out.append(pending_space + token)
+            previous_encoded = False
+        else:
+            out.append(("" if previous_encoded else pending_space) + _decode_word(*word.groups()))
+            previous_encoded = True
+        pending_space = ""
+    out.append(pending_space)
+    return "".join(out)
+
+
+def _decode_word(charset: str, encoding: str, text: str) -> str:
+    if encoding in "bB":
+        data = base64.b64decode(text, validate=True)
+    else:
+        spaced = text.replace("_", " ").encode("ascii")  # "_" is a space; "=5F" is "_"
+        data = re.sub(rb"=([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), spaced)
+    return data.decode(charset)  # strict: an undecodable word fails the test

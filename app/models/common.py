@@ -1,5 +1,6 @@
 """Schemas shared by every router."""
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
@@ -47,6 +48,23 @@ def _in_utc(value: datetime) -> datetime:
 Instant = Annotated[AwareDatetime, AfterValidator(_within_years), AfterValidator(_in_utc)]
 # An instant from a query string: the offset is checked where the endpoint can name the field.
 QueryInstant = Annotated[datetime, AfterValidator(_within_years), AfterValidator(_in_utc)]
+
+
+# Control characters (C0, DEL, C1), line and paragraph separators, lone surrogates: whatever
+# could break a line in a header, a paragraph in an email, or cannot be encoded at all.
+_LINE_BREAKERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]+")
+
+
+def one_line(text: str) -> str:
+    """`text` on one line: each run of control characters or line breaks becomes one space.
+
+    Names and subjects are one line wherever they appear (stored, in a header, in an email).
+    """
+    return _LINE_BREAKERS.sub(" ", text)
+
+
+# A one-line text field from outside (a name, a subject): line breaks become spaces.
+OneLine = Annotated[str, AfterValidator(one_line)]
 
 
 def _no_nul(value: object) -> object:

@@ -26,7 +26,7 @@ from app.enums import (
 )
 from app.models.base import EnumString, JSONType, UTCDateTime, utcnow
 from app.models.calendar import ExplanationRead
-from app.models.common import Input, Instant, Schema
+from app.models.common import Input, Instant, OneLine, Schema
 
 OPEN_PREDICATE = "status NOT IN ('resolved', 'closed')"
 BREACH_PREDICATE = f"{OPEN_PREDICATE} AND breach_at IS NOT NULL"
@@ -249,10 +249,10 @@ class TicketCreate(Input):
     """email or web_form (R6); phone is refused, naming the accepted channels (R7)."""
     from_email: EmailStr
     """The sender's address; it decides customer and contract (R1)."""
-    from_name: str = pydantic.Field(default="", max_length=200)
-    """The sender's display name."""
-    subject: str = pydantic.Field(default="", max_length=998)
-    """The subject; URGENTE in it claims urgency (R12)."""
+    from_name: OneLine = pydantic.Field(default="", max_length=200)
+    """The sender's display name (one line: line breaks become spaces)."""
+    subject: OneLine = pydantic.Field(default="", max_length=998)
+    """The subject (one line); URGENTE in it claims urgency (R12)."""
     body: str = pydantic.Field(default="", max_length=MAX_BODY_CHARS)
     """The request's text."""
     received_at: Instant | None = pydantic.Field(

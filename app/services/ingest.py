@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from app.enums import Channel, Status
 from app.errors import Forbidden, PayloadTooLarge
 from app.models.base import table_of, utcnow
+from app.models.common import one_line
 from app.models.message import MAX_SUBJECT, Attachment, AttachmentBlob, Message, WebhookToken
 from app.models.ticket import MAX_BODY_CHARS, Ticket, TicketCreate
 from app.services import audit, terms
@@ -172,8 +173,9 @@ def _store(
         "headers": [[name, value] for name, value in email.headers],
         "auto_reason": email.auto_reason,
         "from_email": email.from_email,
-        "from_name": email.from_name[:200],
-        "subject": email.subject[:MAX_SUBJECT],
+        # One line, whatever a provider decoded (a subject encoded twice, U+2028): P2.
+        "from_name": one_line(email.from_name)[:200],
+        "subject": one_line(email.subject)[:MAX_SUBJECT],
         "auto_submitted": email.auto_submitted,
     }
     thread = thread_of(email, session=session)
@@ -206,8 +208,8 @@ def _store(
         request = TicketCreate.model_construct(
             channel=Channel.EMAIL,
             from_email=email.from_email,
-            from_name=email.from_name[:200],
-            subject=email.subject[:MAX_SUBJECT],
+            from_name=fields["from_name"],
+            subject=fields["subject"],
             body=email.text_stripped[:MAX_BODY_CHARS],
             received_at=received_at,
             category=None,

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 
 from app.enums import Language
+from app.models.common import one_line
 from app.models.message import MAX_SUBJECT
 from app.rendering import environment, render
 
@@ -28,6 +29,8 @@ _DAY_NAMES = {
 }
 _RANGE = {"it": "dal {} al {}", "en": "{} to {}"}
 _AND = {"it": " e ", "en": " and "}
+# The facts written as paragraphs: what staff wrote as the resolution, the customer's own text.
+MULTILINE_FACTS = frozenset({"resolution", "excerpt"})
 
 
 @dataclass(frozen=True)
@@ -71,17 +74,38 @@ def opening_hours(weekly: dict[str, list[list[str]]], language: str) -> str:
 
 
 def compose(kind: str, *, language: str, **facts: Any) -> Letter:
-    """The email `kind` (a template name under email/<language>/) for these facts."""
+    """The email `kind` (a template name under email/<language>/) for these facts.
+
+    Every fact is one line (a name, a subject, an address, an error), except the texts that
+    are meant to have paragraphs (`MULTILINE_FACTS`): a name cannot become a paragraph.
+    """
     language = language if language in LANGUAGES else DEFAULT_LANGUAGE
     template = environment().get_template(f"email/{language}/{kind}.txt")
-    context = template.new_context(facts)
-    subject = " ".join("".join(template.blocks["subject"](context)).split())
+    context = template.new_context(
+        {
+            name: value if name in MULTILINE_FACTS else _one_line(value)
+            for name, value in facts.items()
+        }
+    )
+    # The facts are one line already: the subject keeps the customer's words exactly.
+    subject = one_line("".join(template.blocks["subject"](context))).strip()
     if len(subject) > MAX_SUBJECT:
         # A customer's 998-character subject plus our "[#number] ..." prefix: cut, so that
         # the email and the stored copy keep to the limit (found by the hostile-input tests).
         subject = subject[: MAX_SUBJECT - 1] + "…"
     text = "".join(template.blocks["body"](context)).strip() + "\n"
     return Letter(subject=subject, text=text, html=_html(subject, text, language))
+
+
+def _one_line(value: Any) -> Any:
+    """Every text in `value` (a fact, or a list or mapping of them) on one line."""
+    if isinstance(value, str):
+        return one_line(value)
+    if isinstance(value, list | tuple):
+        return [_one_line(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _one_line(item) for key, item in value.items()}
+    return value
 
 
 def _html(subject: str, text: str, language: str) -> str:

@@ -24,7 +24,7 @@ from app.models.customer import Customer
 from app.models.message import Message
 from app.models.outbox import NOT_HELD, Outbox
 from app.models.ticket import Ticket
-from app.services import letters, outbox, status
+from app.services import letters, mail_headers, outbox, status
 from app.services.business_hours import calendar_for
 from app.services.customers import language_of
 from app.services.knobs import MailKnobs
@@ -56,11 +56,16 @@ def addressee_of(ticket: Ticket, *, session: Session, at: datetime) -> Addressee
 
 
 def thread_headers(message_id: str | None, references: list[str] | None) -> dict[str, str]:
-    """In-Reply-To and References answering the message `message_id` (none without one)."""
-    if message_id is None:
+    """In-Reply-To and References answering the message `message_id` (none without one).
+
+    Only valid RFC 5322 msg-ids thread (P2): a customer's Message-ID is outside data, and one
+    that is not a msg-id stays in the stored message only.
+    """
+    replied = mail_headers.msg_id(message_id) if message_id else None
+    if replied is None:
         return {}
-    chain = [*(references or [])[-10:], message_id]
-    return {"In-Reply-To": f"<{message_id}>", "References": " ".join(f"<{r}>" for r in chain)}
+    earlier = filter(None, map(mail_headers.msg_id, (references or [])[-10:]))
+    return {"In-Reply-To": replied, "References": " ".join([*earlier, replied])}
 
 
 def tell_customer(

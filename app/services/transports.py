@@ -5,19 +5,21 @@ raises `TemporaryFailure` (try again later: connection refused, timeout, SMTP 4x
 or `PermanentFailure` (it will never be accepted: SMTP 5xx, an invalid address, HTTP 4xx).
 """
 
+import email.policy
 import hashlib
 import hmac
 import json
 import logging
 import ssl
-from email.message import EmailMessage
-from email.utils import formataddr
+from email.message import MIMEPart
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 import httpx
+
+from app.services import mail_headers
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Sportello-Signature"
@@ -43,20 +45,45 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
-def build_email(payload: dict[str, Any]) -> EmailMessage:
-    """The MIME message of a queued email: the same bytes whenever it is (re)built."""
-    message = EmailMessage()
-    message["From"] = formataddr((payload["from_name"], payload["from"]))
-    message["To"] = ", ".join(payload["to"])
-    message["Subject"] = payload["subject"]
-    message["Date"] = payload["date"]
-    message["Message-ID"] = f"<{payload['message_id']}>"
+def build_email(payload: dict[str, Any]) -> bytes:
+    """The MIME message of a queued email: the same bytes whenever it is (re)built.
+
+    The header lines are written by app.services.mail_headers (outside data is text, never
+    re-decoded); the email package builds only the body.
+    """
+    head = [
+        ("From", mail_headers.mailbox(payload["from_name"], payload["from"])),
+        ("To", ",\r\n ".join(map(mail_headers.checked_address, payload["to"]))),
+        ("Subject", mail_headers.text(payload["subject"])),
+        ("Date", mail_headers.text(payload["date"])),
+        ("Message-ID", _our_message_id(payload["message_id"])),
+    ]
     for name, value in payload.get("headers", {}).items():
-        message[name] = value
-    message.set_content(payload["text"])
+        head.extend(_extra_header(name, value))
+    body = MIMEPart(policy=email.policy.SMTP)
+    body.set_content(payload["text"], cte="quoted-printable")
     if payload.get("html"):
-        message.add_alternative(payload["html"], subtype="html")
-    return message
+        body.add_alternative(payload["html"], subtype="html", cte="quoted-printable")
+    return mail_headers.header_block([*head, ("MIME-Version", "1.0")]) + body.as_bytes()
+
+
+def _our_message_id(identifier: str) -> str:
+    written = mail_headers.msg_id(identifier)
+    if written is None:
+        raise ValueError("the email's own Message-ID is not a valid msg-id")
+    return written
+
+
+def _extra_header(name: str, value: str) -> list[tuple[str, str]]:
+    """The header `name` of a payload, as mail_headers writes it; only those we write."""
+    if name in ("In-Reply-To", "References"):
+        ids = mail_headers.msg_ids(mail_headers.ids_in(value))  # invalid ones do not thread
+        return [(name, ids)] if ids else []
+    if name == "Reply-To":
+        return [(name, mail_headers.mailbox("", value))]
+    if name == "Auto-Submitted":
+        return [(name, mail_headers.text(value))]
+    raise ValueError(f"a queued email cannot carry the header {name[:40]!r}")
 
 
 class SmtpTransport:
@@ -99,9 +126,16 @@ class SmtpTransport:
         return client
 
     async def send(self, payload: dict[str, Any]) -> None:
+        message = build_email(payload)
+        # Exactly these recipients (P2): the envelope is the payload's, never read back from
+        # headers. SMTPUTF8 only for an address that needs it (RFC 6531).
+        sender, recipients = payload["from"], payload["to"]
+        utf8 = not all(address.isascii() for address in (sender, *recipients))
         try:
             client = await self._connected()
-            errors, _ = await client.send_message(build_email(payload))
+            errors, _ = await client.sendmail(
+                sender, recipients, message, mail_options=["SMTPUTF8"] if utf8 else []
+            )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             await self.close()
             codes = [refusal.code for refusal in exc.recipients]
@@ -144,7 +178,7 @@ class FileTransport:
             self.directory.mkdir(parents=True, exist_ok=True)
             path = self.directory / f"{name}.eml"
             temporary = path.with_suffix(".tmp")
-            temporary.write_bytes(build_email(payload).as_bytes())
+            temporary.write_bytes(build_email(payload))
             temporary.replace(path)  # a reader never sees half a file
         except OSError as exc:
             raise TemporaryFailure(f"{type(exc).__name__}: {exc.strerror}") from exc
