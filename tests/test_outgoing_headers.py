@@ -31,9 +31,11 @@ from app.models.contract import Contract
 from app.models.customer import Customer, CustomerDomain
 from app.models.mailbox import MailboxCreate
 from app.models.message import Message
+from app.models.outbox import Outbox
 from app.models.ticket import StatusIn, Ticket, TicketCreate, TicketUpdate
 from app.services import mailboxes
 from app.services.tickets import intake, lifecycle
+from app.services.transports import FileTransport, SmtpTransport, build_email
 from tests.api.test_inbound import mailgun_fields, signed
 from tests.conftest import INBOUND_PASSWORD, INBOUND_USER, Api
 from tests.smtp import Received, SmtpServer, decode_text, header_fields
@@ -411,3 +413,28 @@ async def test_hostile_deliveries_are_stored_on_one_line_and_answered_with_our_h
         assert mail["names"] == CUSTOMER_HEADERS | (THREAD_HEADERS if threads else set())
         assert mail["subject"] == f"[#{ticket.number}] Richiesta ricevuta: {subject}"
         assert f"Gentile {name}," in mail["text"].splitlines()
+
+
+async def test_a_resent_email_is_the_same_bytes(db: str, smtp: SmtpServer, tmp_path):
+    """P2: a row sent again (a worker lost its lease) is byte for byte the email sent before,
+    MIME boundary included: one email to the reader, whatever the retries."""
+    scenario = Scenario(db, smtp)
+    scenario.customer("Rossi")
+    scenario.open(
+        rome("2026-11-30T15:00:00+01:00"), sender="mario@rossi.it", hostile=HOSTILE["controls"]
+    )
+    with Session(get_engine(db)) as session:
+        payload = session.exec(select(Outbox.payload)).one()
+    transport = SmtpTransport(smtp.url)
+    for _ in range(2):
+        await transport.send(payload)
+        await transport.close()  # a new connection, as another worker would open
+    first, second = smtp.sink.wait_for(2)
+    assert b"multipart/alternative" in first.raw
+    assert first.raw == second.raw
+    files = FileTransport(tmp_path)
+    await files.send(payload)
+    written = next(tmp_path.glob("*.eml")).read_bytes()
+    await files.send(payload)
+    assert next(tmp_path.glob("*.eml")).read_bytes() == written == build_email(payload)
+    assert written == first.raw

@@ -49,7 +49,8 @@ def build_email(payload: dict[str, Any]) -> bytes:
     """The MIME message of a queued email: the same bytes whenever it is (re)built.
 
     The header lines are written by app.services.mail_headers (outside data is text, never
-    re-decoded); the email package builds only the body.
+    re-decoded); the email package builds only the body, with a boundary derived from the
+    Message-ID (quoted-printable parts can never contain "=_", so it cannot clash with them).
     """
     head = [
         ("From", mail_headers.mailbox(payload["from_name"], payload["from"])),
@@ -64,6 +65,8 @@ def build_email(payload: dict[str, Any]) -> bytes:
     body.set_content(payload["text"], cte="quoted-printable")
     if payload.get("html"):
         body.add_alternative(payload["html"], subtype="html", cte="quoted-printable")
+        digest = hashlib.sha256(payload["message_id"].encode()).hexdigest()[:32]
+        body.set_boundary(f"=_{digest}")
     return mail_headers.header_block([*head, ("MIME-Version", "1.0")]) + body.as_bytes()
 
 
