@@ -16,7 +16,8 @@ from app.deps import get_principal, knobs_from
 from app.errors import install_database_error_handler, install_error_handlers
 from app.group_commit import GroupCommit
 from app.mail_poller import MailPoller
-from app.middleware import AccessLog, BodyLimits
+from app.middleware import AccessLog, BodyLimits, SecurityHeaders
+from app.rendering import page_policy
 from app.routers import (
     calendars,
     contact,
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Content-Type"],
             max_age=600,
         )
+    app.add_middleware(SecurityHeaders, policy=page_policy())
     app.add_middleware(AccessLog, watched=LARGE_BODY_PREFIXES)
     if settings.forwarded_allow_ips:
         # Outermost: behind these proxies the client is the address they forward (the

@@ -101,7 +101,7 @@ class AccessLog:
 
     A 4xx on a path under `watched` (where mail providers and the website deliver) is a
     WARNING with its reason: a refused delivery is final for a relay, and must be seen (P1).
-    Every response carries its request id and `X-Content-Type-Options: nosniff`.
+    Every response carries its request id.
     """
 
     def __init__(self, app: ASGIApp, *, watched: tuple[str, ...] = ()) -> None:
@@ -125,9 +125,6 @@ class AccessLog:
                 message["headers"] = [
                     *message["headers"],
                     (b"x-request-id", request_id.encode("latin-1")),
-                    # No browser guesses a type other than the one declared (a stored
-                    # attachment or page can never be sniffed into script).
-                    (b"x-content-type-options", b"nosniff"),
                 ]
             await send(message)
 
@@ -153,3 +150,40 @@ class AccessLog:
                 else:
                     log.info("%s %s %s %.1fms", scope["method"], path, status, seconds * 1000)
                 metrics.observe_request(scope["method"], route_template(scope), status, seconds)
+
+
+class SecurityHeaders:
+    """What every response tells a browser, pages first (the status page, the contact form's
+    pages, the printable report):
+
+    - `Content-Security-Policy`: `policy` (no script, only the pages' own style, never framed),
+      unless the route set its own (the API docs, which need their packaged script);
+    - `X-Frame-Options: DENY`, for browsers that do not read `frame-ancestors`;
+    - `Referrer-Policy: no-referrer`: a status page's URL is its customer's key;
+    - `X-Content-Type-Options: nosniff`: no browser guesses a type other than the one declared
+      (a stored attachment or page can never be sniffed into script).
+    """
+
+    def __init__(self, app: ASGIApp, *, policy: str) -> None:
+        self.app = app
+        self.headers = [
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"x-content-type-options", b"nosniff"),
+        ]
+        self.policy = (b"content-security-policy", policy.encode("ascii"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                added = [h for h in (*self.headers, self.policy) if h[0] not in names]
+                message["headers"] = [*headers, *added]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

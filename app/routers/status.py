@@ -53,5 +53,5 @@ def page(
         return HTMLResponse(render("pages/not_found.html"), status_code=404)
     return HTMLResponse(
         render("pages/status.html", **facts),
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        headers={"Cache-Control": "no-store"},  # no-referrer, like every page: app.middleware
     )

@@ -158,6 +158,19 @@ class Page(DevTools):
         assert "errorText" not in result, f"{url}: {result['errorText']}"
         self.wait_event("Page.loadEventFired")
 
+    def record_policy_violations(self) -> None:
+        """From the next navigation on, `violations()` lists what the page's CSP refused."""
+        self.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            source="window.__violations = []; document.addEventListener("
+            "'securitypolicyviolation', e => window.__violations.push("
+            "e.effectiveDirective + ' ' + e.blockedURI));",
+        )
+
+    def violations(self) -> list[str]:
+        found: list[str] = self.js("window.__violations")
+        return found
+
     def js(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page."""
         result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)

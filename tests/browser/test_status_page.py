@@ -23,8 +23,12 @@ def test_the_customer_sees_status_deadline_why_and_history_and_no_internals(
 ) -> None:
     ticket = new_ticket(api, received_at="2026-11-27T17:30:00+01:00")
     api.agent.post(f"/api/v1/tickets/{ticket['id']}/take-charge", json={"note": INTERNAL[0]})
+    page.record_policy_violations()
     page.goto(sportello.base_url + status_url(db, ticket["id"]))
     page.wait_for("document.readyState === 'complete'")
+    # Its strict Content-Security-Policy refuses nothing the page needs: its style applies.
+    assert page.violations() == []
+    assert page.js("getComputedStyle(document.body).maxWidth") == "640px"  # 40rem
 
     assert page.js("document.title") == f"Richiesta {ticket['number']}"
     assert page.js("document.querySelector('#status').innerText") == "presa in carico"
