@@ -68,7 +68,9 @@ def mailbox(name: str, address: str) -> str:
 
 def checked_address(address: str) -> str:
     """`address` if it is one plain addr-spec; ValueError (which never names it) otherwise."""
-    if len(address) > MAX_ADDRESS or "=?" in address or not _ADDRESS.fullmatch(address):
+    # isprintable(): no control character, separator or surrogate among the UTF-8 ones.
+    plain = address.isprintable() and "=?" not in address and _ADDRESS.fullmatch(address)
+    if len(address) > MAX_ADDRESS or not plain:
         raise ValueError("not a single plain email address")
     return address
 

@@ -71,6 +71,10 @@ def test_a_mailbox_writes_its_name_as_text(name, expected):
     assert mail_headers.mailbox(name, "a@agency.example") == expected
 
 
+def test_an_international_address_is_written_as_it_is():
+    assert mail_headers.checked_address("josé@rossì.it") == "josé@rossì.it"
+
+
 @pytest.mark.parametrize(
     "address",
     [
@@ -80,6 +84,9 @@ def test_a_mailbox_writes_its_name_as_text(name, expected):
         "=?utf-8?q?=0D=0A?=@b.example",
         "a b@b.example",
         "a@b.example@c.example",
+        "a\u2028b@b.example",
+        "a\x85b@b.example",
+        "a@b\xa0c.example",
         "",
     ],
 )
