@@ -17,6 +17,8 @@ twice. A message that cannot be stored (over the size limit, unreadable) is left
 and reported to staff. Then the poller waits for new mail with IMAP IDLE where the server has it
 (polling otherwise), renewing its lease. A failure (wrong password, server down, TLS) ends the
 connection, shows on the mailbox's health, and is retried with backoff; staff hear of it once.
+A database outage is logged once with its traceback, then a line per failure while the poller
+backs off.
 """
 
 import asyncio
@@ -32,6 +34,8 @@ from typing import Any, TypeVar
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 from app import metrics
@@ -53,8 +57,11 @@ T = TypeVar("T")
 SEEN = b"\\Seen"
 FETCH_CHUNK = 20  # messages fetched per round trip
 IDLE_SLICE = 1.0  # seconds per IDLE wait, so that a stop is heard quickly
+MAX_CLAIM_WAIT = 30.0  # seconds between two looks for due mailboxes while the database fails
 # What a broken connection, a refused login or a bad certificate raise.
 IMAP_ERRORS = (IMAPClientError, OSError, ssl.SSLError, EOFError)
+# The database is away (down, unreachable, its pool exhausted): not a bug, nothing to trace.
+DATABASE_AWAY = (OperationalError, PoolTimeout)
 
 
 class Stop(Exception):
@@ -120,16 +127,29 @@ class MailPoller:
         self._readers: dict[int, asyncio.Task[None]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Claim due mailboxes every second and read each in a task of its own."""
+        """Claim due mailboxes every second and read each in a task of its own; while the
+        database fails, look less and less often, with one line per failure after the first."""
         log.info("mailbox poller %s started", self.name)
         try:
+            failures = 0
             while not stop.is_set():
+                wait = 1.0
                 try:
                     await self.claim(stop)
-                except Exception:  # the database is down, say: keep the poller alive
-                    log.exception("mailbox poller: could not look for due mailboxes")
+                    failures = 0
+                except Exception as exc:  # the database is down, say: keep the poller alive
+                    failures += 1
+                    wait = min(MAX_CLAIM_WAIT, 2.0**failures)
+                    if failures == 1:
+                        log.exception("mailbox poller: could not look for due mailboxes")
+                    else:
+                        log.warning(
+                            "mailbox poller: still failing (%s); next try in %g s",
+                            type(exc).__name__,
+                            wait,
+                        )
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
         finally:
             readers = list(self._readers.values())
             await asyncio.gather(*readers, return_exceptions=True)
@@ -178,6 +198,10 @@ class MailPoller:
             error = describe_error(exc)
             log.warning("mailbox %s: %s", box.name, error)
             await self._failed(box, error)
+        except DATABASE_AWAY as exc:  # the poller's own loop tells of the outage
+            log.warning(
+                "mailbox %s: reader stops: database away (%s)", box.name, type(exc).__name__
+            )
         except Exception as exc:  # a bug: shown on the mailbox, and the reader starts again
             log.exception("mailbox %s: reading failed", box.name)
             await self._failed(box, f"{type(exc).__name__}: {exc}"[:1000])

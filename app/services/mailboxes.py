@@ -148,23 +148,31 @@ def _reading(mailbox: Mailbox) -> Reading:
     return Reading(**{field.name: getattr(mailbox, field.name) for field in fields(Reading)})
 
 
-def _free(now: datetime) -> ColumnElement[bool]:
-    return or_(_MAILBOX.c.lease_until.is_(None), _MAILBOX.c.lease_until < now)
+def _free(now: datetime, owner: str) -> ColumnElement[bool]:
+    # Free, or leased by this very poller with no reader on it (one that ended while the
+    # database was away could not give its lease back).
+    return or_(
+        _MAILBOX.c.lease_until.is_(None),
+        _MAILBOX.c.lease_until < now,
+        _MAILBOX.c.lease_owner == owner,
+    )
 
 
 def claim_due(
     *, session: Session, owner: str, now: datetime, lease: timedelta, busy: set[int]
 ) -> list[Reading]:
     """Take the lease of every enabled mailbox that is due and that no reader holds (a reader
-    that died frees its mailboxes when its lease ends)."""
+    that died frees its mailboxes when its lease ends; `busy`: this poller's own readers)."""
     due = (
         session.connection()
         .scalars(
-            select(_MAILBOX.c.id).where(
+            select(_MAILBOX.c.id)
+            .where(
                 _MAILBOX.c.enabled.is_(True),
                 or_(_MAILBOX.c.next_attempt_at.is_(None), _MAILBOX.c.next_attempt_at <= now),
-                _free(now),
+                _free(now, owner),
             )
+            .order_by(_MAILBOX.c.id)
         )
         .all()
     )
@@ -174,7 +182,7 @@ def claim_due(
             continue
         taken = session.connection().execute(
             update(_MAILBOX)
-            .where(_MAILBOX.c.id == mailbox_id, _free(now))
+            .where(_MAILBOX.c.id == mailbox_id, _free(now, owner))
             .values(lease_owner=owner, lease_until=now + lease)
         )
         if taken.rowcount == 1:
