@@ -2,46 +2,46 @@
 
 It runs beside the outbox worker (in `sportello serve`, or in `sportello worker`). Every second
 it takes the lease of the enabled mailboxes that are due and that no other process reads, and
-keeps one connection per mailbox:
+keeps one connection per mailbox (app.imap: each step bounded in time and size, on a thread
+of its own, so that a hung or hostile server holds only its own mailbox):
 
 1. log in (implicit TLS or STARTTLS, certificates checked) and select the folder; a new
    UIDVALIDITY means the folder was recreated, so its UIDs start again;
-2. fetch every message above the last UID done with, with `BODY.PEEK[]` (no side effect);
-3. store each through the same path as a raw-MIME webhook (threading, loop guard, size limits,
+2. fetch each message above the last UID done with, with `BODY.PEEK[]` (no side effect), at
+   most one byte over the size limit;
+3. store it through the same path as a raw-MIME webhook (threading, loop guard, size limits,
    attachments, exactly once by Message-ID), committed;
-4. only then flag it `\\Seen` or move it, and remember its UID.
+4. only then flag it `\\Seen` or move it; remember the UIDs done with.
 
 A crash anywhere leaves a message either not stored (it is fetched again) or stored and perhaps
 not flagged (it is fetched again, found stored by its Message-ID, and flagged): never lost, never
-twice. A message that cannot be stored (over the size limit, unreadable) is left in the mailbox
-and reported to staff. Then the poller waits for new mail with IMAP IDLE where the server has it
-(polling otherwise), renewing its lease. A failure (wrong password, server down, TLS) ends the
-connection, shows on the mailbox's health, and is retried with backoff; staff hear of it once.
-A database outage is logged once with its traceback, then a line per failure while the poller
-backs off.
+twice. A message that cannot be stored (over the size limit, whatever the server announced, or
+unreadable) is left in the mailbox and reported to staff. Then the poller waits for new mail
+with IMAP IDLE where the server has it (polling otherwise), renewing its lease. A failure (wrong
+password, server down or hung, TLS) ends the connection, shows on the mailbox's health, and is
+retried with backoff; staff hear of it once. A database outage is logged once with its
+traceback, then a line per failure while the poller backs off.
 """
 
 import asyncio
 import logging
-import socket
-import ssl
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext, suppress
 from dataclasses import replace
 from datetime import timedelta
+from enum import Enum
 from typing import Any, TypeVar
 
-from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError, LoginError
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 from app import metrics
-from app.enums import AfterStore, MailboxSecurity
+from app.enums import AfterStore
 from app.errors import PayloadTooLarge
 from app.group_commit import commit_alone
+from app.imap import IMAP_ERRORS, ImapConnection, ResponseTooLarge
 from app.models.base import utcnow
 from app.services import ingest, mailboxes
 from app.services.inbound import MalformedEmail, from_mime
@@ -55,11 +55,10 @@ log = logging.getLogger("sportello.mailboxes")
 logging.getLogger("imapclient").setLevel(logging.WARNING)
 T = TypeVar("T")
 SEEN = b"\\Seen"
-FETCH_CHUNK = 20  # messages fetched per round trip
-IDLE_SLICE = 1.0  # seconds per IDLE wait, so that a stop is heard quickly
+FETCH_CHUNK = 20  # messages whose sizes are asked in one round trip
+IDLE_SLICE = 1.0  # seconds per IDLE wait, so that the lease is renewed on time
+STOP_GRACE = 2.0  # seconds, twice at most, that readers have to end when the poller stops
 MAX_CLAIM_WAIT = 30.0  # seconds between two looks for due mailboxes while the database fails
-# What a broken connection, a refused login or a bad certificate raise.
-IMAP_ERRORS = (IMAPClientError, OSError, ssl.SSLError, EOFError)
 # The database is away (down, unreachable, its pool exhausted): not a bug, nothing to trace.
 DATABASE_AWAY = (OperationalError, PoolTimeout)
 
@@ -68,40 +67,17 @@ class Stop(Exception):
     """The lease was lost, the mailbox changed or was disabled: end this connection."""
 
 
-def connect(box: Reading, *, timeout: float, ca_file: str | None = None) -> tuple[IMAPClient, int]:
-    """Log in to the mailbox's server and select its folder (blocking); the client and the
-    folder's UIDVALIDITY. Certificates are checked against the system's CAs, or `ca_file`."""
-    context = ssl.create_default_context(cafile=ca_file)
-    client = IMAPClient(
-        box.host,
-        port=box.port,
-        ssl=box.security == MailboxSecurity.IMPLICIT_TLS,
-        ssl_context=context,
-        timeout=timeout,
-    )
-    try:
-        if box.security == MailboxSecurity.STARTTLS:
-            client.starttls(context)
-        client.login(box.username, box.password)
-        selected = client.select_folder(box.folder)
-    except BaseException:
-        with suppress(*IMAP_ERRORS):
-            client.shutdown()
-        raise
-    return client, int(selected[b"UIDVALIDITY"])
+class Reconnect(Exception):
+    """The connection had to be cut (a message larger than announced): start a new one."""
 
 
-def describe_error(exc: BaseException) -> str:
-    """A failure in words for the mailbox's health (never the password)."""
-    if isinstance(exc, LoginError):
-        return f"login refused: {exc}"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS error: {exc}"
-    if isinstance(exc, socket.timeout | TimeoutError):
-        return "the server did not answer in time"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused: is the server down, or the port wrong?"
-    return f"{type(exc).__name__}: {exc}"[:1000]
+class Taken(Enum):
+    """What became of one message."""
+
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    LEFT = "left"  # left in the mailbox, staff told
+    GONE = "gone"  # expunged meanwhile
 
 
 class MailPoller:
@@ -120,7 +96,7 @@ class MailPoller:
         self._turn = turn or nullcontext()  # SQLite: the app's one-writer turn
         self.name = process_name()
         self._lease = timedelta(seconds=settings.mailbox_lease_seconds)
-        self._timeout = settings.imap_timeout_seconds
+        self._step_seconds = settings.imap_timeout_seconds
         self._ca_file = settings.imap_ca_file
         self._max_bytes = settings.max_message_bytes
         self._max_file_bytes = settings.max_file_bytes
@@ -151,9 +127,21 @@ class MailPoller:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=wait)
         finally:
-            readers = list(self._readers.values())
-            await asyncio.gather(*readers, return_exceptions=True)
+            await self._stop_readers()
             log.info("mailbox poller %s stopped", self.name)
+
+    async def _stop_readers(self) -> None:
+        """Give readers a moment to finish their step and free their leases, then cancel the
+        rest (which cuts their connections) and abandon those still not done: their leases
+        run out."""
+        readers = list(self._readers.values())
+        if not readers:
+            return
+        _, late = await asyncio.wait(readers, timeout=STOP_GRACE)
+        for reader in late:
+            reader.cancel()
+        if late:
+            await asyncio.wait(late, timeout=STOP_GRACE)
 
     async def claim(self, stop: asyncio.Event) -> int:
         """Start a reader for each mailbox whose lease this poller could take; how many."""
@@ -175,13 +163,12 @@ class MailPoller:
 
     async def read(self, box: Reading, stop: asyncio.Event) -> None:
         """One connection to one mailbox, kept while the lease lasts and nothing fails."""
-        client: IMAPClient | None = None
+        connection = ImapConnection(
+            box, step_seconds=self._step_seconds, max_bytes=self._max_bytes, ca_file=self._ca_file
+        )
         try:
-            connected, uidvalidity = await asyncio.to_thread(
-                connect, box, timeout=self._timeout, ca_file=self._ca_file
-            )
-            client = connected
-            idle = b"IDLE" in await asyncio.to_thread(connected.capabilities)
+            uidvalidity = await connection.open()
+            idle = b"IDLE" in connection.capabilities
             log.info("mailbox %s: reading %s on %s", box.name, box.folder, box.host)
             if box.uidvalidity is not None and box.uidvalidity != uidvalidity:
                 # The folder was recreated: its UIDs start again (what was stored before is
@@ -190,12 +177,14 @@ class MailPoller:
                 box.last_uid = 0
             box.uidvalidity = uidvalidity
             while not stop.is_set():
-                await self._store_new(connected, box)
-                await self._wait(connected, box, stop, idle=idle)
+                await self._store_new(connection, box)
+                await self._wait(connection, box, stop, idle=idle)
         except Stop:
             log.info("mailbox %s: reader stops (changed, disabled or lease lost)", box.name)
+        except Reconnect as exc:
+            log.info("mailbox %s: %s; connecting again", box.name, exc)
         except IMAP_ERRORS as exc:
-            error = describe_error(exc)
+            error = connection.describe(exc)
             log.warning("mailbox %s: %s", box.name, error)
             await self._failed(box, error)
         except DATABASE_AWAY as exc:  # the poller's own loop tells of the outage
@@ -204,11 +193,9 @@ class MailPoller:
             )
         except Exception as exc:  # a bug: shown on the mailbox, and the reader starts again
             log.exception("mailbox %s: reading failed", box.name)
-            await self._failed(box, f"{type(exc).__name__}: {exc}"[:1000])
+            await self._failed(box, connection.describe(exc))
         finally:
-            if client is not None:
-                with suppress(*IMAP_ERRORS):
-                    await asyncio.to_thread(client.logout)
+            await connection.close()
             with suppress(Exception):
                 await self._unit(
                     lambda session: mailboxes.release(box.id, session=session, owner=self.name)
@@ -236,22 +223,20 @@ class MailPoller:
         if revision != box.revision:
             raise Stop
 
-    async def _store_new(self, client: IMAPClient, box: Reading) -> None:
-        """Store every message above the last UID done with, then flag or move it."""
+    async def _store_new(self, connection: ImapConnection, box: Reading) -> None:
+        """Take every message above the last UID done with, a chunk at a time."""
         await self._renew(box)
-        assert box.uidvalidity is not None
-        uidvalidity = box.uidvalidity
-        found = await asyncio.to_thread(client.search, ["UID", f"{box.last_uid + 1}:*"])
+        found = await connection.call("search", ["UID", f"{box.last_uid + 1}:*"])
         uids = sorted(uid for uid in found if uid > box.last_uid)  # `n:*` always names one
         # With nothing new, one empty round still records that the mailbox was read.
         chunks = [uids[i : i + FETCH_CHUNK] for i in range(0, len(uids), FETCH_CHUNK)] or [[]]
         for chunk in chunks:
-            stored, left = await self._store_chunk(client, box, chunk, uidvalidity)
+            taken = await self._take_chunk(connection, box, chunk)
             box.last_uid = max([box.last_uid, *chunk])
-            await self._progress(box, stored=stored, left=left)
+            await self._progress(box, taken)
             await self._renew(box)
 
-    async def _progress(self, box: Reading, *, stored: int, left: int) -> None:
+    async def _progress(self, box: Reading, taken: list[Taken]) -> None:
         assert box.uidvalidity is not None
         uidvalidity, last_uid = box.uidvalidity, box.last_uid
 
@@ -264,60 +249,78 @@ class MailPoller:
                 now=utcnow(),
                 uidvalidity=uidvalidity,
                 last_uid=last_uid,
-                stored=stored,
-                left=left,
+                stored=taken.count(Taken.STORED),
+                left=taken.count(Taken.LEFT),
             )
 
         await self._unit(work)
 
-    async def _store_chunk(
-        self, client: IMAPClient, box: Reading, chunk: list[int], uidvalidity: int
-    ) -> tuple[int, int]:
-        """Store a chunk of messages; (stored, left in the mailbox)."""
+    async def _take_chunk(
+        self, connection: ImapConnection, box: Reading, chunk: list[int]
+    ) -> list[Taken]:
+        """Take each message of a chunk in turn: what became of each."""
         if not chunk:
-            return 0, 0
-        sizes = await asyncio.to_thread(client.fetch, chunk, ["RFC822.SIZE"])
-        small = [uid for uid in sizes if int(sizes[uid][b"RFC822.SIZE"]) <= self._max_bytes]
-        bodies = await asyncio.to_thread(client.fetch, small, ["BODY.PEEK[]"]) if small else {}
-        large = [uid for uid in sizes if uid not in small]
-        # Of a message too large to store, only its header is read (to tell staff what it is).
-        heads = await asyncio.to_thread(client.fetch, large, ["BODY.PEEK[HEADER]"]) if large else {}
-        done: list[int] = []
-        stored = left = 0
+            return []
+        sizes = await connection.call("fetch", chunk, ["RFC822.SIZE"])
+        taken: list[Taken] = []
         for uid in chunk:
             if uid not in sizes:
                 continue  # expunged meanwhile
-            raw = bodies.get(uid, {}).get(b"BODY[]")
-            reason = None
-            if uid not in small:
-                size = int(sizes[uid][b"RFC822.SIZE"])
-                reason = f"{size} bytes, over the limit of {self._max_bytes} bytes"
-                raw = heads.get(uid, {}).get(b"BODY[HEADER]")
-            elif raw is None:
-                continue  # expunged between the two fetches
-            else:
-                reason, new = await self._store_one(box, uid, raw, uidvalidity)
-                if reason is None:
-                    done.append(uid)
-                    stored += int(new)
-                    continue
-            left += 1
-            await self._report_left(box, uid, uidvalidity, reason, raw)
-        if done:
-            await self._settle(client, box, done)
-        return stored, left
+            try:
+                taken.append(await self._take(connection, box, uid, sizes[uid][b"RFC822.SIZE"]))
+            except Reconnect:
+                # Those before it are flagged and this one reported: go on after it.
+                box.last_uid = uid
+                await self._progress(box, [*taken, Taken.LEFT])
+                raise
+        return taken
 
-    async def _store_one(
-        self, box: Reading, uid: int, raw: bytes, uidvalidity: int
-    ) -> tuple[str | None, bool]:
-        """(why it was left, or None; whether it was new) for one message."""
+    async def _take(
+        self, connection: ImapConnection, box: Reading, uid: int, announced: int
+    ) -> Taken:
+        """Store one message, then flag or move it; or leave it in place and tell staff."""
+        limit = self._max_bytes
+        try:
+            if announced > limit:
+                # Of a message too large to store, only its header is read (to tell staff).
+                head = await self._fetch(connection, uid, "BODY.PEEK[HEADER]")
+                await self._leave(
+                    box, uid, f"{announced} bytes, over the limit of {limit} bytes", head
+                )
+                return Taken.LEFT
+            # At most one byte over the limit is asked for, and the connection refuses more
+            # whatever the server announced.
+            raw = await self._fetch(connection, uid, f"BODY.PEEK[]<0.{limit + 1}>")
+        except ResponseTooLarge as exc:
+            await self._leave(box, uid, _larger_than_announced(exc.size, announced, limit), None)
+            raise Reconnect(f"UID {uid} was larger than announced") from exc
+        if raw is None:
+            return Taken.GONE
+        if len(raw) > limit:
+            await self._leave(box, uid, _larger_than_announced(len(raw), announced, limit), raw)
+            return Taken.LEFT
+        reason, new = await self._store_one(box, uid, raw)
+        if reason is not None and not await self._set_aside(box, uid, reason, raw):
+            return Taken.LEFT
+        await self._settle(connection, box, [uid])
+        return Taken.STORED if new else Taken.DUPLICATE
+
+    @staticmethod
+    async def _fetch(connection: ImapConnection, uid: int, item: str) -> bytes | None:
+        """One message's bytes for `item` (whole, partial or its header), or None if gone."""
+        fetched = (await connection.call("fetch", [uid], [item])).get(uid, {})
+        # The server names what it sends: BODY[]<0> for a partial fetch, BODY[HEADER]...
+        return next((value for key, value in fetched.items() if key.startswith(b"BODY[")), None)
+
+    async def _store_one(self, box: Reading, uid: int, raw: bytes) -> tuple[str | None, bool]:
+        """(why it could not be stored, or None; whether it was new) for one message."""
         try:
             email = from_mime(raw, provider="imap")
         except MalformedEmail as exc:
             return f"not an email that can be read: {exc}", False
         if email.message_id is None:
             # Without a Message-ID, its place in the folder identifies it.
-            email = replace(email, provider_id=f"{box.id}:{uidvalidity}:{uid}")
+            email = replace(email, provider_id=f"{box.id}:{box.uidvalidity}:{uid}")
         try:
             result = await self._unit(
                 ingest.storing(
@@ -340,28 +343,35 @@ class MailPoller:
         )
         return None, not result.duplicate
 
-    async def _settle(self, client: IMAPClient, box: Reading, uids: list[int]) -> None:
+    async def _set_aside(self, box: Reading, uid: int, reason: str, raw: bytes) -> bool:
+        """A message within the size limit that cannot become a ticket: whether it is kept
+        elsewhere (then it is flagged or moved like a stored one). Today it is left in the
+        mailbox and staff are told."""
+        await self._leave(box, uid, reason, raw)
+        return False
+
+    async def _settle(self, connection: ImapConnection, box: Reading, uids: list[int]) -> None:
         """Flag or move what is stored (only now: a crash before this fetches them again)."""
         if box.after_store == AfterStore.MOVE and box.move_to:
-            capabilities = await asyncio.to_thread(client.capabilities)
-            if b"MOVE" in capabilities:
-                await asyncio.to_thread(client.move, uids, box.move_to)
+            if b"MOVE" in connection.capabilities:
+                await connection.call("move", uids, box.move_to)
                 return
-            await asyncio.to_thread(client.copy, uids, box.move_to)
-            await asyncio.to_thread(client.delete_messages, uids)
-            await asyncio.to_thread(client.uid_expunge, uids)
+            await connection.call("copy", uids, box.move_to)
+            await connection.call("delete_messages", uids)
+            await connection.call("uid_expunge", uids)
             return
-        await asyncio.to_thread(client.add_flags, uids, [SEEN])
+        await connection.call("add_flags", uids, [SEEN])
 
-    async def _report_left(
-        self, box: Reading, uid: int, uidvalidity: int, reason: str, raw: bytes | None
-    ) -> None:
+    async def _leave(self, box: Reading, uid: int, reason: str, raw: bytes | None) -> None:
+        """Leave a message in the mailbox and tell staff (once per message)."""
         sender = subject = None
         if raw is not None:
             with suppress(MalformedEmail):
                 parsed = from_mime(raw, provider="imap")
                 sender, subject = parsed.from_email, parsed.subject[:200]
         log.warning("mailbox %s: UID %d left in the mailbox: %s", box.name, uid, reason)
+        assert box.uidvalidity is not None
+        uidvalidity = box.uidvalidity
         await self._unit(
             lambda session: mailboxes.report_left(
                 box.id,
@@ -377,29 +387,37 @@ class MailPoller:
         )
 
     async def _wait(
-        self, client: IMAPClient, box: Reading, stop: asyncio.Event, *, idle: bool
+        self, connection: ImapConnection, box: Reading, stop: asyncio.Event, *, idle: bool
     ) -> None:
         """Until new mail arrives (IDLE) or the poll interval passes, renewing the lease."""
-        deadline = asyncio.get_running_loop().time() + box.poll_seconds
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + box.poll_seconds
         renew_every = self._lease.total_seconds() / 3
-        renewed = asyncio.get_running_loop().time()
+        renewed = loop.time()
         if idle:
-            await asyncio.to_thread(client.idle)
+            await connection.call("idle")
         try:
-            while not stop.is_set() and asyncio.get_running_loop().time() < deadline:
+            while not stop.is_set() and loop.time() < deadline:
                 if idle:
-                    responses = await asyncio.to_thread(client.idle_check, IDLE_SLICE)
+                    responses = await connection.call("idle_check", IDLE_SLICE)
                     if any(b"EXISTS" in response for response in responses):
                         return
                 else:
                     with suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=IDLE_SLICE)
-                if asyncio.get_running_loop().time() - renewed >= renew_every:
+                if loop.time() - renewed >= renew_every:
                     await self._renew(box)
-                    renewed = asyncio.get_running_loop().time()
+                    renewed = loop.time()
         finally:
-            if idle:
-                await asyncio.to_thread(client.idle_done)
+            if idle and not connection.cut:
+                await connection.call("idle_done")
 
     async def _unit(self, work: Callable[[Session], T]) -> T:
         return await commit_alone(self._engine, work, turn=self._turn)
+
+
+def _larger_than_announced(size: int, announced: int, limit: int) -> str:
+    return (
+        f"{size} bytes or more though the server announced {announced}, "
+        f"over the limit of {limit} bytes"
+    )

@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     # mailbox across processes, under a lease renewed while reading; a reader that dies frees
     # its mailboxes when the lease ends.
     mailbox_lease_seconds: float = Field(default=120, ge=1)
-    imap_timeout_seconds: float = Field(default=30, gt=0)
+    # The longest one IMAP step may take, start to end (connecting and logging in, or one
+    # command such as fetching a message): a server slower than this, or silent, is cut off.
+    imap_timeout_seconds: float = Field(default=60, gt=0)
     # IMAP servers' certificates are checked against the system's CAs, or this PEM file (a
     # private CA). There is no switch to skip the check.
     imap_ca_file: str | None = None

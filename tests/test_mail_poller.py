@@ -7,6 +7,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,8 +47,16 @@ def add_mailbox(api, imap: ImapServer, **fields: Any) -> dict[str, Any]:
     return response.json()
 
 
-def poll(db: str, until: Callable[[], bool], *, timeout: float = 30, **overrides: Any) -> None:
-    """Run a poller (as `sportello worker` does) until `until()` holds; fail after `timeout`."""
+def poll(
+    db: str,
+    until: Callable[[], bool],
+    *,
+    timeout: float = 30,
+    before_stop: Callable[[], None] | None = None,
+    **overrides: Any,
+) -> None:
+    """Run a poller (as `sportello worker` does) until `until()` holds; fail after `timeout`.
+    `before_stop` runs before the poller is stopped (a hostile server closing, say)."""
     settings = make_settings(
         db, support_address=SUPPORT, staff_email=STAFF, mailbox_lease_seconds=3, **overrides
     )
@@ -57,15 +66,20 @@ def poll(db: str, until: Callable[[], bool], *, timeout: float = 30, **overrides
         stop = asyncio.Event()
         task = asyncio.create_task(poller.run(stop))
         deadline = asyncio.get_running_loop().time() + timeout
+        # A thread of the check's own: whatever the poller does with threads, it is free.
+        checker = ThreadPoolExecutor(1)
         try:
             while asyncio.get_running_loop().time() < deadline:
-                if await asyncio.to_thread(until):
+                if await asyncio.get_running_loop().run_in_executor(checker, until):
                     return True
                 await asyncio.sleep(0.1)
             return False
         finally:
+            if before_stop is not None:
+                before_stop()
             stop.set()
             await task
+            checker.shutdown()
 
     assert asyncio.run(main()), "the poller did not get there in time"
 

@@ -1,20 +1,94 @@
-"""The mailbox reader against a database that goes away: it cannot hurt the desk (R6, P1)."""
+"""The mailbox reader against servers that lie or hang, and against a database that goes away:
+none of them can hurt the desk (R6, P1)."""
 
 import asyncio
 import logging
+import os
 import re
+import tracemalloc
 from typing import Any
 
 import pytest
+from sqlmodel import Session, select
 
 from app.db import get_engine
 from app.deps import knobs_from
 from app.mail_poller import MailPoller
+from app.models.outbox import Outbox
 from app.models.ticket import Ticket
 from tests.conftest import PG_URL, make_settings
+from tests.hostile_imap import Behaviour, HostileImapServer, Message
 from tests.imap import email
 from tests.proxy import TcpProxy
-from tests.test_mail_poller import STAFF, SUPPORT, add_mailbox, count, mailbox
+from tests.test_mail_poller import STAFF, SUPPORT, add_mailbox, count, mailbox, poll
+
+MiB = 1024 * 1024
+
+
+def add_hostile(api, server: HostileImapServer, **fields: Any) -> dict[str, Any]:
+    """A mailbox on the hostile server (plain IMAP: it is on this machine)."""
+    body = {
+        "name": "ostile",
+        "host": "127.0.0.1",
+        "port": server.port,
+        "security": "plain",
+        "username": "desk",
+        "password": "not-echoed",
+        "poll_seconds": 1,
+        **fields,
+    }
+    response = api.admin.post("/api/v1/mailboxes", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_server_that_sends_far_more_than_it_announced_is_cut_off_at_the_limit(api, db):
+    limit = 2 * MiB
+    liar = email("<enorme@rossi.it>", subject="Enorme", body="")
+    honest = email("<dopo@rossi.it>", subject="Dopo")
+    messages = {
+        1: Message(claimed_size=1000, raw=liar, filler=150 * MiB),  # announced 1 kB, sends 150 MB
+        2: Message(claimed_size=len(honest), raw=honest),
+    }
+    with HostileImapServer(Behaviour(messages=messages)) as server:
+        add_hostile(api, server)
+        tracemalloc.start()
+        try:
+            poll(db, lambda: 2 in server.flagged, max_message_bytes=limit)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+
+    assert peak < limit + 100 * MiB  # the literal was never buffered
+    assert server.flagged == {2}  # the liar stays in the mailbox, unread
+    with Session(get_engine(db)) as check:
+        assert check.exec(select(Ticket.subject)).all() == ["Dopo"]  # nothing of it stored
+        alerts = check.exec(select(Outbox).where(Outbox.kind == "staff.mailbox_message_left")).all()
+    assert len(alerts) == 1 and alerts[0].recipient == STAFF  # staff are told, once
+    assert f"over the limit of {limit} bytes" in alerts[0].payload["subject"]
+    assert mailbox(db).messages_left == 1 and mailbox(db).messages_stored == 1
+
+
+def test_hung_servers_do_not_keep_a_healthy_mailbox_from_being_read(api, db, imap):
+    # More hung mailboxes than a default thread pool has threads on this machine.
+    hung = max(8, (os.cpu_count() or 1) + 4)
+    healthy_poll = 20
+    with HostileImapServer(Behaviour(trickle_seconds=2)) as server:
+        for n in range(hung):
+            add_hostile(api, server, name=f"appeso-{n}")
+        add_mailbox(api, imap, name="sano", poll_seconds=healthy_poll)
+        imap.append(email("<sano@rossi.it>"))
+        # Liveness, not speed: the healthy mailbox is read within its poll interval while
+        # every hung one still holds its connection (each step may take 10 minutes).
+        poll(
+            db,
+            lambda: count(db, Ticket) == 1,
+            timeout=healthy_poll,
+            before_stop=server.stop,
+            imap_timeout_seconds=600,
+        )
+        assert server.connections == hung  # all of them were hanging meanwhile
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
