@@ -11,16 +11,22 @@
   announced for the message (RFC822.SIZE): it is refused as soon as it is announced, before a
   byte of it is read, and the connection is cut (its bytes stay unread). Nor may one step
   receive more than that and a margin for the lines around it.
+- **Server text is hostile.** What a server says in an error may echo the password: it is
+  redacted, in every form it may be echoed in, and freed of control characters before anyone
+  keeps, logs or mails it.
 """
 
 import asyncio
+import base64
 import imaplib
+import re
 import socket
 import ssl
 import threading
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -30,6 +36,8 @@ from app.services.mailboxes import Reading
 
 T = TypeVar("T")
 LINE_MARGIN = 2 * 1024 * 1024  # what a step may receive beside its literal: status lines, SEARCH
+REDACTED = "[redacted]"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
 
 class ResponseTooLarge(Exception):
@@ -183,6 +191,7 @@ class ImapConnection:
         self._ca_file = ca_file
         self._guard = _Guard(max_literal=max_bytes + 1)
         self._client: IMAPClient | None = None
+        self._secrets = secret_pattern(box.username, box.password)
         self.capabilities: tuple[bytes, ...] = ()
 
     @property
@@ -220,7 +229,8 @@ class ImapConnection:
             threading.Thread(target=_shut_quietly, args=(client,), daemon=True).start()
 
     def describe(self, exc: BaseException) -> str:
-        """A failure in words for the mailbox's health, the log and staff."""
+        """A failure in words for the mailbox's health, the log and staff: never the
+        password, never a control character."""
         if isinstance(exc, LoginError):
             text = f"login refused: {exc}"
         elif isinstance(exc, ssl.SSLError):
@@ -231,7 +241,7 @@ class ImapConnection:
             text = "connection refused: is the server down, or the port wrong?"
         else:
             text = f"{type(exc).__name__}: {exc}"
-        return text[:1000]
+        return _CONTROL.sub(" ", self._secrets.sub(REDACTED, text))[:1000]
 
     def _open(self) -> tuple[IMAPClient, int, tuple[bytes, ...]]:
         box = self._box
@@ -270,3 +280,24 @@ class ImapConnection:
 def _shut_quietly(client: IMAPClient) -> None:
     with suppress(*IMAP_ERRORS):
         client.shutdown()
+
+
+def secret_pattern(username: str, password: str) -> "re.Pattern[str]":
+    """The password as a server may echo it: as typed, as an IMAP quoted string, base64 alone
+    or in an AUTH PLAIN string, percent-encoded; and each of these as Python shows it inside
+    bytes (imaplib's errors hold the server's bytes)."""
+    auth_plain = (f"\0{username}\0{password}", f"{username}\0{username}\0{password}")
+    encoded = [base64.b64encode(text.encode()).decode() for text in (password, *auth_plain)]
+    forms = {
+        password,
+        password.replace("\\", "\\\\").replace('"', '\\"'),
+        quote(password, safe=""),
+        *encoded,
+        *(text.rstrip("=") for text in encoded),
+    }
+    for form in list(forms):
+        shown = repr(b'"' + form.encode())[3:-1]  # as inside '...': \\, \' and \xNN escaped
+        forms |= {shown, shown.replace("\\'", "'")}
+    # Longest first, so that a form inside another goes with it.
+    ordered = sorted((form for form in forms if form), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE)

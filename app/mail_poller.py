@@ -25,6 +25,7 @@ traceback, then a line per failure while the poller backs off.
 
 import asyncio
 import logging
+import traceback
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext, suppress
 from dataclasses import replace
@@ -51,8 +52,9 @@ from app.settings import Settings
 from app.worker import process_name
 
 log = logging.getLogger("sportello.mailboxes")
-# The library's own lines at DEBUG are the protocol itself (messages, logins): never logged.
-logging.getLogger("imapclient").setLevel(logging.WARNING)
+# imapclient's own lines quote the server (which may echo the password) and, at DEBUG, the
+# protocol itself: never logged.
+logging.getLogger("imapclient").setLevel(logging.CRITICAL + 1)
 T = TypeVar("T")
 SEEN = b"\\Seen"
 FETCH_CHUNK = 20  # messages whose sizes are asked in one round trip
@@ -192,8 +194,11 @@ class MailPoller:
                 "mailbox %s: reader stops: database away (%s)", box.name, type(exc).__name__
             )
         except Exception as exc:  # a bug: shown on the mailbox, and the reader starts again
-            log.exception("mailbox %s: reading failed", box.name)
-            await self._failed(box, connection.describe(exc))
+            error = connection.describe(exc)
+            # The traceback's frames, not its message: that may quote the server.
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("mailbox %s: reading failed: %s\n%s", box.name, error, frames)
+            await self._failed(box, error)
         finally:
             await connection.close()
             with suppress(Exception):

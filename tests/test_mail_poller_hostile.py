@@ -1,7 +1,8 @@
-"""The mailbox reader against servers that lie or hang, and against a database that goes away:
-none of them can hurt the desk (R6, P1)."""
+"""The mailbox reader against servers that lie, hang or echo secrets, and against a database
+that goes away: none of them can hurt the desk (R6, P1)."""
 
 import asyncio
+import base64
 import logging
 import os
 import re
@@ -21,6 +22,7 @@ from tests.hostile_imap import Behaviour, HostileImapServer, Message
 from tests.imap import email
 from tests.proxy import TcpProxy
 from tests.test_mail_poller import STAFF, SUPPORT, add_mailbox, count, mailbox, poll
+from tests.test_worker import worker_for
 
 MiB = 1024 * 1024
 
@@ -89,6 +91,47 @@ def test_hung_servers_do_not_keep_a_healthy_mailbox_from_being_read(api, db, ima
             imap_timeout_seconds=600,
         )
         assert server.connections == hung  # all of them were hanging meanwhile
+
+
+ECHOES = {
+    "as typed": lambda password, sent: f"[AUTHENTICATIONFAILED] no user desk with {password}",
+    "as sent, quoted": lambda password, sent: f"[AUTHENTICATIONFAILED] LOGIN desk {sent} refused",
+    "in an AUTH PLAIN string": lambda password, sent: (
+        "[AUTHENTICATIONFAILED] bad " + base64.b64encode(f"\0desk\0{password}".encode()).decode()
+    ),
+}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("echo", ECHOES)
+def test_a_server_echoing_the_password_never_gets_it_shown_logged_or_mailed(
+    api, db, smtp, caplog, echo
+):
+    secret = os.urandom(6).hex()
+    password = f'S3gr"et\\o-{secret}'  # a quote and a backslash: escaped when quoted
+    refuse = ECHOES[echo]
+    behaviour = Behaviour(refuse_login=lambda sent: refuse(password, sent))
+    caplog.set_level(logging.INFO)
+    with HostileImapServer(behaviour) as server:
+        created = add_hostile(api, server, password=password)
+        poll(db, lambda: mailbox(db).failures >= 1)
+    asyncio.run(worker_for(db, smtp).drain_once())
+
+    shown = api.admin.get(f"/api/v1/mailboxes/{created['id']}").json()["health"]["last_error"]
+    assert shown.startswith("login refused") and "[AUTHENTICATIONFAILED]" in shown
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "login refused" in logged
+    [alert] = [r for r in smtp.sink.received if r.recipients == [STAFF]]
+    mailed = alert.text + str(alert.message["Subject"])
+    assert "login refused" in mailed
+    # Its random part, however escaped around it, or its base64 forms would betray it.
+    betraying = [
+        secret,
+        base64.b64encode(password.encode()).decode(),
+        base64.b64encode(f"\0desk\0{password}".encode()).decode(),
+    ]
+    for seen in (shown, logged, mailed):
+        assert not [form for form in betraying if form in seen]
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
