@@ -58,7 +58,7 @@ logging.getLogger("imapclient").setLevel(logging.CRITICAL + 1)
 T = TypeVar("T")
 SEEN = b"\\Seen"
 FETCH_CHUNK = 20  # messages whose sizes are asked in one round trip
-IDLE_SLICE = 1.0  # seconds per IDLE wait, so that the lease is renewed on time
+IDLE_SLICE = 1.0  # seconds per IDLE wait, so that a stop and the lease's renewal are on time
 STOP_GRACE = 2.0  # seconds, twice at most, that readers have to end when the poller stops
 MAX_CLAIM_WAIT = 30.0  # seconds between two looks for due mailboxes while the database fails
 # The database is away (down, unreachable, its pool exhausted): not a bug, nothing to trace.
@@ -245,8 +245,8 @@ class MailPoller:
         assert box.uidvalidity is not None
         uidvalidity, last_uid = box.uidvalidity, box.last_uid
 
-        def work(session: Session) -> None:
-            mailboxes.record_progress(
+        await self._unit(
+            lambda session: mailboxes.record_progress(
                 box.id,
                 session=session,
                 owner=self.name,
@@ -257,8 +257,7 @@ class MailPoller:
                 stored=taken.count(Taken.STORED),
                 left=taken.count(Taken.LEFT),
             )
-
-        await self._unit(work)
+        )
 
     async def _take_chunk(
         self, connection: ImapConnection, box: Reading, chunk: list[int]
@@ -368,7 +367,8 @@ class MailPoller:
         await connection.call("add_flags", uids, [SEEN])
 
     async def _leave(self, box: Reading, uid: int, reason: str, raw: bytes | None) -> None:
-        """Leave a message in the mailbox and tell staff (once per message)."""
+        """Leave a message in the mailbox and tell staff, once per message (P1: what cannot
+        be stored is never dropped: it stays unread where it is)."""
         sender = subject = None
         if raw is not None:
             with suppress(MalformedEmail):
