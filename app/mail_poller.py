@@ -15,8 +15,9 @@ of its own, so that a hung or hostile server holds only its own mailbox):
 
 A crash anywhere leaves a message either not stored (it is fetched again) or stored and perhaps
 not flagged (it is fetched again, found stored by its Message-ID, and flagged): never lost, never
-twice. A message that cannot be stored (over the size limit, whatever the server announced, or
-unreadable) is left in the mailbox and reported to staff. Then the poller waits for new mail
+twice. A message over the size limit (whatever the server announced) is left in the mailbox and
+reported to staff; one that cannot become a ticket is quarantined raw (P1), then flagged or
+moved like a stored one. Then the poller waits for new mail
 with IMAP IDLE where the server has it (polling otherwise), renewing its lease. A failure (wrong
 password, server down or hung, TLS) ends the connection, shows on the mailbox's health, and is
 retried with backoff; staff hear of it once. A database outage is logged once with its
@@ -34,17 +35,17 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 from app import metrics
-from app.enums import AfterStore
+from app.enums import AfterStore, QuarantineReason
 from app.errors import PayloadTooLarge
 from app.group_commit import commit_alone
 from app.imap import IMAP_ERRORS, ImapConnection, ResponseTooLarge
 from app.models.base import utcnow
-from app.services import ingest, mailboxes
+from app.services import ingest, mailboxes, quarantine
 from app.services.inbound import MalformedEmail, from_mime
 from app.services.knobs import Knobs
 from app.services.mailboxes import Reading
@@ -79,6 +80,7 @@ class Taken(Enum):
     STORED = "stored"
     DUPLICATE = "duplicate"
     LEFT = "left"  # left in the mailbox, staff told
+    QUARANTINED = "quarantined"  # kept raw in the quarantine, then flagged or moved
     GONE = "gone"  # expunged meanwhile
 
 
@@ -303,10 +305,12 @@ class MailPoller:
         if len(raw) > limit:
             await self._leave(box, uid, _larger_than_announced(len(raw), announced, limit), raw)
             return Taken.LEFT
-        reason, new = await self._store_one(box, uid, raw)
-        if reason is not None and not await self._set_aside(box, uid, reason, raw):
-            return Taken.LEFT
+        why, new = await self._store_one(box, uid, raw)
+        if why is not None:
+            await self._set_aside(box, uid, why, raw)
         await self._settle(connection, box, [uid])
+        if why is not None:
+            return Taken.QUARANTINED
         return Taken.STORED if new else Taken.DUPLICATE
 
     @staticmethod
@@ -316,12 +320,16 @@ class MailPoller:
         # The server names what it sends: BODY[]<0> for a partial fetch, BODY[HEADER]...
         return next((value for key, value in fetched.items() if key.startswith(b"BODY[")), None)
 
-    async def _store_one(self, box: Reading, uid: int, raw: bytes) -> tuple[str | None, bool]:
-        """(why it could not be stored, or None; whether it was new) for one message."""
+    async def _store_one(
+        self, box: Reading, uid: int, raw: bytes
+    ) -> tuple[tuple[QuarantineReason, str] | None, bool]:
+        """(why it could not become a ticket, or None; whether it was new) for one message."""
         try:
             email = from_mime(raw, provider="imap")
-        except MalformedEmail as exc:
-            return f"not an email that can be read: {exc}", False
+        except Exception as exc:  # P1: whatever the reader says, the message is kept
+            if not isinstance(exc, MalformedEmail):
+                log.exception("mailbox %s: reading UID %d failed", box.name, uid)
+            return (quarantine.reason_of(exc), f"{type(exc).__name__}: {exc}"), False
         if email.message_id is None:
             # Without a Message-ID, its place in the folder identifies it.
             email = replace(email, provider_id=f"{box.id}:{box.uidvalidity}:{uid}")
@@ -334,9 +342,13 @@ class MailPoller:
                     max_file_bytes=self._max_file_bytes,
                 )
             )
-        except PayloadTooLarge as exc:
-            metrics.count_delivery("imap", "rejected")
-            return exc.detail, False
+        except PayloadTooLarge as exc:  # one file over its limit, the message within its own
+            return (QuarantineReason.FILE_TOO_LARGE, exc.detail), False
+        except DBAPIError:
+            raise  # an outage: the message stays unread and is fetched again
+        except Exception as exc:  # a bug in intake: the message is kept, staff are told
+            log.exception("mailbox %s: storing UID %d failed", box.name, uid)
+            return (QuarantineReason.INTAKE_ERROR, f"{type(exc).__name__}: {exc}"), False
         metrics.count_delivery("imap", "duplicate" if result.duplicate else "stored")
         log.info(
             "mailbox %s: UID %d %s ticket %s",
@@ -347,12 +359,24 @@ class MailPoller:
         )
         return None, not result.duplicate
 
-    async def _set_aside(self, box: Reading, uid: int, reason: str, raw: bytes) -> bool:
-        """A message within the size limit that cannot become a ticket: whether it is kept
-        elsewhere (then it is flagged or moved like a stored one). Today it is left in the
-        mailbox and staff are told."""
-        await self._leave(box, uid, reason, raw)
-        return False
+    async def _set_aside(
+        self, box: Reading, uid: int, why: tuple[QuarantineReason, str], raw: bytes
+    ) -> None:
+        """A message within the size limit that cannot become a ticket is quarantined raw
+        (P1); it is then flagged or moved like a stored one, so it never blocks the mailbox."""
+        reason, detail = why
+        held = await self._unit(
+            quarantine.holding(
+                raw,
+                source=f"mailbox:{box.id}",
+                reason=reason,
+                detail=detail,
+                content_type="message/rfc822",
+                now=utcnow(),
+            )
+        )
+        metrics.count_delivery("imap", "duplicate" if held.duplicate else "quarantined")
+        log.warning("mailbox %s: UID %d quarantined (%s)", box.name, uid, reason)
 
     async def _settle(self, connection: ImapConnection, box: Reading, uids: list[int]) -> None:
         """Flag or move what is stored (only now: a crash before this fetches them again)."""

@@ -188,6 +188,27 @@ def test_a_message_over_the_size_limit_is_left_in_the_mailbox_and_reported_once(
     assert "over the limit of 2000 bytes" in alerts[0].payload["subject"]
 
 
+def test_a_message_that_cannot_become_a_ticket_is_quarantined_and_does_not_block(api, db, imap):
+    """P1: a message with no sender anywhere is kept raw in the quarantine, then flagged like a
+    stored one, so the mailbox goes on; its bytes download as they were in the mailbox."""
+    add_mailbox(api, imap)
+    senderless = b"Subject: Nessun mittente\r\nMessage-ID: <nobody@x.example>\r\n\r\nAiuto\r\n"
+    imap.append(senderless, email("<after@rossi.it>", subject="Dopo"))
+
+    poll(db, all_seen(imap, 2))
+
+    assert count(db, Ticket) == 1
+    items = api.agent.get("/api/v1/quarantine").json()["items"]
+    assert [(item["source"], item["reason"]) for item in items] == [
+        (f"mailbox:{mailbox(db).id}", "no_sender")
+    ]
+    raw = api.agent.get(f"/api/v1/quarantine/{items[0]['id']}/raw")
+    assert raw.content == senderless
+    # Read again (a restart before the flag, say): still one item.
+    poll(db, lambda: mailbox(db).last_success_at is not None)
+    assert len(api.agent.get("/api/v1/quarantine").json()["items"]) == 1
+
+
 def test_a_wrong_password_shows_on_the_health_and_raises_one_alert(api, db, imap):
     created = add_mailbox(api, imap, password="wrong-password")
 
