@@ -1,7 +1,5 @@
 """The statement and the billing report as CSV and as a printable HTML page (Jinja2, Babel)."""
 
-import csv
-import io
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,6 +10,7 @@ from babel.numbers import format_decimal
 from app.models.billing import BillingReport
 from app.models.report import SlaStatement
 from app.rendering import render
+from app.services.csv_files import csv_text
 
 WORDS: dict[str, dict[str, Any]] = {
     "it": {
@@ -146,33 +145,6 @@ BILLING_COLUMNS = (
 )
 
 
-def _csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _cell(v) for k, v in row.items()})
-    return out.getvalue()
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if value is None:
-        return ""
-    text = str(value)
-    # A cell a spreadsheet would run as a formula is quoted as text (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _number(text) else text
-
-
-def _number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def statement_csv(statement: SlaStatement) -> str:
     """One row per contract, with a header row."""
     rows = []
@@ -205,7 +177,7 @@ def statement_csv(statement: SlaStatement) -> str:
                 "waiting_third_party_minutes": c.waiting_third_party_minutes,
             }
         )
-    return _csv(SLA_COLUMNS, rows)
+    return csv_text(SLA_COLUMNS, rows)
 
 
 def breaches_csv(statement: SlaStatement) -> str:
@@ -221,12 +193,12 @@ def breaches_csv(statement: SlaStatement) -> str:
         for c in statement.contracts
         for b in c.breaches
     ]
-    return _csv(BREACH_COLUMNS, rows)
+    return csv_text(BREACH_COLUMNS, rows)
 
 
 def billing_csv(report: BillingReport) -> str:
     """One row per billing line, with a header row."""
-    return _csv(BILLING_COLUMNS, [line.model_dump() for line in report.lines])
+    return csv_text(BILLING_COLUMNS, [line.model_dump() for line in report.lines])
 
 
 def statement_html(statement: SlaStatement, *, company: str) -> str:
