@@ -4,6 +4,7 @@ Calendar apps poll a URL and cannot send headers, so the feed is read with a `fe
 the URL, which can read nothing else.
 """
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,8 @@ from app.services.letters import when
 
 ROME = ZoneInfo("Europe/Rome")
 EVENT_LENGTH = timedelta(minutes=15)
+# RFC 5545 text holds no control characters; a customer's subject may (typed through the API).
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
 
 def deadlines_ics(*, session: Session, now: datetime, domain: str) -> bytes:
@@ -46,7 +49,8 @@ def deadlines_ics(*, session: Session, now: datetime, domain: str) -> bytes:
         event.add("dtstart", due)
         event.add("dtend", due + EVENT_LENGTH)
         urgent = "URGENTE " if ticket.urgent else ""
-        event.add("summary", f"{urgent}[#{ticket.number}] presa in carico: {ticket.subject}")
+        subject = _CONTROLS.sub(" ", ticket.subject)
+        event.add("summary", f"{urgent}[#{ticket.number}] presa in carico: {subject}")
         event.add(
             "description",
             f"Da {ticket.from_email}, ricevuta {when(ticket.received_at, 'it')}. "

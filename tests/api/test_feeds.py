@@ -46,6 +46,20 @@ def test_the_feed_round_trips_with_rome_times_across_dst_urgent_first(api, rossi
     assert events[1]["DTSTART"].params["TZID"] == "Europe/Rome"
 
 
+def test_control_characters_in_a_subject_never_reach_the_feed(api, rossi, db):  # noqa: F811
+    ticket = new_ticket(api, subject="Sito\x07 giù\x1b[2J\r\nEND:VEVENT\r\nBEGIN:VEVENT\x85!")
+    _, token = feed_token(db)
+
+    response = api.anonymous.get("/api/v1/feeds/deadlines.ics", params={"token": token})
+
+    lines = response.content.decode().split("\r\n")
+    assert [c for line in lines for c in line if c < " " or "\x7f" <= c <= "\x9f"] == []
+    (event,) = Calendar.from_ical(response.content).walk("VEVENT")
+    assert str(event["SUMMARY"]) == (
+        f"[#{ticket['number']}] presa in carico: Sito  giù [2J END:VEVENT BEGIN:VEVENT !"
+    )
+
+
 def test_only_a_feed_token_opens_the_feed(api, db):
     _, viewer = feed_token(db, role="viewer")
     token_id, feed = feed_token(db)
