@@ -19,12 +19,67 @@ from typing import Any
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s [%(request_id)s]"
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s"
-_ADDRESS = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
+# An "@" (or its percent-encoded form, as in a URL) followed by a domain: labels of letters,
+# digits and hyphens in any script (IDN), or an address literal in brackets.
+_AT_DOMAIN = re.compile(r"(?:@|%40)(?:\[[^\]\s]{1,100}\]|[\w-]+(?:\.[\w-]+)*)")
+# What ends a local part read backwards from its "@": a space, a bracket, a separator, a
+# scheme's colon (`mailto:`), a quote or another address. Anything else belongs to it.
+_LOCAL_STOPS = frozenset('<>()[],;:@"')
+MAX_LOCAL = 256  # past this, everything back to here is masked (longer than any local part)
 
 
 def mask_addresses(text: str) -> str:
-    """Every email address in `text` with its local part hidden: `m***@rossi.it`."""
-    return _ADDRESS.sub(r"\1***@\2", text)
+    """Every email address in `text` with its local part hidden, however it is spelled
+    (unicode, quoted, `+tag`, IDN domain, in angle brackets, after `mailto:`): `m***@rossi.it`,
+    its first letter and its domain."""
+    regions: list[tuple[int, int, int]] = []  # each address: local part start, "@", end
+    for found in _AT_DOMAIN.finditer(text):
+        at = found.start()
+        start = _local_start(text, at)
+        if start == at:
+            continue  # "10:30 @ home", "@property": no local part
+        while regions and regions[-1][2] > start:  # "a@b"@c.it: one address
+            start = min(start, regions.pop()[0])
+        regions.append((start, at, found.end()))
+    if not regions:
+        return text
+    pieces, done = [], 0
+    for start, at, end in regions:
+        local = text[start:at]
+        lead = local[0] if local[0] in "'\"" else ""  # a quote before it stays a quote
+        first = next((c for c in local if c.isalnum()), "")
+        pieces += [text[done:start], f"{lead}{first}***", text[at:end]]
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def _local_start(text: str, at: int) -> int:
+    floor = max(0, at - MAX_LOCAL)
+    i = at
+    if at > 0 and text[at - 1] == '"':  # a quoted local part: back to its opening quote
+        i -= 1
+        while i > floor:
+            i -= 1
+            if text[i] in "\r\n":
+                return i + 1
+            if text[i] == '"' and not _escaped(text, i):
+                return i
+        return floor
+    while i > floor:
+        c = text[i - 1]
+        if (c.isspace() or c in _LOCAL_STOPS) and not _escaped(text, i - 1):
+            break
+        i -= 1
+    return i
+
+
+def _escaped(text: str, i: int) -> bool:
+    """Whether text[i] follows an odd run of backslashes (a quoted pair)."""
+    run = 0
+    while run < MAX_LOCAL and i - run > 0 and text[i - run - 1] == "\\":
+        run += 1
+    return run % 2 == 1
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
@@ -57,7 +112,8 @@ def hung_up(scope: MutableMapping[str, Any]) -> bool:
 
 
 class Context(logging.Filter):
-    """Puts the current request id on the record and masks addresses in the message."""
+    """Puts the current request id on the record and masks addresses in the message, and in
+    the traceback and stack it carries (an exception's text may quote an address)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get() or "-"
@@ -66,7 +122,18 @@ class Context(logging.Filter):
         masked = mask_addresses(message)
         if masked != message:
             record.msg, record.args = masked, None
+        if record.exc_info:
+            # Formatters print exc_text when there is no exc_info: the masked text is printed.
+            record.exc_text = mask_addresses(_TRACEBACKS.formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = mask_addresses(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_addresses(record.stack_info)
         return True
+
+
+_TRACEBACKS = logging.Formatter()
 
 
 @contextmanager

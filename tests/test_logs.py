@@ -2,18 +2,22 @@
 of its request (the worker's lines about an email carry the id of the request that caused it),
 and never a message body, an address's local part or a secret."""
 
+import io
 import json
+import logging
 import time
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app.db import get_engine
-from app.logs import mask_addresses
+from app.logs import TEXT_FORMAT, Context, mask_addresses
 from tests.processes import Process, environment, serve
 
 ADMIN = "admin-secret-" + "7" * 16
@@ -26,6 +30,98 @@ def test_addresses_keep_only_their_first_letter_and_domain():
         mask_addresses("to giovanni.verdi@rossi.it and a@b.it") == "to g***@rossi.it and a***@b.it"
     )
     assert mask_addresses("no address here: 10:30 @ home") == "no address here: 10:30 @ home"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("to echo.josé.garcía@example.com", "to e***@example.com"),
+        ("to echo.δοκιμή@παράδειγμα.δοκιμή", "to e***@παράδειγμα.δοκιμή"),
+        ("to o'brien@example.ie", "to o***@example.ie"),
+        ("to 用户@例子.广告", "to 用***@例子.广告"),
+        ("to mario+urgente@rossi.it", "to m***@rossi.it"),
+        ('to "mario rossi"@rossi.it', 'to "m***@rossi.it'),
+        ('to "mario \\"il capo\\" rossi"@rossi.it', 'to "m***@rossi.it'),
+        ("Mario <mario.rossi@rossi.it>", "Mario <m***@rossi.it>"),
+        ("mailto:mario.rossi@rossi.it", "mailto:m***@rossi.it"),
+        ("recipient 'mario.rossi@rossi.it'", "recipient 'm***@rossi.it'"),
+        ('{"to": "mario.rossi@rossi.it"}', '{"to": "m***@rossi.it"}'),
+        ("to mario.rossi@xn--rss-pla.it", "to m***@xn--rss-pla.it"),
+        ("to mario.rossi@[192.0.2.1]", "to m***@[192.0.2.1]"),
+        ("export?email=mario.rossi%40rossi.it", "e***%40rossi.it"),  # all of it: "=" may be in one
+        ('"a@b"@rossi.it', '"a***@rossi.it'),
+    ],
+)
+def test_every_spelling_of_an_address_is_masked(text, masked):
+    assert mask_addresses(text) == masked
+
+
+LOCAL_CHARACTERS = st.characters(
+    categories=("L", "M", "N"), include_characters="!#$%&'*+-/=?^_`{|}~."
+)
+QUOTED_CHARACTERS = st.one_of(
+    st.characters(categories=("L", "N", "P", "S", "Zs"), exclude_characters='"\\'),
+    st.sampled_from(['\\"', "\\\\"]),
+)
+LABEL = st.text(st.characters(categories=("Ll", "Lo", "Nd")), min_size=1, max_size=12)
+
+
+@st.composite
+def addresses(draw: st.DrawFn) -> tuple[str, str, str]:
+    """(address, local part, "@" and domain): dot-atom or quoted local parts in any script,
+    ASCII or IDN domains, with "@" or its URL-encoded form."""
+    if draw(st.booleans()):
+        local = draw(st.text(LOCAL_CHARACTERS, min_size=3, max_size=40))
+    else:
+        local = '"' + "".join(draw(st.lists(QUOTED_CHARACTERS, min_size=3, max_size=20))) + '"'
+    domain = ".".join([*draw(st.lists(LABEL, min_size=1, max_size=3)), "it"])
+    at = draw(st.sampled_from(["@", "%40"]))
+    return f"{local}{at}{domain}", local, at + domain
+
+
+CONTEXTS = [
+    "{}",
+    "sent to {} at 10:30",
+    "Mario Rossi <{}>",
+    "mailto:{}",
+    "({}),",
+    "recipient '{}'",
+    '{{"to": "{}"}}',
+    "to {} and {}",
+    "line one\n{}\nline three",
+]
+
+
+@given(addresses(), st.sampled_from(CONTEXTS))
+def test_a_masked_line_never_shows_a_local_part_beyond_its_first_character(address, context):
+    text, local, at_domain = address
+    line = context.format(text, text)
+    # What the line shows anyway (its words, the domain, the mask's stars) cannot leak.
+    assume(local[1:] not in context and local[1:] not in at_domain and "*" not in local)
+    masked = mask_addresses(line)
+    assert local[1:] not in masked
+    assert at_domain in masked
+
+
+def test_a_logged_traceback_and_stack_mask_the_addresses_they_quote():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(Context())
+    handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    logger = logging.getLogger("sportello.test-traceback")
+    logger.addHandler(handler)
+    try:
+        try:
+            raise ValueError("refused: giovanni.verdi@rossi.it")
+        except ValueError:
+            logger.exception("sending to %s failed", "giovanni.verdi@rossi.it")
+        logger.warning("a stack, quoting %s", "giovanni.verdi@rossi.it", stack_info=True)
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+    assert "ValueError: refused: g***@rossi.it" in written
+    assert "sending to g***@rossi.it failed" in written
+    assert "giovanni.verdi" not in written
 
 
 def _start(tmp_path: Path) -> Process:
