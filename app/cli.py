@@ -13,6 +13,7 @@ from importlib.metadata import version
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from app import logs, migrations
@@ -56,6 +57,13 @@ def _main(
     ] = False,
 ) -> None:
     """Sportello, the SLA-aware technical-support desk."""
+    try:
+        get_settings()
+    except ValidationError as exc:  # one line per bad setting, not a traceback
+        for error in exc.errors():
+            name = "".join(f"SPORTELLO_{str(part).upper()}: " for part in error["loc"][:1])
+            typer.echo(f"sportello: {name}{error['msg'].removeprefix('Value error, ')}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _setup_logging() -> None:

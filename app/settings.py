@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     # Outgoing mail (R11 notifications): smtp://user:pass@host:port, smtps://... for implicit TLS.
     # Unset: emails are written as .eml files under outbox_dir instead (nothing leaves).
     smtp_url: SecretStr | None = None
+    # The longest one email or webhook delivery may take, connection included; shorter than
+    # worker_lease_seconds (a row is leased to its sender for longer than a send can last).
     smtp_timeout_seconds: float = Field(default=30, gt=0)
     outbox_dir: str = "var/outbox"
     company_name: str = "MB Services & Consulting"
@@ -42,7 +44,9 @@ class Settings(BaseSettings):
     # `worker` is false.
     worker: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0)
+    # Rows a worker delivers, claiming each on its own, before it looks for SLA alerts again.
     worker_batch: int = Field(default=50, ge=1, le=1000)
+    # How long a claimed row is its worker's alone: its send and the time to record it.
     worker_lease_seconds: float = Field(default=300, gt=0)
     # Temporary failures are retried with backoff (from delivery_retry_seconds, doubling up to
     # an hour) for delivery_horizon_hours, then the row fails.
@@ -125,6 +129,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SPORTELLO_ALERT_WEBHOOK_SECRET is required with SPORTELLO_ALERT_WEBHOOK_URL "
                 "(alerts are signed with it)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _send_ends_within_its_lease(self) -> "Settings":
+        # P2: a send that outlasted its row's lease could be made again by another worker.
+        if self.smtp_timeout_seconds >= self.worker_lease_seconds:
+            raise ValueError(
+                f"SPORTELLO_SMTP_TIMEOUT_SECONDS ({self.smtp_timeout_seconds:g}) must be shorter "
+                f"than SPORTELLO_WORKER_LEASE_SECONDS ({self.worker_lease_seconds:g}): a row is "
+                "leased to one worker for as long as its send may take, so that no other worker "
+                "sends it too"
             )
         return self
 

@@ -2,9 +2,15 @@
 
 `sportello serve` runs one in-process (SPORTELLO_WORKER=false turns it off); `sportello worker`
 runs one alone, so that several API and worker processes can share one PostgreSQL. Each worker
-claims due rows under a lease (app.services.outbox.claim), sends them one by one over one SMTP
-connection, and marks each row in a transaction of its own right after the server accepted it.
+claims one due row at a time under a lease (app.services.outbox.claim), sends it over its one
+SMTP connection, and marks it in a transaction of its own right after the server accepted it.
 The worker's own unit of work commits each step; services never commit.
+
+Two live workers never send one row (P2): a row is leased only while its sender works on it,
+and a send is cut off after SPORTELLO_SMTP_TIMEOUT_SECONDS, shorter than the lease (the
+settings refuse otherwise); a row whose lease has less than that left when its send would
+start is not sent, its lease runs out and it is claimed again. What the lease has left after
+the send is the time to record it: keep the lease well above the timeout.
 """
 
 import asyncio
@@ -99,6 +105,7 @@ class Worker:
         self.name = process_name()
         self._batch = settings.worker_batch
         self._lease = timedelta(seconds=settings.worker_lease_seconds)
+        self._send_timeout = settings.smtp_timeout_seconds  # shorter than the lease (settings)
         self._horizon = timedelta(hours=settings.delivery_horizon_hours)
         self._first_backoff = timedelta(seconds=settings.delivery_retry_seconds)
         self._poll = settings.worker_poll_seconds
@@ -151,19 +158,23 @@ class Worker:
             log.info("outbox worker %s stopped", self.name)
 
     async def drain_once(self, *, now: Callable[[], datetime] = utcnow) -> int:
-        """One round: look for SLA alerts when due, claim due rows and deliver each; how many
-        rows were handled."""
+        """One round: look for SLA alerts when due, then claim and deliver due rows one at a
+        time, up to SPORTELLO_WORKER_BATCH of them; how many rows were handled."""
         if self._scanned_at is None or now() - self._scanned_at >= self._scan_every:
             await self.scan_once(now=now())
-        rows = await self._unit(
-            lambda session: outbox.claim(
-                session=session, worker=self.name, now=now(), limit=self._batch, lease=self._lease
+        handled = 0
+        while handled < self._batch:
+            row = await self._unit(
+                lambda session: outbox.claim(
+                    session=session, worker=self.name, now=now(), lease=self._lease
+                )
             )
-        )
-        for row in rows:
+            if row is None:
+                break
             with logs.request_context(row.request_id):  # the request that caused it
                 await self._deliver(row, now=now)
-        return len(rows)
+            handled += 1
+        return handled
 
     async def scan_once(self, *, now: datetime) -> int:
         """Queue the at-risk and breach alerts reached by `now` (app.services.alerts), and the
@@ -186,13 +197,21 @@ class Worker:
 
     async def _deliver(self, row: outbox.Claimed, *, now: Callable[[], datetime]) -> None:
         transport = self._email if row.channel == "email" else self._webhook
+        if now() + timedelta(seconds=self._send_timeout) >= row.lease_until:
+            # The claim took so long that a send could outlast the lease: another worker may
+            # take the row then, so this one leaves it (P2); the lease runs out, it goes again.
+            log.warning("outbox %d: too little of its lease left to send it; left", row.id)
+            return
         error, permanent = None, False
         try:
             if transport is None:
                 raise PermanentFailure("SPORTELLO_ALERT_WEBHOOK_URL is not set")
-            await transport.send(row.payload)
+            async with asyncio.timeout(self._send_timeout):
+                await transport.send(row.payload)
         except TemporaryFailure as exc:
             error = str(exc)
+        except TimeoutError:  # the server accepted the connection and then went quiet
+            error = f"no answer within {self._send_timeout:g} s (SPORTELLO_SMTP_TIMEOUT_SECONDS)"
         except PermanentFailure as exc:
             error, permanent = str(exc), True
         except Exception as exc:  # a row that cannot even be built must not jam the queue

@@ -1,5 +1,6 @@
 """A real SMTP server on loopback for the tests (aiosmtpd), that can refuse and go down."""
 
+import asyncio
 import base64
 import email
 import email.policy
@@ -173,3 +174,70 @@ def _decode_word(charset: str, encoding: str, text: str) -> str:
         spaced = text.replace("_", " ").encode("ascii")  # "_" is a space; "=5F" is "_"
         data = re.sub(rb"=([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), spaced)
     return data.decode(charset)  # strict: an undecodable word fails the test
+
+
+class StallingFront:
+    """A TCP front for an `SmtpServer`: it accepts every connection and, while stalled, says
+    nothing at all (no greeting, no answer), as a server hung under load does; otherwise, and
+    once a stall is over, it passes the bytes both ways."""
+
+    def __init__(self, server: SmtpServer) -> None:
+        self.server = server
+        self.stalled_until = 0.0
+        self.stalled_connections = 0
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._listener: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def stall(self, seconds: float) -> None:
+        """From now on, for `seconds`, connections are accepted and left without an answer."""
+        self.stalled_until = time.monotonic() + seconds
+
+    def start(self) -> "StallingFront":
+        self._thread.start()
+        self._listener = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._client, "127.0.0.1", 0), self._loop
+        ).result(timeout=5)
+        self.port = self._listener.sockets[0].getsockname()[1]
+        return self
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            self._loop.call_soon_threadsafe(self._listener.close)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if self.stalled_until > time.monotonic():
+                self.stalled_connections += 1
+            while (left := self.stalled_until - time.monotonic()) > 0:
+                try:
+                    if not await asyncio.wait_for(reader.read(65536), timeout=left):
+                        return  # the client gave up waiting
+                except TimeoutError:
+                    break
+            upstream_reader, upstream_writer = await asyncio.open_connection(
+                "127.0.0.1", self.server.port
+            )
+            await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
+        except ConnectionError:
+            return
+        finally:
+            writer.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        return
+    finally:
+        writer.close()

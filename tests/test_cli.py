@@ -54,6 +54,27 @@ def test_bad_role_and_unknown_token_are_clear_errors(tmp_path):
     assert "Traceback" not in missing.stderr
 
 
+def test_a_send_timeout_as_long_as_the_lease_is_refused_in_one_clear_line(tmp_path):
+    """P2: a send that could outlast its row's lease could be made by a second worker too."""
+    env = {
+        **_env(tmp_path),
+        "SPORTELLO_WORKER_LEASE_SECONDS": "30",
+        "SPORTELLO_SMTP_TIMEOUT_SECONDS": "30",
+    }
+    refused = _run("worker", cwd=tmp_path, env=env)
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        "sportello: SPORTELLO_SMTP_TIMEOUT_SECONDS (30) must be shorter than "
+        "SPORTELLO_WORKER_LEASE_SECONDS (30): a row is leased to one worker for as long as its "
+        "send may take, so that no other worker sends it too\n"
+    )
+    bad_number = _run("migrate", cwd=tmp_path, env={**env, "SPORTELLO_WORKER_BATCH": "0"})
+    assert bad_number.returncode == 2
+    assert "sportello: SPORTELLO_WORKER_BATCH: Input should be greater than or equal to 1" in (
+        bad_number.stderr
+    )
+
+
 def test_serve_migrates_and_answers_in_an_empty_directory(tmp_path):
     process = serve(tmp_path, {**_env(tmp_path), "SPORTELLO_ADMIN_TOKEN": "bootstrap-secret"})
     try:

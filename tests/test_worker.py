@@ -415,14 +415,18 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_resends_at_most_the_row_in_
     queue_receipts(db, smtp, 30)
     smtp.sink.delay = 0.05  # each email takes a while: the kill lands mid-batch
 
-    first = worker_process(db, smtp, tmp_path, SPORTELLO_WORKER_LEASE_SECONDS="2")
+    first = worker_process(
+        db, smtp, tmp_path, SPORTELLO_WORKER_LEASE_SECONDS="2", SPORTELLO_SMTP_TIMEOUT_SECONDS="1"
+    )
     smtp.sink.wait_for(8, timeout=30)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     sent_before = len(smtp.sink.received)
     assert 8 <= sent_before < 30, "the worker was killed mid-batch"
 
-    second = worker_process(db, smtp, tmp_path, SPORTELLO_WORKER_LEASE_SECONDS="2")
+    second = worker_process(
+        db, smtp, tmp_path, SPORTELLO_WORKER_LEASE_SECONDS="2", SPORTELLO_SMTP_TIMEOUT_SECONDS="1"
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and {r.state for r in rows(db)} != {OutboxState.SENT}:

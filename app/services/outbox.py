@@ -1,11 +1,13 @@
 """The outbox: side effects written in the same transaction as their cause, then delivered.
 
 `enqueue` is called inside the cause's transaction (idempotent by the dedup key). The worker
-(app.worker) `claim`s due rows under a lease, sends each, and `settle`s it in a transaction of
-its own right after the other side answered: sent, tried again later with exponential backoff
-and jitter (temporary failures, up to a horizon), or failed at once (permanent ones). A lease
-that runs out (the worker died mid-send) frees the row for another worker: at most that row is
-sent again, with the same Message-ID.
+(app.worker) `claim`s one due row at a time under a lease, sends it, and settles it in a
+transaction of its own right after the other side answered: sent, tried again later with
+exponential backoff and jitter (temporary failures, up to a horizon), or failed at once
+(permanent ones). A row is leased only while its sender works on it, and a send never outlasts
+the lease (app.worker), so two live workers never send one row (P2). A lease that runs out
+because its worker died mid-send frees the row for another worker: at most that row is sent
+again, with the same Message-ID.
 """
 
 import random
@@ -81,7 +83,7 @@ _ENQUEUE = {
 
 @dataclass(frozen=True)
 class Claimed:
-    """A row a worker holds under its lease."""
+    """A row a worker holds under its lease, until `lease_until`."""
 
     id: int
     kind: str
@@ -92,14 +94,14 @@ class Claimed:
     attempts: int
     created_at: datetime
     request_id: str | None
+    lease_until: datetime
 
 
-def claim(
-    *, session: Session, worker: str, now: datetime, limit: int, lease: timedelta
-) -> list[Claimed]:
-    """Take up to `limit` due rows under a lease: no other worker takes them until it ends.
+def claim(*, session: Session, worker: str, now: datetime, lease: timedelta) -> Claimed | None:
+    """Take the next due row under a lease: no other worker takes it until the lease ends.
 
-    PostgreSQL skips rows another worker is claiming (FOR UPDATE SKIP LOCKED); SQLite has one
+    One row at a time, so that a row is never leased while it waits behind others (P2).
+    PostgreSQL skips a row another worker is claiming (FOR UPDATE SKIP LOCKED); SQLite has one
     writer at a time, so the statement is atomic there as it is.
     """
     due = (
@@ -110,12 +112,12 @@ def claim(
             or_(_OUTBOX.c.lease_until.is_(None), _OUTBOX.c.lease_until < now),
         )
         .order_by(_OUTBOX.c.available_at, _OUTBOX.c.id)
-        .limit(limit)
+        .limit(1)
         .with_for_update(skip_locked=True)
     )
-    rows = session.execute(
+    row = session.execute(
         update(_OUTBOX)
-        .where(_OUTBOX.c.id.in_(due.scalar_subquery()))
+        .where(_OUTBOX.c.id == due.scalar_subquery())
         .values(lease_until=now + lease, leased_by=worker)
         .returning(
             _OUTBOX.c.id,
@@ -127,9 +129,10 @@ def claim(
             _OUTBOX.c.attempts,
             _OUTBOX.c.created_at,
             _OUTBOX.c.request_id,
+            _OUTBOX.c.lease_until,
         )
-    ).all()
-    return sorted((Claimed(*row) for row in rows), key=lambda row: row.id)
+    ).first()
+    return None if row is None else Claimed(*row)
 
 
 def mark_sent(row: Claimed, *, session: Session, worker: str, now: datetime) -> bool:

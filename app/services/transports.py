@@ -5,6 +5,7 @@ raises `TemporaryFailure` (try again later: connection refused, timeout, SMTP 4x
 or `PermanentFailure` (it will never be accepted: SMTP 5xx, an invalid address, HTTP 4xx).
 """
 
+import asyncio
 import email.policy
 import hashlib
 import hmac
@@ -114,7 +115,8 @@ class SmtpTransport:
     async def _connected(self) -> aiosmtplib.SMTP:
         if self._client is not None and self._client.is_connected:
             return self._client
-        client = aiosmtplib.SMTP(
+        # Kept from the start, so that a connection cut off while opening is closed too.
+        self._client = client = aiosmtplib.SMTP(
             hostname=self._host,
             port=self._port,
             use_tls=self._implicit_tls,
@@ -125,7 +127,6 @@ class SmtpTransport:
         await client.connect()
         if self._username is not None:
             await client.login(self._username, self._password or "")
-        self._client = client
         return client
 
     async def send(self, payload: dict[str, Any]) -> None:
@@ -151,8 +152,18 @@ class SmtpTransport:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             await self.close()
             raise TemporaryFailure(f"{type(exc).__name__}: {exc}"[:300]) from exc
+        except asyncio.CancelledError:
+            # Cut off mid-conversation (the worker's time limit): a late answer must never be
+            # read as the next email's, so the connection is dropped without a word.
+            self._drop()
+            raise
         if errors:  # some recipients refused, the others accepted: the email went out
             log.warning("outbox: %d recipient(s) refused", len(errors))
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     async def close(self) -> None:
         client, self._client = self._client, None
