@@ -4,7 +4,9 @@ it (R4, R5), priority handling whose urgency was not confirmed (R13).
 A line is a ticket and one of its billing reasons; its time is the billable minutes staff
 recorded on the ticket. Rates are data (`Rates`, from the settings); money is `Decimal`,
 rounded half up to the cent. A line marked billed keeps the figures it was invoiced with
-(`billed_item`, unique per line), so it is never billed twice.
+(`billed_item`, unique per line), so it is never billed twice. Marking lines billed and
+recording time hold the ticket's row (`lock_billing`), so time recorded while a line is being
+billed is either on the invoice or refused, never left out of it.
 """
 
 from collections.abc import Sequence
@@ -149,6 +151,7 @@ def mark_billed(
 ) -> MarkBilledOut:
     """Mark lines billed on an invoice, with the figures invoiced; a line billed already is 409."""
     ticket_ids = sorted({int(item.split(":")[0]) for item in item_ids})
+    lock_billing(ticket_ids, session=session)  # the time read below is the time invoiced
     rows = _ticket_rows(session, _TICKET.c.id.in_(ticket_ids))
     billed = _billed_of(session, _TICKET.c.id.in_(ticket_ids))
     lines = {line.item_id: line for line in _lines(rows, billed, rates)}
@@ -192,6 +195,19 @@ def _billed_twice(items: Sequence[str], invoices: Sequence[str | None]) -> Confl
     return Conflict(
         f"Already billed{on}: {', '.join(items[:10])}. A line is billed once.",
         already_billed=list(items),
+    )
+
+
+def lock_billing(ticket_ids: Sequence[int], *, session: Session) -> None:
+    """Hold these tickets' rows until the commit, so that time recorded on a ticket and its
+    lines marked billed never cross: whichever comes second sees what the first wrote (R2, R4,
+    R13). In id order, so that two holders never wait on each other; SQLite serialises writers
+    already."""
+    session.connection().execute(
+        select(_TICKET.c.id)
+        .where(_TICKET.c.id.in_(sorted(ticket_ids)))
+        .order_by(_TICKET.c.id)
+        .with_for_update()
     )
 
 

@@ -1,7 +1,8 @@
 """Time staff record on a ticket: what billing at support rates counts (R2, R4, R13).
 
 An entry is deleted by its author or an admin; once a ticket's line is billed its time is
-frozen (an invoice was made from it), so adding or deleting time there is refused.
+frozen (an invoice was made from it), so adding or deleting time there is refused, also while
+a line is being billed at that very moment (the ticket's row is held: billing.lock_billing).
 """
 
 from datetime import datetime
@@ -14,7 +15,7 @@ from app.models.billing import TimeEntry, TimeEntryCreate, TimeEntryRead
 from app.models.ticket import Ticket
 from app.services import audit
 from app.services.auth import Principal
-from app.services.billing import billed_invoices
+from app.services.billing import billed_invoices, lock_billing
 
 
 def add(
@@ -81,6 +82,8 @@ def read(entry: TimeEntry) -> TimeEntryRead:
 
 
 def _not_billed(ticket_id: int, *, session: Session) -> None:
+    # Held until the commit: a line of this ticket being billed now is billed before or after.
+    lock_billing([ticket_id], session=session)
     invoices = billed_invoices(ticket_id, session=session)
     if invoices:
         raise Conflict(
