@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from app.enums import BillingReason
 from app.models.base import UTCDateTime, utcnow
-from app.models.common import Input, Schema
+from app.models.common import MAX_ID, Input, Schema
 
 ITEM_ID_PATTERN = r"^[1-9][0-9]{0,9}:(no_contract|not_covered|priority_surcharge)$"
 
@@ -151,9 +151,16 @@ class MarkBilledIn(Input):
     @pydantic.field_validator("item_ids")
     @classmethod
     def _shape(cls, value: list[str]) -> list[str]:
-        bad = [item for item in value if not re.fullmatch(ITEM_ID_PATTERN, item)]
+        bad = [
+            item
+            for item in value
+            if not re.fullmatch(ITEM_ID_PATTERN, item) or int(item.split(":")[0]) > MAX_ID
+        ]
         if bad:
-            raise ValueError(f"not item ids ({{ticket_id}}:{{reason}}): {', '.join(bad[:5])}")
+            raise ValueError(
+                f"not item ids ({{ticket_id}}:{{reason}}, the ticket id at most {MAX_ID}): "
+                f"{', '.join(bad[:5])}"
+            )
         if len(set(value)) != len(value):
             raise ValueError("an item id is given twice")
         return value

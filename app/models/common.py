@@ -7,17 +7,38 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Path, Query
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+# Ids are the id columns' values: 1 to the largest INTEGER (PostgreSQL's is 32 bits). An id
+# from outside beyond them can name nothing and is refused as invalid (422) wherever it comes
+# from (path, query, body, cursor, billing item); one within them that names nothing is a 404.
 MAX_ID = 2**31 - 1
 
+
+def _id_in_range(value: int) -> int:
+    if not 1 <= value <= MAX_ID:
+        raise ValueError(f"must be an id from 1 to {MAX_ID}")
+    return value
+
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+"""An id in a body: within the id columns' range."""
 ResourceId = Annotated[int, Path(ge=1, le=MAX_ID, description="The resource's id.")]
 TICKET_NUMBER_PATTERN = r"^[0-9]{4}-[0-9]{6,10}$"
+
+
+def _ticket_id_in_range(ref: str) -> str:
+    if ref.isdigit():
+        _id_in_range(int(ref))
+    return ref
+
+
 TicketRef = Annotated[
     str,
     Path(
         pattern=r"^([1-9][0-9]{0,9}|[0-9]{4}-[0-9]{6,10})$",
-        description="The ticket's id (`42`) or its number (`2026-000042`).",
+        description=f"The ticket's id (`42`, at most {MAX_ID}) or its number (`2026-000042`).",
         examples=["2026-000042"],
     ),
+    AfterValidator(_ticket_id_in_range),
 ]
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page.")]
 Cursor = Annotated[
@@ -25,6 +46,7 @@ Cursor = Annotated[
     Query(max_length=200, description="The previous page's `next_cursor`; omit for the first."),
 ]
 CustomerFilter = Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this customer's.")]
+ContractFilter = Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this contract's.")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")]
 
 

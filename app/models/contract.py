@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from app.enums import Category
 from app.models.base import Hours, HoursOut, JSONType, Money, MoneyOut, UTCDateTime, utcnow
-from app.models.common import MAX_ID, Input
+from app.models.common import MAX_ID, Id, Input
 
 # R3, R5: website always, hosting and backup by default; R4: email and provider_outage only
 # when the contract includes them.
@@ -81,7 +81,7 @@ Fee = pydantic.condecimal(ge=0, max_digits=12, decimal_places=2)
 class OnCall(Input):
     """R16: a specific agreement for urgent requests received while the calendar is closed."""
 
-    calendar_id: int = pydantic.Field(ge=1, le=MAX_ID)
+    calendar_id: Id
     """The calendar of on-call hours (it must exist; create it first)."""
     take_charge_hours: TargetHours
     """The take-charge target in on-call hours."""
@@ -104,7 +104,7 @@ class ContractCreate(ContractBase, Input):
 
     ends_on: date | None = None
     """The last day; default one year from starts_on less a day (R1)."""
-    calendar_id: int | None = pydantic.Field(default=None, ge=1, le=MAX_ID)
+    calendar_id: Id | None = None
     """The business calendar of its deadlines; default: `default` (R8)."""
     on_call: OnCall | None = None
     """A specific agreement for urgent requests out of hours (R16); null: none."""
@@ -151,7 +151,7 @@ class ContractUpdate(Input):
     """A new proposal reference."""
     coverage: list[Category] | None = None
     """Replaces the categories covered (website stays, R3)."""
-    calendar_id: int | None = pydantic.Field(default=None, ge=1, le=MAX_ID)
+    calendar_id: Id | None = None
     """Another business calendar."""
     take_charge_hours: TargetHours | None = None
     """Another take-charge target."""

@@ -26,7 +26,7 @@ from app.enums import (
 )
 from app.models.base import EnumString, JSONType, UTCDateTime, utcnow
 from app.models.calendar import ExplanationRead
-from app.models.common import Input, Instant, OneLine, Schema
+from app.models.common import Id, Input, Instant, OneLine, Schema
 
 OPEN_PREDICATE = "status NOT IN ('resolved', 'closed')"
 BREACH_PREDICATE = f"{OPEN_PREDICATE} AND breach_at IS NOT NULL"
@@ -279,7 +279,7 @@ class TicketUpdate(Input):
 
     category: Category | None = None
     """Triage: what it is about; coverage and billing follow (R3)."""
-    customer_id: int | None = pydantic.Field(default=None, ge=1, le=2**31 - 1)
+    customer_id: Id | None = None
     """Triage: the customer, when the sender was not recognised."""
     urgency: StaffUrgency | None = pydantic.Field(
         default=None, description="Staff decision on a claimed urgency (R13)."

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response
 from app.deps import Admin, KnobsDep, Now, SessionDep, Viewer
 from app.errors import Unprocessable, field_error
 from app.models.billing import BillingReport, MarkBilledIn, MarkBilledOut
-from app.models.common import MAX_ID
+from app.models.common import ContractFilter, CustomerFilter
 from app.models.report import SlaStatement
 from app.routers._responses import READ, WRITE
 from app.services import billing, report_formats, statement
@@ -48,9 +48,7 @@ def sla_report(
     knobs: KnobsDep,
     now: Now,
     _: Viewer,
-    contract_id: Annotated[
-        int | None, Query(ge=1, le=MAX_ID, description="Only this contract.")
-    ] = None,
+    contract_id: ContractFilter = None,
     format: Annotated[
         Literal["json", "csv", "html"],
         Query(description="json; csv (one row per contract); html (a printable statement)."),
@@ -93,9 +91,7 @@ def billing_report(
     session: SessionDep,
     knobs: KnobsDep,
     _: Viewer,
-    customer_id: Annotated[
-        int | None, Query(ge=1, le=MAX_ID, description="Only this customer's.")
-    ] = None,
+    customer_id: CustomerFilter = None,
     format: Annotated[
         Literal["json", "csv"], Query(description="json; csv (one row per line).")
     ] = "json",

@@ -9,8 +9,8 @@ from app.deps import Agent, KnobsDep, Now, SessionDep, Viewer
 from app.enums import Category, SlaState, Status
 from app.errors import Unprocessable, field_error
 from app.models.common import (
-    MAX_ID,
     NO_NUL_PATTERN,
+    ContractFilter,
     Cursor,
     CustomerFilter,
     Items,
@@ -66,9 +66,7 @@ def list_(
         Query(description="Repeat for several; default: the open ones (the work queue)."),
     ] = None,
     customer_id: CustomerFilter = None,
-    contract_id: Annotated[
-        int | None, Query(ge=1, le=MAX_ID, description="Only this contract's.")
-    ] = None,
+    contract_id: ContractFilter = None,
     urgent: Annotated[bool | None, Query(description="Only urgent ones (R12), or none.")] = None,
     sla_state: Annotated[
         SlaState | None, Query(description="Only those in this SLA state now.")

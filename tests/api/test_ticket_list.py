@@ -185,7 +185,7 @@ def test_a_ticket_is_found_and_worked_on_by_its_number(api, rossi):  # noqa: F81
     missing = api.viewer.get("/api/v1/tickets/2026-999999")
     assert missing.status_code == 404
     assert missing.json()["detail"] == "No ticket with number 2026-999999."
-    assert api.viewer.get("/api/v1/tickets/2147483648").status_code == 404
+    assert api.viewer.get("/api/v1/tickets/2147483648").status_code == 422  # beyond any id
     malformed = api.viewer.get("/api/v1/tickets/26-1")
     assert malformed.status_code == 422
     assert malformed.json()["errors"][0]["field"] == "ticket_ref"

@@ -182,7 +182,7 @@ def update_ticket(
     if "estimated_resolution_at" in changes and data.estimated_resolution_at is not None:
         _check_estimate(ticket, data.estimated_resolution_at)
     if "customer_id" in changes and data.customer_id is not None:
-        get_customer(data.customer_id, session=session)
+        _require_customer(data.customer_id, session=session)
     for field, value in changes.items():
         setattr(ticket, field, value)
     if "customer_id" in changes:
@@ -294,6 +294,17 @@ def _check_estimate(ticket: Ticket, estimate: datetime) -> None:
             "estimated_resolution_at must be after the request was received.",
             errors=[field_error("estimated_resolution_at", "must be after received_at")],
         )
+
+
+def _require_customer(customer_id: int, *, session: Session) -> None:
+    # A body naming what does not exist is invalid (422), as a contract's customer_id is.
+    try:
+        get_customer(customer_id, session=session)
+    except NotFound as exc:
+        raise Unprocessable(
+            f"customer_id: no customer with id {customer_id}.",
+            errors=[field_error("customer_id", "unknown customer")],
+        ) from exc
 
 
 _TICKETS = table_of(Ticket)

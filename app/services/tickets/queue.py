@@ -9,7 +9,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, tuple_
 from sqlmodel import Session, col, select
@@ -26,8 +26,10 @@ from app.services.tickets.snapshot import read_ticket
 def ticket_id_of(ref: str, *, session: Session) -> int:
     """The id of the ticket that `ref` names: its id (`42`) or its number (`2026-000042`)."""
     if ref.isdigit():
-        if int(ref) > MAX_ID:
-            raise NotFound(f"No ticket with id {ref}.")
+        if int(ref) > MAX_ID:  # routers refuse it first (models.common.TicketRef)
+            raise Unprocessable(
+                f"No ticket id is above {MAX_ID}.", errors=[field_error("ticket_ref", "too big")]
+            )
         return int(ref)
     ticket_id = session.exec(select(Ticket.id).where(Ticket.number == ref)).first()
     if ticket_id is None:
@@ -113,11 +115,18 @@ def encode_cursor(ticket: Ticket) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[int, datetime, int]:
+    # Outside data: each part is checked against its column (a priority, an aware instant, an
+    # id within the id column's range) before it reaches a query.
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         priority, due, ticket_id = json.loads(base64.urlsafe_b64decode(padded))
-        return int(priority), datetime.fromisoformat(due), int(ticket_id)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        position = int(priority), datetime.fromisoformat(due), int(ticket_id)
+        if position[0] not in (0, 1) or not 1 <= position[2] <= MAX_ID:
+            raise ValueError("out of range")
+        if position[1].tzinfo is None:
+            raise ValueError("no offset")
+        return position[0], position[1].astimezone(UTC), position[2]
+    except (ValueError, TypeError, OverflowError, binascii.Error, json.JSONDecodeError) as exc:
         raise Unprocessable(
             "The cursor is not one this API gave out.",
             errors=[field_error("cursor", "invalid cursor")],
