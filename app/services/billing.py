@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -59,16 +59,22 @@ def _ticket_rows(session: Session, *where: Any) -> Sequence[Any]:
         )
         .select_from(_TICKET)
         .outerjoin(_CUSTOMER, _CUSTOMER.c.id == _TICKET.c.customer_id)
-        .where(_TICKET.c.billable, *where)
+        .where(_billable_or_billed(), *where)
         # Customers by name, then senders no customer matches, on both databases alike.
         .order_by(_TICKET.c.customer_id.is_(None), _CUSTOMER.c.name, _TICKET.c.id)
     )
     return session.connection().execute(query).mappings().all()
 
 
+def _billable_or_billed() -> Any:
+    # A ticket billed once stays in the report, whatever triage decided since: an invoice was
+    # made from it.
+    return or_(_TICKET.c.billable, _TICKET.c.id.in_(select(_BILLED.c.ticket_id)))
+
+
 def _billed_of(session: Session, *where: Any) -> dict[str, Any]:
-    """The billed lines of the billable tickets `where` selects, by item id."""
-    tickets = select(_TICKET.c.id).where(_TICKET.c.billable, *where)
+    """The billed lines of the tickets `where` selects, by item id."""
+    tickets = select(_TICKET.c.id).where(_billable_or_billed(), *where)
     rows = session.connection().execute(select(_BILLED).where(_BILLED.c.ticket_id.in_(tickets)))
     return {row["item_id"]: row for row in rows.mappings()}
 
@@ -76,7 +82,9 @@ def _billed_of(session: Session, *where: Any) -> dict[str, Any]:
 def _lines(rows: Sequence[Any], billed: dict[str, Any], rates: Rates) -> list[BillingLine]:
     lines = []
     for row in rows:
-        for reason in row["billing_reasons"]:
+        # Its billing reasons now, and any it was billed for before a triage changed them.
+        was_billed = sorted(b["reason"] for b in billed.values() if b["ticket_id"] == row["id"])
+        for reason in dict.fromkeys([*row["billing_reasons"], *was_billed]):
             item_id = f"{row['id']}:{reason}"
             invoiced = billed.get(item_id)
             minutes, amount = rates.line(BillingReason(reason), row["recorded"])

@@ -144,6 +144,29 @@ def test_a_line_is_billed_once_and_its_time_is_then_frozen(api: Api, billable: d
     assert (report["total_open"], report["total_billed"]) == ("52.50", "60.00")
 
 
+def test_a_billed_line_stays_in_the_report_when_triage_changes_the_tickets_billing(
+    api: Api, billable: dict[str, int]
+):
+    """R4: the email ticket was billed as not covered; recategorised as website afterwards, it
+    is covered and no longer billable, but the invoice made from it stays in the report."""
+    item = f"{billable['N']}:not_covered"
+    marked = api.admin.post(
+        "/api/v1/billing/mark-billed", json={"item_ids": [item], "invoice_ref": "2026/120"}
+    )
+    assert marked.status_code == 200, marked.text
+    triaged = api.agent.patch(f"/api/v1/tickets/{billable['N']}", json={"category": "website"})
+    assert triaged.json()["billing_reasons"] == [] and triaged.json()["billable"] is False
+
+    report = api.viewer.get("/api/v1/reports/billing", params={"month": "2026-10"}).json()
+    line = next(line for line in report["lines"] if line["item_id"] == item)
+    assert (line["state"], line["invoice_ref"], line["amount"]) == ("billed", "2026/120", "30.00")
+    assert report["total_billed"] == "30.00"
+    again = api.admin.post(
+        "/api/v1/billing/mark-billed", json={"item_ids": [item], "invoice_ref": "2026/121"}
+    )
+    assert again.status_code == 409
+
+
 @pytest.mark.parametrize(
     ("body", "status"),
     [
