@@ -3,8 +3,10 @@ carries the request id of the request it belongs to (or of the request that caus
 row a worker is sending).
 
 What a line may never hold is masked here, whatever the caller wrote: an email address keeps
-its domain and the first letter of its local part (`m***@rossi.it`). Message bodies and secrets
-are never passed to a logger in the first place.
+its domain and the first letter of its local part (`m***@rossi.it`), and a control character
+that outside text brought (an SMTP server's answer, an IMAP error) is written escaped, so that
+it can never start a line of its own. Message bodies and secrets are never passed to a logger
+in the first place.
 """
 
 import logging
@@ -74,6 +76,14 @@ def _local_start(text: str, at: int) -> int:
     return i
 
 
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape_controls(text: str) -> str:
+    """One line: `\r`, `\n` and every other control character written as an escape."""
+    return _CONTROLS.sub(lambda found: repr(found[0])[1:-1], text)
+
+
 def _escaped(text: str, i: int) -> bool:
     """Whether text[i] follows an odd run of backslashes (a quoted pair)."""
     run = 0
@@ -119,7 +129,7 @@ class Context(logging.Filter):
         record.request_id = request_id.get() or "-"
         record.__dict__.pop("color_message", None)  # uvicorn's copy with terminal colours
         message = record.getMessage()
-        masked = mask_addresses(message)
+        masked = _escape_controls(mask_addresses(message))
         if masked != message:
             record.msg, record.args = masked, None
         if record.exc_info:

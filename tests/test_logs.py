@@ -103,6 +103,26 @@ def test_a_masked_line_never_shows_a_local_part_beyond_its_first_character(addre
     assert at_domain in masked
 
 
+def test_outside_text_in_a_line_never_starts_a_line_of_its_own():
+    """An SMTP server's answer or an IMAP error is outside text: its CR, LF and other control
+    characters are written escaped, so no one can forge a log line through it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(Context())
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger("sportello.test-forged-line")
+    logger.addHandler(handler)
+    try:
+        answer = "451 busy\r\nERROR sportello.auth: admin token accepted\x1b[2J\u2028x"
+        logger.warning("outbox 7 will be retried: %s", answer)
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue() == (
+        "WARNING outbox 7 will be retried: 451 busy\\r\\nERROR sportello.auth: admin token "
+        "accepted\\x1b[2J\\u2028x\n"
+    )
+
+
 def test_a_logged_traceback_and_stack_mask_the_addresses_they_quote():
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
