@@ -207,10 +207,20 @@ class StallingFront:
         return self
 
     def stop(self) -> None:
-        if self._listener is not None:
-            self._loop.call_soon_threadsafe(self._listener.close)
+        """Close the listener and every connection still open, then the loop."""
+
+        async def shut() -> None:
+            if self._listener is not None:
+                self._listener.close()
+            open_ones = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in open_ones:
+                task.cancel()
+            await asyncio.gather(*open_ones, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shut(), self._loop).result(timeout=5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        self._loop.close()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
