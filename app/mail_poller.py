@@ -29,7 +29,6 @@ import logging
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext, suppress
-from dataclasses import replace
 from datetime import timedelta
 from enum import Enum
 from typing import Any, TypeVar
@@ -330,9 +329,6 @@ class MailPoller:
             if not isinstance(exc, MalformedEmail):
                 log.exception("mailbox %s: reading UID %d failed", box.name, uid)
             return (quarantine.reason_of(exc), f"{type(exc).__name__}: {exc}"), False
-        if email.message_id is None:
-            # Without a Message-ID, its place in the folder identifies it.
-            email = replace(email, provider_id=f"{box.id}:{box.uidvalidity}:{uid}")
         try:
             result = await self._unit(
                 ingest.storing(

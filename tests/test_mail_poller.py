@@ -163,6 +163,19 @@ def test_stored_messages_are_moved_when_asked(api, db, imap):
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_message_without_message_id_found_twice_in_the_folder_is_one_ticket(api, db, imap):
+    """P1: without a Message-ID its bytes identify it, not its UID: the copy a relay delivered
+    again (or a folder reset to a new UIDVALIDITY) is recognised; another message is not."""
+    add_mailbox(api, imap)
+    twice = email("<x@rossi.it>").replace(b"Message-ID: <x@rossi.it>\r\n", b"")
+    other = twice.replace(b"Sito lento", b"Sito fermo")
+    imap.append(twice, twice, other)
+    poll(db, all_seen(imap, 3))
+    assert count(db, Ticket) == 2
+    assert count(db, Message, Message.direction == "inbound") == 2
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_message_over_the_size_limit_is_left_in_the_mailbox_and_reported_once(api, db, imap):
     add_mailbox(api, imap)
     imap.append(

@@ -143,7 +143,7 @@ _COPY_BY_PROVIDER_ID = _COPY.where(
 
 def _stored_copy(email: InboundEmail, *, session: Session) -> IngestResult | None:
     """The ticket holding a stored copy of the message: same Message-ID, or, without one, the
-    same provider id."""
+    same provider id (or digest of its content, which the adapters put there: P1)."""
     if email.message_id:
         query, params = _COPY_BY_MESSAGE_ID, {"message_id": email.message_id}
     elif email.provider_id:

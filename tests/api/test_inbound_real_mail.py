@@ -7,7 +7,8 @@ import uuid
 import pytest
 
 from app.models.message import Attachment
-from tests.api.test_inbound import BASIC, count, post_mime, signed
+from app.models.ticket import Ticket
+from tests.api.test_inbound import BASIC, count, post_mailgun, post_mime, signed
 
 VIA = ["mime", "mailgun", "sendgrid"]
 
@@ -143,3 +144,43 @@ def test_a_gb2312_label_on_gbk_text_and_latin1_on_windows_1252(api, via):
     assert ticket["subject"] == "Preventivo 10€"
     assert message["from_name"] == "朱镕基"
     assert message["text"] == "你好，朱镕基。"
+
+
+@pytest.mark.parametrize("via", VIA)
+def test_a_message_without_message_id_redelivered_is_one_ticket(api, via, db):
+    """P1, exactly once: 79 of the corpus's real mails carry no Message-ID; their redelivery
+    (the same bytes) used to open a second ticket. Another message is another ticket."""
+    raw = b"From: Mario <mario@rossi.it>\r\nSubject: Sito lento\r\n\r\nIl sito non risponde.\r\n"
+
+    first = deliver(api, via, raw).json()
+    again = deliver(api, via, raw).json()
+    other = deliver(api, via, raw.replace(b"non risponde", b"risponde piano")).json()
+
+    assert again == {**first, "duplicate": True}
+    assert other["duplicate"] is False and other["ticket_id"] != first["ticket_id"]
+    assert count(db, Ticket) == 2
+
+
+def test_parsed_webhooks_without_message_id_know_a_redelivery(api, db):
+    """Mailgun's parsed fields (a new signature each time) and SendGrid's default fields carry
+    no bytes of the message: its sender, date, subject and body tell the redelivery."""
+    mailgun = {
+        "sender": "mario@rossi.it",
+        "from": "Mario <mario@rossi.it>",
+        "subject": "Sito lento",
+        "body-plain": "Il sito non risponde.",
+        "Date": "Mon, 23 Nov 2026 16:00:00 +0100",
+    }
+    sendgrid = {
+        "headers": "From: Anna <anna@rossi.it>\nSubject: Ordine\n",
+        "text": "Non arriva.",
+    }
+
+    def post_sendgrid():
+        return api.anonymous.post("/api/v1/inbound/email/sendgrid", auth=BASIC, data=sendgrid)
+
+    for post in (lambda: post_mailgun(api, mailgun), post_sendgrid):
+        first, again = post().json(), post().json()
+        assert first["duplicate"] is False
+        assert again == {**first, "duplicate": True}
+    assert count(db, Ticket) == 2

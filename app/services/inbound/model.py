@@ -67,6 +67,8 @@ class InboundEmail:
     message_id: str | None
     provider: str
     provider_id: str | None
+    """The provider's id of the message; without it and without a Message-ID, `sha256:` and a
+    digest of the message's content (`content_identity`), so that a redelivery is known."""
     from_email: str
     from_name: str
     to: tuple[str, ...]

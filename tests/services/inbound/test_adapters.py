@@ -1,6 +1,7 @@
 """Each provider adapter turns its documented payload into the expected InboundEmail."""
 
 import base64
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -414,3 +415,47 @@ def test_uploaded_file_is_a_plain_value() -> None:
     upload = UploadedFile("attachment-1", "a.txt", "text/plain", b"x")
 
     assert upload == UploadedFile("attachment-1", "a.txt", "text/plain", b"x")
+
+
+# --- a message without a Message-ID ---------------------------------------------------------
+
+NO_MESSAGE_ID = (
+    b"From: Mario Rossi <mario@rossi.it>\r\nSubject: Sito lento\r\n"
+    b"Date: Mon, 23 Nov 2026 16:00:00 +0100\r\n\r\nIl sito \xc3\xa8 lento.\r\n"
+)
+
+
+def test_a_raw_message_without_message_id_is_known_by_the_digest_of_its_bytes() -> None:
+    """P1: its redelivery (the same bytes) must be recognised; any other byte is another."""
+    email = from_mime(NO_MESSAGE_ID)
+
+    assert email.message_id is None
+    assert email.provider_id == "sha256:" + hashlib.sha256(NO_MESSAGE_ID).hexdigest()
+    assert from_mime(NO_MESSAGE_ID).provider_id == email.provider_id
+    assert from_mime(NO_MESSAGE_ID + b"\r\n").provider_id != email.provider_id
+    with_id = b"Message-ID: <a@rossi.it>\r\n" + NO_MESSAGE_ID
+    assert from_mime(with_id).provider_id is None  # the Message-ID is its identity
+
+
+def test_parsed_fields_without_message_id_are_known_by_their_content() -> None:
+    """A parsed payload has no bytes of its own: its sender, date, subject, body and files."""
+    fields = {
+        "headers": "From: Mario <mario@rossi.it>\nSubject: Sito lento\n"
+        "Date: Mon, 23 Nov 2026 16:00:00 +0100\n",
+        "text": "Il sito è lento.",
+    }
+    upload = UploadedFile("attachment1", "a.txt", "text/plain", b"log")
+
+    email = from_sendgrid(fields, [upload])
+
+    assert email.message_id is None and email.provider_id is not None
+    assert email.provider_id.startswith("sha256:")
+    assert from_sendgrid(dict(fields), [upload]).provider_id == email.provider_id
+    others = [
+        from_sendgrid({**fields, "text": "Il sito è giù."}, [upload]),
+        from_sendgrid(fields, [UploadedFile("attachment1", "a.txt", "text/plain", b"log 2")]),
+        from_sendgrid({**fields, "headers": fields["headers"].replace("16:00", "16:01")}, [upload]),
+    ]
+    assert email.provider_id not in {other.provider_id for other in others}
+    postmark = {**postmark_payload(), "MessageID": None, "Headers": []}
+    assert from_postmark(postmark).provider_id.startswith("sha256:")

@@ -1,8 +1,10 @@
 """What the providers' adapters share: assembling an InboundEmail, reading form fields."""
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -132,11 +134,12 @@ def assemble(
     date: datetime | None = None,
     return_path: str | None = None,
     given_sender: str | None = None,
+    raw: bytes | None = None,
 ) -> InboundEmail:
     """Build the value; explicit provider fields win, headers fill the gaps.
 
     `given_sender` is the address staff gave when retrying a quarantined delivery: it is the
-    sender, whatever the headers say.
+    sender, whatever the headers say. `raw` is the message's bytes, when it came whole.
     """
     from_name, from_email, sender_source = choose_sender(
         headers, provider_sender=sender, return_path=return_path
@@ -158,7 +161,7 @@ def assemble(
 
     unfolded = [(name, unfold(clean_text(value))) for name, value in headers]
     auto_reason = detect_automatic(unfolded, from_email=from_email, return_path=return_path)
-    return InboundEmail(
+    email = InboundEmail(
         message_id=normalize_message_id(header_value(headers, "Message-ID")),
         provider=provider,
         provider_id=(clean_text(provider_id).strip()[:MAX_PROVIDER_ID] or None)
@@ -180,6 +183,19 @@ def assemble(
         headers=audit_headers(headers),
         sender_source=sender_source,
     )
+    if email.message_id or email.provider_id:
+        return email
+    return replace(email, provider_id=content_identity(email, raw))
+
+
+def content_identity(email: InboundEmail, raw: bytes | None) -> str:
+    """What tells a redelivery of a message without a Message-ID or a provider's id (P1): the
+    SHA-256 of its bytes, or of its sender, date, subject, body and files when it came parsed."""
+    if raw is None:
+        fields = [email.from_email, email.date.isoformat() if email.date else "", email.subject]
+        files = [attachment.sha256 for attachment in email.attachments]
+        raw = json.dumps([*fields, email.text, email.html or "", files]).encode("ascii")
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 def parse_mime_email(
@@ -192,8 +208,9 @@ def parse_mime_email(
 ) -> InboundEmail:
     if not isinstance(raw, str | bytes | bytearray | memoryview):
         raise MalformedEmail(f"{provider}: the raw message must be bytes")
+    data = to_bytes(raw)
     try:
-        parsed = parse_mime(to_bytes(raw))
+        parsed = parse_mime(data)
     except MalformedEmail as error:
         raise MalformedEmail(f"{provider}: {error}") from None
     attachments = [
@@ -210,6 +227,7 @@ def parse_mime_email(
         attachments=attachments,
         return_path=return_path,
         given_sender=given_sender,
+        raw=data,
     )
 
 
