@@ -29,7 +29,11 @@ from app.services.inbound.model import (
     MAX_SUBJECT,
     MalformedEmail,
 )
-from app.services.inbound.tolerant import TOLERANT, repair_header_section
+from app.services.inbound.tolerant import (
+    TOLERANT,
+    regroup_reused_boundaries,
+    repair_header_section,
+)
 
 # --- bytes and charsets ---------------------------------------------------------------------
 
@@ -419,6 +423,7 @@ def parse_mime(raw: bytes) -> ParsedMime:
         message = BytesParser(policy=TOLERANT).parsebytes(repair_header_section(raw))
     except Exception as exc:  # the feed parser is tolerant; this is a last resort
         raise MalformedEmail(f"not a MIME message: {exc.__class__.__name__}") from exc
+    _safe(lambda: regroup_reused_boundaries(message), None)
     headers = raw_headers(message)
     if not headers:
         raise MalformedEmail("not a MIME message: no header section")

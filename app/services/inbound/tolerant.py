@@ -13,9 +13,14 @@ reads differently from every mail client:
 Mail readers read the header section to its blank line, skip what comes before the first
 header, and take an unquoted parameter up to the next `;` or whitespace. So do we: the bytes
 handed to the parser are repaired, the bytes received are never changed.
+
+A third shape is repaired after parsing: a multipart nested in a multipart with the same
+boundary (`regroup_reused_boundaries`).
 """
 
 import re
+from email.message import Message
+from email.parser import Parser
 from email.policy import EmailPolicy
 from typing import Any
 
@@ -83,3 +88,77 @@ class TolerantPolicy(EmailPolicy):
 
 
 TOLERANT = TolerantPolicy()
+
+
+# How many multiparts reusing their parent's boundary one message may open (each costs a parse
+# of what follows it: the bound keeps hostile input linear).
+MAX_REUSED_BOUNDARIES = 20
+
+
+def _reuses(part: Message, boundary: str) -> bool:
+    """A multipart that could not be split because its boundary is its parent's: the parent's
+    parser took each of its delimiter lines for its own."""
+    return (
+        part.get_content_maintype() == "multipart"
+        and not part.is_multipart()
+        and part.get_boundary() == boundary
+    )
+
+
+def _parts(message: Message) -> list[Message]:
+    payload = message.get_payload() if message.is_multipart() else None
+    return [part for part in payload if isinstance(part, Message)] if payload else []
+
+
+def _next_parts(text: str, boundary: str) -> tuple[list[Message], str | None]:
+    """The parts of `text` up to its next close delimiter, and what follows that delimiter."""
+    shell = Parser(policy=TOLERANT).parsestr(
+        f'Content-Type: multipart/mixed; boundary="{boundary}"\n\n{text}'
+    )
+    parts = shell.get_payload()
+    if not isinstance(parts, list):
+        return [], text
+    return [part for part in parts if isinstance(part, Message)], shell.epilogue
+
+
+def regroup_reused_boundaries(message: Message) -> None:
+    """Read a multipart nested in one with the same boundary as mail readers read it.
+
+    Readers match a delimiter line against the innermost open multipart first, so the parts
+    after the nested one's headers are its own up to the first close delimiter, and the
+    parent's parts resume after it. The standard library's parser gives every delimiter line to
+    the parent: the nested multipart stays empty, its parts become its parent's, and the
+    parent's own parts after it are lost in its epilogue (an attachment vanishes). In place.
+    """
+    budget = MAX_REUSED_BOUNDARIES
+    stack = [message]
+    while stack:
+        parent = stack.pop()
+        boundary = parent.get_boundary()
+        children = _parts(parent)
+        if boundary and budget and any(_reuses(child, boundary) for child in children):
+            budget = _regroup(parent, children, boundary, budget)
+        stack.extend(_parts(parent))
+
+
+def _regroup(parent: Message, children: list[Message], boundary: str, budget: int) -> int:
+    """`parent`'s parts regrouped; the budget left."""
+    if '"' in boundary or "\\" in boundary:
+        return budget
+    parent.set_payload([])
+    open_parts, segment, rest = [parent], children, parent.epilogue
+    while True:
+        for part in segment:
+            open_parts[-1].attach(part)
+            if budget and _reuses(part, boundary):
+                budget -= 1
+                preamble = part.get_payload()  # the text before its first delimiter
+                part.preamble = preamble if isinstance(preamble, str) else None
+                part.set_payload([])
+                open_parts.append(part)
+        if len(open_parts) == 1 or not rest:
+            break
+        open_parts.pop()  # a close delimiter ended the innermost multipart: the next is open
+        segment, rest = _next_parts(rest, boundary)
+    parent.epilogue = rest
+    return budget

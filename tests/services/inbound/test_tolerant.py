@@ -183,3 +183,60 @@ def test_a_multipart_whose_boundary_never_comes_is_shown_as_text() -> None:
 
     assert email.text == "Il testo senza parti."
     assert email.attachments == ()
+
+
+# --- a multipart nested in one with the same boundary ---------------------------------------
+
+
+def reused(boundary: bytes, *parts: bytes) -> bytes:
+    """Outlook Express for Mac's shape (cpython msg_15): the alternative reuses the boundary
+    of the mixed part holding it; `parts` follow it, each a part or b"--" (a close delimiter)."""
+    lines = [
+        b"From: Mario <mario@rossi.it>\r\nSubject: Foto\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\r\n\r\npreambolo\r\n',
+        b"--" + boundary + b'\r\nContent-Type: multipart/alternative; boundary="' + boundary,
+        b'"\r\n\r\n',
+        b"--" + boundary + b"\r\nContent-Type: text/plain\r\n\r\nEcco la foto.\r\n",
+        b"--" + boundary + b"\r\nContent-Type: text/html\r\n\r\n<p>Ecco la foto.</p>\r\n",
+    ]
+    for part in parts:
+        delimiter = b"--" + boundary
+        lines.append(delimiter + b"--\r\n" if part == b"--" else delimiter + b"\r\n" + part)
+    return b"".join(lines)
+
+
+def attachment(name: bytes) -> bytes:
+    return (
+        b'Content-Type: image/gif; name="' + name + b'"\r\nContent-Disposition: attachment\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\nR0lGODlh\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        pytest.param((b"--", attachment(b"a.gif"), b"--"), id="one-file-after"),
+        pytest.param(
+            (b"--", attachment(b"a.gif"), attachment(b"b.gif"), b"--", b"epilogo\r\n"),
+            id="two-files-and-an-epilogue",
+        ),
+    ],
+)
+def test_a_multipart_reusing_its_parents_boundary_keeps_the_files_after_it(parts) -> None:
+    """Readers match a delimiter against the innermost multipart first: the alternative holds
+    text and html up to its close delimiter, then the mixed part's files follow. The standard
+    library's parser lost every file after it in the epilogue."""
+    email = from_mime(reused(b"MS_Mac_OE_3071477847_720252_MIME_Part", *parts))
+
+    assert email.text == "Ecco la foto."
+    assert email.html == "<p>Ecco la foto.</p>"
+    files = [part for part in parts if part.startswith(b"Content-Type")]
+    assert [a.filename for a in email.attachments] == [f"{n}.gif" for n in "ab"][: len(files)]
+    assert all(a.data == b"GIF89a" for a in email.attachments)
+
+
+def test_a_reused_boundary_never_closed_keeps_what_it_holds() -> None:
+    email = from_mime(reused(b"b", attachment(b"a.gif")))
+
+    assert email.text == "Ecco la foto."
+    assert [a.filename for a in email.attachments] == ["a.gif"]
