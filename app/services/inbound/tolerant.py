@@ -5,14 +5,18 @@ reads differently from every mail client:
 
 - a header section with a broken line: a folded line that lost its leading space, a stray
   line of text, or a line such as `---- Original email message ----` before the headers. The
-  parser ends the headers at the first such line and never sees the `From` below it;
+  parser ends the headers at the first such line and never sees the `From` below it; and a
+  first header indented by mistake, which it drops as the continuation of nothing;
 - an unquoted boundary holding `=` (`boundary=----=_NextPart_000_0012_01C...`, written by
   Outlook Express and many older clients): the modern header parser cuts it at the `=`, so the
   parts are never split.
 
 Mail readers read the header section to its blank line, skip what comes before the first
 header, and take an unquoted parameter up to the next `;` or whitespace. So do we: the bytes
-handed to the parser are repaired, the bytes received are never changed.
+handed to the parser are repaired, the bytes received are never changed. A line of only
+spaces is an empty continuation to every reader; where the line after it is no header field
+(the body's first delimiter), the sender meant it as the blank line, and the parser's reading
+is kept: the headers end there.
 
 A third shape is repaired after parsing: a multipart nested in a multipart with the same
 boundary (`regroup_reused_boundaries`).
@@ -38,23 +42,45 @@ def _kind(line: bytes) -> str:
     return "field" if _FIELD.match(line) else "broken"
 
 
+def _disguised_blank_line(lines: list[bytes], kinds: list[str], first: int) -> int | None:
+    """The index after a line of only spaces or tabs that stands for the blank line: the line
+    after it is no header field (KMime's bug 392239: the body's first delimiter follows)."""
+    for index in range(first + 1, len(lines) - 1):
+        if kinds[index + 1] == "broken" and not lines[index].strip():
+            return index + 1
+    return None
+
+
 def repair_header_section(raw: bytes) -> bytes:
-    """`raw` with its header section readable: lines before the first header field dropped,
-    a broken line among the fields folded into the field above it (a folded line that lost its
-    leading space, whose text is kept). Unchanged when nothing is broken."""
+    """`raw` with its header section readable: a first field indented by mistake unindented,
+    lines before the first header field dropped, a broken line among the fields folded into the
+    field above it (a folded line that lost its leading space, whose text is kept). A line of
+    only spaces or tabs followed by a line that is no field ends the section, as the parser
+    reads it (an empty continuation, then the body), so the body is never folded into a header.
+    Unchanged when nothing is broken."""
     end = _BLANK_LINE.search(raw, 0, MAX_HEADER_SECTION + 2)
     if end is None and len(raw) > MAX_HEADER_SECTION:
         return raw
     cut = end.end() if end else len(raw)
     lines = raw[:cut].splitlines(keepends=True)
+    indented = bool(lines) and lines[0][:1] in (b" ", b"\t")
+    if indented and _FIELD.match(lines[0].lstrip(b" \t")):
+        # enmime's bad-header-start: the parser drops it as the continuation of nothing.
+        lines[0] = lines[0].lstrip(b" \t")
+    else:
+        indented = False
     kinds = [_kind(line) for line in lines]
-    if "broken" not in kinds or "field" not in kinds:
+    if "field" not in kinds or ("broken" not in kinds and not indented):
         return raw
     first = kinds.index("field")
+    blank = _disguised_blank_line(lines, kinds, first)
+    if blank is not None:
+        cut = sum(len(line) for line in lines[:blank])
+        lines, kinds = lines[:blank], kinds[:blank]
     last = len(kinds) - 1 - kinds[::-1].index("field")
     while last + 1 < len(kinds) and kinds[last + 1] == "continuation":
         last += 1
-    if "broken" not in kinds[: last + 1]:
+    if "broken" not in kinds[: last + 1] and not indented:
         return raw  # only body text without a blank line before it: the parser reads that
     repaired = [
         b" " + line if kind == "broken" else line

@@ -64,6 +64,47 @@ def test_the_repair_keeps_the_body_byte_for_byte_and_leaves_good_mail_alone() ->
     assert from_mime(no_separator).text == "body straight after the headers"
 
 
+def test_a_line_of_spaces_where_the_blank_line_belongs_ends_the_headers() -> None:
+    """KMime's bug 392239: the first delimiter, after a line holding one space, used to be
+    folded into the Subject, and the part's headers read as the message's."""
+    raw = (
+        b'From: Mario Rossi <mario@rossi.it>\r\nContent-Type: multipart/mixed; boundary="b"\r\n'
+        b"Subject: \r\n \r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nSWwgc2l0byDDqCBsZW50by4=\r\n--b--\r\n"
+    )
+
+    email = from_mime(raw)
+
+    assert (email.from_email, email.subject) == ("mario@rossi.it", "")
+    assert email.text == "Il sito è lento."
+    assert email.attachments == ()
+
+
+def test_a_line_of_spaces_among_the_fields_is_an_empty_continuation() -> None:
+    """As every reader reads it: the fields below it are still headers."""
+    email = from_mime(b"Subject: Sito\r\n \r\nFrom: Mario <mario@rossi.it>\r\n" + BODY)
+
+    assert (email.from_email, email.subject, email.text) == (
+        "mario@rossi.it",
+        "Sito",
+        "Il sito non risponde.",
+    )
+
+
+@pytest.mark.parametrize("indent", [b" ", b"\t  "])
+def test_a_first_header_indented_by_mistake_still_names_the_sender(indent: bytes) -> None:
+    """enmime's bad-header-start: the parser read it as the continuation of nothing and the
+    delivery was quarantined for want of a sender."""
+    email = from_mime(indent + b"From: Mario Rossi <mario@rossi.it>\r\nSubject: Sito\r\n" + BODY)
+
+    assert (email.from_email, email.from_name, email.subject) == (
+        "mario@rossi.it",
+        "Mario Rossi",
+        "Sito",
+    )
+    assert email.text == "Il sito non risponde."
+
+
 @pytest.mark.parametrize(
     ("headers", "sender", "source"),
     [
