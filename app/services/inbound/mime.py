@@ -207,15 +207,30 @@ def normalize_address(address: str | None) -> str:
     return address
 
 
+# A display name, then one address in angle brackets (RFC 5322 3.4 name-addr): the name may be
+# anything but a comma outside quotes (a comma would make it a list of mailboxes).
+_NAME_ADDR = re.compile(r'\s*((?:[^<>",]|"[^"]*")*)<([^<>\s]+)>\s*')
+
+
+def _split_mailbox(value: str) -> tuple[str, str]:
+    """(name, address) of one mailbox. The address in angle brackets wins, as mail readers
+    read it: Python's parser takes an unquoted name that looks like an address (`alice@example
+    <bob@example>`, a spoofer's favourite) for a mailbox of its own and returns that one."""
+    named = _NAME_ADDR.fullmatch(value)
+    if named:
+        return named.group(1).strip(), named.group(2)
+    try:
+        return email.utils.parseaddr(value)
+    except Exception:
+        return "", ""
+
+
 def parse_address(value: str | None) -> tuple[str, str]:
     """(display name, lower-cased address) of a From-like header; ("", "") for garbage."""
     if not value or not isinstance(value, str):
         return "", ""
     value = unfold(clean_text(_undo_surrogateescape(value[:MAX_DECODED_HEADER])))
-    try:
-        name, address = email.utils.parseaddr(value)
-    except Exception:
-        name, address = "", ""
+    name, address = _split_mailbox(value)
     address = normalize_address(address)
     if not address:
         found = _ADDRESS_IN_TEXT.search(decode_rfc2047(value))

@@ -61,6 +61,11 @@ def test_decode_subject(raw: str | None, expected: str) -> None:
         ),
         ("Mario <m@example.com>, Luigi <l@example.com>", ("Mario", "m@example.com")),
         ("Rossi, Mario <m@example.com>", ("", "m@example.com")),
+        # The address in angle brackets wins over a display name that looks like an address
+        # (mail-parser's mail_test_15 and mail_test_19, and a spoofer's favourite).
+        ("alice@example.com <bob@example.com>", ("alice@example.com", "bob@example.com")),
+        ("a@example.com b <bob@example.com>", ("a@example.com b", "bob@example.com")),
+        ("alice@example.com, <bob@example.com>", ("", "alice@example.com")),  # two mailboxes
         ("garbage without address", ("", "")),
         ("<>", ("", "")),
         ("@@@", ("", "")),
