@@ -107,15 +107,23 @@ def _is_escapable(value: str) -> bool:
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
-def _undo_surrogateescape(value: str) -> str:
-    """Headers with raw 8-bit bytes arrive surrogate-escaped: read those bytes as UTF-8/cp1252."""
+def _undo_surrogateescape(value: str, charset: str | None = None) -> str:
+    """Headers with raw 8-bit bytes arrive surrogate-escaped, and no encoded word names their
+    charset: read them as UTF-8 if they are that, else in `charset` (the one the message's body
+    declares, through the WHATWG table) as mail readers fall back to it, else as Windows-1252."""
     if value.isascii() or not _ESCAPED_BYTE.search(value):
         return value
     try:
         raw = value.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
         return clean_text(value)
-    return decode_bytes(raw)
+    declared = _codec_name(charset)
+    for codec in ("utf-8", declared) if declared else ("utf-8",):
+        try:
+            return clean_text(raw.decode(codec))
+        except Exception:  # not that charset (a codec may raise more than UnicodeDecodeError)
+            continue
+    return clean_text(raw.decode("cp1252", "replace"))
 
 
 # --- header values --------------------------------------------------------------------------
@@ -442,29 +450,46 @@ def parse_mime(raw: bytes) -> ParsedMime:
     headers = raw_headers(message)
     if not headers:
         raise MalformedEmail("not a MIME message: no header section")
-    parsed = ParsedMime(headers=headers)
-    for part, embedded in _leaves(message):
+    leaves = list(_leaves(message))
+    body_charsets = (_body_charset(part) for part, embedded in leaves if not embedded)
+    declared = next((charset for charset in body_charsets if charset), None)
+    parsed = ParsedMime(
+        headers=[(name, _undo_surrogateescape(value, declared)) for name, value in headers]
+    )
+    for part, embedded in leaves:
         ctype = _content_type(part)
         if embedded:
             data = _embedded_message_bytes(part)
             parsed.attachments.append(MimePart(_filename(part), ctype, data, _content_id(part)))
             continue
-        filename = _filename(part)
-        disposition = _safe(part.get_content_disposition, None)
         if ctype.startswith("multipart/"):
             # Its boundary is nowhere in its body, so it could not be split: a mail reader shows
             # that body as text, and so do we (never as an opaque attachment).
             parsed.text_parts.append(decode_bytes(_payload_bytes(part), None))
             continue
-        if ctype in {"text/plain", "text/html"} and disposition != "attachment" and not filename:
-            charset = _safe(part.get_content_charset, None)
-            text = decode_bytes(_payload_bytes(part), charset)
+        if _is_body_text(part, ctype):
+            text = decode_bytes(_payload_bytes(part), _safe(part.get_content_charset, None))
             (parsed.text_parts if ctype == "text/plain" else parsed.html_parts).append(text)
             continue
         parsed.attachments.append(
-            MimePart(filename, ctype, _payload_bytes(part), _content_id(part))
+            MimePart(_filename(part), ctype, _payload_bytes(part), _content_id(part))
         )
     return parsed
+
+
+def _is_body_text(part: Message, ctype: str) -> bool:
+    """A text or HTML part a reader shows as the message (not one offered as a file)."""
+    if ctype not in {"text/plain", "text/html"}:
+        return False
+    return _safe(part.get_content_disposition, None) != "attachment" and not _filename(part)
+
+
+def _body_charset(part: Message) -> str | None:
+    """The charset a body text part declares; None for any other part."""
+    if not _is_body_text(part, _content_type(part)):
+        return None
+    charset: Any = _safe(part.get_content_charset, None)
+    return charset if isinstance(charset, str) else None
 
 
 def _content_id(part: Message) -> str | None:

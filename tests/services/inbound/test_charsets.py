@@ -58,3 +58,38 @@ def test_every_label_of_the_table_names_a_python_codec_or_a_guess(label: str) ->
         assert codec == CODECS[encoding]
         codecs.lookup(codec)
     assert isinstance(decode_bytes(bytes(range(256)), label), str)
+
+
+def raw_8bit(subject: bytes, sender: bytes, body_type: bytes) -> bytes:
+    """A Subject and a From name in 8-bit bytes no encoded word labels, before a body in
+    `body_type` (the message's only word on its charset)."""
+    return (
+        b"From: " + sender + b" <m@rossi.it>\r\nSubject: " + subject + b"\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        b"Content-Type: " + body_type + b"\r\n\r\ntesto\r\n--b--\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "written_as", "body_type", "read"),
+    [
+        # flufl.bounce sina_01: GBK, and the body says gb2312 (GBK per WHATWG)
+        ("邮件传输失败！", "gbk", b"text/plain; charset=gb2312", "邮件传输失败！"),
+        ("Perché", "utf-8", b"text/plain; charset=gb2312", "Perché"),  # UTF-8 first
+        ("Perché 10€", "cp1252", b'text/html; charset="iso-8859-1"', "Perché 10€"),
+        ("Perché 10€", "cp1252", b"text/plain", "Perché 10€"),  # no label: Windows-1252
+        ("Perché", "cp1252", b"text/plain; charset=us-ascii", "Perché"),  # a label that lies
+        # django-mailbox: cp1251 that nothing declares, under an iso-8859-1 body
+        ("Заказ", "cp1251", b"text/html; charset=iso-8859-1", "Çàêàç"),
+    ],
+)
+def test_raw_8bit_headers_are_read_in_the_charset_the_body_declares(
+    text: str, written_as: str, body_type: bytes, read: str
+) -> None:
+    """Undeclared 8-bit header bytes: UTF-8 if they are, else the body's charset through the
+    WHATWG table, else Windows-1252 (sina_01's subject used to be Windows-1252 garble)."""
+    data = text.encode(written_as)
+
+    email = from_mime(raw_8bit(data, data, body_type))
+
+    assert (email.subject, email.from_name) == (read, read)
