@@ -23,7 +23,7 @@ boundary (`regroup_reused_boundaries`).
 """
 
 import re
-from email.message import Message
+from email.message import EmailMessage, Message
 from email.parser import Parser
 from email.policy import EmailPolicy
 from typing import Any
@@ -98,9 +98,26 @@ def quote_boundary(value: str) -> str:
     return _UNQUOTED_BOUNDARY.sub(lambda m: f'{m.group(1)}"{m.group(2)}"', value)
 
 
+class FragmentAsBytes(EmailMessage):
+    """A message part whose `message/partial` content is left unparsed.
+
+    A fragment of a message (RFC 2046 5.2.2) is no message: the first holds the headers and the
+    start of a body cut anywhere, the others the rest. The parser reads every `message/*` body
+    as a message (and, writing it back, closes the multipart the cut left open), so a fragment's
+    bytes would not reassemble. Mail readers show it as a file: its bytes, as they came."""
+
+    def get_content_maintype(self) -> str:
+        if self.get_content_type() == "message/partial":
+            return "application"  # so the parser keeps its body as it is, not as a message
+        return super().get_content_maintype()
+
+
 class TolerantPolicy(EmailPolicy):
     """`email.policy.default`, except that Content-Type's boundary is read to the next `;` or
-    whitespace, as mail readers read it (the modern header parser stops at `=`)."""
+    whitespace, as mail readers read it (the modern header parser stops at `=`), and a
+    `message/partial` body is kept as it came (`FragmentAsBytes`)."""
+
+    message_factory = FragmentAsBytes
 
     def header_fetch_parse(self, name: str, value: Any) -> Any:
         if (

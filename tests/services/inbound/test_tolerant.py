@@ -281,3 +281,43 @@ def test_a_reused_boundary_never_closed_keeps_what_it_holds() -> None:
 
     assert email.text == "Ecco la foto."
     assert [a.filename for a in email.attachments] == ["a.gif"]
+
+
+# --- message/partial ------------------------------------------------------------------------
+
+FIRST_FRAGMENT = (
+    b"From: Anna <anna@rossi.it>\r\nSubject: Foto\r\n"
+    b'Content-Type: multipart/mixed; boundary="cut"\r\n\r\n--cut\r\n'
+    b"Content-Type: image/jpeg\r\nContent-Transfer-Encoding: base64\r\n\r\n/9j/4AAQSkZJRg"
+)  # a message cut anywhere: its multipart never closes here
+
+
+def test_a_message_partial_is_kept_as_a_file_byte_for_byte() -> None:
+    """gmime's photo-discuss fragments: the parser read the fragment as a message, so the
+    fragment's file was lost or, written back, closed the cut multipart: it could not be
+    reassembled."""
+    raw = (
+        b"From: Mario <mario@rossi.it>\r\nSubject: Foto (1/3)\r\n"
+        b'Content-Type: message/partial; id="f@rossi.it"; number=1; total=3\r\n\r\n'
+        + FIRST_FRAGMENT
+    )
+
+    email = from_mime(raw)
+
+    assert (email.from_email, email.subject, email.text) == ("mario@rossi.it", "Foto (1/3)", "")
+    [fragment] = email.attachments
+    assert (fragment.content_type, fragment.data) == ("message/partial", FIRST_FRAGMENT)
+
+
+def test_a_message_partial_inside_a_multipart_keeps_the_text_beside_it() -> None:
+    raw = (
+        b'From: Mario <mario@rossi.it>\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nEcco il primo pezzo.\r\n--b\r\n"
+        b"Content-Type: message/partial; id=f; number=2; total=2\r\n\r\nRg4AAQSkZJ\r\n--b--\r\n"
+    )
+
+    email = from_mime(raw)
+
+    assert email.text == "Ecco il primo pezzo."
+    [fragment] = email.attachments
+    assert (fragment.content_type, fragment.data) == ("message/partial", b"Rg4AAQSkZJ")
