@@ -51,13 +51,20 @@ def delete_rows(url: str) -> None:
         connection.execute(text("DELETE FROM calendar WHERE name <> 'default'"))
 
 
-@pytest.fixture
-def desk(live_server: LiveServer, corpus_db: str) -> Iterator[httpx.Client]:
-    """A client of the session's server, staff reads with the bootstrap admin token (the `api`
-    fixture's three fresh tokens per message would double the time); rows deleted after."""
+@pytest.fixture(scope="module")
+def staff(live_server: LiveServer) -> Iterator[httpx.Client]:
+    """One client of the session's server for the module (making one costs more than posting a
+    message: its TLS context), staff reads with the bootstrap admin token (the `api` fixture's
+    three fresh tokens per message would double the time)."""
     with httpx.Client(base_url=live_server.base_url, timeout=30) as client:
         client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
         yield client
+
+
+@pytest.fixture
+def desk(staff: httpx.Client, corpus_db: str) -> Iterator[httpx.Client]:
+    """The module's client; the rows each message made deleted after it."""
+    yield staff
     delete_rows(corpus_db)
 
 
