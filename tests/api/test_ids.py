@@ -52,6 +52,10 @@ PATH_IDS: list[tuple[str, str, Any, str]] = [
     ("post", "/api/v1/outbox/{outbox_id}/retry", None, "outbox_id"),
     ("get", "/api/v1/mailboxes/{mailbox_id}", None, "mailbox_id"),
     ("patch", "/api/v1/mailboxes/{mailbox_id}", {}, "mailbox_id"),
+    ("get", "/api/v1/quarantine/{item_id}", None, "item_id"),
+    ("get", "/api/v1/quarantine/{item_id}/raw", None, "item_id"),
+    ("post", "/api/v1/quarantine/{item_id}/retry", None, "item_id"),
+    ("delete", "/api/v1/quarantine/{item_id}", None, "item_id"),
 ]
 # The other query parameters a route needs.
 QUERIES: dict[str, dict[str, Any]] = {
@@ -68,6 +72,7 @@ QUERY_IDS = [
     ("/api/v1/sla/breaches", "customer_id", 200),
     ("/api/v1/sla/at-risk", "customer_id", 200),
     ("/api/v1/outbox", "cursor", 200),
+    ("/api/v1/quarantine", "cursor", 200),
     ("/api/v1/reports/sla", "contract_id", 404),
     ("/api/v1/reports/billing", "customer_id", 404),
 ]
