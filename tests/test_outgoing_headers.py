@@ -2,11 +2,11 @@
 
 Every customer email kind (R11: receipt, taken in charge, estimate changed, waiting on a
 provider, resolved) and every staff alert (R15 on-call, R17 at-risk and breach, a failed
-delivery, the mailbox alerts) is caused with hostile subjects, names, Message-IDs and
-References, delivered by the worker to a real SMTP server on loopback, and the RAW BYTES it
-received are read as a strict reader does: RCPT TO and To are the intended recipient only,
-the header names are exactly those we write, the subject is the customer's text on one line,
-a name is never a paragraph.
+delivery, the mailbox alerts, the quarantine digest) is caused with hostile subjects, names,
+Message-IDs and References, delivered by the worker to a real SMTP server on loopback, and the
+RAW BYTES it received are read as a strict reader does: RCPT TO and To are the intended
+recipient only, the header names are exactly those we write, the subject is the customer's text
+on one line, a name is never a paragraph.
 """
 
 import email
@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 
 from app.db import get_engine, unit_of_work
 from app.deps import knobs_from
-from app.enums import Category, Channel, Status
+from app.enums import Category, Channel, QuarantineReason, Status
 from app.models.calendar import Calendar
 from app.models.common import one_line
 from app.models.contract import Contract
@@ -33,7 +33,7 @@ from app.models.mailbox import MailboxCreate
 from app.models.message import Message
 from app.models.outbox import Outbox
 from app.models.ticket import StatusIn, Ticket, TicketCreate, TicketUpdate
-from app.services import mailboxes
+from app.services import mailboxes, quarantine
 from app.services.tickets import intake, lifecycle
 from app.services.transports import FileTransport, SmtpTransport, build_email
 from tests.api.test_inbound import mailgun_fields, signed
@@ -258,6 +258,23 @@ class Scenario:
             )
         return "assistenza"
 
+    def quarantined(self, hostile: Hostile, at: datetime) -> None:
+        """A delivery with no sender and a hostile subject, kept in the quarantine (P1)."""
+        raw = (
+            f"Subject: {hostile.subject}\r\nMessage-ID: <{uuid.uuid4().hex}@x.example>\r\n\r\n"
+            "Nessun mittente.\r\n"
+        ).encode("utf-8", "surrogateescape")
+        with unit_of_work(get_engine(self.db)) as session:
+            quarantine.hold(
+                raw,
+                session=session,
+                source="mime",
+                reason=QuarantineReason.NO_SENDER,
+                detail="NoSender: no sender",
+                content_type="message/rfc822",
+                now=at,
+            )
+
     async def drain(self, at: datetime) -> None:
         worker = worker_for(self.db, self.smtp)
         await worker.scan_once(now=at)
@@ -288,6 +305,7 @@ async def test_every_email_we_send_holds_exactly_our_headers_and_recipients(
     tuesday = rome("2026-12-01T16:40:00+01:00")
     d, number_d = scenario.open(tuesday, sender="refused@rossi.it", hostile=hostile)
     mailbox = scenario.mailbox_alerts(hostile, tuesday)
+    scenario.quarantined(hostile, tuesday)
     await scenario.drain(tuesday + timedelta(minutes=5))  # c at risk; b and c breached
 
     # The customer's five emails (R11), each answering the customer's message when it can.
@@ -332,6 +350,7 @@ async def test_every_email_we_send_holds_exactly_our_headers_and_recipients(
             f"Email non consegnata [#{number_d}]: refused@rossi.it",
             f"Messaggio lasciato nella casella {mailbox}: oltre il limite di dimensione",
             expected_subject(f"Casella {mailbox} non leggibile: {{}}", hostile.subject),
+            "un messaggio in quarantena",
         ]
     )
     on_call = next(mail for mail in staff if "URGENTE fuori orario" in mail["subject"])
@@ -340,10 +359,12 @@ async def test_every_email_we_send_holds_exactly_our_headers_and_recipients(
     for number in (number_b, number_c):
         line = f"- [#{number}] {one_line(hostile.subject)} (da "
         assert any(row.startswith(line) for row in digest["text"].splitlines())
-    # Nobody else got anything: 5 + 2 receipts, 7 alerts (the refused receipt never arrived).
+    quarantined = next(mail for mail in staff if "quarantena" in mail["subject"])
+    assert sum("oggetto: " in row for row in quarantined["text"].splitlines()) == 1
+    # Nobody else got anything: 5 + 2 receipts, 8 alerts (the refused receipt never arrived).
     envelopes = [tuple(arrived.recipients) for arrived in smtp.sink.received]
     assert sorted(envelopes) == sorted(
-        [("mario@rossi.it",)] * 5 + [("b@rossi.it",), ("c@rossi.it",)] + [(STAFF,)] * 7
+        [("mario@rossi.it",)] * 5 + [("b@rossi.it",), ("c@rossi.it",)] + [(STAFF,)] * 8
     )
     with Session(get_engine(scenario.db)) as session:
         subjects = session.exec(select(Ticket.subject).where(Ticket.id.in_([a, b, c, d]))).all()
