@@ -21,7 +21,7 @@ from app.db import get_engine, unit_of_work
 from app.enums import ROLE_RANK
 from app.errors import DomainError
 from app.models.base import utcnow
-from app.services import auth
+from app.services.directory import auth
 from app.settings import get_settings
 
 # Plain help (no rich boxes, no "<bool>" after flags) and no shell-completion installers.
@@ -144,9 +144,9 @@ def worker() -> None:
     Several workers, and API processes with SPORTELLO_WORKER=false, can share one PostgreSQL:
     each row is sent by one worker, each mailbox read by one poller at a time.
     """
-    from app.deps import knobs_from
-    from app.mail_poller import MailPoller
-    from app.worker import Worker
+    from app.runners.mailbox_poller import MailPoller
+    from app.runners.outbox_worker import Worker
+    from app.services.knobs import knobs_from
 
     _setup_logging()
     settings = get_settings()

@@ -19,9 +19,8 @@ from app.enums import Role
 from app.errors import Forbidden, ServiceUnavailable, Unauthorized
 from app.group_commit import GroupCommit
 from app.models.base import utcnow
-from app.services.auth import Principal, authenticate
-from app.services.knobs import Knobs, MailKnobs
-from app.services.rates import Rates, parse_surcharge
+from app.services.directory.auth import Principal, authenticate
+from app.services.knobs import Knobs
 from app.settings import Settings
 
 T = TypeVar("T")
@@ -117,35 +116,6 @@ async def get_writer(request: Request) -> Writer:
 async def get_now() -> datetime:
     """The request's `now`: the one place a request reads the clock; the engine takes it in."""
     return utcnow()
-
-
-def knobs_from(settings: Settings) -> Knobs:
-    """What services may know of the settings: SLA knobs and the mail identity."""
-    return Knobs(
-        support_hours=settings.support_take_charge_hours,
-        at_risk_fraction=settings.at_risk_fraction,
-        mail=MailKnobs(
-            company_name=settings.company_name,
-            support_address=settings.support_address,
-            staff_email=settings.staff_email,
-            alert_webhook=settings.alert_webhook_url is not None,
-            per_recipient_per_hour=settings.max_emails_per_recipient_per_hour,
-            public_url=settings.public_url.rstrip("/"),
-        ),
-        rates=rates_from(settings),
-    )
-
-
-def rates_from(settings: Settings) -> Rates:
-    """The support rates the settings give (R2, R13)."""
-    percent, fixed = parse_surcharge(settings.priority_surcharge)
-    return Rates(
-        hourly=settings.support_hourly_rate,
-        minimum_minutes=settings.support_minimum_minutes,
-        rounding_minutes=settings.support_rounding_minutes,
-        surcharge_percent=percent,
-        surcharge_fixed=fixed,
-    )
 
 
 async def get_knobs(request: Request) -> Knobs:

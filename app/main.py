@@ -12,10 +12,9 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.db import get_engine, is_sqlite
-from app.deps import get_principal, knobs_from
+from app.deps import get_principal
 from app.errors import install_database_error_handler, install_error_handlers
 from app.group_commit import GroupCommit
-from app.mail_poller import MailPoller
 from app.middleware import AccessLog, BodyLimits, SecurityHeaders
 from app.rendering import page_policy
 from app.routers import (
@@ -33,12 +32,14 @@ from app.routers import (
     quarantine,
     reports,
     sla,
-    status,
+    status_page,
     tickets,
     time_entries,
 )
+from app.runners.mailbox_poller import MailPoller
+from app.runners.outbox_worker import Worker
+from app.services.knobs import knobs_from
 from app.settings import Settings, get_settings
-from app.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(docs.router)
     app.include_router(health.router)
     app.include_router(metrics.router)  # its own guard: a token or an address allowlist
-    app.include_router(status.router)  # the customer's page: its token is its check
+    app.include_router(status_page.router)  # the customer's page: its token is its check
     # Public: each checks its caller itself (provider signatures, basic auth) or is open by
     # design and rate limited (the website's contact form).
     public = APIRouter(prefix=API_PREFIX)

@@ -4,7 +4,7 @@ Request latencies and inbound deliveries are counted by the process that served 
 several uvicorn workers, `sportello serve` points PROMETHEUS_MULTIPROC_DIR at a directory of
 its own and the scrape adds up every process (prometheus-client's multiprocess mode). Ticket,
 SLA, outbox and mailbox figures are read from the database at each scrape
-(app.services.monitoring), so any process answers the same.
+(app.services.reports.monitoring), so any process answers the same.
 """
 
 import os
@@ -22,7 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from app.enums import Channel, OutboxState
-from app.services.monitoring import Figures
+from app.services.reports.monitoring import Figures
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

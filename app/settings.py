@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.services.rates import parse_surcharge
+from app.engine.rates import parse_surcharge
 
 MiB = 1024 * 1024
 

@@ -24,12 +24,12 @@ from sqlalchemy import create_engine, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from app.engine.calendar_spec import DEFAULT_CALENDAR_SPEC
 from app.models.base import table_of
 from app.models.calendar import Calendar
 from app.models.contract import Contract
 from app.models.customer import Customer
 from app.models.ticket import Ticket
-from app.services.calendar_spec import DEFAULT_CALENDAR_SPEC
 from app.services.tickets.snapshot import NO_DEADLINE
 
 HISTORY = timedelta(days=3 * 365)

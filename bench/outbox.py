@@ -9,7 +9,7 @@ In one run, on this machine:
           `sportello worker` processes (each claims rows under a lease, sends, and marks each
           row sent in its own transaction), into the same sink.
 The sink is aiosmtpd on 127.0.0.1 in a process of its own, counting Message-IDs; both runs
-build the same messages (app.services.transports.build_email).
+build the same messages (app.services.notifications.transports.build_email).
 
 Targets: outbox >= 0.5x the bare rate, 0 duplicates, every row `sent`.
 """
@@ -44,7 +44,7 @@ from harness import SPORTELLO, free_port, fresh_database  # noqa: E402  (bench/ 
 from app import migrations  # noqa: E402
 from app.models.base import table_of  # noqa: E402
 from app.models.outbox import Outbox  # noqa: E402
-from app.services.transports import build_email  # noqa: E402
+from app.services.notifications.transports import build_email  # noqa: E402
 
 TARGET = 0.5
 

@@ -8,9 +8,9 @@ bench/history.py (500 customers with a contract each, three years of growing tra
 then fills what the statement reads (business seconds to take charge, waits on third parties)
 and one time entry per billable ticket. Through the services and a real Session it times:
 
-- the SLA statement of the last full month, every contract (app.services.statement);
-- the billing report of the same month (app.services.billing);
-- the SLA alerts' at-risk scan (app.services.alerts.scan) of a running desk: one scan first
+- the SLA statement of the last full month, every contract (app.services.reports.statement);
+- the billing report of the same month (app.services.reports.billing);
+- the SLA alerts' at-risk scan (app.services.tickets.alerts.scan) of a running desk: one scan first
   tells the whole backlog (committed, as the worker would), then each timed scan is rolled
   back so that every run sees the same tickets.
 
@@ -36,14 +36,15 @@ from sqlmodel import Session
 from ticket_queries import BENCH_DB, percentile
 
 from app.db import get_engine, unit_of_work
+from app.engine.business_hours import BusinessCalendar
+from app.engine.calendar_spec import DEFAULT_CALENDAR_SPEC
+from app.engine.months import Month
+from app.engine.rates import Rates
 from app.migrations import upgrade
 from app.models.ticket import Ticket
-from app.services import alerts, billing, statement
-from app.services.business_hours import BusinessCalendar
-from app.services.calendar_spec import DEFAULT_CALENDAR_SPEC
 from app.services.knobs import MailKnobs
-from app.services.months import Month
-from app.services.rates import Rates
+from app.services.reports import billing, statement
+from app.services.tickets import alerts
 
 REPORT_P99_MS, SCAN_P99_MS = 1000.0, 50.0
 

@@ -26,9 +26,9 @@ import businesstimedelta
 import holidays
 import pytz
 
-from app.services.business_hours import BusinessCalendar
-from app.services.calendar_spec import DEFAULT_CALENDAR_SPEC, CalendarSpec, Closure
-from app.services.explain import explain
+from app.engine.business_hours import BusinessCalendar
+from app.engine.calendar_spec import DEFAULT_CALENDAR_SPEC, CalendarSpec, Closure
+from app.engine.explain import explain
 
 SHORT, LONG = timedelta(hours=4), timedelta(hours=400)
 REPEAT = 7  # warm runs per figure, the best kept: the machines this runs on are noisy

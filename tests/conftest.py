@@ -25,7 +25,7 @@ from app import migrations
 from app.db import get_engine
 from app.main import create_app
 from app.models.base import utcnow
-from app.services.auth import create_token
+from app.services.directory.auth import create_token
 from app.settings import Settings
 from tests.imap import imap, imap_server  # noqa: F401  (fixtures for the IMAP tests)
 from tests.smtp import SmtpServer

@@ -13,10 +13,10 @@ from app.db import get_engine, is_sqlite
 from app.errors import Forbidden
 from app.group_commit import GroupCommit
 from app.models.message import WebhookToken
-from app.services import ingest
-from app.services.inbound import InboundEmail, from_mime
+from app.services.intake import emails
+from app.services.intake.parsing import InboundEmail, from_mime
 from app.services.knobs import Knobs
-from tests.api.test_inbound import eml
+from tests.routers.test_inbound import eml
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 
@@ -38,8 +38,8 @@ def store(email: InboundEmail, token: str | None = None) -> Callable[[Session], 
     """A unit of work: ingest an email (with a Mailgun-like single-use token, when given)."""
     knobs = Knobs(support_hours=Decimal(4), at_risk_fraction=0.25)
 
-    def work(session: Session) -> ingest.IngestResult:
-        return ingest.ingest_email(
+    def work(session: Session) -> emails.IngestResult:
+        return emails.ingest_email(
             email, session=session, knobs=knobs, now=NOW, max_file_bytes=10**6, replay_token=token
         )
 
@@ -116,7 +116,7 @@ def test_a_reply_and_a_redelivery_in_the_same_batch_find_the_new_ticket(db):
         eml(message_id="<reply@rossi.it>", headers=[("In-Reply-To", "<first@rossi.it>")])
     )
 
-    async def main() -> list[ingest.IngestResult]:
+    async def main() -> list[emails.IngestResult]:
         group = group_for(db)
         opener = asyncio.create_task(group.run(remember("opener")))
         await asyncio.sleep(0)  # the opener's batch starts; the three below share the next
@@ -126,10 +126,10 @@ def test_a_reply_and_a_redelivery_in_the_same_batch_find_the_new_ticket(db):
     stored_first, stored_reply, again = asyncio.run(main())
 
     assert stored_first.ticket_number is not None
-    assert stored_reply == ingest.IngestResult(
+    assert stored_reply == emails.IngestResult(
         ticket_id=stored_first.ticket_id, ticket_number=stored_first.ticket_number, duplicate=False
     )
-    assert again == ingest.IngestResult(
+    assert again == emails.IngestResult(
         ticket_id=stored_first.ticket_id, ticket_number=stored_first.ticket_number, duplicate=True
     )
 
@@ -137,7 +137,7 @@ def test_a_reply_and_a_redelivery_in_the_same_batch_find_the_new_ticket(db):
 def test_a_token_used_twice_in_one_batch_is_refused_the_second_time(db):
     """A replay within one batch is refused (403); the first delivery is kept (R6)."""
 
-    async def main() -> list[ingest.IngestResult | BaseException]:
+    async def main() -> list[emails.IngestResult | BaseException]:
         group = group_for(db)
         opener = asyncio.create_task(group.run(remember("opener")))
         await asyncio.sleep(0)
@@ -151,7 +151,7 @@ def test_a_token_used_twice_in_one_batch_is_refused_the_second_time(db):
 
     kept, replayed = asyncio.run(main())
 
-    assert isinstance(kept, ingest.IngestResult) and not kept.duplicate
+    assert isinstance(kept, emails.IngestResult) and not kept.duplicate
     assert isinstance(replayed, Forbidden)
     with Session(get_engine(db)) as session:
         assert session.scalars(

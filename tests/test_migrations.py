@@ -54,9 +54,9 @@ def test_0009_computes_the_statement_columns_of_existing_tickets(empty_database)
     and their waits on third parties from their audit trail (R9, R10)."""
     from app.db import get_engine, unit_of_work
     from app.enums import Status
-    from tests.api.test_reports import _open, _status, _take_charge
-    from tests.services.test_explain import rome
-    from tests.services.tickets.conftest import add_rossi
+    from tests.engine.test_explain import rome
+    from tests.routers.test_reports import _open, _status, _take_charge
+    from tests.services.conftest import add_rossi
 
     migrations.upgrade(empty_database)
     with unit_of_work(get_engine(empty_database)) as session:

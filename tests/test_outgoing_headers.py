@@ -23,7 +23,6 @@ from pydantic import SecretStr
 from sqlmodel import Session, select
 
 from app.db import get_engine, unit_of_work
-from app.deps import knobs_from
 from app.enums import Category, Channel, QuarantineReason, Status
 from app.models.calendar import Calendar
 from app.models.common import one_line
@@ -33,13 +32,23 @@ from app.models.mailbox import MailboxCreate
 from app.models.message import Message
 from app.models.outbox import Outbox
 from app.models.ticket import StatusIn, Ticket, TicketCreate, TicketUpdate
-from app.services import mailboxes, quarantine
-from app.services.tickets import intake, lifecycle
-from app.services.transports import FileTransport, SmtpTransport, build_email
-from tests.api.test_inbound import mailgun_fields, signed
+from app.services.intake import opening, quarantine
+from app.services.knobs import knobs_from
+from app.services.mailboxes import records
+from app.services.notifications.transports import FileTransport, SmtpTransport, build_email
+from app.services.tickets import lifecycle
 from tests.conftest import INBOUND_PASSWORD, INBOUND_USER, Api
+from tests.routers.test_inbound import mailgun_fields, signed
+from tests.runners.test_worker import (
+    STAFF,
+    SUPPORT,
+    resolve,
+    rome,
+    settings_for,
+    take_charge,
+    worker_for,
+)
 from tests.smtp import Received, SmtpServer, decode_text, header_fields
-from tests.test_worker import STAFF, SUPPORT, resolve, rome, settings_for, take_charge, worker_for
 
 ISSUE_SUBJECT = (
     "Aiuto =?utf-8?q?=0D=0ABcc:_x@evil.example=0D=0AReply-To:_phish@evil.example=0D=0A=0D=0APAGHI?="
@@ -190,7 +199,7 @@ class Scenario:
             "references": [*BAD_REFERENCES, "first@x.example"],
         }
         with unit_of_work(get_engine(self.db)) as session:
-            opened = intake.open_ticket(
+            opened = opening.open_ticket(
                 request,
                 session=session,
                 knobs=self.knobs,
@@ -226,7 +235,7 @@ class Scenario:
     def mailbox_alerts(self, hostile: Hostile, at: datetime) -> str:
         """A message left in a mailbox, then the mailbox failing, with hostile words."""
         with unit_of_work(get_engine(self.db)) as session:
-            box = mailboxes.create_mailbox(
+            box = records.create_mailbox(
                 MailboxCreate(
                     name="assistenza",
                     host="imap.example.com",
@@ -237,7 +246,7 @@ class Scenario:
                 session=session,
             )
             assert box.id is not None
-            mailboxes.report_left(
+            records.report_left(
                 box.id,
                 session=session,
                 mail=self.knobs.mail,
@@ -248,7 +257,7 @@ class Scenario:
                 sender=f"{hostile.name} <x@evil.example>",
                 subject=hostile.subject,
             )
-            mailboxes.record_failure(
+            records.record_failure(
                 box.id,
                 session=session,
                 owner="test",

@@ -13,16 +13,16 @@ Create Date: 2026-12-02 04:30:00
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import holidays
 import sqlalchemy as sa
 import sqlmodel
 
 import app.models.base
 from alembic import op
-from app.services.business_hours import calendar_for
-from app.services.calendar_spec import CalendarSpec
 
 revision: str = "0009"
 down_revision: str | None = "0008"
@@ -147,13 +147,70 @@ def _backfill_business_seconds() -> None:
     for row in rows:
         if not row.sla_calendar:
             continue
-        calendar = calendar_for(CalendarSpec.from_dict(row.sla_calendar))
-        spent = calendar.business_time_between(row.clock_started_at, row.taken_in_charge_at)
-        connection.execute(
-            ticket.update()
-            .where(ticket.c.id == row.id)
-            .values(take_charge_business_seconds=int(spent.total_seconds()))
+        spent = _business_seconds(
+            row.sla_calendar, _utc(row.clock_started_at), _utc(row.taken_in_charge_at)
         )
+        connection.execute(
+            ticket.update().where(ticket.c.id == row.id).values(take_charge_business_seconds=spent)
+        )
+
+
+# The migration's own copy of the business-time rule as it stood at 0009 (R8): open time is
+# the weekly hours in the calendar's time zone, less the country's public holidays and the
+# closures (a whole day, or a span of a day). An old migration keeps its meaning whatever the
+# engine later becomes.
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _business_seconds(snapshot: dict[str, Any], start: datetime, end: datetime) -> int:
+    """Open seconds between two UTC instants on a calendar snapshot's hours."""
+    if end <= start:
+        return 0
+    zone = ZoneInfo(snapshot["timezone"])
+    weekly = snapshot["weekly"]
+    country = snapshot.get("holiday_country", "IT")
+    subdivision = snapshot.get("holiday_subdivision")
+    first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    years = list(range(first.year, last.year + 1))
+    closed_days = (
+        set(holidays.country_holidays(country, subdiv=subdivision, years=years))
+        if country
+        else set()
+    )
+    closed_spans: dict[date, list[tuple[str, str]]] = {}
+    for item in snapshot.get("closures") or ():
+        if isinstance(item, str):
+            closed_days.add(date.fromisoformat(item))
+        else:
+            span = (item.get("start") or "00:00", item.get("end") or "24:00")
+            closed_spans.setdefault(date.fromisoformat(item["date"]), []).append(span)
+    total = 0
+    day = first
+    while day <= last:
+        if day not in closed_days:
+            for opens, closes in weekly.get(_WEEKDAYS[day.weekday()], ()):
+                spans = [(_at(day, opens, zone), _at(day, closes, zone))]
+                for c_start, c_end in closed_spans.get(day, ()):
+                    cut = (_at(day, c_start, zone), _at(day, c_end, zone))
+                    spans = [part for span in spans for part in _minus(span, cut)]
+                for a, b in spans:
+                    total += max(0, int((min(b, end) - max(a, start)).total_seconds()))
+        day += timedelta(days=1)
+    return total
+
+
+def _at(day: date, hhmm: str, zone: ZoneInfo) -> datetime:
+    """A wall-clock time of a local day ("24:00" is the next midnight), in UTC."""
+    hours, minutes = (int(part) for part in hhmm.split(":"))
+    midnight = datetime.combine(day, time(0), tzinfo=zone)
+    return (midnight + timedelta(hours=hours, minutes=minutes)).astimezone(UTC)
+
+
+def _minus(
+    span: tuple[datetime, datetime], cut: tuple[datetime, datetime]
+) -> list[tuple[datetime, datetime]]:
+    (a, b), (c, d) = span, cut
+    return [part for part in ((a, min(b, c)), (max(a, d), b)) if part[0] < part[1]]
 
 
 def _backfill_waits() -> None:

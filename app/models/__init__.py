@@ -1,6 +1,7 @@
 """All tables, imported so that SQLModel.metadata knows them (Alembic reads it)."""
 
 from app.models.api_token import ApiToken
+from app.models.audit import TicketEvent
 from app.models.billing import BilledItem, TimeEntry
 from app.models.calendar import Calendar
 from app.models.contract import Contract
@@ -10,7 +11,8 @@ from app.models.mailbox import Mailbox
 from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
 from app.models.outbox import Outbox, OutboxAttempt
 from app.models.quarantine import Quarantine
-from app.models.ticket import StatusLink, Ticket, TicketEvent
+from app.models.status_link import StatusLink
+from app.models.ticket import Ticket
 
 __all__ = [
     "ApiToken",

@@ -7,9 +7,10 @@ import pydantic
 from pydantic import ConfigDict, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
+from app.engine.calendar_spec import CalendarSpec, Closure
+from app.engine.explain import Explanation
 from app.models.base import JSONType, UTCDateTime, utcnow
 from app.models.common import Input, Schema
-from app.services.calendar_spec import CalendarSpec, Closure
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -226,6 +227,26 @@ class ExplanationRead(Schema):
     """One line in Italian, e.g. `ricevuta gio 24/12 17:00; 1 h gio 24; 25/12 Natale; ...`."""
     summary_en: str
     """The same line in English."""
+
+    @classmethod
+    def of(cls, explanation: Explanation) -> "ExplanationRead":
+        """The API view of an explanation the engine gave."""
+        return cls(
+            segments=[
+                SegmentRead(day=s.day, start=s.start, end=s.end, seconds=s.seconds)
+                for s in explanation.segments
+            ],
+            skipped=[
+                SkippedDayRead(day=d.day, reason=d.reason, name=d.name_it, name_en=d.name_en)
+                for d in explanation.skipped
+            ],
+            closed=[
+                ClosedSpanRead(day=c.day, start=c.start, end=c.end, label=c.label)
+                for c in explanation.closed
+            ],
+            summary=explanation.summary("it"),
+            summary_en=explanation.summary("en"),
+        )
 
 
 class DeadlineRead(Schema):

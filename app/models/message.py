@@ -44,7 +44,7 @@ class MessageBase(SQLModel):
 
 
 class Message(MessageBase, table=True):
-    """Messages are only ever inserted, with single statements (app.services.tickets.intake)."""
+    """Messages are only ever inserted, with single statements (app.services.intake.opening)."""
 
     __tablename__ = "message"
     __table_args__ = (UniqueConstraint("provider", "provider_id"),)

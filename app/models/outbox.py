@@ -60,7 +60,7 @@ class Outbox(OutboxBase, table=True):
         # The worker's claim: pending rows whose time has come, oldest first.
         Index("ix_outbox_state_available_at", "state", "available_at"),
         # The loop guard: emails to one recipient within the last hour, held ones not
-        # counted (app.services.notify). Partial, so that a loop that is being held back does
+        # counted (notifications/notify). Partial, so that a loop that is being held back does
         # not make every later count read its held rows.
         Index(
             "ix_outbox_recipient_created_at_not_held",

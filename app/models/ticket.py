@@ -1,4 +1,5 @@
-"""Support requests (tickets), their audit trail and their SLA snapshot."""
+"""Support requests (tickets) and their SLA snapshot; their audit trail is models/audit.py,
+their status links models/status_link.py."""
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -137,7 +138,7 @@ class Ticket(TicketBase, table=True):
         Index("ix_ticket_customer_id_received_at", "customer_id", "received_at"),
         Index("ix_ticket_contract_id_received_at", "contract_id", "received_at"),
         Index("ix_ticket_received_at", "received_at"),
-        # The statement's breaches: taken in charge late, or not yet (app.services.statement).
+        # The statement's breaches: taken in charge late, or not yet (services.reports.statement).
         Index(
             "ix_ticket_late",
             "received_at",
@@ -169,44 +170,11 @@ class Ticket(TicketBase, table=True):
     breach_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     on_call_alert: bool = False
     # Business seconds from the clock's start to taking in charge, on the snapshot's calendar:
-    # what the monthly statement aggregates (app.services.statement), derived like the above.
+    # what the monthly statement aggregates (services.reports.statement), derived like the above.
     take_charge_business_seconds: int | None = None
     # R10: wall-clock seconds spent waiting on third parties, and since when it waits now.
     waiting_seconds: int = 0
     waiting_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
-
-
-class TicketEventBase(SQLModel):
-    """One entry of the audit trail: who did what to a ticket, when, from which state."""
-
-    model_config = ConfigDict(use_attribute_docstrings=True)  # type: ignore[assignment]
-
-    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    """When it happened."""
-    actor: str = Field(max_length=200)
-    """Who did it: a token's name, or the intake that recorded it."""
-    kind: str = Field(max_length=32)
-    """What happened, e.g. created, message_received, taken_in_charge, updated, resolved, reopened,
-    sla_recomputed.
-    """
-    from_status: str | None = Field(default=None, max_length=32)
-    """The status before, for a status change."""
-    to_status: str | None = Field(default=None, max_length=32)
-    """The status after, for a status change."""
-    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
-    """The details: fields changed (old and new values), notes."""
-
-
-class TicketEvent(TicketEventBase, table=True):
-    __tablename__ = "ticket_event"
-
-    id: int | None = Field(default=None, primary_key=True)
-    ticket_id: int = Field(foreign_key="ticket.id", index=True, ondelete="CASCADE")
-
-
-class TicketEventRead(TicketEventBase):
-    id: int
-    """The event's id."""
 
 
 # --- API schemas -------------------------------------------------------------------------
@@ -392,26 +360,3 @@ class TicketPage(Schema):
     """The page size asked for."""
     next_cursor: str | None
     """Pass it back as `cursor` for the next page; null on the last."""
-
-
-class LinksRevoked(Schema):
-    """The ticket's status links were revoked; the next customer email carries a new one."""
-
-    revoked: int
-    """How many active links there were."""
-
-
-class StatusLink(SQLModel, table=True):
-    """The customer's link to a ticket's status page (`/status/{token}`), revocable.
-
-    The token is 192 random bits: unguessable, and a tampered one matches nothing. It is kept
-    in clear because every later email carries the same link (the emails hold it anyway).
-    """
-
-    __tablename__ = "status_link"
-
-    id: int | None = Field(default=None, primary_key=True)
-    ticket_id: int = Field(foreign_key="ticket.id", index=True, ondelete="CASCADE")
-    token: str = Field(max_length=64, unique=True)
-    created_at: datetime = Field(sa_type=UTCDateTime)
-    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

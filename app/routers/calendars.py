@@ -10,7 +10,7 @@ from app.errors import Unprocessable, field_error
 from app.models.calendar import CalendarCreate, CalendarRead, DeadlineRead
 from app.models.common import Limit, Offset, Page, QueryInstant, ResourceId
 from app.routers._responses import AUTH, CREATE, READ, CreatedDep, problems
-from app.services import calendars as service
+from app.services.directory import calendars as service
 
 router = APIRouter(prefix="/calendars", tags=["calendars"])
 

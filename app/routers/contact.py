@@ -17,9 +17,9 @@ from app.logs import note_refusal
 from app.models.inbound import ContactIn, ContactResult
 from app.rendering import render
 from app.routers._responses import LOCATION, problems
-from app.services import contact as service
-from app.services.inbound import MalformedEmail, UploadedFile
-from app.services.inbound.forms import parse_form
+from app.services.intake import contact_form as service
+from app.services.intake.parsing import MalformedEmail, UploadedFile
+from app.services.intake.parsing.forms import parse_form
 
 router = APIRouter(prefix="/contact", tags=["contact"])
 

@@ -9,7 +9,7 @@ from app.deps import Admin, SessionDep, Viewer
 from app.models.common import CustomerFilter, Limit, Offset, Page, ResourceId
 from app.models.contract import ContractCreate, ContractRead, ContractUpdate
 from app.routers._responses import CREATE, READ, WRITE, CreatedDep
-from app.services import contracts as service
+from app.services.directory import contracts as service
 
 router = APIRouter(prefix="/contracts", tags=["contracts"])
 

@@ -6,7 +6,7 @@ from app.deps import Admin, SessionDep, Viewer
 from app.models.common import Limit, Offset, Page, ResourceId
 from app.models.customer import CustomerCreate, CustomerRead, CustomerUpdate
 from app.routers._responses import CREATE, READ, WRITE, CreatedDep
-from app.services import customers as service
+from app.services.directory import customers as service
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 

@@ -9,7 +9,7 @@ from app.deps import KnobsDep, Now, SessionDep, authenticate_bearer
 from app.enums import Role
 from app.errors import Forbidden
 from app.routers._responses import problems
-from app.services import feeds as service
+from app.services.tickets import feed as service
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 

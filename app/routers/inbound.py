@@ -1,7 +1,7 @@
 """Mail-provider webhooks (R6): authenticated, idempotent, 2xx only once stored. HTTP only.
 
 A delivery that authenticates and fits the size limit is always stored (P1): as a ticket, or,
-when it cannot be one, quarantined raw (app.services.quarantine). Only what is not a delivery
+when it cannot be one, quarantined raw (app.services.intake.quarantine). Only what is not a delivery
 at all (a failed signature or login, a body over the limit or of the wrong type) is a 4xx.
 """
 
@@ -29,18 +29,18 @@ from app.errors import (
 from app.models.inbound import InboundResult
 from app.models.message import MAX_TOKEN_CHARS
 from app.routers._responses import problems
-from app.services import ingest
-from app.services import quarantine as quarantine_service
-from app.services.inbound import (
+from app.services.intake import emails
+from app.services.intake import quarantine as quarantine_service
+from app.services.intake.parsing import (
     InboundEmail,
     MalformedEmail,
     check_basic_auth,
     from_mailgun,
     verify_mailgun_signature,
 )
-from app.services.inbound.deliveries import RAW_MIME, read_delivery
-from app.services.inbound.forms import parse_form
-from app.services.quarantine import Held
+from app.services.intake.parsing.deliveries import RAW_MIME, read_delivery
+from app.services.intake.parsing.forms import parse_form
+from app.services.intake.quarantine import Held
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/inbound/email", tags=["inbound"])
@@ -205,7 +205,7 @@ async def delivery_store(
             return _quarantined(held)
         try:
             result = await write(
-                ingest.storing(
+                emails.storing(
                     email,
                     knobs=knobs,
                     now=now,

@@ -6,7 +6,7 @@ from app.deps import Admin, SessionDep
 from app.models.common import Items, ResourceId
 from app.models.mailbox import MailboxCreate, MailboxRead, MailboxUpdate
 from app.routers._responses import CREATE, READ, WRITE, CreatedDep
-from app.services import mailboxes as service
+from app.services.mailboxes import records as service
 
 router = APIRouter(prefix="/mailboxes", tags=["mailboxes"])
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from app.deps import Now, SessionDep, SettingsDep
 from app.errors import Forbidden, Unauthorized
 from app.metrics import CONTENT_TYPE, exposition
-from app.services.monitoring import figures
+from app.services.reports.monitoring import figures
 
 router = APIRouter(tags=["metrics"])
 

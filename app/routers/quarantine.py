@@ -9,7 +9,7 @@ from app.enums import QuarantineState
 from app.models.common import MAX_ID, Limit, ResourceId
 from app.models.quarantine import QuarantinePage, QuarantineRead, QuarantineRetry
 from app.routers._responses import AUTH, READ, problems
-from app.services import quarantine as service
+from app.services.intake import quarantine as service
 
 router = APIRouter(prefix="/quarantine", tags=["quarantine"])
 

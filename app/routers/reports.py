@@ -5,13 +5,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from app.deps import Admin, KnobsDep, Now, SessionDep, Viewer
+from app.engine.months import MONTH_PATTERN, Month
 from app.errors import Unprocessable, field_error
 from app.models.billing import BillingReport, MarkBilledIn, MarkBilledOut
 from app.models.common import ContractFilter, CustomerFilter
 from app.models.report import SlaStatement
 from app.routers._responses import READ, WRITE
-from app.services import billing, report_formats, statement
-from app.services.months import MONTH_PATTERN, Month
+from app.services.reports import billing, formats, statement
 
 router = APIRouter(tags=["reports"])
 
@@ -69,13 +69,11 @@ def sla_report(
     )
     if format == "csv":
         text = (
-            report_formats.breaches_csv(report)
-            if detail == "breaches"
-            else report_formats.statement_csv(report)
+            formats.breaches_csv(report) if detail == "breaches" else formats.statement_csv(report)
         )
         return _download(text, CSV, f"sla-{month}{'-breaches' if detail == 'breaches' else ''}.csv")
     if format == "html":
-        page = report_formats.statement_html(report, company=knobs.mail.company_name)
+        page = formats.statement_html(report, company=knobs.mail.company_name)
         return Response(page, media_type=HTML)
     return report
 
@@ -102,7 +100,7 @@ def billing_report(
         Month.parse(month), session=session, rates=knobs.rates, customer_id=customer_id
     )
     if format == "csv":
-        return _download(report_formats.billing_csv(report), CSV, f"billing-{month}.csv")
+        return _download(formats.billing_csv(report), CSV, f"billing-{month}.csv")
     return report
 
 

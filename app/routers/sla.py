@@ -11,7 +11,7 @@ from app.models.common import Cursor, CustomerFilter, Limit
 from app.models.sla import SlaPreview, SlaPreviewIn
 from app.models.ticket import TicketPage
 from app.routers._responses import READ, WRITE
-from app.services import terms
+from app.services.directory import terms
 from app.services.tickets import queue
 
 router = APIRouter(prefix="/sla", tags=["sla"])

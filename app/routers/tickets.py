@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from app.deps import Agent, KnobsDep, Now, SessionDep, Viewer
 from app.enums import Category, SlaState, Status
 from app.errors import Unprocessable, field_error
+from app.models.audit import TicketEventRead
 from app.models.common import (
     NO_NUL_PATTERN,
     ContractFilter,
@@ -19,22 +20,21 @@ from app.models.common import (
     TicketRef,
 )
 from app.models.message import MessageRead
+from app.models.status_link import LinksRevoked
 from app.models.ticket import (
-    LinksRevoked,
     ResolveIn,
     SlaBlock,
     SlaExplained,
     StatusIn,
     TakeChargeIn,
     TicketCreate,
-    TicketEventRead,
     TicketPage,
     TicketRead,
     TicketUpdate,
 )
 from app.routers._responses import CREATE, READ, WRITE, CreatedDep
-from app.services import audit, status
-from app.services.tickets import intake, lifecycle, queue
+from app.services.intake import opening
+from app.services.tickets import audit, lifecycle, queue, status_page
 from app.services.tickets.snapshot import explained_sla, read_ticket, sla_block
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
@@ -50,7 +50,7 @@ def create(
     created: CreatedDep,
 ) -> TicketRead:
     """Record a request (R6): customer, contract, coverage, urgency and deadline are derived."""
-    ticket = intake.create_ticket(data, session=session, knobs=knobs, actor=agent.name, now=now)
+    ticket = opening.create_ticket(data, session=session, knobs=knobs, actor=agent.name, now=now)
     created.at(ticket.id)
     return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
@@ -249,7 +249,7 @@ def revoke_status_link(
     """Revoke the customer's status link (a forwarded email, say): it answers 404 from now on."""
     ticket = queue.ticket_of(ticket_ref, session=session)
     assert ticket.id is not None
-    return LinksRevoked(revoked=status.revoke(ticket.id, session=session, now=now))
+    return LinksRevoked(revoked=status_page.revoke(ticket.id, session=session, now=now))
 
 
 @router.get(

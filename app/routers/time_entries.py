@@ -6,7 +6,7 @@ from app.deps import Agent, Now, SessionDep, Viewer
 from app.models.billing import TimeEntryCreate, TimeEntryRead
 from app.models.common import Items, ResourceId, TicketRef
 from app.routers._responses import CREATE, READ, WRITE, CreatedDep
-from app.services import time_entries as service
+from app.services.reports import time_entries as service
 from app.services.tickets import queue
 
 router = APIRouter(prefix="/tickets", tags=["time_entries"])

@@ -1,10 +1,12 @@
-"""The configurable parts of the domain, handed to services by the request (app.deps.get_knobs)
-and by the worker: services never read settings themselves."""
+"""The configurable parts of the domain, read from the settings once (`knobs_from`) and handed
+to services by the request (app.deps.get_knobs) and by the runners: services never read
+settings themselves."""
 
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from app.services.rates import Rates
+from app.engine.rates import Rates, parse_surcharge
+from app.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -36,3 +38,32 @@ class Knobs:
     at_risk_fraction: float
     mail: MailKnobs = field(default_factory=MailKnobs)
     rates: Rates = field(default_factory=Rates)
+
+
+def knobs_from(settings: Settings) -> Knobs:
+    """What services may know of the settings: SLA knobs and the mail identity."""
+    return Knobs(
+        support_hours=settings.support_take_charge_hours,
+        at_risk_fraction=settings.at_risk_fraction,
+        mail=MailKnobs(
+            company_name=settings.company_name,
+            support_address=settings.support_address,
+            staff_email=settings.staff_email,
+            alert_webhook=settings.alert_webhook_url is not None,
+            per_recipient_per_hour=settings.max_emails_per_recipient_per_hour,
+            public_url=settings.public_url.rstrip("/"),
+        ),
+        rates=rates_from(settings),
+    )
+
+
+def rates_from(settings: Settings) -> Rates:
+    """The support rates the settings give (R2, R13)."""
+    percent, fixed = parse_surcharge(settings.priority_surcharge)
+    return Rates(
+        hourly=settings.support_hourly_rate,
+        minimum_minutes=settings.support_minimum_minutes,
+        rounding_minutes=settings.support_rounding_minutes,
+        surcharge_percent=percent,
+        surcharge_fixed=fixed,
+    )

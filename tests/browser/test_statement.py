@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.test_reports import october  # noqa: F401
 from tests.browser.chromium import Page
 from tests.conftest import Api
+from tests.routers.test_reports import october  # noqa: F401
 
 pytestmark = pytest.mark.browser
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.test_status_page import INTERNAL, status_url
-from tests.api.test_tickets import new_ticket, rossi  # noqa: F401
 from tests.browser.chromium import Page
 from tests.conftest import Api, LiveServer
+from tests.routers.test_status_page import INTERNAL, status_url
+from tests.routers.test_tickets import new_ticket, rossi  # noqa: F401
 
 pytestmark = pytest.mark.browser
 

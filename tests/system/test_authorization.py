@@ -13,7 +13,7 @@ from sqlmodel import Session
 from app.db import get_engine
 from app.main import create_app
 from app.models.base import utcnow
-from app.services.auth import create_token, revoke_token
+from app.services.directory.auth import create_token, revoke_token
 from tests.conftest import Api, make_settings
 
 # Who may call each route: a role (and every role above it), or `public` (its own check, the

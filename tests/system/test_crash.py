@@ -19,11 +19,11 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from app.db import get_engine
-from tests.api.test_inbound import mailgun_fields, signed
 from tests.conftest import MAILGUN_KEY
 from tests.processes import Process, environment, run, serve
+from tests.routers.test_inbound import mailgun_fields, signed
+from tests.runners.test_worker import customer
 from tests.smtp import free_port
-from tests.test_worker import customer
 
 MESSAGES = 150
 KILLS_AT = (25, 60, 100)  # answered deliveries at which the server is killed

@@ -17,7 +17,6 @@ from sqlmodel import Session, select
 from app.db import get_engine
 from app.models.message import Attachment, Message
 from app.models.ticket import Ticket
-from tests.api.test_inbound import mailgun_fields, signed
 from tests.conftest import (
     ADMIN_TOKEN,
     INBOUND_PASSWORD,
@@ -26,6 +25,7 @@ from tests.conftest import (
     _empty_tables,
 )
 from tests.processes import Process, environment, serve
+from tests.routers.test_inbound import mailgun_fields, signed
 from tests.smtp import SmtpServer
 
 RELAY = (INBOUND_USER, INBOUND_PASSWORD)

@@ -22,7 +22,7 @@ from tests.hostile_imap import Behaviour, HostileImapServer, wait_for
 from tests.imap import ImapServer, email
 from tests.processes import environment, serve
 from tests.proxy import TcpProxy
-from tests.test_worker import customer
+from tests.runners.test_worker import customer
 
 OUTAGE_SECONDS = 20
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -14,11 +14,11 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from app.db import get_engine
-from tests.api.test_inbound import mailgun_fields, signed
 from tests.conftest import MAILGUN_KEY, PG_URL
 from tests.processes import environment, run, serve
+from tests.routers.test_inbound import mailgun_fields, signed
+from tests.runners.test_worker import customer
 from tests.smtp import SmtpServer
-from tests.test_worker import customer
 
 MESSAGES = 60
 

@@ -43,7 +43,7 @@ def test_generated_requests_get_no_5xx_and_only_documented_answers(db, tmp_path)
                 "--workers",
                 "1",
                 "--no-color",
-                # A raw RFC 5322 body has no serializer in Schemathesis; tests/api covers it.
+                # A raw RFC 5322 body has no serializer in Schemathesis; tests/routers covers it.
                 "--exclude-path",
                 "/api/v1/inbound/email/mime",
             ],

@@ -15,9 +15,9 @@ from sqlmodel import Session, func, select
 from app.db import get_engine
 from app.models.message import Message
 from app.models.ticket import Ticket
-from tests.api.test_inbound import mailgun_fields, signed
 from tests.conftest import ADMIN_TOKEN, MAILGUN_KEY
 from tests.processes import SPORTELLO, environment, run, serve
+from tests.routers.test_inbound import mailgun_fields, signed
 
 MESSAGES = 60
 

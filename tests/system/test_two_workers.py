@@ -12,15 +12,15 @@ from collections import Counter
 import pytest
 
 from app.db import get_engine, unit_of_work
-from app.deps import knobs_from
 from app.enums import Channel, OutboxState
 from app.models.base import utcnow
 from app.models.ticket import TicketCreate
-from app.services.tickets import intake
+from app.services.intake import opening
+from app.services.knobs import knobs_from
 from tests.conftest import make_settings
 from tests.processes import Process, environment, run
+from tests.runners.test_worker import SUPPORT, customer, rows
 from tests.smtp import StallingFront
-from tests.test_worker import SUPPORT, customer, rows
 
 RECEIPTS = 60
 LEASE, SMTP_TIMEOUT, STALL = 2.0, 0.5, 6.0
@@ -37,7 +37,7 @@ def _queue_receipts(db: str) -> None:
     now = utcnow()
     with unit_of_work(get_engine(db)) as session:
         for n in range(RECEIPTS):
-            intake.open_ticket(
+            opening.open_ticket(
                 TicketCreate(
                     channel=Channel.EMAIL, from_email=f"c{n}@rossi.it", subject=f"R {n}", body="?"
                 ),

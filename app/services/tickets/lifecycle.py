@@ -15,13 +15,16 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
+from app.engine import sla
 from app.enums import Status, Urgency
 from app.errors import InvalidTransition, NotFound, Unprocessable, field_error
 from app.models.base import iso, table_of
 from app.models.ticket import ResolveIn, StatusIn, TakeChargeIn, Ticket, TicketUpdate
-from app.services import audit, notify, outbox, sla, terms
-from app.services.customers import get_customer
+from app.services.directory import terms
+from app.services.directory.customers import get_customer
 from app.services.knobs import Knobs
+from app.services.notifications import notify, outbox
+from app.services.tickets import audit
 from app.services.tickets.snapshot import apply_decision, refresh_derived
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -268,7 +271,7 @@ def _decide_again(ticket: Ticket, *, session: Session, knobs: Knobs) -> sla.SlaD
     )
     if ticket.auto_submitted and staff_urgency is None:
         staff_urgency = Urgency.NONE
-    return terms.decide(
+    return terms.decision_for(
         facts,
         customer_id=ticket.customer_id,
         session=session,

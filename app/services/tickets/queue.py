@@ -19,7 +19,7 @@ from app.errors import NotFound, Unprocessable, field_error
 from app.models.common import MAX_ID
 from app.models.message import Delivery, Message, MessageRead
 from app.models.ticket import Ticket, TicketPage
-from app.services import outbox
+from app.services.notifications import outbox
 from app.services.tickets.snapshot import read_ticket
 
 

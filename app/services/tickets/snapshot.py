@@ -3,12 +3,13 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.engine import sla
+from app.engine.business_hours import calendar_for
+from app.engine.calendar_spec import CalendarSpec
+from app.engine.explain import Explanation, explain
+from app.models.calendar import ExplanationRead
 from app.models.ticket import SlaBlock, SlaExplained, Ticket, TicketRead
-from app.services import sla
-from app.services.business_hours import calendar_for
-from app.services.calendar_spec import CalendarSpec
-from app.services.calendars import snapshot_spec
-from app.services.explain import Explanation, explain, read_explanation
+from app.services.directory.calendars import snapshot_spec
 
 # Tickets without a deadline sort after every ticket with one.
 NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
@@ -154,7 +155,7 @@ def explained_sla(ticket: Ticket, *, now: datetime, fraction: float) -> SlaExpla
     explanation = explain_deadline(ticket)
     return SlaExplained(
         **block.model_dump(),
-        explanation=read_explanation(explanation) if explanation is not None else None,
+        explanation=ExplanationRead.of(explanation) if explanation is not None else None,
     )
 
 

@@ -1,0 +1,58 @@
+"""The customer's status page: public, reached by the link in every customer email."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse
+
+from app.deps import Now, SessionDep, SettingsDep, WriterDep
+from app.errors import NotFound
+from app.rendering import render
+from app.routers._responses import problems
+from app.services.intake import contact_form
+from app.services.tickets import status_page
+
+router = APIRouter(tags=["status"])
+
+
+async def counted(request: Request, writer: WriterDep, settings: SettingsDep, now: Now) -> None:
+    """Rate limit per client address, shared by every API process (as the contact form)."""
+    client = "status:" + (request.client.host if request.client else "unknown")
+    await writer(
+        lambda session: contact_form.count_hit(
+            client[:64],
+            session=session,
+            now=now,
+            limit=settings.status_rate_limit,
+            window_seconds=settings.contact_rate_window_seconds,
+        )
+    )
+
+
+@router.get(
+    "/status/{token}",
+    response_class=HTMLResponse,
+    status_code=200,
+    responses={
+        200: {"content": {"text/html": {}}},
+        404: {"description": "An unknown or revoked link.", "content": {"text/html": {}}},
+        **problems(422, 429),
+    },
+    dependencies=[Depends(counted)],
+)
+def page(
+    token: Annotated[str, Path(max_length=64, description="The token from the customer's email.")],
+    session: SessionDep,
+    lang: Annotated[
+        str | None, Query(pattern="^(it|en)$", description="it or en; default: the customer's.")
+    ] = None,
+) -> HTMLResponse:
+    """One ticket for its customer: number, status, deadline and why, estimate, history."""
+    try:
+        facts = status_page.page_facts(token, session=session, language=lang)
+    except NotFound:
+        return HTMLResponse(render("pages/not_found.html"), status_code=404)
+    return HTMLResponse(
+        render("pages/status.html", **facts),
+        headers={"Cache-Control": "no-store"},  # no-referrer, like every page: app.middleware
+    )

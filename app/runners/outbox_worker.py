@@ -1,0 +1,270 @@
+"""The outbox worker: sends what the outbox holds, each row once, and records every attempt.
+
+`sportello serve` runs one in-process (SPORTELLO_WORKER=false turns it off); `sportello worker`
+runs one alone, so that several API and worker processes can share one PostgreSQL. Each worker
+claims one due row at a time under a lease (outbox.claim), sends it over its one
+SMTP connection, and marks it in a transaction of its own right after the server accepted it.
+The worker's own unit of work commits each step; services never commit.
+
+Two live workers never send one row (P2): a row is leased only while its sender works on it,
+and a send is cut off after SPORTELLO_SMTP_TIMEOUT_SECONDS, shorter than the lease (the
+settings refuse otherwise); a row whose lease has less than that left when its send would
+start is not sent, its lease runs out and it is claimed again. What the lease has left after
+the send is the time to record it: keep the lease well above the timeout.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext, suppress
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app import logs
+from app.group_commit import commit_alone
+from app.models.base import utcnow
+from app.models.ticket import Ticket
+from app.runners.leases import lease_holder
+from app.services.intake import quarantine
+from app.services.knobs import MailKnobs, knobs_from
+from app.services.notifications import notify, outbox
+from app.services.notifications.transports import (
+    FileTransport,
+    PermanentFailure,
+    SmtpTransport,
+    TemporaryFailure,
+    Transport,
+    WebhookTransport,
+)
+from app.services.tickets import alerts
+from app.settings import Settings
+
+log = logging.getLogger("sportello.worker")
+T = TypeVar("T")
+
+
+def email_transport(settings: Settings) -> Transport:
+    """SMTP when SPORTELLO_SMTP_URL is set; otherwise `.eml` files under the outbox directory."""
+    if settings.smtp_url is not None:
+        return SmtpTransport(
+            settings.smtp_url.get_secret_value(), timeout=settings.smtp_timeout_seconds
+        )
+    return FileTransport(Path(settings.outbox_dir).resolve())
+
+
+def webhook_transport(settings: Settings) -> Transport | None:
+    """The staff alert webhook, when configured."""
+    if settings.alert_webhook_url is None:
+        return None
+    secret = settings.alert_webhook_secret
+    return WebhookTransport(
+        settings.alert_webhook_url,
+        secret=secret.get_secret_value() if secret else "",
+        timeout=settings.smtp_timeout_seconds,
+    )
+
+
+def describe(transport: Transport) -> str:
+    """Where emails go, for the start-up log line (never a password)."""
+    if isinstance(transport, FileTransport):
+        return (
+            f"written as .eml files to {transport.directory} (no SPORTELLO_SMTP_URL: none leaves)"
+        )
+    return f"sent by {transport!r}"
+
+
+class Worker:
+    """Claims, sends and settles outbox rows; `run` loops until stopped."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        settings: Settings,
+        mail: MailKnobs,
+        email: Transport,
+        webhook: Transport | None,
+        turn: AbstractAsyncContextManager[Any] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._mail = mail
+        self._email = email
+        self._webhook = webhook
+        self._turn = turn or nullcontext()  # SQLite: the app's one-writer turn
+        self.name = lease_holder()
+        self._batch = settings.worker_batch
+        self._lease = timedelta(seconds=settings.worker_lease_seconds)
+        self._send_timeout = settings.smtp_timeout_seconds  # shorter than the lease (settings)
+        self._horizon = timedelta(hours=settings.delivery_horizon_hours)
+        self._first_backoff = timedelta(seconds=settings.delivery_retry_seconds)
+        self._poll = settings.worker_poll_seconds
+        self._steps = tuple(timedelta(minutes=m) for m in settings.alert_steps_minutes if m > 0)
+        self._scan_every = timedelta(seconds=settings.alert_scan_seconds)
+        self._scanned_at: datetime | None = None
+
+    @classmethod
+    def for_settings(
+        cls,
+        engine: Engine,
+        settings: Settings,
+        *,
+        turn: AbstractAsyncContextManager[Any] | None = None,
+    ) -> "Worker":
+        """The worker these settings describe (transports, mail identity); it logs where
+        emails go, so that a newcomer without SMTP sees where the .eml files are."""
+        email = email_transport(settings)
+        log.info("emails are %s", describe(email))
+        return cls(
+            engine,
+            settings=settings,
+            mail=knobs_from(settings).mail,
+            email=email,
+            webhook=webhook_transport(settings),
+            turn=turn,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set; a failing database only delays delivery."""
+        log.info("outbox worker %s started", self.name)
+        try:
+            failures = 0
+            while not stop.is_set():
+                try:
+                    handled = await self.drain_once()
+                    failures = 0
+                except Exception as exc:  # the database is down, say: keep the worker alive
+                    if failures == 0:
+                        log.exception("outbox worker: a round failed; retrying with backoff")
+                    else:
+                        log.warning("outbox worker: still failing: %s", type(exc).__name__)
+                    failures, handled = failures + 1, 0
+                if handled == 0:
+                    wait = min(30.0, self._poll * 2 ** min(failures, 5))
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=wait)
+        finally:
+            await self.close()
+            log.info("outbox worker %s stopped", self.name)
+
+    async def drain_once(self, *, now: Callable[[], datetime] = utcnow) -> int:
+        """One round: look for SLA alerts when due, then claim and deliver due rows one at a
+        time, up to SPORTELLO_WORKER_BATCH of them; how many rows were handled."""
+        if self._scanned_at is None or now() - self._scanned_at >= self._scan_every:
+            await self.scan_once(now=now())
+        handled = 0
+        while handled < self._batch:
+            row = await self._unit(
+                lambda session: outbox.claim(
+                    session=session, worker=self.name, now=now(), lease=self._lease
+                )
+            )
+            if row is None:
+                break
+            with logs.request_context(row.request_id):  # the request that caused it
+                await self._deliver(row, now=now)
+            handled += 1
+        return handled
+
+    async def scan_once(self, *, now: datetime) -> int:
+        """Queue the at-risk and breach alerts reached by `now` (services.tickets.alerts), and the
+        digest of deliveries quarantined since staff were last told (services.intake.quarantine);
+        how many tickets and deliveries they tell of."""
+        self._scanned_at = now
+        told = await self._unit(
+            lambda session: alerts.scan(
+                session=session, mail=self._mail, now=now, steps=self._steps
+            )
+        )
+        return told + await self._unit(
+            lambda session: quarantine.tell_staff(session=session, mail=self._mail, now=now)
+        )
+
+    async def close(self) -> None:
+        await self._email.close()
+        if self._webhook is not None:
+            await self._webhook.close()
+
+    async def _deliver(self, row: outbox.Claimed, *, now: Callable[[], datetime]) -> None:
+        transport = self._email if row.channel == "email" else self._webhook
+        if now() + timedelta(seconds=self._send_timeout) >= row.lease_until:
+            # The claim took so long that a send could outlast the lease: another worker may
+            # take the row then, so this one leaves it (P2); the lease runs out, it goes again.
+            log.warning("outbox %d: too little of its lease left to send it; left", row.id)
+            return
+        error, permanent = None, False
+        try:
+            if transport is None:
+                raise PermanentFailure("SPORTELLO_ALERT_WEBHOOK_URL is not set")
+            async with asyncio.timeout(self._send_timeout):
+                await transport.send(row.payload)
+        except TemporaryFailure as exc:
+            error = str(exc)
+        except TimeoutError:  # the server accepted the connection and then went quiet
+            error = f"no answer within {self._send_timeout:g} s (SPORTELLO_SMTP_TIMEOUT_SECONDS)"
+        except PermanentFailure as exc:
+            error, permanent = str(exc), True
+        except Exception as exc:  # a row that cannot even be built must not jam the queue
+            log.exception("outbox %d could not be sent", row.id)
+            error, permanent = f"{type(exc).__name__}: {exc}"[:300], True
+        if error is None:
+            kept = await self._unit(
+                lambda session: outbox.mark_sent(row, session=session, worker=self.name, now=now())
+            )
+            log.info("outbox %d sent: %s to %s", row.id, row.kind, _domain(row.recipient))
+            if not kept:
+                log.warning("outbox %d: lease lost before it was marked sent", row.id)
+            return
+        failed = await self._unit(
+            lambda session: outbox.mark_failed(
+                row,
+                session=session,
+                worker=self.name,
+                now=now(),
+                error=error,
+                permanent=permanent,
+                horizon=self._horizon,
+                first_backoff=self._first_backoff,
+            )
+        )
+        log.warning(
+            "outbox %d %s: %s to %s: %s",
+            row.id,
+            "failed for good" if failed else "will be retried",
+            row.kind,
+            _domain(row.recipient),
+            error,
+        )
+        if failed and row.kind.startswith("customer."):
+            await self._unit(lambda session: self._alert_failure(row, error, session, now()))
+
+    def _alert_failure(
+        self, row: outbox.Claimed, error: str, session: Session, at: datetime
+    ) -> None:
+        # A customer was not told: staff must know, and can retry once it is fixed.
+        ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
+        notify.alert_staff(
+            "delivery_failed",
+            session=session,
+            mail=self._mail,
+            at=at,
+            dedup_key=f"outbox:{row.id}:failed:{row.attempts + 1}",
+            ticket_id=row.ticket_id,
+            number=ticket.number if ticket else None,
+            recipient=row.recipient,
+            row_kind=row.kind,
+            attempts=row.attempts + 1,
+            error=error,
+            outbox_id=row.id,
+        )
+
+    async def _unit(self, work: Callable[[Session], T]) -> T:
+        return await commit_alone(self._engine, work, turn=self._turn)
+
+
+def _domain(address: str) -> str:
+    # Logs name where mail went, not whom: the domain only.
+    return address.rpartition("@")[2] or address

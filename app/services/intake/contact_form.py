@@ -1,0 +1,92 @@
+"""The website's CONTACT form (R6): a ticket per submission, spam kept out."""
+
+import math
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, text
+from sqlmodel import Session, col, select
+
+from app.errors import TooManyRequests
+from app.models.inbound import ContactHit, ContactIn, ContactResult
+from app.models.ticket import TicketCreate
+from app.services.directory import terms
+from app.services.intake.emails import check_sizes, store_attachments
+from app.services.intake.opening import open_ticket
+from app.services.intake.parsing import InboundAttachment, UploadedFile, sanitize_filename
+from app.services.knobs import Knobs
+
+ACTOR = "contact-form"
+
+
+def count_hit(
+    client: str, *, session: Session, now: datetime, limit: int, window_seconds: int
+) -> None:
+    """Count a submission from `client`, or raise TooManyRequests with the seconds to wait.
+
+    At most `limit` per sliding window, counted in the database so that every API process
+    shares one limit. On PostgreSQL a transaction lock per client makes the count exact under
+    concurrency; on SQLite writers already take turns.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:client))"), {"client": client})
+    since = now - timedelta(seconds=window_seconds)
+    session.execute(delete(ContactHit).where(col(ContactHit.at) <= since))
+    hits = session.exec(
+        select(ContactHit.at).where(ContactHit.client == client).order_by(col(ContactHit.at))
+    ).all()
+    if len(hits) >= limit:
+        retry = max(1, math.ceil((hits[0] - since).total_seconds()))
+        raise TooManyRequests(
+            f"Too many messages from this address; retry in {retry} seconds.",
+            headers={"Retry-After": str(retry)},
+        )
+    session.add(ContactHit(client=client, at=now))
+
+
+def submit(
+    form: ContactIn,
+    files: list[UploadedFile],
+    *,
+    session: Session,
+    knobs: Knobs,
+    now: datetime,
+    max_file_bytes: int,
+) -> ContactResult:
+    """Record a contact-form request as a ticket; a filled honeypot stores nothing."""
+    attachments = tuple(
+        InboundAttachment(
+            filename=sanitize_filename(f.filename, f.content_type),
+            content_type=(f.content_type or "application/octet-stream")[:255],
+            data=f.data,
+        )
+        for f in files
+        if f.field_name == "attachments" and f.data
+    )
+    check_sizes(attachments, max_file_bytes=max_file_bytes)
+    if form.website:
+        # A bot filled the hidden field: answer like a success, keep nothing.
+        _, decision = terms.preview(
+            received_at=now,
+            from_email=form.email,
+            subject=form.subject,
+            channel="web_form",
+            category=None,
+            session=session,
+            support_hours=knobs.support_hours,
+        )
+        return ContactResult(
+            ticket_number=f"{now:%Y}-{secrets.randbelow(10**6):06d}",
+            take_charge_due_at=decision.take_charge_due_at,
+        )
+    request = TicketCreate(
+        channel="web_form",
+        from_email=form.email,
+        from_name=form.name,
+        subject=form.subject,
+        body=form.message,
+        received_at=now,
+    )
+    ticket = open_ticket(request, session=session, knobs=knobs, actor=ACTOR, now=now)
+    store_attachments(ticket.message_id, attachments, session=session)
+    return ContactResult(ticket_number=ticket.number, take_charge_due_at=ticket.take_charge_due_at)

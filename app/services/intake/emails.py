@@ -1,0 +1,349 @@
+"""Ingesting email: every message in, exactly once, on the right ticket (R6, R12, R15)."""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, bindparam, insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, select
+
+from app.enums import Channel, Status
+from app.errors import Forbidden, PayloadTooLarge
+from app.models.base import table_of, utcnow
+from app.models.common import one_line
+from app.models.message import MAX_SUBJECT, Attachment, AttachmentBlob, Message, WebhookToken
+from app.models.ticket import MAX_BODY_CHARS, Ticket, TicketCreate
+from app.services.directory import terms
+from app.services.intake.opening import open_ticket
+from app.services.intake.parsing import InboundAttachment, InboundEmail, extract_ticket_tag
+from app.services.knobs import Knobs
+from app.services.tickets import audit
+from app.services.tickets.conversation import add_message
+from app.services.tickets.lifecycle import locked_ticket, reopen
+
+log = logging.getLogger(__name__)
+ACTOR = "inbound-email"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """Where a message landed, and whether it had been received before."""
+
+    ticket_id: int
+    ticket_number: str
+    duplicate: bool
+
+
+def check_sizes(attachments: tuple[InboundAttachment, ...], *, max_file_bytes: int) -> None:
+    """413 before anything is stored when one file is over the limit."""
+    for attachment in attachments:
+        if attachment.size > max_file_bytes:
+            raise PayloadTooLarge(
+                f"The attachment {attachment.filename!r} is {attachment.size} bytes; the limit "
+                f"is {max_file_bytes} bytes per file. Nothing was stored.",
+                limit_bytes=max_file_bytes,
+            )
+
+
+def storing(
+    email: InboundEmail,
+    *,
+    knobs: Knobs,
+    now: datetime,
+    max_file_bytes: int,
+    replay_token: str | None = None,
+) -> Callable[[Session], IngestResult]:
+    """The unit of work that stores one delivery (see `ingest_email`), for the writer to run."""
+
+    def work(session: Session) -> IngestResult:
+        return ingest_email(
+            email,
+            session=session,
+            knobs=knobs,
+            now=now,
+            max_file_bytes=max_file_bytes,
+            replay_token=replay_token,
+        )
+
+    return work
+
+
+def ingest_email(
+    email: InboundEmail,
+    *,
+    session: Session,
+    knobs: Knobs,
+    now: datetime,
+    max_file_bytes: int,
+    replay_token: str | None = None,
+    received_at: datetime | None = None,
+) -> IngestResult:
+    """Store an inbound email on its ticket (a new one, or the one it replies to).
+
+    It was received `now`, or at `received_at` when it waited in the quarantine: its
+    take-charge clock starts at its arrival (R9).
+
+    A provider redelivers until it hears 2xx, so the same message may arrive twice, even twice
+    at once, even with the same signed token: the second answers with the first one's ticket
+    (`duplicate`). A signed token is accepted for one message only (R6: a replay is refused).
+    """
+    check_sizes(email.attachments, max_file_bytes=max_file_bytes)
+    fresh_token = replay_token is None or remember_token(
+        email.provider, replay_token, session=session, now=now
+    )
+    duplicate = _stored_copy(email, session=session)
+    if duplicate is not None:
+        # A retry after a crash between our commit and our answer carries the same token and
+        # the same message: the provider must hear that it is stored.
+        return duplicate
+    if not fresh_token:
+        # The signature covers only timestamp and token: a new message under a used token is
+        # someone replaying a captured request.
+        raise Forbidden("This webhook token was used before: a replayed request is refused.")
+    # A concurrent delivery of the same message (PostgreSQL) breaks the unique index on
+    # Message-ID once the other commits; the writer then runs this unit again, and the rerun
+    # answers with the stored copy (app.group_commit.run_alone).
+    result = _store(email, session=session, knobs=knobs, now=now, received_at=received_at or now)
+    log.info("inbound %s message stored on ticket %s", email.provider, result.ticket_number)
+    return result
+
+
+_TOKENS = table_of(WebhookToken)
+_TOKEN_INSERTS = {
+    "sqlite": sqlite_insert(_TOKENS).on_conflict_do_nothing().returning(_TOKENS.c.id),
+    "postgresql": postgresql_insert(_TOKENS).on_conflict_do_nothing().returning(_TOKENS.c.id),
+}
+
+
+def remember_token(provider: str, token: str, *, session: Session, now: datetime) -> bool:
+    """Record a single-use webhook token; False when it was used before.
+
+    The insert does nothing when the token is there already, committed or written by a
+    concurrent delivery (PostgreSQL waits for that one's commit first).
+    """
+    connection = session.connection()
+    row = {"provider": provider, "token": token, "seen_at": now}
+    return connection.execute(_TOKEN_INSERTS[connection.dialect.name], row).first() is not None
+
+
+_MESSAGES = table_of(Message)
+_TICKETS = table_of(Ticket)
+_COPY = select(_TICKETS.c.id, _TICKETS.c.number).join(
+    _MESSAGES, _MESSAGES.c.ticket_id == _TICKETS.c.id
+)
+_COPY_BY_MESSAGE_ID = _COPY.where(_MESSAGES.c.message_id == bindparam("message_id")).limit(1)
+_COPY_BY_PROVIDER_ID = _COPY.where(
+    _MESSAGES.c.provider == bindparam("provider"),
+    _MESSAGES.c.provider_id == bindparam("provider_id"),
+).limit(1)
+
+
+def _stored_copy(email: InboundEmail, *, session: Session) -> IngestResult | None:
+    """The ticket holding a stored copy of the message: same Message-ID, or, without one, the
+    same provider id (or digest of its content, which the adapters put there: P1)."""
+    if email.message_id:
+        query, params = _COPY_BY_MESSAGE_ID, {"message_id": email.message_id}
+    elif email.provider_id:
+        query = _COPY_BY_PROVIDER_ID
+        params = {"provider": email.provider, "provider_id": email.provider_id}
+    else:
+        return None
+    row = session.connection().execute(query, params).first()
+    if row is None:
+        return None
+    return IngestResult(ticket_id=row.id, ticket_number=row.number, duplicate=True)
+
+
+def _store(
+    email: InboundEmail, *, session: Session, knobs: Knobs, now: datetime, received_at: datetime
+) -> IngestResult:
+    fields: dict[str, Any] = {
+        "text": email.text,
+        "text_stripped": email.text_stripped,
+        "message_id": email.message_id,
+        "provider": email.provider,
+        "provider_id": email.provider_id if not email.message_id else None,
+        "in_reply_to": list(email.in_reply_to),
+        "references": list(email.references),
+        "to": list(email.to),
+        "html": email.html,
+        "headers": [[name, value] for name, value in email.headers],
+        "auto_reason": email.auto_reason,
+        "from_email": email.from_email,
+        # One line, whatever a provider decoded (a subject encoded twice, U+2028): P2.
+        "from_name": one_line(email.from_name)[:200],
+        "subject": one_line(email.subject)[:MAX_SUBJECT],
+        "auto_submitted": email.auto_submitted,
+    }
+    thread = thread_of(email, session=session)
+    ticket = thread.joined
+    if ticket is not None:
+        assert ticket.id is not None
+        message_id = add_message(
+            ticket.id,
+            session=session,
+            direction="inbound",
+            channel=ticket.channel,
+            received_at=received_at,
+            **fields,
+        )
+        audit.record(
+            ticket.id,
+            session=session,
+            actor=ACTOR,
+            kind="message_received",
+            at=now,
+            data={"message_id": email.message_id, "auto_submitted": email.auto_submitted},
+        )
+        if ticket.status == Status.RESOLVED and not email.auto_submitted:
+            # The customer replied: the problem is back. Automatic mail never reopens.
+            reopen(ticket, session=session, actor=ACTOR, now=now, reason="the customer replied")
+        result = IngestResult(ticket_id=ticket.id, ticket_number=ticket.number, duplicate=False)
+    else:
+        # A reply to a closed ticket, or a stranger's reply, starts a new one linked to the old.
+        linked_id = thread.linked_id
+        request = TicketCreate.model_construct(
+            channel=Channel.EMAIL,
+            from_email=email.from_email,
+            from_name=fields["from_name"],
+            subject=fields["subject"],
+            body=email.text_stripped[:MAX_BODY_CHARS],
+            received_at=received_at,
+            category=None,
+        )
+        opened = open_ticket(
+            request,
+            session=session,
+            knobs=knobs,
+            actor=ACTOR,
+            now=now,
+            auto_submitted=email.auto_submitted,
+            message_fields=fields,
+            parent_ticket_id=linked_id,
+        )
+        message_id = opened.message_id
+        if linked_id is not None:
+            audit.record(
+                linked_id,
+                session=session,
+                actor=ACTOR,
+                kind="follow_up",
+                at=now,
+                data={"ticket_id": opened.id, "ticket_number": opened.number},
+            )
+        result = IngestResult(ticket_id=opened.id, ticket_number=opened.number, duplicate=False)
+    store_attachments(message_id, email.attachments, session=session)
+    if email.sender_source is not None:
+        # The first From named nobody: say which header (or which staff member) gave the sender.
+        audit.record(
+            result.ticket_id,
+            session=session,
+            actor=ACTOR,
+            kind="sender_recovered",
+            at=now,
+            data={"source": email.sender_source, "message_id": email.message_id},
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class Thread:
+    """Where a message belongs: the ticket it joins (locked), or the one a new ticket links."""
+
+    joined: Ticket | None = None
+    linked_id: int | None = None
+
+
+_ABOUT = select(_TICKETS.c.id, _TICKETS.c.from_email, _TICKETS.c.customer_id, _TICKETS.c.status)
+
+
+def thread_of(email: InboundEmail, *, session: Session) -> Thread:
+    """The ticket a message replies to: its [#number] tag, or a Message-ID it references.
+
+    Only the ticket's requester or someone of its customer joins it, and not once it is
+    closed; anyone else's reply to a Message-ID starts a new ticket linked to it (staff see
+    both). A stranger's tag is ignored: nobody joins another customer's ticket by its number.
+    """
+    connection = session.connection()
+    number = extract_ticket_tag(email.subject)
+    if number is not None:
+        tagged = connection.execute(_ABOUT.where(_TICKETS.c.number == number)).first()
+        if tagged is not None and _may_write_on(tagged, email.from_email, session=session):
+            return _thread(tagged, allowed=True, session=session)
+    referenced = [*email.in_reply_to, *email.references]
+    if referenced:
+        replied = connection.execute(
+            _ABOUT.join(_MESSAGES, _MESSAGES.c.ticket_id == _TICKETS.c.id)
+            .where(_MESSAGES.c.message_id.in_(referenced))
+            .order_by(_MESSAGES.c.id.desc())
+        ).first()
+        if replied is not None:
+            # Knowing a Message-ID proves nothing: the same rule as the tag.
+            allowed = _may_write_on(replied, email.from_email, session=session)
+            return _thread(replied, allowed=allowed, session=session)
+    return Thread()
+
+
+def _thread(about: Row[Any], *, allowed: bool, session: Session) -> Thread:
+    if allowed and about.status != Status.CLOSED:
+        ticket = locked_ticket(about.id, session=session)
+        if ticket.status != Status.CLOSED:  # still open now that its row is locked
+            return Thread(joined=ticket)
+    return Thread(linked_id=about.id)
+
+
+def _may_write_on(about: Row[Any], sender: str, *, session: Session) -> bool:
+    """The ticket's requester, or someone of its customer."""
+    if sender == about.from_email:
+        return True
+    customer_id = about.customer_id
+    return customer_id is not None and terms.match_customer(sender, session=session) == customer_id
+
+
+_BLOBS = table_of(AttachmentBlob)
+_BLOB_BY_HASH = select(_BLOBS.c.id).where(_BLOBS.c.sha256 == bindparam("sha256"))
+_INSERT_BLOB = insert(_BLOBS).returning(_BLOBS.c.id)
+_INSERT_ATTACHMENT = insert(table_of(Attachment))
+
+
+def store_attachments(
+    message_id: int, attachments: tuple[InboundAttachment, ...], *, session: Session
+) -> None:
+    """The message's files, their content stored once per SHA-256 however many carry it."""
+    connection = session.connection()
+    for attachment in attachments:
+        blob_id = _blob_id(attachment, session=session)
+        connection.execute(
+            _INSERT_ATTACHMENT,
+            {
+                "message_id": message_id,
+                "blob_id": blob_id,
+                "filename": attachment.filename[:255],
+                "content_type": attachment.content_type[:255],
+                "size": attachment.size,
+                "sha256": attachment.sha256,
+            },
+        )
+
+
+def _blob_id(attachment: InboundAttachment, *, session: Session) -> int:
+    """The stored content's id, written now if no message carried it before.
+
+    A concurrent delivery storing the same content breaks the unique index on the hash; the
+    writer runs the unit again and the rerun finds the content stored.
+    """
+    connection = session.connection()
+    blob_id: int | None = connection.execute(_BLOB_BY_HASH, {"sha256": attachment.sha256}).scalar()
+    if blob_id is None:
+        row = {
+            "sha256": attachment.sha256,
+            "size": attachment.size,
+            "data": attachment.data,
+            "created_at": utcnow(),
+        }
+        blob_id = connection.execute(_INSERT_BLOB, row).scalar_one()
+    return blob_id

@@ -1,0 +1,275 @@
+"""The outbox: side effects written in the same transaction as their cause, then delivered.
+
+`enqueue` is called inside the cause's transaction (idempotent by the dedup key). The worker
+(runners.outbox_worker) `claim`s one due row at a time under a lease, sends it, and settles it in a
+transaction of its own right after the other side answered: sent, tried again later with
+exponential backoff and jitter (temporary failures, up to a horizon), or failed at once
+(permanent ones). A row is leased only while its sender works on it, and a send never outlasts
+the lease (the outbox worker), so two live workers never send one row (P2). A lease that runs out
+because its worker died mid-send frees the row for another worker: at most that row is sent
+again, with the same Message-ID.
+"""
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col
+
+from app import logs
+from app.enums import OutboxState
+from app.errors import Conflict, NotFound
+from app.models.base import table_of
+from app.models.outbox import Outbox, OutboxAttempt, OutboxPage, OutboxRead
+
+_OUTBOX = table_of(Outbox)
+_INSERT_ATTEMPT = insert(table_of(OutboxAttempt))
+BACKOFF_FIRST = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(hours=1)
+
+
+def enqueue(
+    *,
+    session: Session,
+    kind: str,
+    channel: str,
+    ticket_id: int | None,
+    recipient: str,
+    message_id: str,
+    at: datetime,
+    dedup_key: str,
+    payload: dict[str, Any],
+    held: str | None = None,
+    available_at: datetime | None = None,
+) -> bool:
+    """Write a side effect to the outbox; False when this dedup key was written already.
+
+    `held` (a reason) keeps it back, visibly: it is listed and can be retried, never sent alone.
+    """
+    connection = session.connection()
+    written = connection.execute(
+        _ENQUEUE[connection.dialect.name],
+        {
+            "kind": kind,
+            "channel": channel,
+            "ticket_id": ticket_id,
+            "recipient": recipient,
+            "message_id": message_id,
+            "dedup_key": dedup_key,
+            "payload": payload,
+            "state": OutboxState.HELD if held else OutboxState.PENDING,
+            "last_error": held,
+            "attempts": 0,
+            "created_at": at,
+            "available_at": available_at or at,
+            # The request this runs in, if any: the worker's lines about the row carry it.
+            "request_id": logs.request_id.get(),
+        },
+    ).first()
+    return written is not None
+
+
+# One statement: the row is written unless its dedup key (or its Message-ID, derived from the
+# key) is there already, committed or written by a concurrent transaction.
+_ENQUEUE = {
+    "sqlite": sqlite_insert(_OUTBOX).on_conflict_do_nothing().returning(_OUTBOX.c.id),
+    "postgresql": postgresql_insert(_OUTBOX).on_conflict_do_nothing().returning(_OUTBOX.c.id),
+}
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row a worker holds under its lease, until `lease_until`."""
+
+    id: int
+    kind: str
+    channel: str
+    ticket_id: int | None
+    recipient: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+    request_id: str | None
+    lease_until: datetime
+
+
+def claim(*, session: Session, worker: str, now: datetime, lease: timedelta) -> Claimed | None:
+    """Take the next due row under a lease: no other worker takes it until the lease ends.
+
+    One row at a time, so that a row is never leased while it waits behind others (P2).
+    PostgreSQL skips a row another worker is claiming (FOR UPDATE SKIP LOCKED); SQLite has one
+    writer at a time, so the statement is atomic there as it is.
+    """
+    due = (
+        select(_OUTBOX.c.id)
+        .where(
+            _OUTBOX.c.state == OutboxState.PENDING,
+            _OUTBOX.c.available_at <= now,
+            or_(_OUTBOX.c.lease_until.is_(None), _OUTBOX.c.lease_until < now),
+        )
+        .order_by(_OUTBOX.c.available_at, _OUTBOX.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    row = session.execute(
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id == due.scalar_subquery())
+        .values(lease_until=now + lease, leased_by=worker)
+        .returning(
+            _OUTBOX.c.id,
+            _OUTBOX.c.kind,
+            _OUTBOX.c.channel,
+            _OUTBOX.c.ticket_id,
+            _OUTBOX.c.recipient,
+            _OUTBOX.c.payload,
+            _OUTBOX.c.attempts,
+            _OUTBOX.c.created_at,
+            _OUTBOX.c.request_id,
+            _OUTBOX.c.lease_until,
+        )
+    ).first()
+    return None if row is None else Claimed(*row)
+
+
+def mark_sent(row: Claimed, *, session: Session, worker: str, now: datetime) -> bool:
+    """Record that the other side accepted it; False when the lease was lost meanwhile."""
+    _attempt(row, session=session, worker=worker, now=now, error=None)
+    return _settle(
+        row,
+        session=session,
+        worker=worker,
+        values={"state": OutboxState.SENT, "sent_at": now, "last_error": None},
+        now=now,
+    )
+
+
+def mark_failed(
+    row: Claimed,
+    *,
+    session: Session,
+    worker: str,
+    now: datetime,
+    error: str,
+    permanent: bool,
+    horizon: timedelta,
+    first_backoff: timedelta = BACKOFF_FIRST,
+) -> bool:
+    """Record a failed attempt: retried later with backoff, or failed for good.
+
+    True when the row is now failed for good (so that staff can be told).
+    """
+    _attempt(row, session=session, worker=worker, now=now, error=error)
+    gives_up = permanent or now - row.created_at >= horizon
+    values: dict[str, Any] = {"last_error": error[:2000]}
+    if gives_up:
+        values["state"] = OutboxState.FAILED
+    else:
+        values["available_at"] = now + backoff(row.attempts + 1, first=first_backoff)
+    settled = _settle(row, session=session, worker=worker, values=values, now=now)
+    return settled and gives_up
+
+
+def backoff(
+    attempt: int, *, first: timedelta = BACKOFF_FIRST, rng: random.Random | None = None
+) -> timedelta:
+    """The wait before attempt `attempt + 1`: doubling from `first` (30 s) up to 1 h, with
+    full jitter in the upper half, so that rows failing together do not retry together."""
+    ceiling = min(BACKOFF_MAX, first * 2 ** max(0, attempt - 1))
+    return ceiling * (0.5 + 0.5 * (rng or random).random())
+
+
+def _attempt(
+    row: Claimed, *, session: Session, worker: str, now: datetime, error: str | None
+) -> None:
+    session.connection().execute(
+        _INSERT_ATTEMPT,
+        {"outbox_id": row.id, "at": now, "worker": worker, "ok": error is None, "error": error},
+    )
+
+
+def _settle(
+    row: Claimed, *, session: Session, worker: str, values: dict[str, Any], now: datetime
+) -> bool:
+    result = session.connection().execute(
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id == row.id, _OUTBOX.c.leased_by == worker)
+        .values(
+            attempts=_OUTBOX.c.attempts + 1,
+            last_attempt_at=now,
+            lease_until=None,
+            leased_by=None,
+            **values,
+        )
+    )
+    return result.rowcount == 1
+
+
+def list_outbox(
+    *, session: Session, state: OutboxState | None, limit: int, cursor: int | None
+) -> OutboxPage:
+    """Rows newest first, optionally in one state; keyset paginated by id."""
+    query = select(Outbox).order_by(col(Outbox.id).desc()).limit(limit + 1)
+    if state is not None:
+        query = query.where(col(Outbox.state) == state)
+    if cursor is not None:
+        query = query.where(col(Outbox.id) < cursor)
+    rows = list(session.scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return OutboxPage(
+        items=[OutboxRead.model_validate(row, from_attributes=True) for row in rows],
+        next_cursor=rows[-1].id if more and rows else None,
+    )
+
+
+def retry(outbox_id: int, *, session: Session, now: datetime) -> OutboxRead:
+    """Queue a failed or held row again, to be sent at once (its Message-ID unchanged)."""
+    connection = session.connection()
+    row = connection.execute(
+        select(_OUTBOX.c.state, _OUTBOX.c.payload)
+        .where(_OUTBOX.c.id == outbox_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound(f"No outbox row with id {outbox_id}.")
+    if row.state not in (OutboxState.FAILED, OutboxState.HELD):
+        raise Conflict(
+            f"Outbox row {outbox_id} is {row.state}; only failed or held rows can be retried.",
+            state=row.state,
+        )
+    if "subject" not in row.payload and "json" not in row.payload:
+        raise Conflict(
+            f"Outbox row {outbox_id} was queued before delivery existed; it has no email."
+        )
+    requeued = connection.execute(
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id == outbox_id)
+        .values(state=OutboxState.PENDING, available_at=now, lease_until=None, leased_by=None)
+        .returning(*_OUTBOX.c)
+    ).one()
+    return OutboxRead.model_validate(dict(requeued._mapping))
+
+
+def cancel(dedup_prefix: str, *, session: Session, reason: str) -> int:
+    """Cancel the pending rows whose dedup key starts with `dedup_prefix`; how many."""
+    result = session.connection().execute(
+        update(_OUTBOX)
+        .where(
+            _OUTBOX.c.dedup_key.startswith(dedup_prefix, autoescape=True),
+            _OUTBOX.c.state == OutboxState.PENDING,
+        )
+        .values(state=OutboxState.CANCELLED, last_error=reason)
+    )
+    return result.rowcount
+
+
+def delivery_of(message_ids: list[str], *, session: Session) -> dict[str, Outbox]:
+    """The outbox rows of these Message-IDs (a ticket's outbound messages), by Message-ID."""
+    if not message_ids:
+        return {}
+    rows = session.scalars(select(Outbox).where(col(Outbox.message_id).in_(message_ids)))
+    return {row.message_id: row for row in rows}

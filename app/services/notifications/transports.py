@@ -1,0 +1,238 @@
+"""How a queued email or alert leaves: SMTP, `.eml` files, or a signed webhook.
+
+Each transport sends one outbox payload and either returns (the other side accepted it) or
+raises `TemporaryFailure` (try again later: connection refused, timeout, SMTP 4xx, HTTP 5xx)
+or `PermanentFailure` (it will never be accepted: SMTP 5xx, an invalid address, HTTP 4xx).
+"""
+
+import asyncio
+import email.policy
+import hashlib
+import hmac
+import json
+import logging
+import ssl
+from email.message import MIMEPart
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+import httpx
+
+from app.services.notifications import mail_headers
+
+log = logging.getLogger(__name__)
+SIGNATURE_HEADER = "X-Sportello-Signature"
+
+
+class DeliveryFailure(Exception):
+    """The payload was not delivered; `str()` says why, without the message's content."""
+
+
+class TemporaryFailure(DeliveryFailure):
+    """Worth trying again later."""
+
+
+class PermanentFailure(DeliveryFailure):
+    """Will never be accepted as it is."""
+
+
+class Transport(Protocol):
+    """Sends one outbox payload."""
+
+    async def send(self, payload: dict[str, Any]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def build_email(payload: dict[str, Any]) -> bytes:
+    """The MIME message of a queued email: the same bytes whenever it is (re)built.
+
+    The header lines are written by services.notifications.mail_headers (outside data is text, never
+    re-decoded); the email package builds only the body, with a boundary derived from the
+    Message-ID (quoted-printable parts can never contain "=_", so it cannot clash with them).
+    """
+    head = [
+        ("From", mail_headers.mailbox(payload["from_name"], payload["from"])),
+        ("To", ",\r\n ".join(map(mail_headers.checked_address, payload["to"]))),
+        ("Subject", mail_headers.text(payload["subject"])),
+        ("Date", mail_headers.text(payload["date"])),
+        ("Message-ID", _our_message_id(payload["message_id"])),
+    ]
+    for name, value in payload.get("headers", {}).items():
+        head.extend(_extra_header(name, value))
+    body = MIMEPart(policy=email.policy.SMTP)
+    body.set_content(payload["text"], cte="quoted-printable")
+    if payload.get("html"):
+        body.add_alternative(payload["html"], subtype="html", cte="quoted-printable")
+        digest = hashlib.sha256(payload["message_id"].encode()).hexdigest()[:32]
+        body.set_boundary(f"=_{digest}")
+    return mail_headers.header_block([*head, ("MIME-Version", "1.0")]) + body.as_bytes()
+
+
+def _our_message_id(identifier: str) -> str:
+    written = mail_headers.msg_id(identifier)
+    if written is None:
+        raise ValueError("the email's own Message-ID is not a valid msg-id")
+    return written
+
+
+def _extra_header(name: str, value: str) -> list[tuple[str, str]]:
+    """The header `name` of a payload, as mail_headers writes it; only those we write."""
+    if name in ("In-Reply-To", "References"):
+        ids = mail_headers.msg_ids(mail_headers.ids_in(value))  # invalid ones do not thread
+        return [(name, ids)] if ids else []
+    if name == "Reply-To":
+        return [(name, mail_headers.mailbox("", value))]
+    if name == "Auto-Submitted":
+        return [(name, mail_headers.text(value))]
+    raise ValueError(f"a queued email cannot carry the header {name[:40]!r}")
+
+
+class SmtpTransport:
+    """SMTP through aiosmtplib: `smtp://` (STARTTLS when offered), `smtps://` (implicit TLS).
+
+    One connection is kept open and reused; it is reopened after any failure.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 30) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError("SPORTELLO_SMTP_URL must start with smtp:// or smtps://")
+        self._implicit_tls = parts.scheme == "smtps"
+        self._host = parts.hostname or "localhost"
+        self._port = parts.port or (465 if self._implicit_tls else 587)
+        self._username = unquote(parts.username) if parts.username else None
+        self._password = unquote(parts.password) if parts.password else None
+        self._timeout = timeout
+        self._client: aiosmtplib.SMTP | None = None
+
+    def __repr__(self) -> str:  # never the password
+        scheme = "smtps" if self._implicit_tls else "smtp"
+        return f"SmtpTransport({scheme}://{self._host}:{self._port})"
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self._client is not None and self._client.is_connected:
+            return self._client
+        # Kept from the start, so that a connection cut off while opening is closed too.
+        self._client = client = aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            use_tls=self._implicit_tls,
+            start_tls=None if not self._implicit_tls else False,  # STARTTLS when offered
+            timeout=self._timeout,
+            tls_context=ssl.create_default_context(),
+        )
+        await client.connect()
+        if self._username is not None:
+            await client.login(self._username, self._password or "")
+        return client
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        message = build_email(payload)
+        # Exactly these recipients (P2): the envelope is the payload's, never read back from
+        # headers. SMTPUTF8 only for an address that needs it (RFC 6531).
+        sender, recipients = payload["from"], payload["to"]
+        utf8 = not all(address.isascii() for address in (sender, *recipients))
+        try:
+            client = await self._connected()
+            errors, _ = await client.sendmail(
+                sender, recipients, message, mail_options=["SMTPUTF8"] if utf8 else []
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            await self.close()
+            codes = [refusal.code for refusal in exc.recipients]
+            failure = TemporaryFailure if all(400 <= c < 500 for c in codes) else PermanentFailure
+            raise failure(f"recipients refused: {', '.join(map(str, codes))}") from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            await self.close()
+            failure = TemporaryFailure if 400 <= exc.code < 500 else PermanentFailure
+            raise failure(f"SMTP {exc.code}: {exc.message[:200]}") from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            await self.close()
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc}"[:300]) from exc
+        except asyncio.CancelledError:
+            # Cut off mid-conversation (the worker's time limit): a late answer must never be
+            # read as the next email's, so the connection is dropped without a word.
+            self._drop()
+            raise
+        if errors:  # some recipients refused, the others accepted: the email went out
+            log.warning("outbox: %d recipient(s) refused", len(errors))
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and client.is_connected:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()
+
+
+class FileTransport:
+    """Writes each email as a readable `.eml` file (no SMTP configured): nothing leaves.
+
+    The file is named after the Message-ID, so a resend rewrites the same file.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def __repr__(self) -> str:
+        return f"FileTransport({self.directory})"
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        name = "".join(c if c.isalnum() or c in ".-_" else "_" for c in payload["message_id"])
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            path = self.directory / f"{name}.eml"
+            temporary = path.with_suffix(".tmp")
+            temporary.write_bytes(build_email(payload))
+            temporary.replace(path)  # a reader never sees half a file
+        except OSError as exc:
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc.strerror}") from exc
+
+    async def close(self) -> None:
+        return None
+
+
+class WebhookTransport:
+    """POSTs a staff alert as JSON, signed: `X-Sportello-Signature: sha256=<hex HMAC>`.
+
+    The HMAC-SHA256 is of the raw body with the shared secret, so that the receiver (a phone
+    notification bridge) can tell the alert is ours. 2xx is accepted; 5xx, 429 and network
+    errors are temporary; any other 4xx is permanent.
+    """
+
+    def __init__(self, url: str, *, secret: str, timeout: float = 30) -> None:
+        self.url = url
+        self._secret = secret.encode()
+        self._client = httpx.AsyncClient(timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"WebhookTransport({urlsplit(self.url).netloc})"
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        body = json.dumps(payload["json"], ensure_ascii=False, sort_keys=True).encode()
+        signature = hmac.new(self._secret, body, hashlib.sha256).hexdigest()
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: f"sha256={signature}",
+            "Idempotency-Key": payload["message_id"],
+        }
+        try:
+            response = await self._client.post(self.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc}"[:300]) from exc
+        if response.status_code >= 500 or response.status_code == 429:
+            raise TemporaryFailure(f"HTTP {response.status_code}")
+        if response.status_code >= 300:
+            raise PermanentFailure(f"HTTP {response.status_code}")
+
+    async def close(self) -> None:
+        await self._client.aclose()
