@@ -2,7 +2,6 @@
 
 import asyncio
 import atexit
-import gc
 import json
 import logging
 import os
@@ -90,9 +89,6 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
-    gc_freeze: Annotated[
-        bool, typer.Option(help="Freeze start-up objects out of the garbage collector.")
-    ] = True,
     run_migrations: Annotated[
         bool,
         typer.Option(
@@ -118,12 +114,6 @@ def serve(
         from app.main import app
 
         target = app
-        if gc_freeze:
-            # What lives from start-up on (modules, routes, schemas, the engine) leaves the
-            # collector's sight: a full collection then scans only what requests made instead
-            # of pausing every request in flight (docs/adr/0002-gc-freeze.md: ingest p99).
-            gc.collect()
-            gc.freeze()
     log.info("serving on http://%s:%d", host, port)
     uvicorn.run(
         target,  # type: ignore[arg-type]

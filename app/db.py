@@ -1,14 +1,16 @@
 """Engines per URL (SQLite pragmas, PostgreSQL pool) and the unit of work."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio.to_thread
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
+T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 # As many connections as the server has worker threads (anyio's default limit is 40), so a
 # request never waits for a connection nor opens and closes one per request.
@@ -89,3 +91,23 @@ def unit_of_work(engine: Engine, *, read_only: bool = False) -> Iterator[Session
         except BaseException:
             session.rollback()
             raise
+
+
+async def committed(
+    engine: Engine,
+    work: Callable[[Session], T],
+    *,
+    turn: AbstractAsyncContextManager[Any] | None = None,
+) -> T:
+    """`work(session)` in a unit of work of its own, on a worker thread, once `turn` is ours.
+
+    `turn` is SQLite's one writer's turn (held on the event loop, not in a thread); the
+    runners and what a request commits apart from its own session (a rate-limit hit) use it.
+    """
+    async with turn or nullcontext():
+        return await anyio.to_thread.run_sync(_run_unit, engine, work)
+
+
+def _run_unit(engine: Engine, work: Callable[[Session], T]) -> T:
+    with unit_of_work(engine) as session:
+        return work(session)

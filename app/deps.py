@@ -11,13 +11,11 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from app.db import is_sqlite, reader, unit_of_work
+from app.db import committed, is_sqlite, reader, unit_of_work
 from app.enums import Role
-from app.errors import Forbidden, ServiceUnavailable, Unauthorized
-from app.group_commit import GroupCommit
+from app.errors import Forbidden, Unauthorized
 from app.models.base import utcnow
 from app.services.directory.auth import Principal, authenticate
 from app.services.knobs import Knobs
@@ -86,31 +84,12 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
 
 
-class Writer:
-    """Runs a unit of work (a function of a session) committed, for a delivery from outside.
-
-    Units may share their transaction with others arriving at the same time (app.group_commit);
-    each is answered only once its rows are committed. A database failure answers 503 with
-    nothing kept, so the sender (a mail provider) retries.
-    """
-
-    def __init__(self, group: GroupCommit) -> None:
-        self._group = group
-
-    async def __call__(self, work: Callable[[Session], T]) -> T:
-        try:
-            return await self._group.run(work)
-        except DBAPIError as exc:
-            log.error("a delivery was not stored: %s", type(exc).__name__)
-            raise ServiceUnavailable(
-                "The message could not be stored; nothing was kept. Retry later.",
-                headers={"Retry-After": "30"},
-            ) from exc
-
-
-async def get_writer(request: Request) -> Writer:
-    """The app's writer for deliveries from outside."""
-    return Writer(request.app.state.group_commit)
+async def committed_apart(request: Request, work: Callable[[Session], T]) -> T:
+    """`work(session)` committed in a transaction of its own, apart from the request's: what
+    must count even when the request fails later (a rate-limit hit)."""
+    engine: Engine = request.app.state.engine
+    turn = request.app.state.sqlite_writer if is_sqlite(engine) else None
+    return await committed(engine, work, turn=turn)
 
 
 async def get_now() -> datetime:
@@ -131,7 +110,6 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 # scope="function": the commit happens when the endpoint returns, before the response is
 # sent, so a 2xx always means "stored" (and a failed commit becomes a 503, not a lie).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-WriterDep = Annotated[Writer, Depends(get_writer)]
 
 
 def authenticate_bearer(request: Request, token: str) -> Principal:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from app import logs
 from app.logs import note_hang_up, note_refusal
 
 log = logging.getLogger(__name__)
@@ -206,13 +207,15 @@ async def _client_gone(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    # Never a stack trace to the client; the log has it.
+    # Never a stack trace to the client; the log has it, under the request id the answer
+    # names, so that whoever reports the error can point at its line.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(
         500,
         detail="An unexpected error occurred; it has been logged.",
         slug="internal",
         instance=request.url.path,
+        request_id=logs.request_id.get(),
     )
 
 
@@ -225,9 +228,53 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
+# What SQLite says when the file, not the statement, is the trouble: another writer holds it
+# longer than the busy timeout, or the disk fails. Any other SQLite error is a bug.
+_SQLITE_OUTAGES = ("database is locked", "database is busy", "disk i/o error", "unable to open")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """A database that is away or busy (retry later), as opposed to a bug in a statement.
+
+    Away: the pool has no connection to give, a connection was lost or closed, PostgreSQL
+    cannot be reached or gave up waiting for a lock (an OperationalError there). SQLite raises
+    OperationalError for bad SQL too, so only its busy and I/O messages count.
+    """
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, PoolTimeout | InterfaceError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if type(exc.orig).__module__.startswith("sqlite3"):
+        return str(exc.orig).lower().startswith(_SQLITE_OUTAGES)
+    return True
+
+
+def install_database_error_handler(app: FastAPI) -> None:
+    """Database outages answer 503 with Retry-After and one line; other errors are bugs."""
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    for error in (DBAPIError, PoolTimeout):
+        app.add_exception_handler(error, _database_error)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_outage(exc):
+        return await _database_unavailable(request, exc)
+    return await _unexpected_error(request, exc)
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    # A lost connection, a locked SQLite file or a failed commit: nothing was stored,
-    # so the caller (a mail provider above all) should retry.
+    # A lost connection, a busy SQLite file or a failed commit: nothing was stored, so the
+    # caller (a mail provider above all) should retry. One line, no traceback: an outage of a
+    # minute must not bury the log under one traceback per request.
     log.error(
         "database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
     )
@@ -239,21 +286,3 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
         instance=request.url.path,
         headers={"Retry-After": "30"},
     )
-
-
-def install_database_error_handler(app: FastAPI) -> None:
-    """Database outages answer 503 with Retry-After, never 500."""
-    from sqlalchemy.exc import DBAPIError, OperationalError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
-
-    for error in (OperationalError, PoolTimeout):
-        app.add_exception_handler(error, _database_unavailable)
-    app.add_exception_handler(DBAPIError, _database_error)
-
-
-async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    from sqlalchemy.exc import DBAPIError
-
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return await _database_unavailable(request, exc)
-    return await _unexpected_error(request, exc)

@@ -14,7 +14,6 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from app.db import get_engine, is_sqlite
 from app.deps import get_principal
 from app.errors import install_database_error_handler, install_error_handlers
-from app.group_commit import GroupCommit
 from app.middleware import AccessLog, BodyLimits, SecurityHeaders
 from app.rendering import page_policy
 from app.routers import (
@@ -99,11 +98,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.knobs = knobs_from(settings)
     app.state.engine = get_engine(settings.database_url)
     app.state.sqlite_writer = asyncio.Lock()  # see app.deps.request_unit_of_work
-    app.state.group_commit = GroupCommit(
-        app.state.engine,
-        turn=app.state.sqlite_writer if is_sqlite(app.state.engine) else None,
-        enabled=settings.group_commit,
-    )
     install_error_handlers(app)
     install_database_error_handler(app)
     app.add_exception_handler(contact.FormPageError, contact.form_error_page)

@@ -68,10 +68,6 @@ class Settings(BaseSettings):
     # private CA). There is no switch to skip the check.
     imap_ca_file: str | None = None
 
-    # Small deliveries from mail providers share one transaction per batch (app.group_commit;
-    # docs/adr/0001-group-commit.md). Off, each commits on its own.
-    group_commit: bool = True
-
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Size limits (413 beyond them).

@@ -1,7 +1,7 @@
 """Benchmark email intake: signed Mailgun deliveries per second, driven by wrk.
 
 Usage: .venv/bin/python bench/ingest.py [--seconds 10] [--connections 32] [--threads 2]
-                                        [--only sqlite,postgresql] [--variants plain,nofreeze]
+                                        [--only sqlite,postgresql]
                                         [--pg-url URL] [--before PATH] [--deliveries N]
 
 For each database (a fresh SQLite file; a fresh PostgreSQL database on the server at --pg-url)
@@ -20,15 +20,11 @@ Afterwards the database must hold one new ticket on the contract per delivery se
 minute (a request in flight when wrk stopped is finished by the server all the same, its
 answer unread): otherwise the run counts as an error.
 
-Variants, each with a server and a baseline of its own:
-  -plain     SPORTELLO_GROUP_COMMIT=false: every delivery commits on its own
-             (docs/adr/0001-group-commit.md);
-  -nofreeze  `--no-gc-freeze` (docs/adr/0002-gc-freeze.md);
-  -before    with --before PATH, the code of another checkout (PYTHONPATH), e.g. a
-             `git worktree` of an older commit.
+With --before PATH, the code of another checkout (PYTHONPATH; e.g. a `git worktree` of an
+older commit) is measured too, with a server and a baseline of its own, in the same run.
 
 Targets (32 connections, one server process): deliveries >= 0.10 of /healthz's rate on SQLite
-and on PostgreSQL, p99 < 1 s, 0 errors; the variants are for comparison.
+and on PostgreSQL, p99 < 1 s, 0 errors; the older checkout is for comparison.
 """
 
 from __future__ import annotations
@@ -53,11 +49,6 @@ from wrk import GENERATOR_NOTE, HEADER, HEALTHZ, Category, Run, budget, line, ru
 
 DATABASES = ("sqlite", "postgresql")
 BENCH_DB = "sportello_ingest_bench"
-# What each variant changes. Drop its entry when the code loses the mechanism it turns off.
-VARIANTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
-    "plain": ({"SPORTELLO_GROUP_COMMIT": "false"}, ()),
-    "nofreeze": ({}, ("--no-gc-freeze",)),
-}
 TARGET_RATIO, TARGET_P99_MS = 0.10, 1000.0
 WARMUP = 50
 MAX_SECONDS = 240  # a signature is accepted for 5 minutes after it is made
@@ -175,12 +166,6 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk's threads")
     parser.add_argument("--only", type=comma_choices(DATABASES), default=DATABASES)
-    parser.add_argument(
-        "--variants",
-        type=comma_choices(tuple(VARIANTS)),
-        default=tuple(VARIANTS),
-        help=f"{','.join(VARIANTS)} (default all; '' for none)",
-    )
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="a PostgreSQL server URL")
     parser.add_argument("--before", help="another checkout whose code to measure beside this")
     parser.add_argument("--deliveries", type=int, help="how many to generate (default: sized)")
@@ -189,7 +174,6 @@ def main() -> int:
         parser.error(f"--seconds in (0, {MAX_SECONDS}], --connections and --threads positive")
 
     runs: list[tuple[str, dict[str, str], tuple[str, ...]]] = [("", {}, ())]
-    runs += [(f"-{name}", *VARIANTS[name]) for name in args.variants]
     if args.before:
         runs.append(("-before", {"PYTHONPATH": str(Path(args.before).resolve())}, ()))
     print(f"{args.connections} connections, {args.threads} wrk threads, {args.seconds:g} s a run")

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.deps import KnobsDep, Now, SessionDep, SettingsDep, WriterDep
+from app.deps import KnobsDep, Now, SessionDep, SettingsDep, committed_apart
 from app.errors import BadRequest, DomainError
 from app.logs import note_refusal
 from app.models.inbound import ContactIn, ContactResult
@@ -139,7 +139,7 @@ async def read_submission(request: Request) -> Submission:
 
 async def counted_submission(
     submission: Annotated[Submission, Depends(read_submission)],
-    writer: WriterDep,
+    request: Request,
     settings: SettingsDep,
     now: Now,
 ) -> Submission:
@@ -150,14 +150,15 @@ async def counted_submission(
     other's tickets.
     """
     try:
-        await writer(
+        await committed_apart(
+            request,
             lambda session: service.count_hit(
                 submission.client,
                 session=session,
                 now=now,
                 limit=settings.contact_rate_limit,
                 window_seconds=settings.contact_rate_window_seconds,
-            )
+            ),
         )
     except DomainError as exc:
         raise (FormPageError.of(exc) if submission.wants_html else exc) from exc

@@ -15,22 +15,20 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from app import metrics
-from app.deps import KnobsDep, Now, SettingsDep, WriterDep, authenticate_bearer
-from app.enums import QuarantineReason, Role
+from app.deps import KnobsDep, Now, SettingsDep, authenticate_bearer, request_unit_of_work
+from app.enums import Role
 from app.errors import (
     BadRequest,
     DomainError,
     Forbidden,
     NotAcceptable,
-    PayloadTooLarge,
     Unauthorized,
     UnsupportedMediaType,
 )
 from app.models.inbound import InboundResult
 from app.models.message import MAX_TOKEN_CHARS
 from app.routers._responses import problems
-from app.services.intake import emails
-from app.services.intake import quarantine as quarantine_service
+from app.services.intake import receiving
 from app.services.intake.parsing import (
     InboundEmail,
     MalformedEmail,
@@ -40,7 +38,6 @@ from app.services.intake.parsing import (
 )
 from app.services.intake.parsing.deliveries import RAW_MIME, read_delivery
 from app.services.intake.parsing.forms import parse_form
-from app.services.intake.quarantine import Held
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/inbound/email", tags=["inbound"])
@@ -175,79 +172,54 @@ StoreDelivery = Callable[[Delivery], Awaitable[InboundResult]]
 
 
 async def delivery_store(
-    write: WriterDep, knobs: KnobsDep, now: Now, settings: SettingsDep
+    request: Request, knobs: KnobsDep, now: Now, settings: SettingsDep
 ) -> StoreDelivery:
     """How this request stores its delivery: as a ticket, or quarantined raw when it cannot be
-    one (P1); committed before the answer, 503 when nothing could be stored (a retry comes)."""
-
-    async def quarantine(delivery: Delivery, error: Exception, reason: QuarantineReason) -> Held:
-        held = await write(
-            quarantine_service.holding(
-                delivery.body,
-                source=delivery.provider,
-                reason=reason,
-                detail=f"{type(error).__name__}: {error}",
-                content_type=delivery.content_type,
-                now=now,
-                replay_token=delivery.token,
-            )
-        )
-        metrics.count_delivery(delivery.provider, "duplicate" if held.duplicate else "quarantined")
-        return held
+    one (P1); committed before the answer (the request's unit of work), 503 when nothing could
+    be stored because the database is away (the provider retries)."""
 
     async def store(delivery: Delivery) -> InboundResult:
+        read = await _read(delivery)
+        as_received = receiving.Delivery(
+            delivery.provider, delivery.body, delivery.content_type, delivery.token
+        )
         try:
-            email = await _read(delivery)
-        except Exception as exc:  # P1: whatever the reader says, the delivery is kept
-            if not isinstance(exc, MalformedEmail):
-                log.exception("reading a %s delivery failed", delivery.provider)
-            held = await quarantine(delivery, exc, quarantine_service.reason_of(exc))
-            return _quarantined(held)
-        try:
-            result = await write(
-                emails.storing(
-                    email,
+            async with request_unit_of_work(request) as session:
+                received = await run_in_threadpool(
+                    receiving.receive,
+                    as_received,
+                    read,
+                    session=session,
                     knobs=knobs,
                     now=now,
                     max_file_bytes=settings.max_file_bytes,
-                    replay_token=delivery.token,
                 )
-            )
-        except PayloadTooLarge as exc:  # one file over its limit, the message within its own
-            held = await quarantine(delivery, exc, QuarantineReason.FILE_TOO_LARGE)
-            return _quarantined(held)
         except DomainError:  # a replayed token, an outage
-            metrics.count_delivery(email.provider, "rejected")
+            metrics.count_delivery(delivery.provider, "rejected")
             raise
-        except Exception as exc:  # a bug in intake: the delivery is kept, staff are told
-            log.exception("storing a %s delivery failed", delivery.provider)
-            held = await quarantine(delivery, exc, QuarantineReason.INTAKE_ERROR)
-            return _quarantined(held)
-        metrics.count_delivery(email.provider, "duplicate" if result.duplicate else "stored")
+        outcome = "quarantined" if received.reason is not None else "stored"
+        metrics.count_delivery(delivery.provider, "duplicate" if received.duplicate else outcome)
         return InboundResult(
-            ticket_id=result.ticket_id,
-            ticket_number=result.ticket_number,
-            duplicate=result.duplicate,
+            ticket_id=received.ticket_id,
+            ticket_number=received.ticket_number,
+            duplicate=received.duplicate,
+            quarantined=received.quarantine_id is not None and received.ticket_id is None,
+            quarantine_id=received.quarantine_id,
         )
 
     return store
 
 
-def _quarantined(held: Held) -> InboundResult:
-    """The answer for a quarantined delivery: its item, or the ticket a retry made of it."""
-    return InboundResult(
-        ticket_id=held.ticket_id,
-        ticket_number=held.ticket_number,
-        duplicate=held.duplicate,
-        quarantined=held.ticket_id is None,
-        quarantine_id=held.id,
-    )
-
-
-async def _read(delivery: Delivery) -> InboundEmail:
-    if len(delivery.body) <= INLINE_PARSE_BYTES:
-        return delivery.read()
-    return await run_in_threadpool(delivery.read)
+async def _read(delivery: Delivery) -> InboundEmail | Exception:
+    """The delivery read, or what reading it raised (P1: the delivery is kept either way)."""
+    try:
+        if len(delivery.body) <= INLINE_PARSE_BYTES:
+            return delivery.read()
+        return await run_in_threadpool(delivery.read)
+    except Exception as exc:
+        if not isinstance(exc, MalformedEmail):
+            log.exception("reading a %s delivery failed", delivery.provider)
+        return exc
 
 
 StoreDep = Annotated[StoreDelivery, Depends(delivery_store)]

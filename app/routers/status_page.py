@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from app.deps import Now, SessionDep, SettingsDep, WriterDep
+from app.deps import Now, SessionDep, SettingsDep, committed_apart
 from app.errors import NotFound
 from app.rendering import render
 from app.routers._responses import problems
@@ -15,17 +15,18 @@ from app.services.tickets import status_page
 router = APIRouter(tags=["status"])
 
 
-async def counted(request: Request, writer: WriterDep, settings: SettingsDep, now: Now) -> None:
+async def counted(request: Request, settings: SettingsDep, now: Now) -> None:
     """Rate limit per client address, shared by every API process (as the contact form)."""
     client = "status:" + (request.client.host if request.client else "unknown")
-    await writer(
+    await committed_apart(
+        request,
         lambda session: contact_form.count_hit(
             client[:64],
             session=session,
             now=now,
             limit=settings.status_rate_limit,
             window_seconds=settings.contact_rate_window_seconds,
-        )
+        ),
     )
 
 

@@ -34,18 +34,17 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 from app import metrics
-from app.enums import AfterStore, QuarantineReason
-from app.errors import PayloadTooLarge
-from app.group_commit import commit_alone
+from app.db import committed
+from app.enums import AfterStore
 from app.models.base import utcnow
 from app.runners.leases import lease_holder
-from app.services.intake import emails, quarantine
-from app.services.intake.parsing import MalformedEmail, from_mime
+from app.services.intake import receiving
+from app.services.intake.parsing import InboundEmail, MalformedEmail, from_mime
 from app.services.knobs import Knobs
 from app.services.mailboxes import records
 from app.services.mailboxes.imap import IMAP_ERRORS, ImapConnection, ResponseTooLarge
@@ -305,13 +304,11 @@ class MailPoller:
         if len(raw) > limit:
             await self._leave(box, uid, _larger_than_announced(len(raw), announced, limit), raw)
             return Taken.LEFT
-        why, new = await self._store_one(box, uid, raw)
-        if why is not None:
-            await self._set_aside(box, uid, why, raw)
+        received = await self._store_one(box, uid, raw)
         await self._settle(connection, box, [uid])
-        if why is not None:
+        if received.quarantine_id is not None:
             return Taken.QUARANTINED
-        return Taken.STORED if new else Taken.DUPLICATE
+        return Taken.DUPLICATE if received.duplicate else Taken.STORED
 
     @staticmethod
     async def _fetch(connection: ImapConnection, uid: int, item: str) -> bytes | None:
@@ -320,60 +317,41 @@ class MailPoller:
         # The server names what it sends: BODY[]<0> for a partial fetch, BODY[HEADER]...
         return next((value for key, value in fetched.items() if key.startswith(b"BODY[")), None)
 
-    async def _store_one(
-        self, box: Reading, uid: int, raw: bytes
-    ) -> tuple[tuple[QuarantineReason, str] | None, bool]:
-        """(why it could not become a ticket, or None; whether it was new) for one message."""
+    async def _store_one(self, box: Reading, uid: int, raw: bytes) -> receiving.Received:
+        """One message stored as a ticket, or quarantined raw when it cannot be one (P1): then
+        it is flagged or moved like a stored one, so it never blocks the mailbox. An outage
+        raises: the message stays unread and is fetched again."""
+        read: InboundEmail | Exception
         try:
-            email = from_mime(raw, provider="imap")
+            read = from_mime(raw, provider="imap")
         except Exception as exc:  # P1: whatever the reader says, the message is kept
             if not isinstance(exc, MalformedEmail):
                 log.exception("mailbox %s: reading UID %d failed", box.name, uid)
-            return (quarantine.reason_of(exc), f"{type(exc).__name__}: {exc}"), False
-        try:
-            result = await self._unit(
-                emails.storing(
-                    email,
-                    knobs=self._knobs,
-                    now=utcnow(),
-                    max_file_bytes=self._max_file_bytes,
-                )
-            )
-        except PayloadTooLarge as exc:  # one file over its limit, the message within its own
-            return (QuarantineReason.FILE_TOO_LARGE, exc.detail), False
-        except DBAPIError:
-            raise  # an outage: the message stays unread and is fetched again
-        except Exception as exc:  # a bug in intake: the message is kept, staff are told
-            log.exception("mailbox %s: storing UID %d failed", box.name, uid)
-            return (QuarantineReason.INTAKE_ERROR, f"{type(exc).__name__}: {exc}"), False
-        metrics.count_delivery("imap", "duplicate" if result.duplicate else "stored")
-        log.info(
-            "mailbox %s: UID %d %s ticket %s",
-            box.name,
-            uid,
-            "was already on" if result.duplicate else "stored on",
-            result.ticket_number,
-        )
-        return None, not result.duplicate
-
-    async def _set_aside(
-        self, box: Reading, uid: int, why: tuple[QuarantineReason, str], raw: bytes
-    ) -> None:
-        """A message within the size limit that cannot become a ticket is quarantined raw
-        (P1); it is then flagged or moved like a stored one, so it never blocks the mailbox."""
-        reason, detail = why
-        held = await self._unit(
-            quarantine.holding(
-                raw,
-                source=f"mailbox:{box.id}",
-                reason=reason,
-                detail=detail,
-                content_type="message/rfc822",
+            read = exc
+        delivery = receiving.Delivery(f"mailbox:{box.id}", raw, "message/rfc822")
+        received = await self._unit(
+            lambda session: receiving.receive(
+                delivery,
+                read,
+                session=session,
+                knobs=self._knobs,
                 now=utcnow(),
+                max_file_bytes=self._max_file_bytes,
             )
         )
-        metrics.count_delivery("imap", "duplicate" if held.duplicate else "quarantined")
-        log.warning("mailbox %s: UID %d quarantined (%s)", box.name, uid, reason)
+        if received.reason is not None:
+            metrics.count_delivery("imap", "quarantined")
+            log.warning("mailbox %s: UID %d quarantined (%s)", box.name, uid, received.reason)
+            return received
+        metrics.count_delivery("imap", "duplicate" if received.duplicate else "stored")
+        where = (
+            f"ticket {received.ticket_number}"
+            if received.ticket_number
+            else f"quarantine item {received.quarantine_id}"
+        )
+        already = "was already" if received.duplicate else "stored"
+        log.info("mailbox %s: UID %d %s on %s", box.name, uid, already, where)
+        return received
 
     async def _settle(self, connection: ImapConnection, box: Reading, uids: list[int]) -> None:
         """Flag or move what is stored (only now: a crash before this fetches them again)."""
@@ -439,7 +417,7 @@ class MailPoller:
                 await connection.call("idle_done")
 
     async def _unit(self, work: Callable[[Session], T]) -> T:
-        return await commit_alone(self._engine, work, turn=self._turn)
+        return await committed(self._engine, work, turn=self._turn)
 
 
 def _larger_than_announced(size: int, announced: int, limit: int) -> str:

@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app import logs
-from app.group_commit import commit_alone
+from app.db import committed
 from app.models.base import utcnow
 from app.models.ticket import Ticket
 from app.runners.leases import lease_holder
@@ -262,7 +262,7 @@ class Worker:
         )
 
     async def _unit(self, work: Callable[[Session], T]) -> T:
-        return await commit_alone(self._engine, work, turn=self._turn)
+        return await committed(self._engine, work, turn=self._turn)
 
 
 def _domain(address: str) -> str:

@@ -109,6 +109,10 @@ def test_postgresql_refusing_connections_is_a_503_and_the_server_recovers_alone(
             )
         ).one()
     assert tuple(counts) == (MESSAGES, 0, 0)  # one ticket each, none half-stored
+    # Issue 27: an outage is one line per refused request, not a traceback each.
+    log = server.log.read_text(errors="replace")
+    assert log.count("database unavailable on POST /api/v1/inbound/email/mailgun") == answers[503]
+    assert log.count("Traceback") <= 2, log
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -1,7 +1,6 @@
 """Ingesting email: every message in, exactly once, on the right ticket (R6, R12, R15)."""
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,6 +8,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.enums import Channel, Status
@@ -49,29 +49,6 @@ def check_sizes(attachments: tuple[InboundAttachment, ...], *, max_file_bytes: i
             )
 
 
-def storing(
-    email: InboundEmail,
-    *,
-    knobs: Knobs,
-    now: datetime,
-    max_file_bytes: int,
-    replay_token: str | None = None,
-) -> Callable[[Session], IngestResult]:
-    """The unit of work that stores one delivery (see `ingest_email`), for the writer to run."""
-
-    def work(session: Session) -> IngestResult:
-        return ingest_email(
-            email,
-            session=session,
-            knobs=knobs,
-            now=now,
-            max_file_bytes=max_file_bytes,
-            replay_token=replay_token,
-        )
-
-    return work
-
-
 def ingest_email(
     email: InboundEmail,
     *,
@@ -104,10 +81,19 @@ def ingest_email(
         # The signature covers only timestamp and token: a new message under a used token is
         # someone replaying a captured request.
         raise Forbidden("This webhook token was used before: a replayed request is refused.")
-    # A concurrent delivery of the same message (PostgreSQL) breaks the unique index on
-    # Message-ID once the other commits; the writer then runs this unit again, and the rerun
-    # answers with the stored copy (app.group_commit.run_alone).
-    result = _store(email, session=session, knobs=knobs, now=now, received_at=received_at or now)
+    try:
+        with session.begin_nested():
+            result = _store(
+                email, session=session, knobs=knobs, now=now, received_at=received_at or now
+            )
+    except IntegrityError:
+        # A concurrent delivery of the same message (PostgreSQL) broke the unique index on
+        # its Message-ID or provider id when it committed: the savepoint is undone and the
+        # answer is the copy the other stored (P1: one message, one ticket).
+        duplicate = _stored_copy(email, session=session)
+        if duplicate is None:
+            raise
+        return duplicate
     log.info("inbound %s message stored on ticket %s", email.provider, result.ticket_number)
     return result
 
@@ -306,7 +292,10 @@ def _may_write_on(about: Row[Any], sender: str, *, session: Session) -> bool:
 
 _BLOBS = table_of(AttachmentBlob)
 _BLOB_BY_HASH = select(_BLOBS.c.id).where(_BLOBS.c.sha256 == bindparam("sha256"))
-_INSERT_BLOB = insert(_BLOBS).returning(_BLOBS.c.id)
+_INSERT_BLOBS = {
+    "sqlite": sqlite_insert(_BLOBS).on_conflict_do_nothing().returning(_BLOBS.c.id),
+    "postgresql": postgresql_insert(_BLOBS).on_conflict_do_nothing().returning(_BLOBS.c.id),
+}
 _INSERT_ATTACHMENT = insert(table_of(Attachment))
 
 
@@ -333,8 +322,8 @@ def store_attachments(
 def _blob_id(attachment: InboundAttachment, *, session: Session) -> int:
     """The stored content's id, written now if no message carried it before.
 
-    A concurrent delivery storing the same content breaks the unique index on the hash; the
-    writer runs the unit again and the rerun finds the content stored.
+    A concurrent delivery storing the same content at once waits for the other's commit, then
+    inserts nothing (ON CONFLICT DO NOTHING) and reads the content the other stored.
     """
     connection = session.connection()
     blob_id: int | None = connection.execute(_BLOB_BY_HASH, {"sha256": attachment.sha256}).scalar()
@@ -345,5 +334,9 @@ def _blob_id(attachment: InboundAttachment, *, session: Session) -> int:
             "data": attachment.data,
             "created_at": utcnow(),
         }
-        blob_id = connection.execute(_INSERT_BLOB, row).scalar_one()
+        inserted = connection.execute(_INSERT_BLOBS[connection.dialect.name], row).scalar()
+        blob_id = (
+            inserted
+            or connection.execute(_BLOB_BY_HASH, {"sha256": attachment.sha256}).scalar_one()
+        )
     return blob_id

@@ -10,12 +10,12 @@ its sender. A redelivery of the same bytes finds its item instead of adding one.
 
 import hashlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import RowMapping, delete, func, insert, select, text, update
+from sqlalchemy import RowMapping, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from app.engine import sla
@@ -47,6 +47,12 @@ _ITEMS = select(*_SHOWN, _TICKETS.c.number.label("ticket_number")).outerjoin(
     _TICKETS, _TICKETS.c.id == _QUARANTINE.c.ticket_id
 )
 HELD = _QUARANTINE.c.released_at.is_(None)
+_HOLDS = {
+    "sqlite": sqlite_insert(_QUARANTINE).on_conflict_do_nothing().returning(_QUARANTINE.c.id),
+    "postgresql": postgresql_insert(_QUARANTINE)
+    .on_conflict_do_nothing()
+    .returning(_QUARANTINE.c.id),
+}
 
 
 @dataclass(frozen=True)
@@ -111,20 +117,15 @@ def hold(
         "dedup_key": dedup_key,
         "raw": raw,
     }
-    # A concurrent redelivery breaks the unique dedup key once the other commits; the writer
-    # runs this unit again and the rerun finds the item (app.group_commit.run_alone).
-    item_id: int = (
-        session.connection()
-        .execute(insert(_QUARANTINE).returning(_QUARANTINE.c.id), row)
-        .scalar_one()
-    )
+    # A concurrent redelivery waits for the other's commit, then inserts nothing (ON CONFLICT
+    # DO NOTHING on the dedup key) and answers with the item the other kept.
+    connection = session.connection()
+    item_id: int | None = connection.execute(_HOLDS[connection.dialect.name], row).scalar()
+    if item_id is None:
+        kept = connection.execute(_ITEMS.where(_QUARANTINE.c.dedup_key == dedup_key)).one()
+        return Held(kept.id, True, kept.ticket_id, kept.ticket_number)
     log.warning("delivery from %s quarantined as item %d: %s", source, item_id, reason)
     return Held(item_id, False)
-
-
-def holding(raw: bytes, **facts: Any) -> Callable[[Session], Held]:
-    """The unit of work that quarantines one delivery (see `hold`), for a writer to run."""
-    return lambda session: hold(raw, session=session, **facts)
 
 
 def _read(row: RowMapping) -> QuarantineRead:
