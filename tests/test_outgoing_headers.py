@@ -194,18 +194,15 @@ class Scenario:
             body="Il sito è giù.",
             received_at=at,
         )
-        fields = {
-            "message_id": message_id or f"{uuid.uuid4().hex}@rossi.it",
-            "references": [*BAD_REFERENCES, "first@x.example"],
-        }
+        typed = opening.TicketRequest.typed(
+            request,
+            now=at,
+            message_id=message_id or f"{uuid.uuid4().hex}@rossi.it",
+            references=(*BAD_REFERENCES, "first@x.example"),
+        )
         with unit_of_work(get_engine(self.db)) as session:
             opened = opening.open_ticket(
-                request,
-                session=session,
-                knobs=self.knobs,
-                actor="test",
-                now=at,
-                message_fields=fields,
+                typed, session=session, knobs=self.knobs, actor="test", now=at
             )
         return opened.id, opened.number
 

@@ -1,6 +1,8 @@
 """Messages exchanged on a ticket and their attachments (stored once per content hash)."""
 
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 from pydantic import ConfigDict
 from sqlalchemy import LargeBinary, UniqueConstraint
@@ -41,6 +43,45 @@ class MessageBase(SQLModel):
     """Sent by an automatic system (auto-reply, bounce, list): never answered automatically."""
     received_at: datetime = Field(sa_type=UTCDateTime)
     """When it was received (inbound) or written (outbound)."""
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message's columns as it is written: one model for what a customer sent (an email,
+    the contact form, a request typed by staff) and for our own emails' copies."""
+
+    direction: str  # inbound | outbound
+    channel: Channel
+    text: str
+    received_at: datetime
+    from_email: str = ""
+    from_name: str = ""
+    subject: str = ""
+    text_stripped: str | None = None  # None: the text itself
+    html: str | None = None
+    message_id: str | None = None
+    provider: str | None = None
+    provider_id: str | None = None
+    in_reply_to: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    to: tuple[str, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    auto_submitted: bool = False
+    auto_reason: str | None = None
+
+    def row(self, ticket_id: int, *, created_at: datetime) -> dict[str, Any]:
+        """The row of the message table, on `ticket_id`."""
+        columns = asdict(self)
+        return {
+            **columns,
+            "text_stripped": self.text if self.text_stripped is None else self.text_stripped,
+            "in_reply_to": list(self.in_reply_to),
+            "references": list(self.references),
+            "to": list(self.to),
+            "headers": [list(header) for header in self.headers],
+            "ticket_id": ticket_id,
+            "created_at": created_at,
+        }
 
 
 class Message(MessageBase, table=True):

@@ -39,7 +39,11 @@ def _open(db: str, received_at: datetime, subject: str = "Sito lento", **fields:
     }
     with unit_of_work(get_engine(db)) as session:
         opened = opening.open_ticket(
-            TicketCreate(**values), session=session, knobs=KNOBS, actor="test", now=received_at
+            opening.TicketRequest.typed(TicketCreate(**values), now=received_at),
+            session=session,
+            knobs=KNOBS,
+            actor="test",
+            now=received_at,
         )
     return opened.id
 

@@ -103,14 +103,12 @@ def open_email(
         **request,
     }
     with unit_of_work(get_engine(db)) as session:
-        opened = opening.open_ticket(
+        request = opening.TicketRequest.typed(
             TicketCreate(**values),
-            session=session,
-            knobs=knobs,
-            actor="test",
             now=at,
-            message_fields={"message_id": message_id or f"{uuid.uuid4().hex}@rossi.it"},
+            message_id=message_id or f"{uuid.uuid4().hex}@rossi.it",
         )
+        opened = opening.open_ticket(request, session=session, knobs=knobs, actor="test", now=at)
     return opened.id
 
 
@@ -522,12 +520,15 @@ async def test_an_urgent_email_out_of_hours_rings_the_phone_through_the_signed_w
         saturday = rome("2026-11-28T10:00:00+01:00")
         with unit_of_work(get_engine(db)) as work:
             opening.open_ticket(
-                TicketCreate(
-                    channel=Channel.EMAIL,
-                    from_email="mario@rossi.it",
-                    subject="URGENTE server giù",
-                    body="Non va niente.",
-                    received_at=saturday,
+                opening.TicketRequest.typed(
+                    TicketCreate(
+                        channel=Channel.EMAIL,
+                        from_email="mario@rossi.it",
+                        subject="URGENTE server giù",
+                        body="Non va niente.",
+                        received_at=saturday,
+                    ),
+                    now=saturday,
                 ),
                 session=work,
                 knobs=knobs_from(settings),

@@ -12,7 +12,7 @@ from app.models.calendar import Calendar
 from app.models.contract import Contract
 from app.models.customer import Customer, CustomerDomain
 from app.models.ticket import TicketCreate
-from app.services.intake.opening import OpenedTicket, open_ticket
+from app.services.intake.opening import OpenedTicket, TicketRequest, open_ticket
 from app.services.knobs import Knobs
 
 KNOBS = Knobs(support_hours=None, at_risk_fraction=0.25)
@@ -61,13 +61,9 @@ def opened(session: Session) -> Callable[..., OpenedTicket]:
             "received_at": now,
             **overrides,
         }
-        return open_ticket(
-            TicketCreate(**values),
-            session=session,
-            knobs=KNOBS,
-            actor="test",
-            now=now,
-            auto_submitted=auto_submitted,
+        request = TicketRequest.typed(
+            TicketCreate(**values), now=now, auto_submitted=auto_submitted
         )
+        return open_ticket(request, session=session, knobs=KNOBS, actor="test", now=now)
 
     return open_

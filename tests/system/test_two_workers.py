@@ -38,8 +38,14 @@ def _queue_receipts(db: str) -> None:
     with unit_of_work(get_engine(db)) as session:
         for n in range(RECEIPTS):
             opening.open_ticket(
-                TicketCreate(
-                    channel=Channel.EMAIL, from_email=f"c{n}@rossi.it", subject=f"R {n}", body="?"
+                opening.TicketRequest.typed(
+                    TicketCreate(
+                        channel=Channel.EMAIL,
+                        from_email=f"c{n}@rossi.it",
+                        subject=f"R {n}",
+                        body="?",
+                    ),
+                    now=now,
                 ),
                 session=session,
                 knobs=knobs,

@@ -2,17 +2,19 @@
 
 import math
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, text
 from sqlmodel import Session, col, select
 
+from app.enums import Channel
 from app.errors import TooManyRequests
 from app.models.inbound import ContactHit, ContactIn, ContactResult
 from app.models.ticket import TicketCreate
 from app.services.directory import terms
-from app.services.intake.emails import check_sizes, store_attachments
-from app.services.intake.opening import open_ticket
+from app.services.intake.attachments import check_sizes
+from app.services.intake.opening import TicketRequest, open_ticket
 from app.services.intake.parsing import InboundAttachment, UploadedFile, sanitize_filename
 from app.services.knobs import Knobs
 
@@ -79,14 +81,14 @@ def submit(
             ticket_number=f"{now:%Y}-{secrets.randbelow(10**6):06d}",
             take_charge_due_at=decision.take_charge_due_at,
         )
-    request = TicketCreate(
-        channel="web_form",
+    typed = TicketCreate(
+        channel=Channel.WEB_FORM,
         from_email=form.email,
         from_name=form.name,
         subject=form.subject,
         body=form.message,
         received_at=now,
     )
+    request = replace(TicketRequest.typed(typed, now=now), attachments=attachments)
     ticket = open_ticket(request, session=session, knobs=knobs, actor=ACTOR, now=now)
-    store_attachments(ticket.message_id, attachments, session=session)
     return ContactResult(ticket_number=ticket.number, take_charge_due_at=ticket.take_charge_due_at)

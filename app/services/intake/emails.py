@@ -1,25 +1,26 @@
 """Ingesting email: every message in, exactly once, on the right ticket (R6, R12, R15)."""
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert
+from sqlalchemy import Row, bindparam
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.enums import Channel, Status
-from app.errors import Forbidden, PayloadTooLarge
-from app.models.base import table_of, utcnow
+from app.errors import Forbidden
+from app.models.base import table_of
 from app.models.common import one_line
-from app.models.message import MAX_SUBJECT, Attachment, AttachmentBlob, Message, WebhookToken
-from app.models.ticket import MAX_BODY_CHARS, Ticket, TicketCreate
+from app.models.message import MAX_SUBJECT, Message, NewMessage, WebhookToken
+from app.models.ticket import MAX_BODY_CHARS, Ticket
 from app.services.directory import terms
-from app.services.intake.opening import open_ticket
-from app.services.intake.parsing import InboundAttachment, InboundEmail, extract_ticket_tag
+from app.services.intake.attachments import check_sizes, store_attachments
+from app.services.intake.opening import TicketRequest, open_ticket
+from app.services.intake.parsing import InboundEmail, extract_ticket_tag
 from app.services.knobs import Knobs
 from app.services.tickets import audit
 from app.services.tickets.conversation import add_message
@@ -36,17 +37,6 @@ class IngestResult:
     ticket_id: int
     ticket_number: str
     duplicate: bool
-
-
-def check_sizes(attachments: tuple[InboundAttachment, ...], *, max_file_bytes: int) -> None:
-    """413 before anything is stored when one file is over the limit."""
-    for attachment in attachments:
-        if attachment.size > max_file_bytes:
-            raise PayloadTooLarge(
-                f"The attachment {attachment.filename!r} is {attachment.size} bytes; the limit "
-                f"is {max_file_bytes} bytes per file. Nothing was stored.",
-                limit_bytes=max_file_bytes,
-            )
 
 
 def ingest_email(
@@ -147,74 +137,23 @@ def _stored_copy(email: InboundEmail, *, session: Session) -> IngestResult | Non
 def _store(
     email: InboundEmail, *, session: Session, knobs: Knobs, now: datetime, received_at: datetime
 ) -> IngestResult:
-    fields: dict[str, Any] = {
-        "text": email.text,
-        "text_stripped": email.text_stripped,
-        "message_id": email.message_id,
-        "provider": email.provider,
-        "provider_id": email.provider_id if not email.message_id else None,
-        "in_reply_to": list(email.in_reply_to),
-        "references": list(email.references),
-        "to": list(email.to),
-        "html": email.html,
-        "headers": [[name, value] for name, value in email.headers],
-        "auto_reason": email.auto_reason,
-        "from_email": email.from_email,
-        # One line, whatever a provider decoded (a subject encoded twice, U+2028): P2.
-        "from_name": one_line(email.from_name)[:200],
-        "subject": one_line(email.subject)[:MAX_SUBJECT],
-        "auto_submitted": email.auto_submitted,
-    }
+    """The message on the ticket it replies to, or on a new one; its files; its audit."""
+    message = message_of(email, received_at=received_at)
     thread = thread_of(email, session=session)
-    ticket = thread.joined
-    if ticket is not None:
-        assert ticket.id is not None
-        message_id = add_message(
-            ticket.id,
-            session=session,
-            direction="inbound",
-            channel=ticket.channel,
-            received_at=received_at,
-            **fields,
-        )
-        audit.record(
-            ticket.id,
-            session=session,
-            actor=ACTOR,
-            kind="message_received",
-            at=now,
-            data={"message_id": email.message_id, "auto_submitted": email.auto_submitted},
-        )
-        if ticket.status == Status.RESOLVED and not email.auto_submitted:
-            # The customer replied: the problem is back. Automatic mail never reopens.
-            reopen(ticket, session=session, actor=ACTOR, now=now, reason="the customer replied")
-        result = IngestResult(ticket_id=ticket.id, ticket_number=ticket.number, duplicate=False)
+    if thread.joined is not None:
+        result = _join(thread.joined, email, message, session=session, now=now)
     else:
         # A reply to a closed ticket, or a stranger's reply, starts a new one linked to the old.
-        linked_id = thread.linked_id
-        request = TicketCreate.model_construct(
-            channel=Channel.EMAIL,
-            from_email=email.from_email,
-            from_name=fields["from_name"],
-            subject=fields["subject"],
+        request = TicketRequest(
+            message,
             body=email.text_stripped[:MAX_BODY_CHARS],
-            received_at=received_at,
-            category=None,
+            attachments=email.attachments,
+            parent_ticket_id=thread.linked_id,
         )
-        opened = open_ticket(
-            request,
-            session=session,
-            knobs=knobs,
-            actor=ACTOR,
-            now=now,
-            auto_submitted=email.auto_submitted,
-            message_fields=fields,
-            parent_ticket_id=linked_id,
-        )
-        message_id = opened.message_id
-        if linked_id is not None:
+        opened = open_ticket(request, session=session, knobs=knobs, actor=ACTOR, now=now)
+        if thread.linked_id is not None:
             audit.record(
-                linked_id,
+                thread.linked_id,
                 session=session,
                 actor=ACTOR,
                 kind="follow_up",
@@ -222,7 +161,6 @@ def _store(
                 data={"ticket_id": opened.id, "ticket_number": opened.number},
             )
         result = IngestResult(ticket_id=opened.id, ticket_number=opened.number, duplicate=False)
-    store_attachments(message_id, email.attachments, session=session)
     if email.sender_source is not None:
         # The first From named nobody: say which header (or which staff member) gave the sender.
         audit.record(
@@ -234,6 +172,53 @@ def _store(
             data={"source": email.sender_source, "message_id": email.message_id},
         )
     return result
+
+
+def message_of(email: InboundEmail, *, received_at: datetime) -> NewMessage:
+    """The columns of an inbound email's message."""
+    return NewMessage(
+        direction="inbound",
+        channel=Channel.EMAIL,
+        text=email.text,
+        received_at=received_at,
+        text_stripped=email.text_stripped,
+        message_id=email.message_id,
+        provider=email.provider,
+        provider_id=email.provider_id if not email.message_id else None,
+        in_reply_to=tuple(email.in_reply_to),
+        references=tuple(email.references),
+        to=tuple(email.to),
+        html=email.html,
+        headers=tuple((name, value) for name, value in email.headers),
+        auto_reason=email.auto_reason,
+        from_email=email.from_email,
+        # One line, whatever a provider decoded (a subject encoded twice, U+2028): P2.
+        from_name=one_line(email.from_name)[:200],
+        subject=one_line(email.subject)[:MAX_SUBJECT],
+        auto_submitted=email.auto_submitted,
+    )
+
+
+def _join(
+    ticket: Ticket, email: InboundEmail, message: NewMessage, *, session: Session, now: datetime
+) -> IngestResult:
+    """The message added to the ticket it replies to (locked), which it may reopen."""
+    assert ticket.id is not None
+    # On the ticket's own channel: a reply by email to a web-form ticket stays in its thread.
+    message_id = add_message(ticket.id, replace(message, channel=ticket.channel), session=session)
+    store_attachments(message_id, email.attachments, session=session)
+    audit.record(
+        ticket.id,
+        session=session,
+        actor=ACTOR,
+        kind="message_received",
+        at=now,
+        data={"message_id": email.message_id, "auto_submitted": email.auto_submitted},
+    )
+    if ticket.status == Status.RESOLVED and not email.auto_submitted:
+        # The customer replied: the problem is back. Automatic mail never reopens.
+        reopen(ticket, session=session, actor=ACTOR, now=now, reason="the customer replied")
+    return IngestResult(ticket_id=ticket.id, ticket_number=ticket.number, duplicate=False)
 
 
 @dataclass(frozen=True)
@@ -288,55 +273,3 @@ def _may_write_on(about: Row[Any], sender: str, *, session: Session) -> bool:
         return True
     customer_id = about.customer_id
     return customer_id is not None and terms.match_customer(sender, session=session) == customer_id
-
-
-_BLOBS = table_of(AttachmentBlob)
-_BLOB_BY_HASH = select(_BLOBS.c.id).where(_BLOBS.c.sha256 == bindparam("sha256"))
-_INSERT_BLOBS = {
-    "sqlite": sqlite_insert(_BLOBS).on_conflict_do_nothing().returning(_BLOBS.c.id),
-    "postgresql": postgresql_insert(_BLOBS).on_conflict_do_nothing().returning(_BLOBS.c.id),
-}
-_INSERT_ATTACHMENT = insert(table_of(Attachment))
-
-
-def store_attachments(
-    message_id: int, attachments: tuple[InboundAttachment, ...], *, session: Session
-) -> None:
-    """The message's files, their content stored once per SHA-256 however many carry it."""
-    connection = session.connection()
-    for attachment in attachments:
-        blob_id = _blob_id(attachment, session=session)
-        connection.execute(
-            _INSERT_ATTACHMENT,
-            {
-                "message_id": message_id,
-                "blob_id": blob_id,
-                "filename": attachment.filename[:255],
-                "content_type": attachment.content_type[:255],
-                "size": attachment.size,
-                "sha256": attachment.sha256,
-            },
-        )
-
-
-def _blob_id(attachment: InboundAttachment, *, session: Session) -> int:
-    """The stored content's id, written now if no message carried it before.
-
-    A concurrent delivery storing the same content at once waits for the other's commit, then
-    inserts nothing (ON CONFLICT DO NOTHING) and reads the content the other stored.
-    """
-    connection = session.connection()
-    blob_id: int | None = connection.execute(_BLOB_BY_HASH, {"sha256": attachment.sha256}).scalar()
-    if blob_id is None:
-        row = {
-            "sha256": attachment.sha256,
-            "size": attachment.size,
-            "data": attachment.data,
-            "created_at": utcnow(),
-        }
-        inserted = connection.execute(_INSERT_BLOBS[connection.dialect.name], row).scalar()
-        blob_id = (
-            inserted
-            or connection.execute(_BLOB_BY_HASH, {"sha256": attachment.sha256}).scalar_one()
-        )
-    return blob_id

@@ -1,6 +1,7 @@
 """Intake: a request becomes a ticket with its customer, contract and SLA snapshot (R1-R16).
 
-The request's text becomes the first message of the ticket's conversation.
+One typed request (`TicketRequest`) for every way in: an email, the contact form, a request
+typed by staff. Its message becomes the first of the ticket's conversation, with its files.
 """
 
 from dataclasses import dataclass
@@ -11,11 +12,14 @@ from sqlalchemy import func, insert, select, text
 from sqlmodel import Session
 
 from app.engine import sla
-from app.enums import Status, Urgency
+from app.enums import Category, Status, Urgency
 from app.errors import Unprocessable, field_error
 from app.models.base import iso, table_of
+from app.models.message import NewMessage
 from app.models.ticket import Ticket, TicketCreate
 from app.services.directory import terms
+from app.services.intake.attachments import store_attachments
+from app.services.intake.parsing import InboundAttachment
 from app.services.knobs import Knobs
 from app.services.notifications import notify
 from app.services.tickets import audit, status_page
@@ -24,6 +28,36 @@ from app.services.tickets.snapshot import decision_columns, derived_columns
 
 # Clocks differ a little between the callers and us; beyond this, "received" is in the future.
 CLOCK_SKEW = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class TicketRequest:
+    """One request to open a ticket: its first message, the ticket's text, and what comes with
+    it. The ticket's channel, sender, subject and arrival are its first message's."""
+
+    message: NewMessage
+    body: str  # the ticket's text: the message without quoted replies, or as typed
+    category: Category | None = None
+    attachments: tuple[InboundAttachment, ...] = ()
+    parent_ticket_id: int | None = None  # the closed ticket, or another's, it follows up
+    receipt: bool = True  # whether the customer is sent a receipt
+
+    @classmethod
+    def typed(
+        cls, data: TicketCreate, *, now: datetime, receipt: bool = True, **message: Any
+    ) -> "TicketRequest":
+        """A request as typed (the API, the contact form): its text is its message's text."""
+        first = NewMessage(
+            direction="inbound",
+            channel=data.channel,
+            text=data.body,
+            received_at=data.received_at or now,
+            from_email=data.from_email,
+            from_name=data.from_name,
+            subject=data.subject,
+            **message,
+        )
+        return cls(first, data.body, data.category, receipt=receipt)
 
 
 @dataclass(frozen=True)
@@ -43,79 +77,32 @@ def create_ticket(
 
     Staff record requests by hand or import them: the customer gets no automatic receipt.
     """
-    opened = open_ticket(data, session=session, knobs=knobs, actor=actor, now=now, receipt=False)
+    request = TicketRequest.typed(data, now=now, receipt=False)
+    opened = open_ticket(request, session=session, knobs=knobs, actor=actor, now=now)
     ticket = session.get(Ticket, opened.id)
     assert ticket is not None  # written just now, in this transaction
     return ticket
 
 
 def open_ticket(
-    data: TicketCreate,
-    *,
-    session: Session,
-    knobs: Knobs,
-    actor: str,
-    now: datetime,
-    auto_submitted: bool = False,
-    message_fields: dict[str, Any] | None = None,
-    parent_ticket_id: int | None = None,
-    receipt: bool = True,
+    request: TicketRequest, *, session: Session, knobs: Knobs, actor: str, now: datetime
 ) -> OpenedTicket:
-    """Record a request with its customer, contract and SLA snapshot (R1-R12, R15, R16).
+    """Record a request with its customer, contract and SLA snapshot (R1-R12, R15, R16): the
+    ticket, its first message and files, and the audit entry, in the caller's transaction.
 
     The customer is sent a receipt with the number and the deadline (`receipt`), and an
     urgent email received while closed alerts the on-call staff (R15, R17).
     """
-    received_at = data.received_at or now
-    if received_at > now + CLOCK_SKEW:
+    message = request.message
+    if message.received_at > now + CLOCK_SKEW:
         raise Unprocessable(
             "received_at is in the future.",
             errors=[field_error("received_at", "must not be in the future")],
         )
-    sender = terms.sender_terms(data.from_email, session=session)
-    customer_id = sender.customer_id
-    facts = sla.RequestFacts(
-        received_at=received_at, channel=data.channel, subject=data.subject, category=data.category
-    )
-    decision = terms.decision_for(
-        facts,
-        customer_id=customer_id,
-        contracts=sender.contracts,
-        session=session,
-        support_hours=knobs.support_hours,
-        # Automatic mail never creates an urgent ticket (loops and noise).
-        urgency=Urgency.NONE if auto_submitted else None,
-    )
+    sender = terms.sender_terms(message.from_email, session=session)
+    decision = _decide(request, sender, session=session, knobs=knobs)
     ticket_id = _next_ticket_id(session)
-    number = f"{received_at.astimezone(UTC):%Y}-{ticket_id:06d}"
-    row = {
-        "id": ticket_id,
-        "number": number,
-        "status": Status.NEW,
-        "channel": data.channel,
-        "subject": data.subject,
-        "body": data.body,
-        "from_email": data.from_email,
-        "from_name": data.from_name,
-        "customer_id": customer_id,
-        "category": data.category,
-        "priority_handling": False,
-        "received_at": received_at,
-        "auto_submitted": auto_submitted,
-        "parent_ticket_id": parent_ticket_id,
-        "created_at": now,
-        "updated_at": now,
-        **decision_columns(decision),
-        **derived_columns(
-            urgent=decision.urgent,
-            take_charge_due_at=decision.take_charge_due_at,
-            clock_started_at=decision.clock_started_at,
-            target_seconds=decision.target_seconds,
-            taken_in_charge_at=None,
-            calendar=decision.calendar,
-            fraction=knobs.at_risk_fraction,
-        ),
-    }
+    row = _ticket_row(ticket_id, request, sender.customer_id, decision, knobs=knobs, now=now)
     # One INSERT statement: tickets are written with Core only (see lifecycle's `_save`).
     session.connection().execute(_INSERT_TICKET, row)
     audit.record(
@@ -132,52 +119,113 @@ def open_ticket(
             "urgency": decision.urgency,
         },
     )
-    message = {
-        "text": data.body,
-        "from_email": data.from_email,
-        "from_name": data.from_name,
-        "subject": data.subject,
-        "auto_submitted": auto_submitted,
-        **(message_fields or {}),
-    }
-    message_id = add_message(
-        ticket_id,
-        session=session,
-        direction="inbound",
-        channel=data.channel,
-        received_at=received_at,
-        created_at=now,
-        **message,
-    )
-    if receipt or decision.on_call_alert:
+    message_id = add_message(ticket_id, message, session=session, created_at=now)
+    store_attachments(message_id, request.attachments, session=session)
+    if request.receipt or decision.on_call_alert:
         # The ticket as just written (a copy, not read back, never added to the session).
         # Built by its constructor, never `model_construct`: the constructor is what makes
         # SQLAlchemy configure the mappers in a process that has not used them yet.
         ticket = Ticket(**row)
-        if receipt:
-            # What the receipt needs is known here: no need to read it back.
-            addressee = notify.Addressee(
-                language=sender.language,
-                status_token=status_page.new_link(ticket_id, session=session, now=now),
-                thread=notify.thread_headers(message.get("message_id"), message.get("references")),
-            )
-            notify.tell_customer(
-                ticket,
-                "receipt",
-                session=session,
-                mail=knobs.mail,
-                at=now,
-                cause="1",
-                addressee=addressee,
-            )
+        if request.receipt:
+            _send_receipt(ticket, message, sender.language, session=session, knobs=knobs, now=now)
         if decision.on_call_alert:
             # R15: an urgent email while closed reaches staff now (R17: nothing waits unseen).
             notify.on_call_alert(ticket, session=session, mail=knobs.mail, at=now)
     return OpenedTicket(
         id=ticket_id,
-        number=number,
+        number=row["number"],
         message_id=message_id,
         take_charge_due_at=decision.take_charge_due_at,
+    )
+
+
+def _decide(
+    request: TicketRequest, sender: terms.SenderTerms, *, session: Session, knobs: Knobs
+) -> sla.SlaDecision:
+    """The SLA decision for the request, on its sender's contracts (R1-R12)."""
+    message = request.message
+    facts = sla.RequestFacts(
+        received_at=message.received_at,
+        channel=message.channel,
+        subject=message.subject,
+        category=request.category,
+    )
+    return terms.decision_for(
+        facts,
+        customer_id=sender.customer_id,
+        contracts=sender.contracts,
+        session=session,
+        support_hours=knobs.support_hours,
+        # Automatic mail never creates an urgent ticket (loops and noise).
+        urgency=Urgency.NONE if message.auto_submitted else None,
+    )
+
+
+def _ticket_row(
+    ticket_id: int,
+    request: TicketRequest,
+    customer_id: int | None,
+    decision: sla.SlaDecision,
+    *,
+    knobs: Knobs,
+    now: datetime,
+) -> dict[str, Any]:
+    """The ticket's columns: the request's, the decision's and what derives from them."""
+    message = request.message
+    return {
+        "id": ticket_id,
+        "number": f"{message.received_at.astimezone(UTC):%Y}-{ticket_id:06d}",
+        "status": Status.NEW,
+        "channel": message.channel,
+        "subject": message.subject,
+        "body": request.body,
+        "from_email": message.from_email,
+        "from_name": message.from_name,
+        "customer_id": customer_id,
+        "category": request.category,
+        "priority_handling": False,
+        "received_at": message.received_at,
+        "auto_submitted": message.auto_submitted,
+        "parent_ticket_id": request.parent_ticket_id,
+        "created_at": now,
+        "updated_at": now,
+        **decision_columns(decision),
+        **derived_columns(
+            urgent=decision.urgent,
+            take_charge_due_at=decision.take_charge_due_at,
+            clock_started_at=decision.clock_started_at,
+            target_seconds=decision.target_seconds,
+            taken_in_charge_at=None,
+            calendar=decision.calendar,
+            fraction=knobs.at_risk_fraction,
+        ),
+    }
+
+
+def _send_receipt(
+    ticket: Ticket,
+    message: NewMessage,
+    language: str,
+    *,
+    session: Session,
+    knobs: Knobs,
+    now: datetime,
+) -> None:
+    """The customer's receipt: number and deadline, threaded under their message (R11)."""
+    assert ticket.id is not None
+    addressee = notify.Addressee(
+        language=language,
+        status_token=status_page.new_link(ticket.id, session=session, now=now),
+        thread=notify.thread_headers(message.message_id, list(message.references)),
+    )
+    notify.tell_customer(
+        ticket,
+        "receipt",
+        session=session,
+        mail=knobs.mail,
+        at=now,
+        cause="1",
+        addressee=addressee,
     )
 
 

@@ -22,7 +22,7 @@ from sqlmodel import Session, col
 from app.engine.business_hours import calendar_for
 from app.models.base import iso, table_of
 from app.models.customer import Customer
-from app.models.message import Message
+from app.models.message import Message, NewMessage
 from app.models.outbox import NOT_HELD, Outbox
 from app.models.ticket import Ticket
 from app.services.directory.customers import language_of
@@ -126,21 +126,20 @@ def tell_customer(
     )
     if not written:
         return  # this cause was told already
-    add_message(
-        ticket.id,
-        session=session,
+    copy = NewMessage(
         direction="outbound",
         channel=ticket.channel,
+        text=letter.text,
         received_at=at,
         message_id=message_id,
         from_email=mail.support_address,
         from_name=mail.company_name,
         subject=letter.subject,
-        text=letter.text,
         html=letter.html,
-        to=[ticket.from_email],
+        to=(ticket.from_email,),
         auto_submitted=True,
     )
+    add_message(ticket.id, copy, session=session)
 
 
 def alert_staff(
