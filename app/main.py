@@ -101,6 +101,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_database_error_handler(app)
     app.add_exception_handler(contact.FormPageError, contact.form_error_page)
+    _add_middleware(app, settings)
+    _add_routes(app)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    """Body limits, CORS for the contact form, security headers, the access log, proxies;
+    the last added is the outermost."""
 
     def limit_for(path: str) -> int:
         if path.startswith(LARGE_BODY_PREFIXES):
@@ -125,6 +133,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # contact form's rate limit counts it), whichever server runs the app.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
+
+def _add_routes(app: FastAPI) -> None:
+    """Pages and probes at the root; the API under its prefix, public routes first."""
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS), name="docs-assets")
     app.include_router(docs.router)
     app.include_router(health.router)
@@ -154,7 +165,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         internal.include_router(module.router)
     app.include_router(internal)
-    return app
 
 
 app = create_app()

@@ -158,6 +158,7 @@ def decide(
 
     `urgency` is the staff decision ("confirmed" or "rejected"); None derives it from the
     subject. `priority_handling` records that the customer asked for priority handling.
+    One decision, read whole: the rules in the order the service terms state them.
     """
     _check_facts(facts)
     level = _urgency_level(urgency, facts.subject)
@@ -194,18 +195,9 @@ def decide(
     if priority_handling and level in (Urgency.NONE, Urgency.REJECTED):
         reasons.append(BillingReason.PRIORITY_SURCHARGE)  # R13: priority without confirmed urgency
 
-    target_seconds: int | None = None
-    clock_started_at: datetime | None = None
-    take_charge_due_at: datetime | None = None
-    if hours is not None:
-        target_seconds = int(hours * 3600)
-        business_calendar = calendar_for(calendar)
-        # R9: the clock starts at receipt, or at the next opening if received while closed.
-        clock_started_at = business_calendar.clock_start(facts.received_at)
-        take_charge_due_at = business_calendar.add_business_time(
-            clock_started_at, timedelta(seconds=target_seconds)
-        )
-
+    target_seconds, clock_started_at, take_charge_due_at = _deadline(
+        calendar, hours, facts.received_at
+    )
     return SlaDecision(
         contract_id=None if contract is None else contract.id,
         coverage=coverage,
@@ -220,6 +212,20 @@ def decide(
         billing_reasons=tuple(reasons),
         on_call_alert=on_call_alert,
     )
+
+
+def _deadline(
+    calendar: CalendarSpec, hours: Decimal | None, received_at: datetime
+) -> tuple[int | None, datetime | None, datetime | None]:
+    """(target seconds, clock start, take-charge deadline); all None without a target (R2)."""
+    if hours is None:
+        return None, None, None
+    target_seconds = int(hours * 3600)
+    business_calendar = calendar_for(calendar)
+    # R9: the clock starts at receipt, or at the next opening if received while closed.
+    clock_started_at = business_calendar.clock_start(received_at)
+    due = business_calendar.add_business_time(clock_started_at, timedelta(seconds=target_seconds))
+    return target_seconds, clock_started_at, due
 
 
 def sla_status(

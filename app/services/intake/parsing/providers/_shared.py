@@ -119,6 +119,27 @@ def choose_sender(
     return "", "", None
 
 
+def _sender(
+    provider: str,
+    headers: list[tuple[str, str]],
+    *,
+    sender: tuple[str, str] | None,
+    return_path: str | None,
+    given: str | None,
+) -> tuple[str, str, str | None]:
+    """(name, address, where it came from): the address staff gave, else the headers'."""
+    if given is not None:
+        return "", normalize_address(given), "staff"
+    from_name, from_email, source = choose_sender(
+        headers, provider_sender=sender, return_path=return_path
+    )
+    if not from_email:
+        raise NoSender(
+            f"{provider}: no valid sender address (From, Sender, Reply-To or Return-Path)"
+        )
+    return from_name, from_email, source
+
+
 def assemble(
     *,
     provider: str,
@@ -141,16 +162,9 @@ def assemble(
     `given_sender` is the address staff gave when retrying a quarantined delivery: it is the
     sender, whatever the headers say. `raw` is the message's bytes, when it came whole.
     """
-    from_name, from_email, sender_source = choose_sender(
-        headers, provider_sender=sender, return_path=return_path
+    from_name, from_email, sender_source = _sender(
+        provider, headers, sender=sender, return_path=return_path, given=given_sender
     )
-    if given_sender is not None:
-        from_name, from_email, sender_source = "", normalize_address(given_sender), "staff"
-    if not from_email:
-        raise NoSender(
-            f"{provider}: no valid sender address (From, Sender, Reply-To or Return-Path)"
-        )
-
     html_raw = "\n".join(part for part in html_parts if part and part.strip())
     text = join_text_parts(text_parts)
     if not text and html_raw:
