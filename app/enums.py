@@ -158,7 +158,7 @@ class QuarantineReason(StrEnum):
     NO_SENDER = "no_sender"  # no header names a usable sender
     NOT_AN_EMAIL = "not_an_email"  # not MIME, not the provider's payload, fields missing
     PARSER_ERROR = "parser_error"  # reading it raised an unexpected error
-    INTAKE_ERROR = "intake_error"  # storing it as a ticket raised an unexpected error
+    INTAKE_ERROR = "intake_error"  # intake raised an unexpected error on it
     FILE_TOO_LARGE = "file_too_large"  # an attachment over SPORTELLO_MAX_FILE_BYTES
 
 
