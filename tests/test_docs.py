@@ -30,3 +30,12 @@ def test_the_rules_and_the_api_guide_are_the_projects_own():
     assert "(docs/rules.md)" in readme and "(docs/api.md)" in readme
     description = create_app(make_settings("sqlite:///:memory:")).openapi()["info"]["description"]
     assert "docs/api.md" in description and "docs/rules.md" in description
+
+
+def test_every_module_the_map_names_exists():
+    """docs/architecture.md names modules by their path (or its tail): each one is there."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"[\w/]*\w\.py\b", text))
+    files = ["/" + str(path.relative_to(ROOT)) for path in ROOT.glob("**/*.py")]
+    missing = sorted(name for name in named if not any(f.endswith("/" + name) for f in files))
+    assert missing == []
