@@ -26,6 +26,8 @@ URLENCODED = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 
 Form = tuple[dict[str, bytes], list[UploadedFile]]
+_BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_NOT_BASE64 = bytes(byte for byte in range(256) if byte not in _BASE64)
 
 
 def parse_form(body: bytes, content_type: str) -> Form:
@@ -142,14 +144,13 @@ class _Parts:
             self.fields.setdefault(name, data)
             return
         media_type = parse_options_header(self.headers.get(b"content-type"))[0]
+        if media_type.count(b"/") != 1:  # as a MIME reader reads a part without a valid type
+            media_type = b"text/plain"
         self.files.append(
             UploadedFile(
                 field_name=name,
                 filename=decode_bytes(filename),
-                # As a MIME reader reads a part: one without a valid type is text/plain.
-                content_type=media_type.decode("latin-1")
-                if media_type.count(b"/") == 1
-                else "text/plain",
+                content_type=media_type.decode("latin-1"),
                 data=data,
             )
         )
@@ -163,7 +164,7 @@ def _decoded(data: bytes, encoding: bytes) -> bytes:
     old client may still send), read as leniently as a mail reader reads it."""
     encoding = encoding.lower()
     if encoding == b"base64":
-        alphabet = bytes(c for c in data if c in _BASE64)
+        alphabet = data.translate(None, _NOT_BASE64)
         try:
             return binascii.a2b_base64(alphabet + b"=" * (-len(alphabet) % 4))
         except binascii.Error:  # a lone trailing character: what precedes it
@@ -171,6 +172,3 @@ def _decoded(data: bytes, encoding: bytes) -> bytes:
     if encoding == b"quoted-printable":
         return binascii.a2b_qp(data)
     return data
-
-
-_BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
