@@ -19,7 +19,7 @@ from app.rendering import render
 from app.routers._responses import LOCATION, problems
 from app.services.intake import contact_form as service
 from app.services.intake.parsing import MalformedEmail, UploadedFile
-from app.services.intake.parsing.forms import parse_form
+from app.services.intake.parsing.forms import FormReader
 
 router = APIRouter(prefix="/contact", tags=["contact"])
 
@@ -113,14 +113,16 @@ async def read_submission(request: Request) -> Submission:
     wants_html = not is_json and "text/html" in request.headers.get("accept", "")
     files: list[UploadedFile] = []
     try:
-        body = await request.body()
         if is_json:
-            raw = json.loads(body)
+            raw = json.loads(await request.body())
             if not isinstance(raw, dict):
                 raise BadRequest("The JSON body must be an object.")
             values = raw
-        else:
-            fields, files = parse_form(body, content_type)
+        else:  # read as it arrives: the body is never held whole beside its fields and files
+            reader = FormReader(content_type)
+            async for chunk in request.stream():
+                reader.feed(chunk)
+            fields, files = reader.close()
             values = {k: v.decode("utf-8", "replace") for k, v in fields.items()}
         form = ContactIn.model_validate(values)
     except ValidationError as exc:

@@ -250,3 +250,39 @@ def test_json_clients_still_get_problem_details(api):
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["errors"][0]["field"] == "email"
+
+
+def test_a_form_streamed_past_the_body_limit_is_413_and_nothing_stored(serve, db):
+    """No Content-Length to refuse up front: the form is parsed as it arrives, and the limit
+    stops it there with the same problem as a declared one."""
+    server = serve(max_message_bytes=10_000)
+    boundary = b"b0undary"
+
+    def chunks():
+        yield b'--b0undary\r\nContent-Disposition: form-data; name="message"\r\n\r\n'
+        for _ in range(100):
+            yield b"x" * 1000
+
+    response = httpx.post(
+        server.base_url + "/api/v1/contact",
+        content=chunks(),
+        headers={"Content-Type": "multipart/form-data; boundary=" + boundary.decode()},
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "The request body is larger than the limit of 10000 bytes."
+    assert tickets(db) == 0
+
+
+def test_a_multipart_form_cut_short_is_400(api, db):
+    fields = "".join(
+        f'--b0\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in FORM.items()
+    )
+    response = api.anonymous.post(
+        "/api/v1/contact",
+        content=fields.encode(),  # no closing --b0--: the form did not arrive whole
+        headers={"Content-Type": "multipart/form-data; boundary=b0"},
+    )
+    assert response.status_code == 400
+    assert tickets(db) == 0

@@ -2,15 +2,18 @@
 
 Pure: facts in, subject and text and HTML out (no database, no clock, no settings). Dates and
 times are formatted with Babel in Europe/Rome, the way the customer reads them: Italian
-`mercoledì 2 dicembre 2026, 17:00`, English `Wednesday 2 December 2026, 17:00`.
+`mercoledì 2 dicembre 2026, 17:00`, English `Wednesday 2 December 2026, 17:00`; day names and
+lists come from Babel's locale data too.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_datetime, get_day_names
+from babel.lists import format_list
 
 from app.enums import Language
 from app.models.common import one_line
@@ -22,13 +25,8 @@ LANGUAGES = tuple(Language)
 DEFAULT_LANGUAGE = Language.IT
 STAFF_LANGUAGE = Language.IT  # staff alerts are for the agency, in Italian
 WHEN_PATTERN = "EEEE d MMMM y, HH:mm"
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DAY_NAMES = {
-    "it": ("lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica"),
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-}
-_RANGE = {"it": "dal {} al {}", "en": "{} to {}"}
-_AND = {"it": " e ", "en": " and "}
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # Babel's 0 to 6
+SUNDAY = 6
 # The facts written as paragraphs: what staff wrote as the resolution, the customer's own text.
 MULTILINE_FACTS = frozenset({"resolution", "excerpt"})
 
@@ -61,16 +59,24 @@ def opening_hours(weekly: dict[str, list[list[str]]], language: str) -> str:
             groups[-1][0].append(index)
         else:
             groups.append(([index], hours))
-    names = _DAY_NAMES[language]
+    names = get_day_names("wide", locale=language)
     parts = []
     for days, hours in groups:
-        span = (
-            names[days[0]]
-            if len(days) == 1
-            else _RANGE[language].format(names[days[0]], names[days[-1]])
-        )
-        parts.append(f"{span}, {hours}")
-    return _AND[language].join(parts)
+        parts.append(f"{_span(names, days[0], days[-1], language)}, {hours}")
+    return format_list(parts, locale=language)
+
+
+def _span(names: Mapping[int, str], first: int, last: int, language: str) -> str:
+    """One day, or a run of days: `dal lunedì alla domenica`, `Monday to Sunday`."""
+    if first == last:
+        return names[first]
+    if language == "en":
+        return f"{names[first]} to {names[last]}"
+    # Locale data names days, not runs of them; domenica alone is feminine.
+    return (
+        f"{'dalla' if first == SUNDAY else 'dal'} {names[first]} "
+        f"{'alla' if last == SUNDAY else 'al'} {names[last]}"
+    )
 
 
 def compose(kind: str, *, language: str, **facts: Any) -> Letter:

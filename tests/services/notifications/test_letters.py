@@ -1,4 +1,7 @@
-"""What the emails say: a name or any other one-line fact never becomes a paragraph (P2)."""
+"""What the emails say: a name or any other one-line fact never becomes a paragraph (P2); days
+and lists in the reader's language, from Babel's locale data."""
+
+import pytest
 
 from app.services.notifications import letters
 
@@ -38,3 +41,43 @@ def test_the_resolution_and_the_customers_excerpt_keep_their_paragraphs():
     )
     assert "Da: mario@rossi.it (Rossi Bcc: x)" in letter.text.splitlines()
     assert "<p>Primo paragrafo.</p>" in letter.html and "<p>Secondo paragrafo.</p>" in letter.html
+
+
+HOURS = [["15:00", "18:00"]]
+
+
+@pytest.mark.parametrize(
+    ("weekly", "language", "words"),
+    [
+        (
+            {d: HOURS for d in ("mon", "tue", "wed", "thu", "fri")},
+            "it",
+            "dal lunedì al venerdì, 15:00-18:00",
+        ),
+        (
+            {d: HOURS for d in ("mon", "tue", "wed", "thu", "fri")},
+            "en",
+            "Monday to Friday, 15:00-18:00",
+        ),
+        (
+            {"mon": HOURS, "tue": HOURS, "thu": [["09:00", "13:00"], ["14:00", "18:00"]]},
+            "it",
+            "dal lunedì al martedì, 15:00-18:00 e giovedì, 09:00-13:00, 14:00-18:00",
+        ),
+        # Babel's lists: three or more take the locale's commas (the serial comma in English).
+        (
+            {"mon": HOURS, "wed": HOURS, "sat": HOURS},
+            "en",
+            "Monday, 15:00-18:00, Wednesday, 15:00-18:00, and Saturday, 15:00-18:00",
+        ),
+        # domenica is feminine: the run of the whole week ends "alla domenica".
+        (
+            {d: HOURS for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+            "it",
+            "dal lunedì alla domenica, 15:00-18:00",
+        ),
+        ({}, "it", ""),
+    ],
+)
+def test_opening_hours_read_as_the_language_says_them(weekly, language, words):
+    assert letters.opening_hours(weekly, language) == words
