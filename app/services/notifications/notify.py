@@ -85,10 +85,12 @@ def tell_customer(
     `cause` tells causes apart (the audit event that made the change): the same cause never
     yields a second email, another one does. `addressee` is read from the database unless the
     caller knows it (intake, which has just written the ticket and its message).
+    Our email's copy in the conversation is inserted now, with the facts, because only then is
+    it seen at once (its delivery, held ones too, which are written only if retried) and can
+    replies thread to it; the worker fills in its words when it writes the email.
     """
     assert ticket.id is not None
     addressee = addressee or addressee_of(ticket, session=session, at=at)
-    status_url = f"{mail.public_url}/status/{addressee.status_token}"
     message_id = f"{ticket.number}.{kind}.{cause}@{mail.domain}"
     written = outbox.enqueue(
         session=session,
@@ -99,28 +101,11 @@ def tell_customer(
         message_id=message_id,
         at=at,
         dedup_key=f"ticket:{ticket.id}:customer.{kind}:{cause}",
-        facts=OutboxFacts(
-            template=kind,
-            language=addressee.language,
-            caused_at=at,
-            sender=mail.support_address,
-            sender_name=mail.company_name,
-            to=[ticket.from_email],
-            headers={
-                "Reply-To": mail.support_address,
-                "Auto-Submitted": "auto-replied",  # RFC 3834: no auto-reply to this one
-                **addressee.thread,
-            },
-            letter=_customer_facts(
-                ticket, language=addressee.language, mail=mail, status_url=status_url
-            ),
-        ),
+        facts=_customer_email(ticket, kind, addressee=addressee, mail=mail, at=at),
         held=_held_reason(ticket, session=session, mail=mail, at=at),
     )
     if not written:
         return  # this cause was told already
-    # The conversation's copy, now: replies thread to its Message-ID and staff see its delivery
-    # (held ones too, which are never written); its words are filled in when it is written.
     add_message(
         ticket.id,
         session=session,
@@ -206,6 +191,31 @@ def on_call_alert(ticket: Ticket, *, session: Session, mail: MailKnobs, at: date
         received=ticket.received_at,
         due=ticket.take_charge_due_at if ticket.sla_policy == "on_call" else None,
         excerpt=ticket.body[:500],
+    )
+
+
+def _customer_email(
+    ticket: Ticket, kind: str, *, addressee: Addressee, mail: MailKnobs, at: datetime
+) -> OutboxFacts:
+    """The facts of the customer email `kind`: what is true of the ticket now."""
+    return OutboxFacts(
+        template=kind,
+        language=addressee.language,
+        caused_at=at,
+        sender=mail.support_address,
+        sender_name=mail.company_name,
+        to=[ticket.from_email],
+        headers={
+            "Reply-To": mail.support_address,
+            "Auto-Submitted": "auto-replied",  # RFC 3834: no auto-reply to this one
+            **addressee.thread,
+        },
+        letter=_customer_facts(
+            ticket,
+            language=addressee.language,
+            mail=mail,
+            status_url=f"{mail.public_url}/status/{addressee.status_token}",
+        ),
     )
 
 
