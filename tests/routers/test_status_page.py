@@ -5,9 +5,9 @@ import re
 from sqlmodel import Session, select
 
 from app.db import get_engine
-from app.models.outbox import Outbox, OutboxFacts
-from app.services.notifications.render import payload_of
+from app.models.outbox import Outbox
 from tests.routers.test_tickets import new_ticket, rossi  # noqa: F401
+from tests.runners.test_worker import written
 
 INTERNAL = ("Verifichiamo il server", "test-agent", "customer_id", "contract_id", "sla_policy")
 
@@ -18,11 +18,7 @@ def status_url(db: str, ticket_id: int) -> str:
         rows = session.exec(
             select(Outbox).where(Outbox.ticket_id == ticket_id).order_by(Outbox.id)
         ).all()
-    texts = [
-        payload_of(OutboxFacts.model_validate(row.facts), channel="email", message_id="")["text"]
-        for row in rows
-    ]
-    links = {re.search(r"/status/[\w-]+", text).group(0) for text in texts}  # type: ignore[union-attr]
+    links = {re.search(r"/status/[\w-]+", written(row)["text"]).group(0) for row in rows}  # type: ignore[union-attr]
     assert len(links) == 1, links  # every email carries the same link
     return links.pop()
 
