@@ -1,15 +1,18 @@
 """Benchmark outbox delivery: queued emails drained by workers into a loopback SMTP sink.
 
-Usage: .venv/bin/python bench/outbox.py [--emails N] [--workers W] [--pg-url URL]
+Usage: .venv/bin/python bench/outbox.py [--emails N] [--workers W] [--written] [--pg-url URL]
 
 In one run, on this machine:
   bare    one aiosmtplib connection sending the N emails one after the other, as fast as it
           can, to the sink: the ceiling of sending alone (no database, no bookkeeping);
-  outbox  the same N emails queued in the outbox of a fresh PostgreSQL database, drained by W
-          `sportello worker` processes (each claims rows under a lease, sends, and marks each
-          row sent in its own transaction), into the same sink.
+  outbox  N emails queued in the outbox of a fresh PostgreSQL database as their causes queue
+          them, as facts, drained by W `sportello worker` processes (each claims a row under a
+          lease and writes its email from the facts in one transaction, sends it, and marks it
+          sent in a transaction of its own), into the same sink. With --written the rows are
+          queued already written, as rows from before migration 0014 are (no writing to do).
 The sink is aiosmtpd on 127.0.0.1 in a process of its own, counting Message-IDs; both runs
-build the same messages (app.services.notifications.transports.build_email).
+send messages built alike (app.services.notifications.transports.build_email); the facts are
+those of a "taken in charge" email, about as long as the written payload.
 
 Targets: outbox >= 0.5x the bare rate, 0 duplicates, every row `sent`.
 """
@@ -43,7 +46,7 @@ from harness import SPORTELLO, free_port, fresh_database  # noqa: E402  (bench/ 
 
 from app import migrations  # noqa: E402
 from app.models.base import table_of  # noqa: E402
-from app.models.outbox import Outbox  # noqa: E402
+from app.models.outbox import LetterFacts, Outbox, OutboxFacts  # noqa: E402
 from app.services.notifications.transports import build_email  # noqa: E402
 
 TARGET = 0.5
@@ -111,18 +114,44 @@ def payload(n: int, run: str) -> dict[str, Any]:
     }
 
 
+def facts(n: int) -> dict[str, Any]:
+    taken = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+    return OutboxFacts(
+        template="taken_in_charge",
+        language="it",
+        caused_at=taken,
+        sender="assistenza@agency.example",
+        sender_name="Agenzia Web",
+        to=[f"cliente{n}@rossi.it"],
+        headers={"Reply-To": "assistenza@agency.example", "Auto-Submitted": "auto-replied"},
+        letter=LetterFacts.of(
+            {
+                "number": f"2026-{n:06d}",
+                "subject": "il sito non risponde",
+                "name": "Mario Rossi",
+                "company": "Agenzia Web",
+                "support_address": "assistenza@agency.example",
+                "status_url": f"https://support.agency.example/status/token{n}",
+                "taken": taken,
+                "estimate": datetime(2026, 11, 24, 16, 0, tzinfo=UTC),
+            }
+        ),
+    ).model_dump(mode="json")
+
+
 async def bare(port: int, count: int) -> float:
     client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
     await client.connect()
     started = time.perf_counter()
     for n in range(count):
-        await client.send_message(build_email(payload(n, "bare")))
+        email = payload(n, "bare")
+        await client.sendmail(email["from"], email["to"], build_email(email))
     elapsed = time.perf_counter() - started
     await client.quit()
     return elapsed
 
 
-def queue(url: str, count: int) -> None:
+def queue(url: str, count: int, *, written: bool) -> None:
     engine = create_engine(url)
     now = datetime.now(UTC)
     rows = [
@@ -132,7 +161,8 @@ def queue(url: str, count: int) -> None:
             "recipient": f"cliente{n}@rossi.it",
             "message_id": f"outbox.{n}@agency.example",
             "dedup_key": f"bench:{n}",
-            "payload": payload(n, "outbox"),
+            "payload": payload(n, "outbox") if written else None,
+            "facts": None if written else facts(n),
             "state": "pending",
             "attempts": 0,
             "created_at": now,
@@ -191,6 +221,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--emails", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--written", action="store_true", help="queue rows already written")
     parser.add_argument(
         "--pg-url",
         default=os.environ.get(
@@ -210,7 +241,7 @@ def main() -> None:
             while sink.count() < args.emails:
                 time.sleep(0.01)
             bare_rate = args.emails / bare_seconds
-            queue(url, args.emails)
+            queue(url, args.emails, written=args.written)
             outbox_seconds = drain(url, port, args.workers, sink, args.emails * 2)
             outbox_rate = args.emails / outbox_seconds
             outbox_ids = {k: v for k, v in sink.ids.items() if k.startswith(b"<outbox.")}
@@ -220,7 +251,11 @@ def main() -> None:
         sink.stop()
 
     ratio = outbox_rate / bare_rate
-    print(f"emails: {args.emails}, workers: {args.workers} (PostgreSQL), sink: aiosmtpd loopback")
+    queued = "written" if args.written else "as facts"
+    print(
+        f"emails: {args.emails} queued {queued}, workers: {args.workers} (PostgreSQL), "
+        "sink: aiosmtpd loopback"
+    )
     print(f"bare aiosmtplib loop   {bare_rate:8.0f} emails/s  ({bare_seconds:.2f} s)")
     print(
         f"outbox, {args.workers} workers     {outbox_rate:8.0f} emails/s  ({outbox_seconds:.2f} s)"

@@ -1,9 +1,11 @@
 """Migrations are code: up, down and up again on both databases, and no drift from the models."""
 
+from datetime import timedelta
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, pool, text
+from sqlalchemy import JSON, bindparam, column, create_engine, inspect, pool, text
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401
@@ -82,3 +84,80 @@ def test_0009_computes_the_statement_columns_of_existing_tickets(empty_database)
     with engine.connect() as connection:
         assert connection.execute(query).one() == written
     engine.dispose()
+
+
+def test_0014_rows_queued_written_out_are_sent_as_they_were(empty_database):
+    """P2: a row queued before facts were kept keeps its email, and the worker sends that email
+    as it was; going back, a row never written fails for good, visibly, instead of jamming."""
+    from datetime import UTC, datetime
+
+    from app.db import get_engine, unit_of_work
+    from app.services.notifications import outbox
+    from app.services.notifications.transports import build_email
+
+    now = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+    email = {
+        "from": "assistenza@agency.example",
+        "from_name": "Agenzia Web",
+        "to": ["mario@rossi.it"],
+        "subject": "[#2026-000001] Presa in carico: Sito lento",
+        "text": "Gentile cliente,\n\nla sua richiesta è stata presa in carico.\n",
+        "html": "<p>Gentile cliente,</p>",
+        "date": "Mon, 23 Nov 2026 15:00:00 +0000",
+        "message_id": "2026-000001.taken_in_charge.1@agency.example",
+        "headers": {"Reply-To": "assistenza@agency.example", "Auto-Submitted": "auto-replied"},
+    }
+    row = {
+        "kind": "customer.taken_in_charge",
+        "channel": "email",
+        "recipient": "mario@rossi.it",
+        "state": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "available_at": now,
+    }
+    insert = text(
+        "INSERT INTO outbox (kind, channel, recipient, message_id, dedup_key, payload, state,"
+        " attempts, created_at, available_at) VALUES (:kind, :channel, :recipient, :message_id,"
+        " :dedup_key, :payload, :state, :attempts, :created_at, :available_at)"
+    ).bindparams(bindparam("payload", type_=JSON()))
+    migrations.upgrade(empty_database, "0013")
+    engine = create_engine(empty_database, poolclass=pool.NullPool)
+    with engine.begin() as connection:
+        connection.execute(
+            insert,
+            {**row, "message_id": email["message_id"], "dedup_key": "old", "payload": email},
+        )
+    migrations.upgrade(empty_database)
+
+    with unit_of_work(get_engine(empty_database)) as session:
+        claimed = outbox.claim(session=session, worker="w", now=now, lease=timedelta(minutes=5))
+        assert claimed is not None and claimed.facts is None
+        written = outbox.write(claimed, session=session)
+    assert written.payload == email  # sent as it was: the same bytes
+    assert build_email(written.payload) == build_email(email)
+
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO outbox (kind, channel, recipient, message_id, dedup_key, facts,"
+                " state, attempts, created_at, available_at) VALUES ('customer.receipt',"
+                " 'email', 'mario@rossi.it', 'new@agency.example', 'new', :facts, 'pending',"
+                " 0, :at, :at)"
+            ).bindparams(bindparam("facts", type_=JSON())),
+            {"facts": {"template": "receipt"}, "at": now},
+        )
+    migrations.downgrade(empty_database, "0013")
+    with engine.connect() as connection:
+        states = connection.execute(
+            text("SELECT dedup_key, state, last_error FROM outbox ORDER BY id")
+        ).all()
+        kept = connection.execute(
+            text("SELECT payload FROM outbox WHERE dedup_key = 'old'").columns(
+                column("payload", JSON())
+            )
+        ).scalar_one()
+    engine.dispose()
+    assert [tuple(s[:2]) for s in states] == [("old", "pending"), ("new", "failed")]
+    assert "never written" in states[1].last_error
+    assert kept == email

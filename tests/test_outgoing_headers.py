@@ -30,11 +30,12 @@ from app.models.contract import Contract
 from app.models.customer import Customer, CustomerDomain
 from app.models.mailbox import MailboxCreate
 from app.models.message import Message
-from app.models.outbox import Outbox
+from app.models.outbox import Outbox, OutboxFacts
 from app.models.ticket import StatusIn, Ticket, TicketCreate, TicketUpdate
 from app.services.intake import opening, quarantine
 from app.services.knobs import knobs_from
 from app.services.mailboxes import records
+from app.services.notifications.render import payload_of
 from app.services.notifications.transports import FileTransport, SmtpTransport, build_email
 from app.services.tickets import lifecycle
 from tests.conftest import INBOUND_PASSWORD, INBOUND_USER, Api
@@ -451,7 +452,11 @@ async def test_a_resent_email_is_the_same_bytes(db: str, smtp: SmtpServer, tmp_p
         rome("2026-11-30T15:00:00+01:00"), sender="mario@rossi.it", hostile=HOSTILE["controls"]
     )
     with Session(get_engine(db)) as session:
-        payload = session.exec(select(Outbox.payload)).one()
+        row = session.exec(select(Outbox)).one()
+    # Written from its facts as the worker writes it (once: kept on the row and sent as kept).
+    payload = payload_of(
+        OutboxFacts.model_validate(row.facts), channel=row.channel, message_id=row.message_id
+    )
     transport = SmtpTransport(smtp.url)
     for _ in range(2):
         await transport.send(payload)

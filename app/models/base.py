@@ -19,6 +19,8 @@ SQLModel.metadata.naming_convention = {
 }
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+# A JSON column that may be empty: Python's None is SQL NULL, not the JSON value null.
+NullableJSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 Money = Numeric(12, 2)
 Hours = Numeric(8, 2)
 

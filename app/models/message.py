@@ -85,7 +85,8 @@ class NewMessage:
 
 
 class Message(MessageBase, table=True):
-    """Messages are only ever inserted, with single statements (app.services.intake.opening)."""
+    """Inserted with single statements (services.tickets.conversation); only our emails' copies
+    change after, once, when their words are written."""
 
     __tablename__ = "message"
     __table_args__ = (UniqueConstraint("provider", "provider_id"),)

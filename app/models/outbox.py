@@ -1,15 +1,20 @@
 """Side effects (emails, alerts) written in the same transaction as their cause, and their
-delivery: every attempt is recorded."""
+delivery: every attempt is recorded.
 
+A row holds the facts of what it says (`OutboxFacts`), decided when it was caused; the outbox
+worker writes the email or alert from them once, when it first takes the row, and keeps it.
+"""
+
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, JsonValue
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from app.enums import OutboxChannel, OutboxState
-from app.models.base import EnumString, JSONType, UTCDateTime, utcnow
+from app.models.base import EnumString, NullableJSON, UTCDateTime, utcnow
 from app.models.common import Schema
 
 
@@ -49,6 +54,62 @@ class OutboxBase(SQLModel):
     carry the same id."""
 
 
+class LetterFacts(BaseModel):
+    """What a letter says, as facts: words as they are, instants and opening hours as values
+    that are put into words (Babel, Europe/Rome, the reader's language) when it is written."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    words: dict[str, JsonValue] = {}
+    """Names, subjects, numbers, flags, the explanation line: said as they are."""
+    instants: dict[str, AwareDatetime | None] = {}
+    """Deadlines, estimates, when it was received or resolved."""
+    lists: dict[str, list["LetterFacts"]] = {}
+    """Rows of a digest (the tickets of an SLA alert, the items of the quarantine's)."""
+    weekly: dict[str, list[list[str]]] | None = None
+    """The calendar's weekly hours (`{"mon": [["15:00", "18:00"]]}`), said as `hours`."""
+
+    @classmethod
+    def of(
+        cls, facts: Mapping[str, Any], *, weekly: dict[str, list[list[str]]] | None = None
+    ) -> "LetterFacts":
+        """The facts a template is filled with, sorted by what they are."""
+        words: dict[str, Any] = {}
+        instants: dict[str, datetime] = {}
+        lists: dict[str, list[LetterFacts]] = {}
+        for name, value in facts.items():
+            if isinstance(value, datetime):
+                instants[name] = value
+            elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+                lists[name] = [cls.of(row) for row in value]
+            else:
+                words[name] = value
+        return cls(words=words, instants=instants, lists=lists, weekly=weekly)
+
+
+class OutboxFacts(BaseModel):
+    """An email's or an alert's facts, decided when it is caused; written from them once."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    template: str
+    """The letter: a template under app/templates/email/<language>/."""
+    language: str
+    """The reader's language (an unknown one reads Italian)."""
+    caused_at: AwareDatetime
+    """When it was caused: the email's Date."""
+    sender: str = ""
+    """The From address (emails)."""
+    sender_name: str = ""
+    """The From display name (emails)."""
+    to: list[str] = []
+    """The recipients (emails): the envelope, never read back from headers."""
+    headers: dict[str, str] = {}
+    """Reply-To, Auto-Submitted, and In-Reply-To and References to the customer's message."""
+    letter: LetterFacts
+    """What it says."""
+
+
 # A literal, not a bound parameter, so that both databases see a query with it may use the
 # partial index below.
 NOT_HELD = text(f"state <> '{OutboxState.HELD}'")
@@ -74,9 +135,13 @@ class Outbox(OutboxBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     # Makes enqueueing idempotent: the same cause (ticket, kind, revision) never yields two.
     dedup_key: str = Field(max_length=255, unique=True)
-    # The email as it will be sent (from, to, subject, text, html, date, headers), or the
-    # webhook's JSON: written once, when it is queued.
-    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    # What it says, as facts (OutboxFacts as JSON): decided when it is queued. Null on the
+    # rows queued written out, before facts were kept.
+    facts: dict[str, Any] | None = Field(default=None, sa_type=NullableJSON)
+    # The email as it is sent (from, to, subject, text, html, date, headers), or the webhook's
+    # JSON: written from the facts once, when the worker first takes the row; null until then.
+    # A resend sends it as it was written: the same bytes, the same Message-ID.
+    payload: dict[str, Any] | None = Field(default=None, sa_type=NullableJSON)
     # A worker's claim: until then no other worker takes the row; after, it is free again
     # (the worker died), and is sent again with the same Message-ID.
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -2,9 +2,10 @@
 
 `sportello serve` runs one in-process (SPORTELLO_WORKER=false turns it off); `sportello worker`
 runs one alone, so that several API and worker processes can share one PostgreSQL. Each worker
-claims one due row at a time under a lease (outbox.claim), sends it over its one
-SMTP connection, and marks it in a transaction of its own right after the server accepted it.
-The worker's own unit of work commits each step; services never commit.
+claims one due row at a time under a lease (outbox.claim) and, in the same transaction, writes
+its email from the row's facts if no worker has yet (outbox.write: once, kept on the row), sends
+it over its one SMTP connection, and marks it in a transaction of its own right after the server
+accepted it. The worker's own unit of work commits each step; services never commit.
 
 Two live workers never send one row (P2): a row is leased only while its sender works on it,
 and a send is cut off after SPORTELLO_SMTP_TIMEOUT_SECONDS, shorter than the lease (the
@@ -157,11 +158,7 @@ class Worker:
             await self.scan_once(now=now())
         handled = 0
         while handled < self._batch:
-            row = await self._unit(
-                lambda session: outbox.claim(
-                    session=session, worker=self.name, now=now(), lease=self._lease
-                )
-            )
+            row = await self._unit(lambda session: self._claim(session, now()))
             if row is None:
                 break
             with logs.request_context(row.request_id):  # the request that caused it
@@ -188,6 +185,11 @@ class Worker:
         if self._webhook is not None:
             await self._webhook.close()
 
+    def _claim(self, session: Session, at: datetime) -> outbox.Claimed | None:
+        """The next due row, leased, with its email written (the same transaction)."""
+        row = outbox.claim(session=session, worker=self.name, now=at, lease=self._lease)
+        return None if row is None else outbox.write(row, session=session)
+
     async def _deliver(self, row: outbox.Claimed, *, now: Callable[[], datetime]) -> None:
         transport = self._email if row.channel == "email" else self._webhook
         if now() + timedelta(seconds=self._send_timeout) >= row.lease_until:
@@ -199,6 +201,8 @@ class Worker:
         try:
             if transport is None:
                 raise PermanentFailure("SPORTELLO_ALERT_WEBHOOK_URL is not set")
+            if row.payload is None:
+                raise PermanentFailure(f"it could not be written: {row.unwritable}")
             async with asyncio.timeout(self._send_timeout):
                 await transport.send(row.payload)
         except TemporaryFailure as exc:

@@ -7,17 +7,18 @@ from sqlmodel import Session, select
 from app.db import get_engine
 from app.models.outbox import Outbox
 from tests.routers.test_tickets import new_ticket, rossi  # noqa: F401
+from tests.runners.test_worker import written
 
 INTERNAL = ("Verifichiamo il server", "test-agent", "customer_id", "contract_id", "sla_policy")
 
 
 def status_url(db: str, ticket_id: int) -> str:
-    """The link in the ticket's newest customer email."""
+    """The link in the ticket's customer emails, as the worker writes them from their facts."""
     with Session(get_engine(db)) as session:
         rows = session.exec(
             select(Outbox).where(Outbox.ticket_id == ticket_id).order_by(Outbox.id)
         ).all()
-    links = {re.search(r"/status/[\w-]+", row.payload["text"]).group(0) for row in rows}  # type: ignore[union-attr]
+    links = {re.search(r"/status/[\w-]+", written(row)["text"]).group(0) for row in rows}  # type: ignore[union-attr]
     assert len(links) == 1, links  # every email carries the same link
     return links.pop()
 

@@ -26,7 +26,7 @@ from app.services.knobs import knobs_from
 from app.services.mailboxes import records
 from tests.conftest import make_settings
 from tests.imap import ImapServer, email
-from tests.runners.test_worker import STAFF, SUPPORT, customer, worker_process
+from tests.runners.test_worker import STAFF, SUPPORT, customer, worker_process, written
 
 SEEN = b"\\Seen"
 
@@ -197,8 +197,8 @@ def test_a_message_over_the_size_limit_is_left_in_the_mailbox_and_reported_once(
         alerts = check.exec(select(Outbox).where(Outbox.kind == "staff.mailbox_message_left")).all()
     assert len(alerts) == 1
     assert alerts[0].recipient == STAFF
-    assert "Allegato enorme" in alerts[0].payload["text"]
-    assert "over the limit of 2000 bytes" in alerts[0].payload["subject"]
+    assert "Allegato enorme" in written(alerts[0])["text"]
+    assert "over the limit of 2000 bytes" in written(alerts[0])["subject"]
 
 
 def test_a_message_that_cannot_become_a_ticket_is_quarantined_and_does_not_block(api, db, imap):

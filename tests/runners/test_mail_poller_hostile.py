@@ -22,7 +22,7 @@ from tests.hostile_imap import Behaviour, HostileImapServer, Message
 from tests.imap import email
 from tests.proxy import TcpProxy
 from tests.runners.test_mail_poller import STAFF, SUPPORT, add_mailbox, count, mailbox, poll
-from tests.runners.test_worker import worker_for
+from tests.runners.test_worker import worker_for, written
 
 MiB = 1024 * 1024
 
@@ -68,7 +68,7 @@ def test_a_server_that_sends_far_more_than_it_announced_is_cut_off_at_the_limit(
         assert check.exec(select(Ticket.subject)).all() == ["Dopo"]  # nothing of it stored
         alerts = check.exec(select(Outbox).where(Outbox.kind == "staff.mailbox_message_left")).all()
     assert len(alerts) == 1 and alerts[0].recipient == STAFF  # staff are told, once
-    assert f"over the limit of {limit} bytes" in alerts[0].payload["subject"]
+    assert f"over the limit of {limit} bytes" in written(alerts[0])["subject"]
     assert mailbox(db).messages_left == 1 and mailbox(db).messages_stored == 1
 
 

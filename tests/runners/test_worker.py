@@ -27,11 +27,12 @@ from app.models.calendar import Calendar
 from app.models.contract import Contract
 from app.models.customer import Customer, CustomerDomain
 from app.models.message import Message
-from app.models.outbox import Outbox, OutboxAttempt
+from app.models.outbox import Outbox, OutboxAttempt, OutboxFacts
 from app.models.ticket import ResolveIn, StatusIn, TakeChargeIn, TicketCreate, TicketUpdate
 from app.runners.outbox_worker import Worker
 from app.services.intake import opening
 from app.services.knobs import knobs_from
+from app.services.notifications.render import payload_of
 from app.services.tickets import lifecycle
 from tests.conftest import make_settings
 from tests.processes import SPORTELLO, environment
@@ -136,6 +137,14 @@ def resolve(db: str, smtp: SmtpServer, ticket_id: int, *, at: datetime) -> None:
             actor="agent",
             now=at,
         )
+
+
+def written(row: Outbox) -> dict[str, Any]:
+    """The row's email as the worker writes it from its facts (or as it was kept)."""
+    if row.payload is not None:
+        return row.payload
+    facts = OutboxFacts.model_validate(row.facts)
+    return payload_of(facts, channel=row.channel, message_id=row.message_id)
 
 
 def rows(db: str) -> list[Outbox]:

@@ -36,7 +36,6 @@ from app.services.intake.parsing.deliveries import (
 )
 from app.services.knobs import Knobs, MailKnobs
 from app.services.notifications import notify
-from app.services.notifications.letters import STAFF_LANGUAGE, when
 from app.services.tickets import audit
 
 log = logging.getLogger(__name__)
@@ -299,7 +298,7 @@ def tell_staff(*, session: Session, mail: MailKnobs, now: datetime) -> int:
                 "reason": item.reason,
                 "subject": item.subject,
                 "urgent": item.urgent,
-                "received": when(item.received_at, STAFF_LANGUAGE),
+                "received": item.received_at,
             }
             for item in untold
         ],

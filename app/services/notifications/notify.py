@@ -1,10 +1,12 @@
 """Who is told what, and when: customer emails (R11) and staff alerts (R15, R17).
 
-A state change that must tell someone calls one function here, in its own transaction. The
-email is written in full now (templates, language, Rome time) into the outbox with a key unique
-per ticket, kind and cause, and a Message-ID derived from that key; the outbox worker
-only sends it. So the email says what was true when it was caused, a resend after a crash is
-byte for byte the same email, and the same cause never yields two emails.
+A state change that must tell someone calls one function here, in its own transaction. What
+the email says is decided now: its facts (template, language, deadline, estimate, explanation
+line, status link, thread headers) go into the outbox with a key unique per ticket, kind and
+cause, and a Message-ID derived from that key. The outbox worker writes the email from those
+facts once (services.notifications.render), keeps it, and sends it. So the email says what was
+true when it was caused, a resend after a crash is byte for byte the same email, and the same
+cause never yields two emails.
 
 The loop guard holds back, visibly (state `held` with the reason), what must not go out: an
 automatic email to an automatic sender, to one of our own addresses, or beyond the hourly limit
@@ -13,22 +15,21 @@ per recipient.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import format_datetime as rfc2822
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session, col
 
 from app.engine.business_hours import calendar_for
-from app.models.base import iso, table_of
+from app.models.base import table_of
 from app.models.customer import Customer
 from app.models.message import Message, NewMessage
-from app.models.outbox import NOT_HELD, Outbox
+from app.models.outbox import NOT_HELD, LetterFacts, Outbox, OutboxFacts
 from app.models.ticket import Ticket
 from app.services.directory.customers import language_of
 from app.services.knobs import MailKnobs
-from app.services.notifications import letters, mail_headers, outbox
-from app.services.notifications.letters import STAFF_LANGUAGE, when
+from app.services.notifications import mail_headers, outbox
+from app.services.notifications.letters import STAFF_LANGUAGE
 from app.services.tickets import status_page
 from app.services.tickets.conversation import add_message
 from app.services.tickets.snapshot import calendar_of, explain_deadline
@@ -84,34 +85,13 @@ def tell_customer(
     `cause` tells causes apart (the audit event that made the change): the same cause never
     yields a second email, another one does. `addressee` is read from the database unless the
     caller knows it (intake, which has just written the ticket and its message).
+    Our email's copy in the conversation is inserted now, with the facts, because only then is
+    it seen at once (its delivery, held ones too, which are written only if retried) and can
+    replies thread to it; the worker fills in its words when it writes the email.
     """
     assert ticket.id is not None
-    dedup_key = f"ticket:{ticket.id}:customer.{kind}:{cause}"
     addressee = addressee or addressee_of(ticket, session=session, at=at)
-    language = addressee.language
-    letter = letters.compose(
-        kind,
-        language=language,
-        status_url=f"{mail.public_url}/status/{addressee.status_token}",
-        **_customer_facts(ticket, language=language, mail=mail),
-    )
     message_id = f"{ticket.number}.{kind}.{cause}@{mail.domain}"
-    payload = {
-        "from": mail.support_address,
-        "from_name": mail.company_name,
-        "to": [ticket.from_email],
-        "subject": letter.subject,
-        "text": letter.text,
-        "html": letter.html,
-        "date": rfc2822(at),
-        "message_id": message_id,
-        "headers": {
-            "Reply-To": mail.support_address,
-            "Auto-Submitted": "auto-replied",  # RFC 3834: no auto-reply to this one
-            **addressee.thread,
-        },
-    }
-    held = _held_reason(ticket, session=session, mail=mail, at=at)
     written = outbox.enqueue(
         session=session,
         kind=f"customer.{kind}",
@@ -120,22 +100,21 @@ def tell_customer(
         recipient=ticket.from_email,
         message_id=message_id,
         at=at,
-        dedup_key=dedup_key,
-        payload=payload,
-        held=held,
+        dedup_key=f"ticket:{ticket.id}:customer.{kind}:{cause}",
+        facts=_customer_email(ticket, kind, addressee=addressee, mail=mail, at=at),
+        held=_held_reason(ticket, session=session, mail=mail, at=at),
     )
     if not written:
         return  # this cause was told already
+    # Its words come when the worker writes the email from its facts (conversation).
     copy = NewMessage(
         direction="outbound",
         channel=ticket.channel,
-        text=letter.text,
+        text="",
         received_at=at,
         message_id=message_id,
         from_email=mail.support_address,
         from_name=mail.company_name,
-        subject=letter.subject,
-        html=letter.html,
         to=(ticket.from_email,),
         auto_submitted=True,
     )
@@ -157,50 +136,40 @@ def alert_staff(
 
     Without either, the alert is kept as `held`, so that it is seen in the outbox, not lost.
     """
-    letter = letters.compose(kind, language=STAFF_LANGUAGE, **facts)
     message_id = f"staff.{dedup_key.replace(':', '.')}@{mail.domain}"
+    letter = LetterFacts.of(facts)
 
-    def queue(channel: str, recipient: str, payload: dict[str, Any], held: str | None) -> None:
+    def queue(channel: str, recipient: str, told: OutboxFacts, held: str | None) -> None:
         outbox.enqueue(
             session=session,
             kind=f"staff.{kind}",
             channel=channel,
             ticket_id=ticket_id,
             recipient=recipient,
-            message_id=payload["message_id"],
+            message_id=message_id if channel == "email" else f"webhook.{message_id}",
             at=at,
             available_at=available_at,
             dedup_key=f"{dedup_key}:{channel}",
-            payload=payload,
+            facts=told,
             held=held,
         )
 
     if mail.staff_email or not mail.alert_webhook:
-        email = {
-            "from": mail.support_address,
-            "from_name": f"Sportello {mail.company_name}",
-            "to": [mail.staff_email or ""],
-            "subject": letter.subject,
-            "text": letter.text,
-            "html": letter.html,
-            "date": rfc2822(at),
-            "message_id": message_id,
-            "headers": {"Auto-Submitted": "auto-generated"},
-        }
+        email = OutboxFacts(
+            template=kind,
+            language=STAFF_LANGUAGE,
+            caused_at=at,
+            sender=mail.support_address,
+            sender_name=f"Sportello {mail.company_name}",
+            to=[mail.staff_email or ""],
+            headers={"Auto-Submitted": "auto-generated"},
+            letter=letter,
+        )
         missing = None if mail.staff_email else "SPORTELLO_STAFF_EMAIL is not set"
         queue("email", mail.staff_email or "", email, missing)
     if mail.alert_webhook:
         # Mobile on-call (reperibilità mobile): a phone app rings for it.
-        webhook = {
-            "message_id": f"webhook.{message_id}",
-            "json": {
-                "kind": kind,
-                "title": letter.subject,
-                "message": letter.text,
-                "ticket_number": facts.get("number"),
-                "at": iso(at),
-            },
-        }
+        webhook = OutboxFacts(template=kind, language=STAFF_LANGUAGE, caused_at=at, letter=letter)
         queue("webhook", "alert webhook", webhook, None)
 
 
@@ -219,37 +188,65 @@ def on_call_alert(ticket: Ticket, *, session: Session, mail: MailKnobs, at: date
         subject=ticket.subject,
         from_email=ticket.from_email,
         customer=customer.name if customer else None,
-        received=when(ticket.received_at, STAFF_LANGUAGE),
-        due=when(ticket.take_charge_due_at, STAFF_LANGUAGE)
-        if ticket.sla_policy == "on_call"
-        else None,
+        received=ticket.received_at,
+        due=ticket.take_charge_due_at if ticket.sla_policy == "on_call" else None,
         excerpt=ticket.body[:500],
     )
 
 
-def _customer_facts(ticket: Ticket, *, language: str, mail: MailKnobs) -> dict[str, Any]:
+def _customer_email(
+    ticket: Ticket, kind: str, *, addressee: Addressee, mail: MailKnobs, at: datetime
+) -> OutboxFacts:
+    """The facts of the customer email `kind`: what is true of the ticket now."""
+    return OutboxFacts(
+        template=kind,
+        language=addressee.language,
+        caused_at=at,
+        sender=mail.support_address,
+        sender_name=mail.company_name,
+        to=[ticket.from_email],
+        headers={
+            "Reply-To": mail.support_address,
+            "Auto-Submitted": "auto-replied",  # RFC 3834: no auto-reply to this one
+            **addressee.thread,
+        },
+        letter=_customer_facts(
+            ticket,
+            language=addressee.language,
+            mail=mail,
+            status_url=f"{mail.public_url}/status/{addressee.status_token}",
+        ),
+    )
+
+
+def _customer_facts(
+    ticket: Ticket, *, language: str, mail: MailKnobs, status_url: str
+) -> LetterFacts:
     calendar = calendar_of(ticket)
     explanation = explain_deadline(ticket)
-    return {
+    words = {
         "explained": explanation.summary(language) if explanation else None,
         "number": ticket.number,
         "subject": ticket.subject,
         "name": ticket.from_name,
         "coverage": ticket.coverage,
-        "due": when(ticket.take_charge_due_at, language),
-        "hours": letters.opening_hours(calendar.to_dict()["weekly"], language),
         # R16: urgent, arrived while closed, and no on-call agreement: best effort.
         "best_effort": ticket.urgent
         and not calendar_for(calendar).is_open(ticket.received_at)
         and ticket.sla_policy != "on_call",
-        "taken": when(ticket.taken_in_charge_at, language),
-        "estimate": when(ticket.estimated_resolution_at, language),
-        "resolved": when(ticket.resolved_at, language),
         "resolution": ticket.resolution or "",
         "delivery_mode": ticket.delivery_mode,
         "company": mail.company_name,
         "support_address": mail.support_address,
+        "status_url": status_url,
     }
+    instants = {
+        "due": ticket.take_charge_due_at,
+        "taken": ticket.taken_in_charge_at,
+        "estimate": ticket.estimated_resolution_at,
+        "resolved": ticket.resolved_at,
+    }
+    return LetterFacts(words=words, instants=instants, weekly=calendar.to_dict()["weekly"])
 
 
 def _thread_headers(ticket_id: int, *, session: Session) -> dict[str, str]:

@@ -1,7 +1,9 @@
 """The outbox: side effects written in the same transaction as their cause, then delivered.
 
-`enqueue` is called inside the cause's transaction (idempotent by the dedup key). The worker
-(runners.outbox_worker) `claim`s one due row at a time under a lease, sends it, and settles it in a
+`enqueue` is called inside the cause's transaction (idempotent by the dedup key) with the facts
+of what the row says. The worker (runners.outbox_worker) `claim`s one due row at a time under a
+lease and, in the same transaction, `write`s its email from the facts if it was not written yet
+(kept on the row: a resend sends what was written); it sends it, and settles it in a
 transaction of its own right after the other side answered: sent, tried again later with
 exponential backoff and jitter (temporary failures, up to a horizon), or failed at once
 (permanent ones). A row is leased only while its sender works on it, and a send never outlasts
@@ -10,8 +12,9 @@ because its worker died mid-send frees the row for another worker: at most that 
 again, with the same Message-ID.
 """
 
+import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,8 +27,11 @@ from app import logs
 from app.enums import OutboxState
 from app.errors import Conflict, NotFound
 from app.models.base import table_of
-from app.models.outbox import Outbox, OutboxAttempt, OutboxPage, OutboxRead
+from app.models.outbox import Outbox, OutboxAttempt, OutboxFacts, OutboxPage, OutboxRead
+from app.services.notifications import render
+from app.services.tickets.conversation import fill_in_words
 
+log = logging.getLogger(__name__)
 _OUTBOX = table_of(Outbox)
 _INSERT_ATTEMPT = insert(table_of(OutboxAttempt))
 BACKOFF_FIRST = timedelta(seconds=30)
@@ -42,7 +48,7 @@ def enqueue(
     message_id: str,
     at: datetime,
     dedup_key: str,
-    payload: dict[str, Any],
+    facts: OutboxFacts,
     held: str | None = None,
     available_at: datetime | None = None,
 ) -> bool:
@@ -60,7 +66,8 @@ def enqueue(
             "recipient": recipient,
             "message_id": message_id,
             "dedup_key": dedup_key,
-            "payload": payload,
+            "facts": facts.model_dump(mode="json"),
+            "payload": None,  # written by the worker, once
             "state": OutboxState.HELD if held else OutboxState.PENDING,
             "last_error": held,
             "attempts": 0,
@@ -90,11 +97,16 @@ class Claimed:
     channel: str
     ticket_id: int | None
     recipient: str
-    payload: dict[str, Any]
+    message_id: str
+    facts: dict[str, Any] | None
+    payload: dict[str, Any] | None
+    """What is sent: None until written (`write`)."""
     attempts: int
     created_at: datetime
     request_id: str | None
     lease_until: datetime
+    unwritable: str | None = None
+    """Why its facts could not be written into an email (it fails for good)."""
 
 
 def claim(*, session: Session, worker: str, now: datetime, lease: timedelta) -> Claimed | None:
@@ -125,6 +137,8 @@ def claim(*, session: Session, worker: str, now: datetime, lease: timedelta) -> 
             _OUTBOX.c.channel,
             _OUTBOX.c.ticket_id,
             _OUTBOX.c.recipient,
+            _OUTBOX.c.message_id,
+            _OUTBOX.c.facts,
             _OUTBOX.c.payload,
             _OUTBOX.c.attempts,
             _OUTBOX.c.created_at,
@@ -133,6 +147,37 @@ def claim(*, session: Session, worker: str, now: datetime, lease: timedelta) -> 
         )
     ).first()
     return None if row is None else Claimed(*row)
+
+
+def write(row: Claimed, *, session: Session) -> Claimed:
+    """The claimed row with its email written from its facts and kept, if it was not yet.
+
+    Written once (P2): a row sent again, its lease lost, sends what was kept, the same bytes
+    with the same Message-ID. Our email's copy in the ticket's conversation gets its words
+    now. A row whose facts cannot be written comes back unwritten, saying why.
+    """
+    if row.payload is not None:
+        return row
+    try:
+        facts = OutboxFacts.model_validate(row.facts)
+        payload = render.payload_of(facts, channel=row.channel, message_id=row.message_id)
+    except Exception as exc:  # a row that cannot be written must not jam the queue
+        log.exception("outbox %d could not be written", row.id)
+        return replace(row, unwritable=f"{type(exc).__name__}: {exc}"[:300])
+    session.connection().execute(
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id == row.id, _OUTBOX.c.payload.is_(None))
+        .values(payload=payload)
+    )
+    if row.kind.startswith("customer."):
+        fill_in_words(
+            row.message_id,
+            session=session,
+            subject=payload["subject"],
+            text=payload["text"],
+            html=payload["html"],
+        )
+    return replace(row, payload=payload)
 
 
 def mark_sent(row: Claimed, *, session: Session, worker: str, now: datetime) -> bool:
@@ -230,7 +275,7 @@ def retry(outbox_id: int, *, session: Session, now: datetime) -> OutboxRead:
     """Queue a failed or held row again, to be sent at once (its Message-ID unchanged)."""
     connection = session.connection()
     row = connection.execute(
-        select(_OUTBOX.c.state, _OUTBOX.c.payload)
+        select(_OUTBOX.c.state, _OUTBOX.c.facts, _OUTBOX.c.payload)
         .where(_OUTBOX.c.id == outbox_id)
         .with_for_update()
     ).first()
@@ -241,7 +286,8 @@ def retry(outbox_id: int, *, session: Session, now: datetime) -> OutboxRead:
             f"Outbox row {outbox_id} is {row.state}; only failed or held rows can be retried.",
             state=row.state,
         )
-    if "subject" not in row.payload and "json" not in row.payload:
+    written = row.payload or {}
+    if row.facts is None and "subject" not in written and "json" not in written:
         raise Conflict(
             f"Outbox row {outbox_id} was queued before delivery existed; it has no email."
         )

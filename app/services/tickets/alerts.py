@@ -23,7 +23,6 @@ from app.models.ticket import Ticket
 from app.services.directory.calendars import snapshot_spec_of_text
 from app.services.knobs import MailKnobs
 from app.services.notifications import notify
-from app.services.notifications.letters import STAFF_LANGUAGE, when
 from app.services.tickets import audit
 
 ACTOR = "sla-watch"
@@ -185,7 +184,7 @@ def _tell(
                 "number": r.ticket.number,
                 "subject": r.ticket.subject,
                 "from_email": r.ticket.from_email,
-                "due": when(r.ticket.take_charge_due_at, STAFF_LANGUAGE),
+                "due": r.ticket.take_charge_due_at,
             }
             for r in reached
         ],

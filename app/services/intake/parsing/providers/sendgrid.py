@@ -15,6 +15,7 @@ from app.services.intake.parsing.mime import (
     to_bytes,
 )
 from app.services.intake.parsing.model import (
+    InboundAttachment,
     InboundEmail,
     MalformedEmail,
     UploadedFile,
@@ -61,26 +62,7 @@ def from_sendgrid(
 
     charsets = {k: v for k, v in string_map(json_field(fields, "charsets")).items() if v}
     headers = _header_block(text_field(fields, "headers", charsets.get("headers")) or "")
-    info = string_map(json_field(fields, "attachment-info"))
-    content_ids = {
-        name: cid
-        for cid, name in string_map(json_field(fields, "content-ids")).items()
-        if isinstance(name, str)
-    }
-    attachments = []
-    for name, upload in numbered_files(files, "attachment"):
-        meta = string_map(info.get(name))
-        filename = meta.get("filename") if isinstance(meta.get("filename"), str) else None
-        ctype = meta.get("type") if isinstance(meta.get("type"), str) else None
-        cid = meta.get("content-id") if isinstance(meta.get("content-id"), str) else None
-        attachments.append(
-            make_attachment(
-                filename or upload.filename,
-                ctype or upload.content_type,
-                bytes(upload.data),
-                cid or content_ids.get(name),
-            )
-        )
+    attachments = _attachments(fields, files)
 
     sender = parse_address(header_value(headers, "From"))
     if not sender[1]:
@@ -107,3 +89,28 @@ def from_sendgrid(
         return_path=envelope_from,
         given_sender=given_sender,
     )
+
+
+def _attachments(fields: Fields, files: Sequence[UploadedFile]) -> list[InboundAttachment]:
+    """The files posted as attachment1..N, named and typed by `attachment-info`."""
+    info = string_map(json_field(fields, "attachment-info"))
+    content_ids = {
+        name: cid
+        for cid, name in string_map(json_field(fields, "content-ids")).items()
+        if isinstance(name, str)
+    }
+    attachments = []
+    for name, upload in numbered_files(files, "attachment"):
+        meta = string_map(info.get(name))
+        filename = meta.get("filename") if isinstance(meta.get("filename"), str) else None
+        ctype = meta.get("type") if isinstance(meta.get("type"), str) else None
+        cid = meta.get("content-id") if isinstance(meta.get("content-id"), str) else None
+        attachments.append(
+            make_attachment(
+                filename or upload.filename,
+                ctype or upload.content_type,
+                bytes(upload.data),
+                cid or content_ids.get(name),
+            )
+        )
+    return attachments
