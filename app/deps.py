@@ -84,9 +84,10 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
 
 
-async def committed_apart(request: Request, work: Callable[[Session], T]) -> T:
-    """`work(session)` committed in a transaction of its own, apart from the request's: what
-    must count even when the request fails later (a rate-limit hit)."""
+async def committed_unit(request: Request, work: Callable[[Session], T]) -> T:
+    """`work(session)` in a unit of work of its own, committed on one worker thread before it
+    returns: a delivery from outside (begun once its payload is read, committed before the
+    answer), or what must count even when the request fails later (a rate-limit hit)."""
     engine: Engine = request.app.state.engine
     turn = request.app.state.sqlite_writer if is_sqlite(engine) else None
     return await committed(engine, work, turn=turn)

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.deps import KnobsDep, Now, SessionDep, SettingsDep, committed_apart
+from app.deps import KnobsDep, Now, SessionDep, SettingsDep, committed_unit
 from app.errors import BadRequest, DomainError
 from app.logs import note_refusal
 from app.models.inbound import ContactIn, ContactResult
@@ -152,7 +152,7 @@ async def counted_submission(
     other's tickets.
     """
     try:
-        await committed_apart(
+        await committed_unit(
             request,
             lambda session: service.count_hit(
                 submission.client,

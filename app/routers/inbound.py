@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from app import metrics
-from app.deps import KnobsDep, Now, SettingsDep, authenticate_bearer, request_unit_of_work
+from app.deps import KnobsDep, Now, SettingsDep, authenticate_bearer, committed_unit
 from app.enums import Role
 from app.errors import (
     BadRequest,
@@ -175,8 +175,8 @@ async def delivery_store(
     request: Request, knobs: KnobsDep, now: Now, settings: SettingsDep
 ) -> StoreDelivery:
     """How this request stores its delivery: as a ticket, or quarantined raw when it cannot be
-    one (P1); committed before the answer (the request's unit of work), 503 when nothing could
-    be stored because the database is away (the provider retries)."""
+    one (P1), in a unit of work begun once the payload is read and committed before the answer;
+    503 when nothing could be stored because the database is away (the provider retries)."""
 
     async def store(delivery: Delivery) -> InboundResult:
         read = await _read(delivery)
@@ -184,16 +184,17 @@ async def delivery_store(
             delivery.provider, delivery.body, delivery.content_type, delivery.token
         )
         try:
-            async with request_unit_of_work(request) as session:
-                received = await run_in_threadpool(
-                    receiving.receive,
+            received = await committed_unit(
+                request,
+                lambda session: receiving.receive(
                     as_received,
                     read,
                     session=session,
                     knobs=knobs,
                     now=now,
                     max_file_bytes=settings.max_file_bytes,
-                )
+                ),
+            )
         except DomainError:  # a replayed token, an outage
             metrics.count_delivery(delivery.provider, "rejected")
             raise

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from app.deps import Now, SessionDep, SettingsDep, committed_apart
+from app.deps import Now, SessionDep, SettingsDep, committed_unit
 from app.errors import NotFound
 from app.rendering import render
 from app.routers._responses import problems
@@ -18,7 +18,7 @@ router = APIRouter(tags=["status"])
 async def counted(request: Request, settings: SettingsDep, now: Now) -> None:
     """Rate limit per client address, shared by every API process (as the contact form)."""
     client = "status:" + (request.client.host if request.client else "unknown")
-    await committed_apart(
+    await committed_unit(
         request,
         lambda session: contact_form.count_hit(
             client[:64],

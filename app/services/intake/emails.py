@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import Row, bindparam
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.enums import Channel, Status
@@ -62,7 +61,7 @@ def ingest_email(
     fresh_token = replay_token is None or remember_token(
         email.provider, replay_token, session=session, now=now
     )
-    duplicate = _stored_copy(email, session=session)
+    duplicate = stored_copy(email, session=session)
     if duplicate is not None:
         # A retry after a crash between our commit and our answer carries the same token and
         # the same message: the provider must hear that it is stored.
@@ -71,19 +70,10 @@ def ingest_email(
         # The signature covers only timestamp and token: a new message under a used token is
         # someone replaying a captured request.
         raise Forbidden("This webhook token was used before: a replayed request is refused.")
-    try:
-        with session.begin_nested():
-            result = _store(
-                email, session=session, knobs=knobs, now=now, received_at=received_at or now
-            )
-    except IntegrityError:
-        # A concurrent delivery of the same message (PostgreSQL) broke the unique index on
-        # its Message-ID or provider id when it committed: the savepoint is undone and the
-        # answer is the copy the other stored (P1: one message, one ticket).
-        duplicate = _stored_copy(email, session=session)
-        if duplicate is None:
-            raise
-        return duplicate
+    # A concurrent delivery of the same message (PostgreSQL) breaks the unique index on its
+    # Message-ID or provider id once the other commits: IntegrityError, which the caller's
+    # savepoint meets by answering with the stored copy (receiving.receive).
+    result = _store(email, session=session, knobs=knobs, now=now, received_at=received_at or now)
     log.info("inbound %s message stored on ticket %s", email.provider, result.ticket_number)
     return result
 
@@ -118,7 +108,7 @@ _COPY_BY_PROVIDER_ID = _COPY.where(
 ).limit(1)
 
 
-def _stored_copy(email: InboundEmail, *, session: Session) -> IngestResult | None:
+def stored_copy(email: InboundEmail, *, session: Session) -> IngestResult | None:
     """The ticket holding a stored copy of the message: same Message-ID, or, without one, the
     same provider id (or digest of its content, which the adapters put there: P1)."""
     if email.message_id:

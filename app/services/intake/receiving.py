@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from app.enums import QuarantineReason
@@ -68,6 +68,15 @@ def receive(
                 max_file_bytes=max_file_bytes,
                 replay_token=delivery.token,
             )
+    except IntegrityError as exc:
+        # A concurrent delivery of the same message (PostgreSQL, another process) committed
+        # first and broke the unique index on its Message-ID: the savepoint is undone and the
+        # answer is the copy the other stored (P1: one message, one ticket).
+        copy = emails.stored_copy(read, session=session)
+        if copy is None:
+            log.exception("storing a delivery from %s failed", delivery.source)
+            return _hold(delivery, exc, QuarantineReason.INTAKE_ERROR, session=session, now=now)
+        return Received(copy.ticket_id, copy.ticket_number, duplicate=True)
     except PayloadTooLarge as exc:  # one file over its limit, the message within its own
         return _hold(delivery, exc, QuarantineReason.FILE_TOO_LARGE, session=session, now=now)
     except DomainError:  # a replayed token: refused, nothing kept
