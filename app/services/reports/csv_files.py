@@ -21,11 +21,15 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 def csv_text(columns: Iterable[str], rows: Iterable[Mapping[str, Any]]) -> str:
     """A CSV document with a header row, CRLF line ends, each cell made safe by `cell`."""
+    names = list(columns)
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\r\n")
-    writer.writeheader()
+    document = csv.writer(out, lineterminator="\r\n")
+    document.writerow(names)
     for row in rows:
-        writer.writerow({name: cell(value) for name, value in row.items()})
+        unknown = row.keys() - set(names)
+        if unknown:
+            raise ValueError(f"cells without a column: {', '.join(sorted(unknown))}")
+        document.writerow([cell(row.get(name)) for name in names])
     return out.getvalue()
 
 
