@@ -12,9 +12,18 @@ from sqlmodel import Session, create_engine
 
 T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 15_000
-# As many connections as the server has worker threads (anyio's default limit is 40), so a
-# request never waits for a connection nor opens and closes one per request.
-POOL_SIZE = 40
+
+# Threads that run endpoints and blocking work (anyio's default is 40). Python code runs on one
+# of them at a time (the interpreter lock): a few suffice to overlap the database's round trips,
+# and more only queue for the lock. At 64 connections on two cores 16 served as many reads as
+# 40, and 8 fewer on PostgreSQL (docs/adr/0005-reads-under-the-interpreter-lock.md).
+WORKER_THREADS = 16
+# A connection for each worker thread and each finisher (app.deps: commits and rollbacks on
+# PostgreSQL), so a request never waits for one nor opens and closes one per request; a
+# process no longer holds 50, which two workers and a migration would not fit in PostgreSQL's
+# default 100.
+FINISHERS = 8
+POOL_SIZE = WORKER_THREADS + FINISHERS
 LOCK_TIMEOUT_MS = 15_000
 
 
@@ -72,9 +81,18 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+@lru_cache(maxsize=8)
 def reader(engine: Engine) -> Engine:
-    """The same engine, but SQLite read transactions do not take the write lock."""
-    return engine.execution_options(sqlite_begin="DEFERRED")
+    """The same engine for units of work that only read, derived once per engine.
+
+    SQLite: a read transaction does not take the write lock (BEGIN DEFERRED). PostgreSQL: no
+    transaction at all (autocommit), which saves a read its BEGIN and ROLLBACK round trips;
+    under READ COMMITTED each statement takes its own snapshot inside a transaction too, so
+    what a read sees is the same.
+    """
+    if is_sqlite(engine):
+        return engine.execution_options(sqlite_begin="DEFERRED")
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 @contextmanager

@@ -6,18 +6,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, nullcontext
 from datetime import datetime
+from functools import partial
 from typing import Annotated, TypeVar
 
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.db import committed, is_sqlite, reader, unit_of_work
+from app.db import FINISHERS, committed, is_sqlite, reader, unit_of_work
 from app.enums import Role
 from app.errors import Forbidden, Unauthorized
 from app.models.base import utcnow
-from app.services.directory.auth import Principal, authenticate
+from app.services.directory.auth import Principal, authenticate, bootstrap_admin
 from app.services.knobs import Knobs
 from app.settings import Settings
 
@@ -42,7 +44,7 @@ async def get_engine(request: Request) -> Engine:
 # Commits and rollbacks of PostgreSQL request sessions run here, never queued behind endpoint
 # threads: a transaction holding row locks always gets to finish, even when every worker
 # thread is busy waiting for those very locks.
-_FINISHERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sportello-commit")
+_FINISHERS = ThreadPoolExecutor(max_workers=FINISHERS, thread_name_prefix="sportello-commit")
 
 
 @asynccontextmanager
@@ -70,12 +72,19 @@ async def request_unit_of_work(request: Request) -> AsyncIterator[Session]:
         session = Session(reader(engine) if read_only else engine, expire_on_commit=False)
         try:
             yield session
-            await finish(session.rollback if read_only else session.commit)
         except BaseException:
-            await finish(session.rollback)
+            await finish(session.close)  # closing rolls back
             raise
-        finally:
-            await finish(session.close)
+        # One step, so one hop to the finishers for PostgreSQL: closing a read's session
+        # rolls it back; a write commits, and closes however the commit ends.
+        await finish(session.close if read_only else partial(_commit_and_close, session))
+
+
+def _commit_and_close(session: Session) -> None:
+    try:
+        session.commit()
+    finally:
+        session.close()
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -114,15 +123,32 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def authenticate_bearer(request: Request, token: str) -> Principal:
-    """The principal behind a bearer token (401 when unknown or revoked)."""
+    """The principal behind a bearer token (401 when unknown or revoked); blocking."""
     settings: Settings = request.app.state.settings
-    with unit_of_work(request.app.state.engine, read_only=True) as session:
-        principal = authenticate(token, session=session, admin_token=settings.admin_token)
+    principal = bootstrap_admin(token, admin_token=settings.admin_token) or _stored(
+        request.app.state.engine, token
+    )
     request.state.principal = principal
     return principal
 
 
-def get_principal(
+async def principal_for(request: Request, token: str) -> Principal:
+    """`authenticate_bearer` from the event loop: the configured admin token is recognised
+    there (a comparison), and only a stored token is looked up on a worker thread."""
+    settings: Settings = request.app.state.settings
+    principal = bootstrap_admin(token, admin_token=settings.admin_token)
+    if principal is None:
+        principal = await anyio.to_thread.run_sync(_stored, request.app.state.engine, token)
+    request.state.principal = principal
+    return principal
+
+
+def _stored(engine: Engine, token: str) -> Principal:
+    with unit_of_work(engine, read_only=True) as session:
+        return authenticate(token, session=session, admin_token=None)
+
+
+async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -132,7 +158,7 @@ def get_principal(
             "This endpoint needs 'Authorization: Bearer <token>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return authenticate_bearer(request, credentials.credentials)
+    return await principal_for(request, credentials.credentials)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -5,13 +5,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app.db import get_engine, is_sqlite
+from app.db import WORKER_THREADS, get_engine, is_sqlite
 from app.deps import get_principal
 from app.errors import install_database_error_handler, install_error_handlers
 from app.middleware import AccessLog, BodyLimits, SecurityHeaders
@@ -59,6 +60,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Run the outbox worker and the mailbox poller beside the API, unless SPORTELLO_WORKER
     is false."""
     settings: Settings = app.state.settings
+    # Endpoints run on this many threads (anyio's default is 40): see app.db.WORKER_THREADS.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
     if not settings.worker:
         yield
         return
@@ -152,10 +155,10 @@ def _add_routes(app: FastAPI) -> None:
     # Every internal route needs a token; a router's own `require(role)` narrows it further.
     internal = APIRouter(prefix=API_PREFIX, dependencies=[Depends(get_principal)])
     for module in (
+        tickets,  # first: the work queue and the ticket page are the most read
         customers,
         calendars,
         contracts,
-        tickets,
         time_entries,
         sla,
         outbox,

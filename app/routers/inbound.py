@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from app import metrics
-from app.deps import KnobsDep, Now, SettingsDep, authenticate_bearer, committed_unit
+from app.deps import KnobsDep, Now, SettingsDep, committed_unit, principal_for
 from app.enums import Role
 from app.errors import (
     BadRequest,
@@ -72,7 +72,7 @@ async def basic_or_agent(request: Request, settings: SettingsDep) -> None:
     if not header.lower().startswith("bearer "):
         await basic_auth(request, settings)
         return
-    principal = await run_in_threadpool(authenticate_bearer, request, header[7:].strip())
+    principal = await principal_for(request, header[7:].strip())
     if not principal.can(Role.AGENT):
         raise Forbidden("Posting raw MIME needs the agent role.")
 

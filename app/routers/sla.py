@@ -3,16 +3,17 @@
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from app.deps import KnobsDep, Now, SessionDep, Viewer
 from app.enums import SlaState
 from app.models.common import Cursor, CustomerFilter, Limit
 from app.models.sla import SlaPreview, SlaPreviewIn
 from app.models.ticket import TicketPage
-from app.routers._responses import READ, WRITE
+from app.routers._responses import READ, WRITE, serialised
 from app.services.directory import terms
 from app.services.tickets import queue
+from app.services.tickets.snapshot import page_json
 
 router = APIRouter(prefix="/sla", tags=["sla"])
 
@@ -67,9 +68,9 @@ QueueQueryDep = Annotated[QueueQuery, Depends(queue_query)]
 
 def _open_in_state(
     state: SlaState, query: QueueQuery, *, session: SessionDep, knobs: KnobsDep, now: Now
-) -> TicketPage:
+) -> Response:
     filters = queue.TicketFilters(sla_state=state, customer_id=query.customer_id)
-    return queue.queue_page(
+    page = queue.queue_page(
         filters,
         session=session,
         now=now,
@@ -77,12 +78,13 @@ def _open_in_state(
         cursor=query.cursor,
         fraction=knobs.at_risk_fraction,
     )
+    return serialised(page_json(page))
 
 
 @router.get("/breaches", response_model=TicketPage, status_code=200, responses=READ)
 def breaches(
     query: QueueQueryDep, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
-) -> TicketPage:
+) -> Response:
     """Open tickets past their take-charge deadline, urgent first (R17)."""
     return _open_in_state(SlaState.BREACHED, query, session=session, knobs=knobs, now=now)
 
@@ -90,6 +92,6 @@ def breaches(
 @router.get("/at-risk", response_model=TicketPage, status_code=200, responses=READ)
 def at_risk(
     query: QueueQueryDep, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
-) -> TicketPage:
+) -> Response:
     """Open tickets with less than the at-risk share of their target left (R17)."""
     return _open_in_state(SlaState.AT_RISK, query, session=session, knobs=knobs, now=now)

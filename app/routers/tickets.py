@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from app.deps import Agent, KnobsDep, Now, SessionDep, Viewer
 from app.enums import Category, SlaState, Status
@@ -32,10 +32,16 @@ from app.models.ticket import (
     TicketRead,
     TicketUpdate,
 )
-from app.routers._responses import CREATE, READ, WRITE, CreatedDep
+from app.routers._responses import CREATE, READ, WRITE, CreatedDep, serialised
 from app.services.intake import opening
 from app.services.tickets import audit, lifecycle, queue, status_page
-from app.services.tickets.snapshot import explained_sla, read_ticket, sla_block
+from app.services.tickets.snapshot import (
+    explained_sla,
+    page_json,
+    read_ticket,
+    sla_block,
+    ticket_json,
+)
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
@@ -91,7 +97,7 @@ def list_(
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> TicketPage:
+) -> Response:
     """The work queue: urgent first (R12), then the nearest deadline; keyset paginated."""
     filters = queue.TicketFilters(
         status=tuple(status) if status else None,
@@ -105,7 +111,7 @@ def list_(
         received_to=_aware(received_to, "received_to"),
         q=q,
     )
-    return queue.queue_page(
+    page = queue.queue_page(
         filters,
         session=session,
         now=now,
@@ -113,6 +119,7 @@ def list_(
         cursor=cursor,
         fraction=knobs.at_risk_fraction,
     )
+    return serialised(page_json(page))  # the page the desk reads most: serialised once
 
 
 def _aware(value: datetime | None, field: str) -> datetime | None:
@@ -127,10 +134,10 @@ def _aware(value: datetime | None, field: str) -> datetime | None:
 @router.get("/{ticket_ref}", response_model=TicketRead, status_code=200, responses=READ)
 def get(
     ticket_ref: TicketRef, session: SessionDep, knobs: KnobsDep, now: Now, _: Viewer
-) -> TicketRead:
+) -> Response:
     """One ticket, with its SLA block computed now."""
-    ticket = queue.ticket_of(ticket_ref, session=session)
-    return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
+    view = queue.ticket_view(ticket_ref, session=session, now=now, fraction=knobs.at_risk_fraction)
+    return serialised(ticket_json(view))
 
 
 @router.patch("/{ticket_ref}", response_model=TicketRead, status_code=200, responses=WRITE)

@@ -8,19 +8,22 @@ app.services.tickets.snapshot), so that an index serves them (R17).
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, tuple_
+from sqlalchemy import ColumnElement, Row, and_, false, func, or_, text, tuple_
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from app.enums import OPEN_STATUSES, Category, SlaState, Status
 from app.errors import NotFound, Unprocessable, field_error
 from app.models.common import MAX_ID
 from app.models.message import Delivery, Message, MessageRead
-from app.models.ticket import Ticket, TicketPage
+from app.models.ticket import OPEN_PREDICATE, Ticket
 from app.services.notifications import outbox
-from app.services.tickets.snapshot import read_ticket
+from app.services.tickets.snapshot import VIEW_COLUMNS, row_view
 
 
 def ticket_id_of(ref: str, *, session: Session) -> int:
@@ -40,6 +43,20 @@ def ticket_id_of(ref: str, *, session: Session) -> int:
 def ticket_of(ref: str, *, session: Session) -> Ticket:
     """The ticket that `ref` names (its id or its number), or NotFound."""
     return get_ticket(ticket_id_of(ref, session=session), session=session)
+
+
+def ticket_view(ref: str, *, session: Session, now: datetime, fraction: float) -> dict[str, Any]:
+    """The API view of the ticket that `ref` names (its id or its number), or NotFound: one
+    query of the columns it shows."""
+    query = core_select(*VIEW_COLUMNS)
+    if ref.isdigit():
+        query = query.where(col(Ticket.id) == ticket_id_of(ref, session=session))
+    else:
+        query = query.where(col(Ticket.number) == ref)
+    row = session.execute(query).first()
+    if row is None:
+        raise NotFound(f"No ticket with {'id' if ref.isdigit() else 'number'} {ref}.")
+    return row_view(row, now=now, fraction=fraction)
 
 
 def get_ticket(ticket_id: int, *, session: Session) -> Ticket:
@@ -108,7 +125,7 @@ def sla_state_condition(state: SlaState, *, now: datetime) -> ColumnElement[bool
     return conditions.get(state, false())
 
 
-def encode_cursor(ticket: Ticket) -> str:
+def encode_cursor(ticket: Ticket | Row[Any]) -> str:
     """An opaque position in the queue order."""
     raw = json.dumps([ticket.priority, ticket.queue_due_at.isoformat(), ticket.id])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
@@ -140,13 +157,16 @@ def list_tickets(
     now: datetime,
     limit: int,
     cursor: str | None = None,
-) -> tuple[list[Ticket], str | None]:
-    """A page of tickets: urgent first, then nearest deadline, then oldest (keyset paginated)."""
-    query = select(Ticket)
+) -> tuple[Sequence[Row[Any]], str | None]:
+    """A page of tickets: urgent first, then nearest deadline, then oldest (keyset paginated);
+    rows of the columns their views show (snapshot.VIEW_COLUMNS)."""
+    query = core_select(*VIEW_COLUMNS)
     statuses = filters.status or OPEN_STATUSES
     if set(statuses) == set(OPEN_STATUSES):
-        # Spelled like the partial index's predicate, so the planner uses it.
-        query = query.where(col(Ticket.status).not_in((Status.RESOLVED, Status.CLOSED)))
+        # The partial index's own predicate, as literal SQL: with the statuses as bound
+        # parameters SQLite's planner cannot tell that the query implies it, and walks the
+        # whole queue index instead (8 ms rather than 0.2 ms at 11,000 tickets).
+        query = query.where(text(OPEN_PREDICATE))
     else:
         query = query.where(col(Ticket.status).in_(statuses))
     for field in ("customer_id", "contract_id", "urgent", "category", "billable"):
@@ -179,7 +199,7 @@ def list_tickets(
     order = (col(Ticket.priority), col(Ticket.queue_due_at), col(Ticket.id))
     if cursor is not None:
         query = query.where(tuple_(*order) > tuple_(*_decode_cursor(cursor)))
-    rows = list(session.exec(query.order_by(*order).limit(limit + 1)))
+    rows = session.execute(query.order_by(*order).limit(limit + 1)).all()
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
@@ -192,11 +212,12 @@ def queue_page(
     limit: int,
     cursor: str | None,
     fraction: float,
-) -> TicketPage:
-    """A page of the work queue as the API shows it, SLA blocks computed for `now`."""
+) -> dict[str, Any]:
+    """A page of the work queue as the API shows it (a TicketPage's values, for
+    snapshot.page_json), SLA blocks computed for `now`."""
     rows, next_cursor = list_tickets(filters, session=session, now=now, limit=limit, cursor=cursor)
-    return TicketPage(
-        items=[read_ticket(ticket, now=now, fraction=fraction) for ticket in rows],
-        limit=limit,
-        next_cursor=next_cursor,
-    )
+    return {
+        "items": [row_view(row, now=now, fraction=fraction) for row in rows],
+        "limit": limit,
+        "next_cursor": next_cursor,
+    }

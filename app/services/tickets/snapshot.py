@@ -1,15 +1,21 @@
 """The SLA snapshot a ticket carries, the queue columns derived from it, and its SLA block."""
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
+
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy import ColumnElement, Row, String, cast
+from typing_extensions import TypedDict  # pydantic reads only this one before Python 3.12
 
 from app.engine import sla
 from app.engine.business_hours import calendar_for
 from app.engine.calendar_spec import CalendarSpec
 from app.engine.explain import Explanation, explain
+from app.enums import BillingReason, Policy
+from app.models.base import table_of
 from app.models.calendar import ExplanationRead
-from app.models.ticket import SlaBlock, SlaExplained, Ticket, TicketRead
-from app.services.directory.calendars import snapshot_spec
+from app.models.ticket import SlaBlock, SlaExplained, Ticket, TicketPage, TicketRead
+from app.services.directory.calendars import snapshot_spec, snapshot_spec_of_text
 
 # Tickets without a deadline sort after every ticket with one.
 NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
@@ -114,28 +120,59 @@ def calendar_of(ticket: Ticket) -> CalendarSpec:
     return snapshot_spec(ticket.sla_calendar)
 
 
+class SlaFacts(Protocol):
+    """What the SLA block is computed from: a Ticket, or a row of `VIEW_COLUMNS`."""
+
+    @property
+    def sla_policy(self) -> Policy: ...
+    @property
+    def clock_started_at(self) -> datetime | None: ...
+    @property
+    def take_charge_due_at(self) -> datetime | None: ...
+    @property
+    def taken_in_charge_at(self) -> datetime | None: ...
+    @property
+    def sla_target_seconds(self) -> int | None: ...
+    @property
+    def on_call_alert(self) -> bool: ...
+
+
 def sla_block(ticket: Ticket, *, now: datetime, fraction: float) -> SlaBlock:
     """The SLA block, computed for `now` by the pure engine from the stored snapshot."""
+    return sla_block_on(calendar_of(ticket), ticket, now=now, fraction=fraction)
+
+
+def sla_block_on(
+    calendar: CalendarSpec, facts: SlaFacts, *, now: datetime, fraction: float
+) -> SlaBlock:
+    """The SLA block of `facts` on the snapshot's `calendar`, computed for `now`."""
+    return SlaBlock.model_construct(**sla_values(calendar, facts, now=now, fraction=fraction))
+
+
+def sla_values(
+    calendar: CalendarSpec, facts: SlaFacts, *, now: datetime, fraction: float
+) -> dict[str, Any]:
+    """The SLA block's fields, in its order, computed for `now` by the pure engine."""
     status = sla.sla_status(
-        calendar=calendar_of(ticket),
-        clock_started_at=ticket.clock_started_at,
-        take_charge_due_at=ticket.take_charge_due_at,
-        target_seconds=ticket.sla_target_seconds,
-        taken_in_charge_at=ticket.taken_in_charge_at,
+        calendar=calendar,
+        clock_started_at=facts.clock_started_at,
+        take_charge_due_at=facts.take_charge_due_at,
+        target_seconds=facts.sla_target_seconds,
+        taken_in_charge_at=facts.taken_in_charge_at,
         now=now,
         at_risk_fraction=fraction,
     )
-    return SlaBlock(
-        policy=ticket.sla_policy,
-        state=status.state,
-        clock_started_at=ticket.clock_started_at,
-        take_charge_due_at=ticket.take_charge_due_at,
-        taken_in_charge_at=ticket.taken_in_charge_at,
-        business_seconds_elapsed=status.business_seconds_elapsed,
-        business_seconds_remaining=status.business_seconds_remaining,
-        target_seconds=ticket.sla_target_seconds,
-        on_call_alert=ticket.on_call_alert,
-    )
+    return {
+        "policy": facts.sla_policy,
+        "state": status.state,
+        "clock_started_at": facts.clock_started_at,
+        "take_charge_due_at": facts.take_charge_due_at,
+        "taken_in_charge_at": facts.taken_in_charge_at,
+        "business_seconds_elapsed": status.business_seconds_elapsed,
+        "business_seconds_remaining": status.business_seconds_remaining,
+        "target_seconds": facts.sla_target_seconds,
+        "on_call_alert": facts.on_call_alert,
+    }
 
 
 def explain_deadline(ticket: Ticket) -> Explanation | None:
@@ -161,7 +198,69 @@ def explained_sla(ticket: Ticket, *, now: datetime, fraction: float) -> SlaExpla
 
 def read_ticket(ticket: Ticket, *, now: datetime, fraction: float) -> TicketRead:
     """The API view of a ticket, its SLA block computed for `now`."""
-    values = {name: getattr(ticket, name) for name in TicketRead.model_fields if name != "sla"}
-    return TicketRead.model_validate(
-        {**values, "sla": sla_block(ticket, now=now, fraction=fraction)}
-    )
+    return view_of(ticket, calendar_of(ticket), now=now, fraction=fraction)
+
+
+# --- the views of reads: only the columns they show, serialised once -------------------------
+
+_SHOWN = tuple(name for name in TicketRead.model_fields if name != "sla")
+_SLA_FACTS = (
+    "sla_policy",
+    "clock_started_at",
+    "take_charge_due_at",
+    "taken_in_charge_at",
+    "sla_target_seconds",
+    "on_call_alert",
+)
+_QUEUE_ORDER = ("priority", "queue_due_at")  # with `id`: the cursor (services.tickets.queue)
+_TICKET = table_of(Ticket)
+# What a ticket's view reads: TicketRead's columns, its SLA block's and the queue order's, and
+# the calendar snapshot as JSON text, the key of its one parsed spec (never decoded per row).
+VIEW_COLUMNS: tuple[ColumnElement[Any], ...] = (
+    *(_TICKET.c[name] for name in dict.fromkeys(_SHOWN + _SLA_FACTS + _QUEUE_ORDER)),
+    cast(_TICKET.c.sla_calendar, String).label("sla_calendar_text"),
+)
+
+
+def view_of(
+    ticket: Ticket, calendar: CalendarSpec, *, now: datetime, fraction: float
+) -> TicketRead:
+    """The API view of a ticket on its snapshot's `calendar`, its SLA block computed for `now`."""
+    values = {name: getattr(ticket, name) for name in _SHOWN}
+    values["sla"] = sla_block_on(calendar, ticket, now=now, fraction=fraction)
+    return TicketRead.model_validate(values)
+
+
+def _json_shape(model: type[BaseModel], **nested: Any) -> Any:
+    """A TypedDict of the model's fields (same names, order and types; `nested` replaces some):
+    serialising a dict with it writes exactly the model's JSON, without building the model."""
+    fields = {
+        name: nested.get(name, field.annotation) for name, field in model.model_fields.items()
+    }
+    return TypedDict(f"{model.__name__}Json", fields)  # type: ignore[operator]
+
+
+_TICKET_SHAPE = _json_shape(TicketRead, sla=_json_shape(SlaBlock))
+_TICKET_JSON = TypeAdapter(_TICKET_SHAPE)
+_PAGE_JSON = TypeAdapter(_json_shape(TicketPage, items=list[_TICKET_SHAPE]))  # type: ignore[valid-type]
+
+
+def row_view(row: Row[Any], *, now: datetime, fraction: float) -> dict[str, Any]:
+    """The API view of a row of VIEW_COLUMNS as plain values (ticket_json writes it as the
+    TicketRead it is), its calendar parsed once per distinct snapshot."""
+    calendar = snapshot_spec_of_text(row.sla_calendar_text)
+    view = dict(zip(_SHOWN, row, strict=False))  # VIEW_COLUMNS begins with _SHOWN, in order
+    view["billing_reasons"] = [BillingReason(reason) for reason in view["billing_reasons"]]
+    view["sla"] = sla_values(calendar, row, now=now, fraction=fraction)
+    return view
+
+
+def ticket_json(view: dict[str, Any]) -> bytes:
+    """A row_view as the API's JSON: what FastAPI writes for response_model=TicketRead."""
+    return _TICKET_JSON.dump_json(view)
+
+
+def page_json(page: dict[str, Any]) -> bytes:
+    """A page of row_views (`items`, `limit`, `next_cursor`) as the API's JSON: what FastAPI
+    writes for response_model=TicketPage."""
+    return _PAGE_JSON.dump_json(page)
