@@ -17,6 +17,7 @@ from app.errors import install_database_error_handler, install_error_handlers
 from app.middleware import AccessLog, BodyLimits, SecurityHeaders
 from app.rendering import page_policy
 from app.routers import (
+    attachments,
     calendars,
     contact,
     contracts,
@@ -156,6 +157,7 @@ def _add_routes(app: FastAPI) -> None:
         calendars,
         contracts,
         tickets,
+        attachments,
         time_entries,
         sla,
         outbox,

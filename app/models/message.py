@@ -118,11 +118,28 @@ class Delivery(Schema):
     """When the SMTP server accepted it."""
 
 
+class AttachmentRead(Schema):
+    """A file a message carried; `GET /attachments/{id}` serves its bytes."""
+
+    id: int
+    """The attachment's id."""
+    filename: str
+    """Its (sanitised) file name."""
+    content_type: str
+    """The type it was declared with."""
+    size: int
+    """Its size in bytes."""
+    sha256: str
+    """The SHA-256 of its bytes, hex: what the download is checked against."""
+
+
 class MessageRead(MessageBase):
     id: int
     """The message's id."""
     delivery: Delivery | None = None
     """For our emails: their delivery state; null for the customer's messages."""
+    attachments: list[AttachmentRead] = []
+    """The files it carried, in the order they came."""
 
 
 class AttachmentBlob(SQLModel, table=True):

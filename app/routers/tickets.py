@@ -34,7 +34,7 @@ from app.models.ticket import (
 )
 from app.routers._responses import CREATE, READ, WRITE, CreatedDep
 from app.services.intake import opening
-from app.services.tickets import audit, lifecycle, queue, status_page
+from app.services.tickets import audit, conversation, lifecycle, queue, status_page
 from app.services.tickets.snapshot import explained_sla, read_ticket, sla_block
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
@@ -268,4 +268,4 @@ def events(ticket_ref: TicketRef, session: SessionDep, _: Viewer) -> Items[Ticke
 def messages(ticket_ref: TicketRef, session: SessionDep, _: Viewer) -> Items[MessageRead]:
     """The conversation, oldest first."""
     ticket_id = queue.ticket_id_of(ticket_ref, session=session)
-    return Items(items=queue.list_messages(ticket_id, session=session))
+    return Items(items=conversation.read_conversation(ticket_id, session=session))

@@ -11,7 +11,9 @@ from sqlalchemy import insert, update
 from sqlmodel import Session
 
 from app.models.base import table_of
-from app.models.message import Message, NewMessage
+from app.models.message import Message, MessageRead, NewMessage
+from app.services.tickets import queue
+from app.services.tickets.attachments import attachments_of
 
 _MESSAGES = table_of(Message)
 _INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
@@ -38,3 +40,12 @@ def fill_in_words(
         .where(_MESSAGES.c.message_id == message_id, _MESSAGES.c.direction == "outbound")
         .values(subject=subject, text=text, text_stripped=text, html=html)
     )
+
+
+def read_conversation(ticket_id: int, *, session: Session) -> list[MessageRead]:
+    """The conversation, oldest first: each message with its delivery and its files."""
+    messages = queue.list_messages(ticket_id, session=session)
+    files = attachments_of((message.id for message in messages), session=session)
+    for message in messages:
+        message.attachments = files.get(message.id, [])
+    return messages
