@@ -32,6 +32,7 @@ from app.routers import (
     quarantine,
     reports,
     sla,
+    staff,
     status_page,
     tickets,
     time_entries,
@@ -164,6 +165,7 @@ def _add_routes(app: FastAPI) -> None:
         quarantine,
         reports,
         mailboxes,
+        staff,
     ):
         internal.include_router(module.router)
     app.include_router(internal)

@@ -161,3 +161,63 @@ def test_0014_rows_queued_written_out_are_sent_as_they_were(empty_database):
     assert [tuple(s[:2]) for s in states] == [("old", "pending"), ("new", "failed")]
     assert "never written" in states[1].last_error
     assert kept == email
+
+
+def test_0016_every_token_keeps_working_attached_to_a_staff_member(empty_database):
+    """Tokens from before staff members get one made from their name (one per name, with the
+    highest role among its tokens); a feed token stays a token of its own."""
+    from datetime import UTC, datetime
+
+    from app.db import get_engine, unit_of_work
+    from app.enums import Role
+    from app.services.directory.auth import authenticate, hash_token
+
+    migrations.upgrade(empty_database, "0014")
+    insert = text(
+        "INSERT INTO api_token (name, role, token_hash, prefix, created_at)"
+        " VALUES (:name, :role, :hash, 'spt_x', :at)"
+    )
+    at = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    engine = create_engine(empty_database, poolclass=pool.NullPool)
+    with engine.begin() as connection:
+        for name, role, clear in [
+            ("marco", "agent", "a1"),
+            ("marco", "viewer", "a2"),
+            ("laura", "admin", "b1"),
+            ("calendar", "feed", "f1"),
+        ]:
+            connection.execute(
+                insert, {"name": name, "role": role, "hash": hash_token(clear), "at": at}
+            )
+    migrations.upgrade(empty_database)
+    with engine.connect() as connection:
+        staff = connection.execute(
+            text("SELECT name, role, email, active FROM staff_member ORDER BY name")
+        ).all()
+        feed = connection.execute(
+            text("SELECT staff_id FROM api_token WHERE role = 'feed'")
+        ).scalar_one()
+    assert [tuple(row) for row in staff] == [
+        ("laura", "admin", None, True),
+        ("marco", "agent", None, True),
+    ]
+    assert feed is None
+    with unit_of_work(get_engine(empty_database), read_only=True) as session:
+        seen = {
+            clear: authenticate(clear, session=session, admin_token=None)
+            for clear in ("a1", "a2", "b1", "f1")
+        }
+    assert {clear: (p.name, p.role) for clear, p in seen.items()} == {
+        "a1": ("marco", Role.AGENT),
+        "a2": ("marco", Role.VIEWER),
+        "b1": ("laura", Role.ADMIN),
+        "f1": ("calendar", Role.FEED),
+    }
+    assert seen["a1"].staff_id == seen["a2"].staff_id is not None
+    assert seen["f1"].staff_id is None
+
+    migrations.downgrade(empty_database, "0014")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM api_token")).scalar_one() == 4
+    engine.dispose()
+    migrations.upgrade(empty_database)
