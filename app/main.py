@@ -49,6 +49,12 @@ API_PREFIX = "/api/v1"
 PUBLIC_PREFIXES = (f"{API_PREFIX}/contact", f"{API_PREFIX}/inbound/", f"{API_PREFIX}/feeds/")
 # Where mail and the website deliver: bodies up to the message limit, refusals logged as warnings.
 LARGE_BODY_PREFIXES = (f"{API_PREFIX}/contact", f"{API_PREFIX}/inbound/")
+FILE_BODY_SUFFIXES = ("/notes", "/replies")
+
+
+def _carries_files(path: str) -> bool:
+    """A reply or a note with files: as large as an email may be."""
+    return path.startswith(f"{API_PREFIX}/tickets/") and path.endswith(FILE_BODY_SUFFIXES)
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -113,7 +119,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     the last added is the outermost."""
 
     def limit_for(path: str) -> int:
-        if path.startswith(LARGE_BODY_PREFIXES):
+        if path.startswith(LARGE_BODY_PREFIXES) or _carries_files(path):
             return settings.max_message_bytes
         return settings.max_json_bytes
 

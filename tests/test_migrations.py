@@ -221,3 +221,46 @@ def test_0016_every_token_keeps_working_attached_to_a_staff_member(empty_databas
         assert connection.execute(text("SELECT count(*) FROM api_token")).scalar_one() == 4
     engine.dispose()
     migrations.upgrade(empty_database)
+
+
+def test_0017_stored_messages_are_inbound_or_automatic(empty_database):
+    """Messages from before kinds: the customer's are `inbound`, our emails `automatic`."""
+    migrations.upgrade(empty_database, "0016")
+    engine = create_engine(empty_database, poolclass=pool.NullPool)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO ticket (number, status, channel, subject, body, from_email,"
+                " from_name, urgent, urgency, priority_handling, coverage, billable,"
+                " billing_reasons, received_at, created_at, updated_at, sla_policy,"
+                " sla_calendar, on_call_alert, auto_submitted, priority, queue_due_at)"
+                " SELECT '2026-000001', 'new', 'email', 's', 'b', 'm@r.it', '', false, 'none',"
+                " false, 'no_contract', true, '[]', :at, :at, :at, 'support', '{}', false,"
+                " false, 0, :at"
+            ),
+            {"at": "2026-11-23 15:00:00+00:00"},
+        )
+        for direction, message_id in (("inbound", "a@r.it"), ("outbound", "b@agency.example")):
+            connection.execute(
+                text(
+                    "INSERT INTO message (ticket_id, direction, channel, message_id, from_email,"
+                    " from_name, subject, text, text_stripped, auto_submitted, received_at,"
+                    ' in_reply_to, "references", "to", headers, created_at)'
+                    " SELECT id, :direction, 'email', :message_id, '', '', '', '', '', false,"
+                    " received_at, '[]', '[]', '[]', '[]', received_at FROM ticket"
+                ),
+                {"direction": direction, "message_id": message_id},
+            )
+    migrations.upgrade(empty_database)
+    with engine.connect() as connection:
+        kinds = connection.execute(
+            text("SELECT direction, kind, author_id FROM message ORDER BY id")
+        ).all()
+    assert [tuple(k) for k in kinds] == [
+        ("inbound", "inbound", None),
+        ("outbound", "automatic", None),
+    ]
+    migrations.downgrade(empty_database, "0016")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM message")).scalar_one() == 2
+    engine.dispose()

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.deps import Agent, KnobsDep, Now, SessionDep, Viewer
+from app.deps import Agent, KnobsDep, Now, SessionDep, SettingsDep, Viewer
 from app.enums import Category, SlaState, Status
 from app.errors import Unprocessable, field_error
 from app.models.audit import TicketEventRead
@@ -19,7 +19,7 @@ from app.models.common import (
     QueryInstant,
     TicketRef,
 )
-from app.models.message import MessageRead
+from app.models.message import MessageRead, NoteIn
 from app.models.status_link import LinksRevoked
 from app.models.ticket import (
     ResolveIn,
@@ -34,7 +34,7 @@ from app.models.ticket import (
 )
 from app.routers._responses import CREATE, READ, WRITE, CreatedDep
 from app.services.intake import opening
-from app.services.tickets import audit, conversation, lifecycle, queue, status_page
+from app.services.tickets import audit, conversation, lifecycle, notes, queue, status_page
 from app.services.tickets.snapshot import explained_sla, read_ticket, sla_block
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
@@ -269,3 +269,26 @@ def messages(ticket_ref: TicketRef, session: SessionDep, _: Viewer) -> Items[Mes
     """The conversation, oldest first."""
     ticket_id = queue.ticket_id_of(ticket_ref, session=session)
     return Items(items=conversation.read_conversation(ticket_id, session=session))
+
+
+@router.post("/{ticket_ref}/notes", response_model=MessageRead, status_code=201, responses=WRITE)
+def add_note(
+    ticket_ref: TicketRef,
+    data: NoteIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    agent: Agent,
+) -> MessageRead:
+    """Leave an internal note (and files) for colleagues: never emailed, never shown to the
+    customer."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
+    return notes.add_note(
+        ticket_id,
+        data,
+        session=session,
+        author_id=agent.staff_id,
+        actor=agent.name,
+        now=now,
+        max_file_bytes=settings.max_file_bytes,
+    )

@@ -10,7 +10,10 @@ from urllib.parse import quote
 from sqlmodel import Session, col, select
 
 from app.errors import NotFound, ServiceUnavailable
-from app.models.message import Attachment, AttachmentBlob, AttachmentRead
+from app.models.message import Attachment, AttachmentBlob, AttachmentRead, FileIn
+from app.services.intake.attachments import check_sizes
+from app.services.intake.parsing import InboundAttachment
+from app.services.intake.parsing.content import sanitize_filename
 
 log = logging.getLogger(__name__)
 
@@ -107,3 +110,18 @@ def download_headers(stored: StoredFile) -> dict[str, str]:
         "Content-Security-Policy": DOWNLOAD_POLICY,
         "Cache-Control": "private, no-store",
     }
+
+
+def files_given(files: list[FileIn], *, max_file_bytes: int) -> tuple[InboundAttachment, ...]:
+    """Files staff attach to a reply or a note: names sanitised as an email's, each within the
+    per-file limit of intake (413 before anything is stored)."""
+    given = tuple(
+        InboundAttachment(
+            filename=sanitize_filename(file.filename, file.content_type),
+            content_type=file.content_type.lower(),
+            data=file.content_base64,
+        )
+        for file in files
+    )
+    check_sizes(given, max_file_bytes=max_file_bytes)
+    return given
