@@ -1,17 +1,18 @@
 """Messages exchanged on a ticket and their attachments (stored once per content hash)."""
 
+import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 import pydantic
-from pydantic import Base64Bytes, ConfigDict
+from pydantic import Base64Bytes, ConfigDict, EmailStr, field_validator, model_validator
 from sqlalchemy import LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.enums import Channel, MessageKind
+from app.enums import Channel, DeliveryMode, MessageKind
 from app.models.base import EnumString, JSONType, UTCDateTime, utcnow
-from app.models.common import Input, OneLine, Schema
+from app.models.common import Input, Instant, OneLine, Schema
 
 MAX_SUBJECT = 998  # characters of a subject (RFC 5322's line limit), in and out
 
@@ -246,3 +247,62 @@ class NoteIn(Input):
     """The note, plain text: for colleagues only, never emailed nor shown to the customer."""
     attachments: list[FileIn] = pydantic.Field(default_factory=list, max_length=MAX_FILES)
     """Files kept with the note."""
+
+
+MAX_CC = 20
+_NOT_IN_A_BARE_ADDRESS = re.compile(r"[\s<>,;:\"()\[\]\\]|=\?|[\x00-\x1f\x7f-\x9f]")
+
+
+class ReplyIn(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "text": "Buongiorno,\nquale pagina mostra l'errore? Ci mandi una schermata.",
+                "cc": ["boss@rossi.it"],
+            }
+        },
+    )
+
+    text: str = pydantic.Field(min_length=1, max_length=100_000)
+    """The reply, plain text; the email adds the signature and the status link."""
+    cc: list[EmailStr] = pydantic.Field(default_factory=list, max_length=MAX_CC)
+    """Copies: the customer's contacts or addresses already on the ticket (others need
+    `allow_other_recipients`); the reply always goes to the requester."""
+    allow_other_recipients: bool = False
+    """Let `cc` name other addresses too (logged in the audit trail)."""
+    attachments: list[FileIn] = pydantic.Field(default_factory=list, max_length=MAX_FILES)
+    """Files sent with the reply."""
+    take_charge: bool = False
+    """Take the ticket in charge too (R9); the one email says it, with the estimate (R11)."""
+    estimated_resolution_at: Instant | None = None
+    """With `take_charge`: the estimated resolution told to the customer."""
+    resolve: bool = False
+    """Resolve the ticket too (R14); the one email says it, with the resolution."""
+    resolution: str | None = pydantic.Field(default=None, min_length=1, max_length=20_000)
+    """With `resolve`: what was done."""
+    delivery_mode: DeliveryMode | None = None
+    """With `resolve`: online or remote (R14)."""
+
+    @field_validator("cc", mode="before")
+    @classmethod
+    def _bare_addresses(cls, value: object) -> object:
+        # One bare address each: no display name, list, encoded word or line break to carry
+        # a second recipient (P2).
+        for address in value if isinstance(value, list) else []:
+            if isinstance(address, str) and _NOT_IN_A_BARE_ADDRESS.search(address):
+                raise ValueError("each copy must be one bare address, like name@example.com")
+        return value
+
+    @field_validator("cc")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(address.lower() for address in value))
+
+    @model_validator(mode="after")
+    def _together(self) -> "ReplyIn":
+        if self.estimated_resolution_at is not None and not self.take_charge:
+            raise ValueError("estimated_resolution_at goes with take_charge")
+        if self.resolve != (self.resolution is not None and self.delivery_mode is not None):
+            raise ValueError("resolve goes with resolution and delivery_mode, and they with it")
+        return self

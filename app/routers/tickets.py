@@ -19,7 +19,7 @@ from app.models.common import (
     QueryInstant,
     TicketRef,
 )
-from app.models.message import MessageRead, NoteIn
+from app.models.message import MessageRead, NoteIn, ReplyIn
 from app.models.status_link import LinksRevoked
 from app.models.ticket import (
     ResolveIn,
@@ -34,7 +34,7 @@ from app.models.ticket import (
 )
 from app.routers._responses import CREATE, READ, WRITE, CreatedDep
 from app.services.intake import opening
-from app.services.tickets import audit, conversation, lifecycle, notes, queue, status_page
+from app.services.tickets import audit, lifecycle, notes, queue, replies, status_page, transcript
 from app.services.tickets.snapshot import explained_sla, read_ticket, sla_block
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
@@ -268,7 +268,7 @@ def events(ticket_ref: TicketRef, session: SessionDep, _: Viewer) -> Items[Ticke
 def messages(ticket_ref: TicketRef, session: SessionDep, _: Viewer) -> Items[MessageRead]:
     """The conversation, oldest first."""
     ticket_id = queue.ticket_id_of(ticket_ref, session=session)
-    return Items(items=conversation.read_conversation(ticket_id, session=session))
+    return Items(items=transcript.read_conversation(ticket_id, session=session))
 
 
 @router.post("/{ticket_ref}/notes", response_model=MessageRead, status_code=201, responses=WRITE)
@@ -287,6 +287,31 @@ def add_note(
         ticket_id,
         data,
         session=session,
+        author_id=agent.staff_id,
+        actor=agent.name,
+        now=now,
+        max_file_bytes=settings.max_file_bytes,
+    )
+
+
+@router.post("/{ticket_ref}/replies", response_model=MessageRead, status_code=201, responses=WRITE)
+def reply(
+    ticket_ref: TicketRef,
+    data: ReplyIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    knobs: KnobsDep,
+    now: Now,
+    agent: Agent,
+) -> MessageRead:
+    """Write to the customer from the desk (sent once, in the ticket's thread); optionally take
+    it in charge (R9, R11) or resolve it (R14) with the same one email."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
+    return replies.reply(
+        ticket_id,
+        data,
+        session=session,
+        knobs=knobs,
         author_id=agent.staff_id,
         actor=agent.name,
         now=now,

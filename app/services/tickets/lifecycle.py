@@ -65,8 +65,10 @@ def take_charge(
     knobs: Knobs,
     actor: str,
     now: datetime,
+    tell: bool = True,
 ) -> Ticket:
-    """A staff member accepts the request; the customer is told, with the estimate (R9, R11)."""
+    """A staff member accepts the request; the customer is told, with the estimate (R9, R11),
+    unless `tell` is false: a reply written with it says it instead, in one email."""
     ticket = locked_ticket(ticket_id, session=session)
     check_transition(ticket.status, Status.TAKEN_IN_CHARGE)
     if data.estimated_resolution_at is not None:
@@ -95,16 +97,25 @@ def take_charge(
     # Staff need no more warnings about it: an SLA alert not sent yet is cancelled.
     outbox.cancel(f"ticket:{ticket.id}:sla.", session=session, reason="taken in charge")
     # R11: taking in charge is always told, with the estimate or why there is none yet.
-    notify.tell_customer(
-        ticket, "taken_in_charge", session=session, mail=knobs.mail, at=now, cause=event
-    )
+    if tell:
+        notify.tell_customer(
+            ticket, "taken_in_charge", session=session, mail=knobs.mail, at=now, cause=event
+        )
     return ticket
 
 
 def resolve(
-    ticket_id: int, data: ResolveIn, *, session: Session, knobs: Knobs, actor: str, now: datetime
+    ticket_id: int,
+    data: ResolveIn,
+    *,
+    session: Session,
+    knobs: Knobs,
+    actor: str,
+    now: datetime,
+    tell: bool = True,
 ) -> Ticket:
-    """Record the resolution and how it was delivered; the customer is told (R11, R14)."""
+    """Record the resolution and how it was delivered; the customer is told (R11, R14), unless
+    `tell` is false: a reply written with it says it instead, in one email."""
     ticket = locked_ticket(ticket_id, session=session)
     check_transition(ticket.status, Status.RESOLVED)
     ticket.resolution = data.resolution
@@ -120,7 +131,10 @@ def resolve(
         data={"delivery_mode": data.delivery_mode},
     )
     # R11: the resolution is told too, with how it was delivered (R14).
-    notify.tell_customer(ticket, "resolved", session=session, mail=knobs.mail, at=now, cause=event)
+    if tell:
+        notify.tell_customer(
+            ticket, "resolved", session=session, mail=knobs.mail, at=now, cause=event
+        )
     return ticket
 
 

@@ -8,7 +8,7 @@ from sqlmodel import Session
 from app.enums import MessageKind
 from app.models.message import MessageRead, NewMessage, NoteIn
 from app.services.intake.attachments import store_attachments
-from app.services.tickets import audit, conversation, queue
+from app.services.tickets import audit, conversation, queue, transcript
 from app.services.tickets.attachments import files_given
 
 
@@ -44,4 +44,4 @@ def add_note(
         at=now,
         data={"message_id": message_id, "files": len(files)},
     )
-    return conversation.read_message(message_id, session=session)
+    return transcript.read_message(message_id, session=session)
