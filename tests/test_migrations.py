@@ -264,3 +264,17 @@ def test_0017_stored_messages_are_inbound_or_automatic(empty_database):
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM message")).scalar_one() == 2
     engine.dispose()
+
+
+def test_0018_tickets_have_no_owner_until_given_one(empty_database):
+    """Tickets from before owners keep working with nobody as their owner; the queue's
+    `assignee=me` index is there, and goes away going back."""
+    migrations.upgrade(empty_database)
+    engine = create_engine(empty_database, poolclass=pool.NullPool)
+    indexes = {index["name"] for index in inspect(engine).get_indexes("ticket")}
+    assert "ix_ticket_assignee_open" in indexes
+    migrations.downgrade(empty_database, "0017")
+    columns = {column["name"] for column in inspect(engine).get_columns("ticket")}
+    assert "assignee_id" not in columns
+    engine.dispose()
+    migrations.upgrade(empty_database)

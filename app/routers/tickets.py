@@ -10,6 +10,7 @@ from app.enums import Category, SlaState, Status
 from app.errors import Unprocessable, field_error
 from app.models.audit import TicketEventRead
 from app.models.common import (
+    MAX_ID,
     NO_NUL_PATTERN,
     ContractFilter,
     Cursor,
@@ -22,6 +23,7 @@ from app.models.common import (
 from app.models.message import MessageRead, NoteIn, ReplyIn
 from app.models.status_link import LinksRevoked
 from app.models.ticket import (
+    AssignIn,
     ResolveIn,
     SlaBlock,
     SlaExplained,
@@ -33,6 +35,7 @@ from app.models.ticket import (
     TicketUpdate,
 )
 from app.routers._responses import CREATE, READ, WRITE, CreatedDep
+from app.services.directory.auth import Principal
 from app.services.intake import opening
 from app.services.tickets import audit, lifecycle, notes, queue, replies, status_page, transcript
 from app.services.tickets.snapshot import explained_sla, read_ticket, sla_block
@@ -60,7 +63,7 @@ def list_(
     session: SessionDep,
     knobs: KnobsDep,
     now: Now,
-    _: Viewer,
+    viewer: Viewer,
     status: Annotated[
         list[Status] | None,
         Query(description="Repeat for several; default: the open ones (the work queue)."),
@@ -91,6 +94,13 @@ def list_(
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
+    assignee: Annotated[
+        str | None,
+        Query(
+            pattern=r"^(me|none|[1-9][0-9]{0,9})$",
+            description="`me` (the caller's), `none` (nobody's) or a staff member's id.",
+        ),
+    ] = None,
 ) -> TicketPage:
     """The work queue: urgent first (R12), then the nearest deadline; keyset paginated."""
     filters = queue.TicketFilters(
@@ -104,6 +114,8 @@ def list_(
         received_from=_aware(received_from, "received_from"),
         received_to=_aware(received_to, "received_to"),
         q=q,
+        assignee_id=_assignee_id(assignee, viewer),
+        unassigned=assignee == "none",
     )
     return queue.queue_page(
         filters,
@@ -142,10 +154,17 @@ def update(
     now: Now,
     agent: Agent,
 ) -> TicketRead:
-    """Triage: category, customer, urgency decision, priority handling, estimate (logged)."""
+    """Triage: category, customer, urgency decision, priority handling, estimate, owner
+    (logged)."""
     ticket_id = queue.ticket_id_of(ticket_ref, session=session)
     ticket = lifecycle.update_ticket(
-        ticket_id, data, session=session, knobs=knobs, actor=agent.name, now=now
+        ticket_id,
+        data,
+        session=session,
+        knobs=knobs,
+        actor=agent.name,
+        now=now,
+        actor_staff_id=agent.staff_id,
     )
     return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
@@ -164,7 +183,13 @@ def take_charge(
     """Take the request in charge (R9); the customer is emailed with the estimate (R11)."""
     ticket_id = queue.ticket_id_of(ticket_ref, session=session)
     ticket = lifecycle.take_charge(
-        ticket_id, data, session=session, knobs=knobs, actor=agent.name, now=now
+        ticket_id,
+        data,
+        session=session,
+        knobs=knobs,
+        actor=agent.name,
+        now=now,
+        owner_id=agent.staff_id,
     )
     return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
@@ -317,3 +342,45 @@ def reply(
         now=now,
         max_file_bytes=settings.max_file_bytes,
     )
+
+
+@router.post("/{ticket_ref}/assign", response_model=TicketRead, status_code=200, responses=WRITE)
+def assign(
+    ticket_ref: TicketRef,
+    data: AssignIn,
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    agent: Agent,
+) -> TicketRead:
+    """Give the ticket to a staff member (or nobody); they get a staff email if someone else
+    gives it to them (not while closed, unless urgent: R17)."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
+    ticket = lifecycle.assign(
+        ticket_id,
+        data.assignee_id,
+        session=session,
+        knobs=knobs,
+        actor=agent.name,
+        actor_staff_id=agent.staff_id,
+        now=now,
+    )
+    return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
+
+
+def _assignee_id(assignee: str | None, caller: Principal) -> int | None:
+    """The owner `assignee=me|ID` names (`none` is nobody); `me` needs a staff member's token."""
+    if assignee is None or assignee == "none":
+        return None
+    if assignee == "me":
+        if caller.staff_id is None:
+            raise Unprocessable(
+                "assignee=me needs a staff member's token (this one has none).",
+                errors=[field_error("assignee", "no staff member")],
+            )
+        return caller.staff_id
+    if int(assignee) > MAX_ID:
+        raise Unprocessable(
+            f"No id is above {MAX_ID}.", errors=[field_error("assignee", "too big")]
+        )
+    return int(assignee)

@@ -26,6 +26,7 @@ from app.models.base import table_of
 from app.models.customer import Customer
 from app.models.message import Message, NewMessage
 from app.models.outbox import NOT_HELD, LetterFacts, Outbox, OutboxFacts
+from app.models.staff import StaffMember
 from app.models.ticket import Ticket
 from app.services.directory.customers import language_of
 from app.services.intake.attachments import store_attachments
@@ -216,6 +217,61 @@ def send_reply(
         facts=facts,
     )
     return copy_id
+
+
+def tell_assignee(
+    ticket: Ticket,
+    member: StaffMember,
+    kind: str,
+    *,
+    session: Session,
+    mail: MailKnobs,
+    at: datetime,
+    cause: int | str,
+    by: str = "",
+    excerpt: str | None = None,
+) -> None:
+    """Tell a ticket's owner by email: it was given to them (`assigned`), or its customer wrote
+    again (`customer_wrote`). Not while the ticket's calendar is closed, unless it is urgent:
+    then it waits for the opening (R17). Nothing for an owner without an address."""
+    assert ticket.id is not None
+    if not member.email or not member.active:
+        return
+    opening = calendar_for(calendar_of(ticket))
+    available_at = at if ticket.urgent or opening.is_open(at) else opening.next_opening(at)
+    dedup_key = f"ticket:{ticket.id}:staff.{kind}:{cause}"
+    outbox.enqueue(
+        session=session,
+        kind=f"staff.{kind}",
+        channel="email",
+        ticket_id=ticket.id,
+        recipient=member.email,
+        message_id=f"staff.{dedup_key.replace(':', '.')}@{mail.domain}",
+        at=at,
+        available_at=available_at,
+        dedup_key=dedup_key,
+        facts=OutboxFacts(
+            template=kind,
+            language=STAFF_LANGUAGE,
+            caused_at=at,
+            sender=mail.support_address,
+            sender_name=f"Sportello {mail.company_name}",
+            to=[member.email],
+            headers={"Auto-Submitted": "auto-generated"},
+            letter=LetterFacts.of(
+                {
+                    "number": ticket.number,
+                    "subject": ticket.subject,
+                    "from_email": ticket.from_email,
+                    "assignee": member.name,
+                    "by": by,
+                    "urgent": ticket.urgent,
+                    "due": ticket.take_charge_due_at,
+                    "excerpt": (ticket.body if excerpt is None else excerpt)[:500],
+                }
+            ),
+        ),
+    )
 
 
 def alert_staff(

@@ -16,9 +16,10 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from app.engine import sla
-from app.enums import Status, Urgency
+from app.enums import Role, Status, Urgency
 from app.errors import InvalidTransition, NotFound, Unprocessable, field_error
 from app.models.base import iso, table_of
+from app.models.staff import StaffMember
 from app.models.ticket import ResolveIn, StatusIn, TakeChargeIn, Ticket, TicketUpdate
 from app.services.directory import terms
 from app.services.directory.customers import get_customer
@@ -66,11 +67,15 @@ def take_charge(
     actor: str,
     now: datetime,
     tell: bool = True,
+    owner_id: int | None = None,
 ) -> Ticket:
     """A staff member accepts the request; the customer is told, with the estimate (R9, R11),
-    unless `tell` is false: a reply written with it says it instead, in one email."""
+    unless `tell` is false: a reply written with it says it instead, in one email. A ticket
+    without an owner gets `owner_id` (the staff member taking it) as its owner."""
     ticket = locked_ticket(ticket_id, session=session)
     check_transition(ticket.status, Status.TAKEN_IN_CHARGE)
+    if ticket.assignee_id is None and owner_id is not None:
+        ticket.assignee_id = owner_id  # written by the move below
     if data.estimated_resolution_at is not None:
         _check_estimate(ticket, data.estimated_resolution_at)
         ticket.estimated_resolution_at = data.estimated_resolution_at
@@ -92,6 +97,7 @@ def take_charge(
             "note": data.note,
             "sla": state,
             "estimated_resolution_at": iso(ticket.estimated_resolution_at),
+            "assignee_id": ticket.assignee_id,
         },
     )
     # Staff need no more warnings about it: an SLA alert not sent yet is cancelled.
@@ -186,10 +192,21 @@ def update_ticket(
     knobs: Knobs,
     actor: str,
     now: datetime,
+    actor_staff_id: int | None = None,
 ) -> Ticket:
     """Triage a ticket; every change is logged, a new customer re-derives the SLA snapshot."""
     ticket = locked_ticket(ticket_id, session=session)
     changes = data.model_dump(exclude_unset=True)
+    if "assignee_id" in changes:
+        _assign(
+            ticket,
+            changes.pop("assignee_id"),
+            session=session,
+            knobs=knobs,
+            actor=actor,
+            actor_staff_id=actor_staff_id,
+            now=now,
+        )
     for field in ("urgency", "priority_handling"):
         if field in changes and changes[field] is None:
             raise Unprocessable(
@@ -233,6 +250,77 @@ def update_ticket(
             )
     _save(ticket, session=session)
     return ticket
+
+
+def assign(
+    ticket_id: int,
+    assignee_id: int | None,
+    *,
+    session: Session,
+    knobs: Knobs,
+    actor: str,
+    actor_staff_id: int | None,
+    now: datetime,
+) -> Ticket:
+    """Give the ticket to a staff member (or to nobody); logged, and they are told by email
+    when someone else gives it to them."""
+    ticket = locked_ticket(ticket_id, session=session)
+    _assign(
+        ticket,
+        assignee_id,
+        session=session,
+        knobs=knobs,
+        actor=actor,
+        actor_staff_id=actor_staff_id,
+        now=now,
+    )
+    return ticket
+
+
+def _assign(
+    ticket: Ticket,
+    assignee_id: int | None,
+    *,
+    session: Session,
+    knobs: Knobs,
+    actor: str,
+    actor_staff_id: int | None,
+    now: datetime,
+) -> None:
+    if ticket.assignee_id == assignee_id:
+        return
+    member = None if assignee_id is None else _require_assignee(assignee_id, session=session)
+    before, ticket.assignee_id, ticket.updated_at = ticket.assignee_id, assignee_id, now
+    _save(ticket, session=session)
+    event = audit.record(
+        _id(ticket),
+        session=session,
+        actor=actor,
+        kind="assigned",
+        at=now,
+        data={"before": before, "after": assignee_id},
+    )
+    if member is not None and assignee_id != actor_staff_id:
+        notify.tell_assignee(
+            ticket,
+            member,
+            "assigned",
+            session=session,
+            mail=knobs.mail,
+            at=now,
+            cause=event,
+            by=actor,
+        )
+
+
+def _require_assignee(staff_id: int, *, session: Session) -> StaffMember:
+    member = session.get(StaffMember, staff_id)
+    if member is None or not member.active or member.role == Role.VIEWER:
+        raise Unprocessable(
+            f"assignee_id: no active agent or admin with id {staff_id}.",
+            errors=[field_error("assignee_id", "not an active agent")],
+        )
+    return member
 
 
 def recompute_sla(

@@ -41,7 +41,14 @@ def reply(
     if data.take_charge:
         taking = TakeChargeIn(estimated_resolution_at=data.estimated_resolution_at)
         ticket = lifecycle.take_charge(
-            ticket_id, taking, session=session, knobs=knobs, actor=actor, now=now, tell=False
+            ticket_id,
+            taking,
+            session=session,
+            knobs=knobs,
+            actor=actor,
+            now=now,
+            tell=False,
+            owner_id=author_id,
         )
     if data.resolve:
         assert data.resolution is not None and data.delivery_mode is not None
