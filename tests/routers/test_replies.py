@@ -290,3 +290,46 @@ def test_hostile_subject_and_author_name_reach_exactly_the_intended_recipients(h
     assert "\n" not in subject and "\r" not in subject
     for line in sent.text.splitlines():
         assert not line.startswith(tuple(w for w in INJECTED if w != "Bcc")), line
+
+
+def test_the_status_page_shows_the_public_conversation_escaped_and_never_a_note(desk):
+    first = desk.receive(subject="<script>alert(1)</script> Sito lento")
+    ticket_id = first["ticket_id"]
+    desk.agent.post(
+        f"/api/v1/tickets/{ticket_id}/notes",
+        json={
+            "text": "NOTA INTERNA: cliente difficile.",
+            "attachments": [{"filename": "interno.txt", "content_base64": b64(b"segreto")}],
+        },
+    ).raise_for_status()
+    desk.agent.post(
+        f"/api/v1/tickets/{ticket_id}/replies",
+        json={
+            "text": "Ecco <b>come</b> fare.\nSeconda riga.",
+            "attachments": [{"filename": "guida.png", "content_type": "image/png",
+                             "content_base64": b64(PNG)}],
+        },
+    ).raise_for_status()  # fmt: skip
+    [sent] = desk.deliver()[-1:]
+    link = next(word for word in sent.text.split() if "/status/" in word)
+    token = link.rsplit("/", 1)[1]
+    page = httpx.get(f"{desk.base}/status/{token}")
+    assert page.status_code == 200
+    text = page.text
+    assert "Il sito è lento." in text and "Seconda riga." in text
+    assert "Ecco &lt;b&gt;come&lt;/b&gt; fare." in text and "<b>come</b>" not in text
+    assert "<script>alert" not in text
+    assert "NOTA INTERNA" not in text and "interno.txt" not in text
+    assert "Marco Bianchi" not in text  # no staff names on the customer's page
+    assert text.index("Il sito è lento.") < text.index("Seconda riga.")  # newest last
+    files = [
+        m for m in desk.agent.get(f"/api/v1/tickets/{ticket_id}/messages").json()["items"]
+        if m["attachments"]
+    ]  # fmt: skip
+    note_file, reply_file = files[0]["attachments"][0], files[1]["attachments"][0]
+    served = httpx.get(f"{desk.base}/status/{token}/files/{reply_file['id']}")
+    assert served.status_code == 200 and served.content == PNG
+    assert served.headers["content-disposition"].startswith("attachment;")
+    assert f'href="{token}/files/{reply_file["id"]}"' in text
+    assert httpx.get(f"{desk.base}/status/{token}/files/{note_file['id']}").status_code == 404
+    assert httpx.get(f"{desk.base}/status/nope/files/{reply_file['id']}").status_code == 404
