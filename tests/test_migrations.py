@@ -278,3 +278,13 @@ def test_0018_tickets_have_no_owner_until_given_one(empty_database):
     assert "assignee_id" not in columns
     engine.dispose()
     migrations.upgrade(empty_database)
+
+
+def test_0019_no_ticket_is_merged_until_one_is(empty_database):
+    migrations.upgrade(empty_database)
+    engine = create_engine(empty_database, poolclass=pool.NullPool)
+    assert "merged_into_id" in {c["name"] for c in inspect(engine).get_columns("ticket")}
+    migrations.downgrade(empty_database, "0018")
+    assert "merged_into_id" not in {c["name"] for c in inspect(engine).get_columns("ticket")}
+    engine.dispose()
+    migrations.upgrade(empty_database)

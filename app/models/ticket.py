@@ -100,6 +100,9 @@ class TicketBase(SQLModel):
         default=None, foreign_key="staff_member.id", ondelete="SET NULL"
     )
     """The staff member who owns it; null: nobody yet (taking it in charge makes one)."""
+    merged_into_id: int | None = Field(default=None, foreign_key="ticket.id", ondelete="SET NULL")
+    """Set when it was merged into another ticket (the survivor): it is closed and read-only,
+    its conversation, time and history are the survivor's now."""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     """When the row was written."""
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -281,6 +284,19 @@ class AssignIn(Input):
 
     assignee_id: Id | None
     """The staff member who owns it from now on; null: nobody."""
+
+
+class MergeIn(Input):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"example": {"into": "2026-000041"}}
+    )
+
+    into: str = pydantic.Field(
+        pattern=r"^([1-9][0-9]{0,9}|[0-9]{4}-[0-9]{6,10})$", examples=["2026-000041"]
+    )
+    """The surviving ticket: its id or its number."""
+    force: bool = False
+    """Merge even when the two tickets are of different customers."""
 
 
 class TakeChargeIn(Input):

@@ -24,6 +24,7 @@ from app.models.message import MessageRead, NoteIn, ReplyIn
 from app.models.status_link import LinksRevoked
 from app.models.ticket import (
     AssignIn,
+    MergeIn,
     ResolveIn,
     SlaBlock,
     SlaExplained,
@@ -384,3 +385,29 @@ def _assignee_id(assignee: str | None, caller: Principal) -> int | None:
             f"No id is above {MAX_ID}.", errors=[field_error("assignee", "too big")]
         )
     return int(assignee)
+
+
+@router.post("/{ticket_ref}/merge", response_model=TicketRead, status_code=200, responses=WRITE)
+def merge(
+    ticket_ref: TicketRef,
+    data: MergeIn,
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    agent: Agent,
+) -> TicketRead:
+    """Merge this duplicate into `into` (the survivor, answered): conversation, files, time and
+    history move; the earliest receipt stays; the customer is told the number to use. Tickets
+    of different customers: 409 unless `force`."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
+    into_id = queue.ticket_id_of(data.into, session=session)
+    survivor = lifecycle.merge(
+        ticket_id,
+        into_id,
+        force=data.force,
+        session=session,
+        knobs=knobs,
+        actor=agent.name,
+        now=now,
+    )
+    return read_ticket(survivor, now=now, fraction=knobs.at_risk_fraction)

@@ -253,7 +253,10 @@ def thread_of(email: InboundEmail, *, session: Session) -> Thread:
     connection = session.connection()
     number = extract_ticket_tag(email.subject)
     if number is not None:
-        tagged = connection.execute(_ABOUT.where(_TICKETS.c.number == number)).first()
+        tagged = _survivor(
+            connection.execute(_ABOUT.where(_TICKETS.c.number == number)).first(),
+            session=session,
+        )
         if tagged is not None and _may_write_on(tagged, email.from_email, session=session):
             return _thread(tagged, allowed=True, session=session)
     referenced = [*email.in_reply_to, *email.references]
@@ -263,11 +266,28 @@ def thread_of(email: InboundEmail, *, session: Session) -> Thread:
             .where(_MESSAGES.c.message_id.in_(referenced))
             .order_by(_MESSAGES.c.id.desc())
         ).first()
+        replied = _survivor(replied, session=session)
         if replied is not None:
             # Knowing a Message-ID proves nothing: the same rule as the tag.
             allowed = _may_write_on(replied, email.from_email, session=session)
             return _thread(replied, allowed=allowed, session=session)
     return Thread()
+
+
+def _survivor(about: Row[Any] | None, *, session: Session) -> Row[Any] | None:
+    """The ticket `about` was merged into (followed along a chain), or `about` itself: a reply
+    to a merged ticket's email or number joins the survivor."""
+    connection = session.connection()
+    for _ in range(10):  # merges never loop (a merged ticket cannot be merged into); a guard
+        if about is None:
+            return None
+        into = connection.execute(
+            select(_TICKETS.c.merged_into_id).where(_TICKETS.c.id == about.id)
+        ).scalar()
+        if into is None:
+            return about
+        about = connection.execute(_ABOUT.where(_TICKETS.c.id == into)).first()
+    return about
 
 
 def _thread(about: Row[Any], *, allowed: bool, session: Session) -> Thread:

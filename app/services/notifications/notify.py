@@ -84,8 +84,10 @@ def tell_customer(
     at: datetime,
     cause: int | str,
     addressee: Addressee | None = None,
+    words: dict[str, str] | None = None,
 ) -> None:
-    """Queue the customer email `kind` about `ticket`, once for this `cause` (R11).
+    """Queue the customer email `kind` about `ticket`, once for this `cause` (R11); `words`
+    are facts of this email beyond the ticket's (the number a merged ticket goes on as).
 
     `cause` tells causes apart (the audit event that made the change): the same cause never
     yields a second email, another one does. `addressee` is read from the database unless the
@@ -106,7 +108,7 @@ def tell_customer(
         message_id=message_id,
         at=at,
         dedup_key=f"ticket:{ticket.id}:customer.{kind}:{cause}",
-        facts=_customer_email(ticket, kind, addressee=addressee, mail=mail, at=at),
+        facts=_customer_email(ticket, kind, addressee=addressee, mail=mail, at=at, words=words),
         held=_held_reason(ticket, session=session, mail=mail, at=at),
     )
     if not written:
@@ -348,9 +350,23 @@ def on_call_alert(ticket: Ticket, *, session: Session, mail: MailKnobs, at: date
 
 
 def _customer_email(
-    ticket: Ticket, kind: str, *, addressee: Addressee, mail: MailKnobs, at: datetime
+    ticket: Ticket,
+    kind: str,
+    *,
+    addressee: Addressee,
+    mail: MailKnobs,
+    at: datetime,
+    words: dict[str, str] | None = None,
 ) -> OutboxFacts:
     """The facts of the customer email `kind`: what is true of the ticket now."""
+    letter = _customer_facts(
+        ticket,
+        language=addressee.language,
+        mail=mail,
+        status_url=f"{mail.public_url}/status/{addressee.status_token}",
+    )
+    if words:
+        letter = letter.model_copy(update={"words": {**letter.words, **words}})
     return OutboxFacts(
         template=kind,
         language=addressee.language,
@@ -363,12 +379,7 @@ def _customer_email(
             "Auto-Submitted": "auto-replied",  # RFC 3834: no auto-reply to this one
             **addressee.thread,
         },
-        letter=_customer_facts(
-            ticket,
-            language=addressee.language,
-            mail=mail,
-            status_url=f"{mail.public_url}/status/{addressee.status_token}",
-        ),
+        letter=letter,
     )
 
 

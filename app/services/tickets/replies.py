@@ -37,6 +37,7 @@ def reply(
     """Write to the customer (and the copies allowed); optionally take in charge or resolve."""
     files = files_given(data.attachments, max_file_bytes=max_file_bytes)
     ticket = lifecycle.locked_ticket(ticket_id, session=session)
+    lifecycle.check_writable(ticket)
     others = _check_recipients(ticket, data, session=session, mail=knobs.mail)
     if data.take_charge:
         taking = TakeChargeIn(estimated_resolution_at=data.estimated_resolution_at)
