@@ -75,4 +75,4 @@ def test_one_address_per_member_staff_roles_only_and_feed_tokens_by_name(api):
     with client(api, feed.json()["token"]) as feed_api:
         assert feed_api.get("/api/v1/me").status_code == 403
     assert api.agent.post("/api/v1/tokens", json={"staff_id": 1}).status_code == 403
-    assert api.admin.post("/api/v1/tokens", json={"staff_id": 2147483647}).status_code == 404
+    assert api.admin.post("/api/v1/tokens", json={"staff_id": 2147483647}).status_code == 422

@@ -143,7 +143,10 @@ def issue_token(data: TokenCreate, *, session: Session, now: datetime) -> tuple[
                 "A staff member's token takes their name and role; give only staff_id.",
                 errors=[field_error("staff_id", "alone")],
             )
-        return create_staff_token(data.staff_id, session=session, now=now)
+        try:
+            return create_staff_token(data.staff_id, session=session, now=now)
+        except NotFound as exc:  # an id in a body that names nothing: the body is wrong
+            raise Unprocessable(exc.detail, errors=[field_error("staff_id", "unknown")]) from exc
     if data.role != Role.FEED or not data.name:
         raise Unprocessable(
             "Give staff_id for a person's token, or name and role 'feed' for a feed token.",
