@@ -1,4 +1,4 @@
-"""`sportello`: serve, migrate, run the outbox worker, and manage API tokens."""
+"""`sportello`: serve, migrate, run the outbox worker, and manage staff members and tokens."""
 
 import asyncio
 import atexit
@@ -20,7 +20,8 @@ from app.db import get_engine, unit_of_work
 from app.enums import ROLE_RANK
 from app.errors import DomainError
 from app.models.base import utcnow
-from app.services.directory import auth
+from app.models.staff import StaffCreate
+from app.services.directory import auth, staff
 from app.settings import get_settings
 
 # Plain help (no rich boxes, no "<bool>" after flags) and no shell-completion installers.
@@ -37,6 +38,13 @@ token_cli = typer.Typer(
     rich_markup_mode=None,
 )
 cli.add_typer(token_cli, name="token")
+staff_cli = typer.Typer(
+    help="Manage the desk's staff members (each holds their own tokens).",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+cli.add_typer(staff_cli, name="staff")
 log = logging.getLogger("sportello")
 
 
@@ -162,20 +170,72 @@ def openapi() -> None:
     typer.echo(json.dumps(create_app(get_settings()).openapi(), indent=2, ensure_ascii=False))
 
 
+@staff_cli.command("create")
+def staff_create(
+    name: Annotated[str, typer.Option(help="Their name (the display name of their replies).")],
+    email: Annotated[str, typer.Option(help="Their address (staff emails go there).")],
+    role: Annotated[str, typer.Option(help="admin, agent or viewer.")],
+) -> None:
+    """Add a staff member; then `sportello token create --staff EMAIL` gives them a token."""
+    try:
+        data = StaffCreate.model_validate({"name": name, "email": email, "role": role})
+    except ValidationError as exc:
+        field = str(exc.errors()[0]["loc"][0])
+        raise typer.BadParameter(exc.errors()[0]["msg"], param_hint=f"--{field}") from None
+    with unit_of_work(get_engine(get_settings().database_url)) as session:
+        member = staff.create_staff(data, session=session)
+        summary = f"Staff member {member.id} ({member.role}): {member.name} <{member.email}>"
+    typer.echo(summary)
+
+
+@staff_cli.command("list")
+def staff_list() -> None:
+    """List staff members."""
+    with unit_of_work(get_engine(get_settings().database_url), read_only=True) as session:
+        rows = [
+            (m.id, m.role, m.name, m.email or "-", "active" if m.active else "inactive")
+            for m in staff.list_staff(session=session)
+        ]
+    if not rows:
+        typer.echo("No staff yet. Add one: sportello staff create --name N --email E --role R")
+        return
+    typer.echo("id\trole\tname\temail\tstate")
+    for row in rows:
+        typer.echo("\t".join(str(value) for value in row))
+
+
 @token_cli.command("create")
 def token_create(
+    staff_email: Annotated[
+        str | None,
+        typer.Option("--staff", help="The staff member's address: the token takes their role."),
+    ] = None,
     role: Annotated[
-        str, typer.Option(help="admin, agent, viewer, or feed (the deadline feed only).")
-    ],
-    name: Annotated[str, typer.Option(help="Who or what will use it.")],
+        str | None,
+        typer.Option(help="Without --staff: admin, agent, viewer, or feed (the feed only)."),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Without --staff: who or what uses it.")] = None,
 ) -> None:
     """Issue a token and print it (the last word of the output); it is shown only once."""
-    if role not in ROLE_RANK:
+    if staff_email is None and (role is None or name is None):
+        raise typer.BadParameter("give --staff EMAIL, or --role and --name", param_hint="--staff")
+    if role is not None and role not in ROLE_RANK:
         raise typer.BadParameter(f"role must be one of {', '.join(ROLE_RANK)}", param_hint="--role")
     with unit_of_work(get_engine(get_settings().database_url)) as session:
-        token, clear = auth.create_token(session=session, name=name, role=role, now=utcnow())
-        token_id = token.id
-    typer.echo(f"Token {token_id} ({role}) for {name}: {clear}")
+        if staff_email is not None:
+            member = staff.staff_by_email(staff_email, session=session)
+            assert member.id is not None
+            token, clear = auth.create_staff_token(member.id, session=session, now=utcnow())
+        else:
+            assert role is not None and name is not None
+            try:
+                token, clear = auth.create_token(
+                    session=session, name=name, role=role, now=utcnow()
+                )
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--role") from None
+        summary = f"Token {token.id} ({token.role}) for {token.name}: {clear}"
+    typer.echo(summary)
 
 
 @token_cli.command("list")
@@ -193,7 +253,7 @@ def token_list() -> None:
             for token in auth.list_tokens(session=session)
         ]
     if not rows:
-        typer.echo("No tokens yet. Create one: sportello token create --role agent --name NAME")
+        typer.echo("No tokens yet. Create one: sportello token create --staff EMAIL")
         return
     typer.echo("id\trole\tname\tcreated\tstate")
     for row in rows:

@@ -28,6 +28,15 @@ class Channel(StrEnum):
     WEB_FORM = "web_form"
 
 
+class MessageKind(StrEnum):
+    """What a message of a ticket's conversation is."""
+
+    INBOUND = "inbound"  # the customer's (email or the contact form)
+    REPLY = "reply"  # a staff member's email to the customer
+    NOTE = "note"  # internal: never emailed, never on the status page
+    AUTOMATIC = "automatic"  # our form letters (R11) and short notices
+
+
 class Urgency(StrEnum):
     """R12/R13: claimed by URGENTE in the subject, then confirmed or rejected by staff."""
 

@@ -18,6 +18,7 @@ from app.errors import install_database_error_handler, install_error_handlers
 from app.middleware import AccessLog, BodyLimits, SecurityHeaders
 from app.rendering import page_policy
 from app.routers import (
+    attachments,
     calendars,
     contact,
     contracts,
@@ -32,6 +33,7 @@ from app.routers import (
     quarantine,
     reports,
     sla,
+    staff,
     status_page,
     tickets,
     time_entries,
@@ -48,6 +50,12 @@ API_PREFIX = "/api/v1"
 PUBLIC_PREFIXES = (f"{API_PREFIX}/contact", f"{API_PREFIX}/inbound/", f"{API_PREFIX}/feeds/")
 # Where mail and the website deliver: bodies up to the message limit, refusals logged as warnings.
 LARGE_BODY_PREFIXES = (f"{API_PREFIX}/contact", f"{API_PREFIX}/inbound/")
+FILE_BODY_SUFFIXES = ("/notes", "/replies")
+
+
+def _carries_files(path: str) -> bool:
+    """A reply or a note with files: as large as an email may be."""
+    return path.startswith(f"{API_PREFIX}/tickets/") and path.endswith(FILE_BODY_SUFFIXES)
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -114,7 +122,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     the last added is the outermost."""
 
     def limit_for(path: str) -> int:
-        if path.startswith(LARGE_BODY_PREFIXES):
+        if path.startswith(LARGE_BODY_PREFIXES) or _carries_files(path):
             return settings.max_message_bytes
         return settings.max_json_bytes
 
@@ -159,12 +167,14 @@ def _add_routes(app: FastAPI) -> None:
         customers,
         calendars,
         contracts,
+        attachments,
         time_entries,
         sla,
         outbox,
         quarantine,
         reports,
         mailboxes,
+        staff,
     ):
         internal.include_router(module.router)
     app.include_router(internal)

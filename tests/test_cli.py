@@ -131,3 +131,29 @@ def test_without_smtp_emails_become_readable_eml_files_and_the_log_says_where(tm
         assert body is not None and number in body.get_content()
     finally:
         process.stop()
+
+
+def test_a_staff_member_and_their_token_from_the_command_line(tmp_path):
+    env = _env(tmp_path)
+    assert _run("migrate", cwd=tmp_path, env=env).returncode == 0
+    added = _run(
+        "staff", "create", "--name", "Marco Bianchi", "--email", "Marco@Agency.example",
+        "--role", "agent", cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert "Marco Bianchi <marco@agency.example>" in added.stdout
+    listed = _run("staff", "list", cwd=tmp_path, env=env).stdout
+    assert "marco@agency.example" in listed and "agent" in listed
+    created = _run("token", "create", "--staff", "marco@agency.example", cwd=tmp_path, env=env)
+    assert created.returncode == 0, created.stderr
+    assert "(agent) for Marco Bianchi" in created.stdout
+    assert created.stdout.split()[-1].startswith("spt_")
+    feed = _run("token", "create", "--role", "feed", "--name", "cal", cwd=tmp_path, env=env)
+    assert feed.returncode == 0, feed.stderr
+    unknown = _run("token", "create", "--staff", "nobody@x.example", cwd=tmp_path, env=env)
+    assert unknown.returncode == 1 and "No staff member" in unknown.stderr
+    feed_staff = _run(
+        "staff", "create", "--name", "F", "--email", "f@x.example", "--role", "feed",
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert feed_staff.returncode == 2 and "--role" in feed_staff.stderr

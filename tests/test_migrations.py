@@ -161,3 +161,130 @@ def test_0014_rows_queued_written_out_are_sent_as_they_were(empty_database):
     assert [tuple(s[:2]) for s in states] == [("old", "pending"), ("new", "failed")]
     assert "never written" in states[1].last_error
     assert kept == email
+
+
+def test_0016_every_token_keeps_working_attached_to_a_staff_member(empty_database):
+    """Tokens from before staff members get one made from their name (one per name, with the
+    highest role among its tokens); a feed token stays a token of its own."""
+    from datetime import UTC, datetime
+
+    from app.db import get_engine, unit_of_work
+    from app.enums import Role
+    from app.services.directory.auth import authenticate, hash_token
+
+    migrations.upgrade(empty_database, "0014")
+    insert = text(
+        "INSERT INTO api_token (name, role, token_hash, prefix, created_at)"
+        " VALUES (:name, :role, :hash, 'spt_x', :at)"
+    )
+    at = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    engine = create_engine(empty_database, poolclass=pool.NullPool)
+    with engine.begin() as connection:
+        for name, role, clear in [
+            ("marco", "agent", "a1"),
+            ("marco", "viewer", "a2"),
+            ("laura", "admin", "b1"),
+            ("calendar", "feed", "f1"),
+        ]:
+            connection.execute(
+                insert, {"name": name, "role": role, "hash": hash_token(clear), "at": at}
+            )
+    migrations.upgrade(empty_database)
+    with engine.connect() as connection:
+        staff = connection.execute(
+            text("SELECT name, role, email, active FROM staff_member ORDER BY name")
+        ).all()
+        feed = connection.execute(
+            text("SELECT staff_id FROM api_token WHERE role = 'feed'")
+        ).scalar_one()
+    assert [tuple(row) for row in staff] == [
+        ("laura", "admin", None, True),
+        ("marco", "agent", None, True),
+    ]
+    assert feed is None
+    with unit_of_work(get_engine(empty_database), read_only=True) as session:
+        seen = {
+            clear: authenticate(clear, session=session, admin_token=None)
+            for clear in ("a1", "a2", "b1", "f1")
+        }
+    assert {clear: (p.name, p.role) for clear, p in seen.items()} == {
+        "a1": ("marco", Role.AGENT),
+        "a2": ("marco", Role.VIEWER),
+        "b1": ("laura", Role.ADMIN),
+        "f1": ("calendar", Role.FEED),
+    }
+    assert seen["a1"].staff_id == seen["a2"].staff_id is not None
+    assert seen["f1"].staff_id is None
+
+    migrations.downgrade(empty_database, "0014")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM api_token")).scalar_one() == 4
+    engine.dispose()
+    migrations.upgrade(empty_database)
+
+
+def test_0017_stored_messages_are_inbound_or_automatic(empty_database):
+    """Messages from before kinds: the customer's are `inbound`, our emails `automatic`."""
+    migrations.upgrade(empty_database, "0016")
+    engine = create_engine(empty_database, poolclass=pool.NullPool)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO ticket (number, status, channel, subject, body, from_email,"
+                " from_name, urgent, urgency, priority_handling, coverage, billable,"
+                " billing_reasons, received_at, created_at, updated_at, sla_policy,"
+                " sla_calendar, on_call_alert, auto_submitted, priority, queue_due_at)"
+                " SELECT '2026-000001', 'new', 'email', 's', 'b', 'm@r.it', '', false, 'none',"
+                " false, 'no_contract', true, '[]', :at, :at, :at, 'support', '{}', false,"
+                " false, 0, :at"
+            ),
+            {"at": "2026-11-23 15:00:00+00:00"},
+        )
+        for direction, message_id in (("inbound", "a@r.it"), ("outbound", "b@agency.example")):
+            connection.execute(
+                text(
+                    "INSERT INTO message (ticket_id, direction, channel, message_id, from_email,"
+                    " from_name, subject, text, text_stripped, auto_submitted, received_at,"
+                    ' in_reply_to, "references", "to", headers, created_at)'
+                    " SELECT id, :direction, 'email', :message_id, '', '', '', '', '', false,"
+                    " received_at, '[]', '[]', '[]', '[]', received_at FROM ticket"
+                ),
+                {"direction": direction, "message_id": message_id},
+            )
+    migrations.upgrade(empty_database)
+    with engine.connect() as connection:
+        kinds = connection.execute(
+            text("SELECT direction, kind, author_id FROM message ORDER BY id")
+        ).all()
+    assert [tuple(k) for k in kinds] == [
+        ("inbound", "inbound", None),
+        ("outbound", "automatic", None),
+    ]
+    migrations.downgrade(empty_database, "0016")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM message")).scalar_one() == 2
+    engine.dispose()
+
+
+def test_0018_tickets_have_no_owner_until_given_one(empty_database):
+    """Tickets from before owners keep working with nobody as their owner; the queue's
+    `assignee=me` index is there, and goes away going back."""
+    migrations.upgrade(empty_database)
+    engine = create_engine(empty_database, poolclass=pool.NullPool)
+    indexes = {index["name"] for index in inspect(engine).get_indexes("ticket")}
+    assert "ix_ticket_assignee_open" in indexes
+    migrations.downgrade(empty_database, "0017")
+    columns = {column["name"] for column in inspect(engine).get_columns("ticket")}
+    assert "assignee_id" not in columns
+    engine.dispose()
+    migrations.upgrade(empty_database)
+
+
+def test_0019_no_ticket_is_merged_until_one_is(empty_database):
+    migrations.upgrade(empty_database)
+    engine = create_engine(empty_database, poolclass=pool.NullPool)
+    assert "merged_into_id" in {c["name"] for c in inspect(engine).get_columns("ticket")}
+    migrations.downgrade(empty_database, "0018")
+    assert "merged_into_id" not in {c["name"] for c in inspect(engine).get_columns("ticket")}
+    engine.dispose()
+    migrations.upgrade(empty_database)

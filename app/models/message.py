@@ -1,16 +1,18 @@
 """Messages exchanged on a ticket and their attachments (stored once per content hash)."""
 
+import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import ConfigDict
+import pydantic
+from pydantic import Base64Bytes, ConfigDict, EmailStr, field_validator, model_validator
 from sqlalchemy import LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.enums import Channel
+from app.enums import Channel, DeliveryMode, MessageKind
 from app.models.base import EnumString, JSONType, UTCDateTime, utcnow
-from app.models.common import Schema
+from app.models.common import Input, Instant, OneLine, Schema
 
 MAX_SUBJECT = 998  # characters of a subject (RFC 5322's line limit), in and out
 
@@ -20,8 +22,11 @@ class MessageBase(SQLModel):
 
     model_config = ConfigDict(use_attribute_docstrings=True)  # type: ignore[assignment]
 
-    direction: str = Field(max_length=8)  # inbound | outbound
-    """inbound (from the customer) or outbound (our email)."""
+    direction: str = Field(max_length=8)  # inbound | outbound | internal
+    """inbound (from the customer), outbound (our email) or internal (a note)."""
+    kind: MessageKind = Field(default=MessageKind.INBOUND, sa_type=EnumString(MessageKind, 16))
+    """inbound (the customer's), reply (a staff member's email), note (internal, never sent)
+    or automatic (our form letters)."""
     channel: Channel = Field(sa_type=EnumString(Channel, 16))
     """email or web_form."""
     # RFC 5322 Message-ID without angle brackets: the key for idempotency and threading.
@@ -50,7 +55,7 @@ class NewMessage:
     """A message's columns as it is written: one model for what a customer sent (an email,
     the contact form, a request typed by staff) and for our own emails' copies."""
 
-    direction: str  # inbound | outbound
+    direction: str  # inbound | outbound | internal
     channel: Channel
     text: str
     received_at: datetime
@@ -68,12 +73,18 @@ class NewMessage:
     headers: tuple[tuple[str, str], ...] = ()
     auto_submitted: bool = False
     auto_reason: str | None = None
+    kind: MessageKind | None = None  # None: inbound, or automatic for our emails
+    author_id: int | None = None  # the staff member who wrote it (a reply, a note)
 
     def row(self, ticket_id: int, *, created_at: datetime) -> dict[str, Any]:
         """The row of the message table, on `ticket_id`."""
         columns = asdict(self)
+        kind = self.kind or (
+            MessageKind.INBOUND if self.direction == "inbound" else MessageKind.AUTOMATIC
+        )
         return {
             **columns,
+            "kind": kind,
             "text_stripped": self.text if self.text_stripped is None else self.text_stripped,
             "in_reply_to": list(self.in_reply_to),
             "references": list(self.references),
@@ -101,6 +112,7 @@ class Message(MessageBase, table=True):
     headers: list[list[str]] = Field(default_factory=list, sa_type=JSONType)
     auto_reason: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    author_id: int | None = Field(default=None, foreign_key="staff_member.id", ondelete="SET NULL")
 
 
 class Delivery(Schema):
@@ -118,11 +130,39 @@ class Delivery(Schema):
     """When the SMTP server accepted it."""
 
 
+class AttachmentRead(Schema):
+    """A file a message carried; `GET /attachments/{id}` serves its bytes."""
+
+    id: int
+    """The attachment's id."""
+    filename: str
+    """Its (sanitised) file name."""
+    content_type: str
+    """The type it was declared with."""
+    size: int
+    """Its size in bytes."""
+    sha256: str
+    """The SHA-256 of its bytes, hex: what the download is checked against."""
+
+
+class Author(Schema):
+    """The staff member who wrote a reply or a note."""
+
+    id: int
+    """The staff member's id."""
+    name: str
+    """Their name."""
+
+
 class MessageRead(MessageBase):
     id: int
     """The message's id."""
+    author: Author | None = None
+    """Who wrote it, for replies and notes; null for the customer's messages and our letters."""
     delivery: Delivery | None = None
     """For our emails: their delivery state; null for the customer's messages."""
+    attachments: list[AttachmentRead] = []
+    """The files it carried, in the order they came."""
 
 
 class AttachmentBlob(SQLModel, table=True):
@@ -165,3 +205,104 @@ class WebhookToken(SQLModel, table=True):
     seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
     __table_args__ = (UniqueConstraint("provider", "token"),)
+
+
+MAX_FILES = 20  # files per reply or note
+
+
+class FileIn(Input):
+    """A file given with a reply or a note: its bytes base64-encoded."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "filename": "istruzioni.pdf",
+                "content_type": "application/pdf",
+                "content_base64": "JVBERi0xLjQK",
+            }
+        }
+    )
+
+    filename: OneLine = pydantic.Field(min_length=1, max_length=255)
+    """Its name (sanitised as an email's: no path, no control characters)."""
+    content_type: str = pydantic.Field(
+        default="application/octet-stream",
+        max_length=255,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$",
+    )
+    """Its type, e.g. image/png."""
+    content_base64: Base64Bytes
+    """Its bytes, base64 (at most SPORTELLO_MAX_FILE_BYTES once decoded: 413 otherwise)."""
+
+
+class NoteIn(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {"text": "Il cliente usa ancora PHP 7.4: vedi il ticket 41."}
+        },
+    )
+
+    text: str = pydantic.Field(min_length=1, max_length=100_000)
+    """The note, plain text: for colleagues only, never emailed nor shown to the customer."""
+    attachments: list[FileIn] = pydantic.Field(default_factory=list, max_length=MAX_FILES)
+    """Files kept with the note."""
+
+
+MAX_CC = 20
+_NOT_IN_A_BARE_ADDRESS = re.compile(r"[\s<>,;:\"()\[\]\\]|=\?|[\x00-\x1f\x7f-\x9f]")
+
+
+class ReplyIn(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "text": "Buongiorno,\nquale pagina mostra l'errore? Ci mandi una schermata.",
+                "cc": ["boss@rossi.it"],
+            }
+        },
+    )
+
+    text: str = pydantic.Field(min_length=1, max_length=100_000)
+    """The reply, plain text; the email adds the signature and the status link."""
+    cc: list[EmailStr] = pydantic.Field(default_factory=list, max_length=MAX_CC)
+    """Copies: the customer's contacts or addresses already on the ticket (others need
+    `allow_other_recipients`); the reply always goes to the requester."""
+    allow_other_recipients: bool = False
+    """Let `cc` name other addresses too (logged in the audit trail)."""
+    attachments: list[FileIn] = pydantic.Field(default_factory=list, max_length=MAX_FILES)
+    """Files sent with the reply."""
+    take_charge: bool = False
+    """Take the ticket in charge too (R9); the one email says it, with the estimate (R11)."""
+    estimated_resolution_at: Instant | None = None
+    """With `take_charge`: the estimated resolution told to the customer."""
+    resolve: bool = False
+    """Resolve the ticket too (R14); the one email says it, with the resolution."""
+    resolution: str | None = pydantic.Field(default=None, min_length=1, max_length=20_000)
+    """With `resolve`: what was done."""
+    delivery_mode: DeliveryMode | None = None
+    """With `resolve`: online or remote (R14)."""
+
+    @field_validator("cc", mode="before")
+    @classmethod
+    def _bare_addresses(cls, value: object) -> object:
+        # One bare address each: no display name, list, encoded word or line break to carry
+        # a second recipient (P2).
+        for address in value if isinstance(value, list) else []:
+            if isinstance(address, str) and _NOT_IN_A_BARE_ADDRESS.search(address):
+                raise ValueError("each copy must be one bare address, like name@example.com")
+        return value
+
+    @field_validator("cc")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(address.lower() for address in value))
+
+    @model_validator(mode="after")
+    def _together(self) -> "ReplyIn":
+        if self.estimated_resolution_at is not None and not self.take_charge:
+            raise ValueError("estimated_resolution_at goes with take_charge")
+        if self.resolve != (self.resolution is not None and self.delivery_mode is not None):
+            raise ValueError("resolve goes with resolution and delivery_mode, and they with it")
+        return self

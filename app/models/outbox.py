@@ -104,6 +104,10 @@ class OutboxFacts(BaseModel):
     """The From display name (emails)."""
     to: list[str] = []
     """The recipients (emails): the envelope, never read back from headers."""
+    cc: list[str] = []
+    """Copies (a staff reply's): in the envelope too, and in the Cc header."""
+    attachments: list[int] = []
+    """Stored attachments sent with it (a staff reply's files), by id."""
     headers: dict[str, str] = {}
     """Reply-To, Auto-Submitted, and In-Reply-To and References to the customer's message."""
     letter: LetterFacts

@@ -96,6 +96,13 @@ class TicketBase(SQLModel):
     """The request came from an automatic sender (no automatic answer goes back)."""
     parent_ticket_id: int | None = Field(default=None, foreign_key="ticket.id", ondelete="SET NULL")
     """An earlier ticket this one is linked to (a reply to a closed ticket, or from a stranger)."""
+    assignee_id: int | None = Field(
+        default=None, foreign_key="staff_member.id", ondelete="SET NULL"
+    )
+    """The staff member who owns it; null: nobody yet (taking it in charge makes one)."""
+    merged_into_id: int | None = Field(default=None, foreign_key="ticket.id", ondelete="SET NULL")
+    """Set when it was merged into another ticket (the survivor): it is closed and read-only,
+    its conversation, time and history are the survivor's now."""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     """When the row was written."""
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -127,6 +134,16 @@ class Ticket(TicketBase, table=True):
             sqlite_where=text(BREACH_PREDICATE),
         ),
         Index("ix_ticket_queue", "priority", "queue_due_at", "id"),
+        # `assignee=me`: one staff member's open tickets, in the queue's order.
+        Index(
+            "ix_ticket_assignee_open",
+            "assignee_id",
+            "priority",
+            "queue_due_at",
+            "id",
+            postgresql_where=text(OPEN_PREDICATE),
+            sqlite_where=text(OPEN_PREDICATE),
+        ),
         # The SLA alerts' scan (R17) and the deadline feed: open tickets waiting to be taken
         # in charge, by deadline; a few hundred among a million (bench/reports.py).
         Index(
@@ -257,6 +274,29 @@ class TicketUpdate(Input):
     )
     estimated_resolution_at: Instant | None = None
     """A new estimate; the customer is told (R11)."""
+    assignee_id: Id | None = None
+    """A new owner (a staff member; null: nobody); they get a staff email if someone else
+    gives it to them."""
+
+
+class AssignIn(Input):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"assignee_id": 3}})
+
+    assignee_id: Id | None
+    """The staff member who owns it from now on; null: nobody."""
+
+
+class MergeIn(Input):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"example": {"into": "2026-000041"}}
+    )
+
+    into: str = pydantic.Field(
+        pattern=r"^([1-9][0-9]{0,9}|[0-9]{4}-[0-9]{6,10})$", examples=["2026-000041"]
+    )
+    """The surviving ticket: its id or its number."""
+    force: bool = False
+    """Merge even when the two tickets are of different customers."""
 
 
 class TakeChargeIn(Input):

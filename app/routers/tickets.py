@@ -5,11 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.deps import Agent, KnobsDep, Now, SessionDep, Viewer
+from app.deps import Agent, KnobsDep, Now, SessionDep, SettingsDep, Viewer
 from app.enums import Category, SlaState, Status
 from app.errors import Unprocessable, field_error
 from app.models.audit import TicketEventRead
 from app.models.common import (
+    MAX_ID,
     NO_NUL_PATTERN,
     ContractFilter,
     Cursor,
@@ -19,9 +20,11 @@ from app.models.common import (
     QueryInstant,
     TicketRef,
 )
-from app.models.message import MessageRead
+from app.models.message import MessageRead, NoteIn, ReplyIn
 from app.models.status_link import LinksRevoked
 from app.models.ticket import (
+    AssignIn,
+    MergeIn,
     ResolveIn,
     SlaBlock,
     SlaExplained,
@@ -33,8 +36,9 @@ from app.models.ticket import (
     TicketUpdate,
 )
 from app.routers._responses import CREATE, READ, WRITE, CreatedDep, serialised
+from app.services.directory.auth import Principal
 from app.services.intake import opening
-from app.services.tickets import audit, lifecycle, queue, status_page
+from app.services.tickets import audit, lifecycle, notes, queue, replies, status_page, transcript
 from app.services.tickets.snapshot import (
     explained_sla,
     page_json,
@@ -66,7 +70,7 @@ def list_(
     session: SessionDep,
     knobs: KnobsDep,
     now: Now,
-    _: Viewer,
+    viewer: Viewer,
     status: Annotated[
         list[Status] | None,
         Query(description="Repeat for several; default: the open ones (the work queue)."),
@@ -97,6 +101,13 @@ def list_(
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
+    assignee: Annotated[
+        str | None,
+        Query(
+            pattern=r"^(me|none|[1-9][0-9]{0,9})$",
+            description="`me` (the caller's), `none` (nobody's) or a staff member's id.",
+        ),
+    ] = None,
 ) -> Response:
     """The work queue: urgent first (R12), then the nearest deadline; keyset paginated."""
     filters = queue.TicketFilters(
@@ -110,6 +121,8 @@ def list_(
         received_from=_aware(received_from, "received_from"),
         received_to=_aware(received_to, "received_to"),
         q=q,
+        assignee_id=_assignee_id(assignee, viewer),
+        unassigned=assignee == "none",
     )
     page = queue.queue_page(
         filters,
@@ -149,10 +162,17 @@ def update(
     now: Now,
     agent: Agent,
 ) -> TicketRead:
-    """Triage: category, customer, urgency decision, priority handling, estimate (logged)."""
+    """Triage: category, customer, urgency decision, priority handling, estimate, owner
+    (logged)."""
     ticket_id = queue.ticket_id_of(ticket_ref, session=session)
     ticket = lifecycle.update_ticket(
-        ticket_id, data, session=session, knobs=knobs, actor=agent.name, now=now
+        ticket_id,
+        data,
+        session=session,
+        knobs=knobs,
+        actor=agent.name,
+        now=now,
+        actor_staff_id=agent.staff_id,
     )
     return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
@@ -171,7 +191,13 @@ def take_charge(
     """Take the request in charge (R9); the customer is emailed with the estimate (R11)."""
     ticket_id = queue.ticket_id_of(ticket_ref, session=session)
     ticket = lifecycle.take_charge(
-        ticket_id, data, session=session, knobs=knobs, actor=agent.name, now=now
+        ticket_id,
+        data,
+        session=session,
+        knobs=knobs,
+        actor=agent.name,
+        now=now,
+        owner_id=agent.staff_id,
     )
     return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
 
@@ -275,4 +301,120 @@ def events(ticket_ref: TicketRef, session: SessionDep, _: Viewer) -> Items[Ticke
 def messages(ticket_ref: TicketRef, session: SessionDep, _: Viewer) -> Items[MessageRead]:
     """The conversation, oldest first."""
     ticket_id = queue.ticket_id_of(ticket_ref, session=session)
-    return Items(items=queue.list_messages(ticket_id, session=session))
+    return Items(items=transcript.read_conversation(ticket_id, session=session))
+
+
+@router.post("/{ticket_ref}/notes", response_model=MessageRead, status_code=201, responses=WRITE)
+def add_note(
+    ticket_ref: TicketRef,
+    data: NoteIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    agent: Agent,
+) -> MessageRead:
+    """Leave an internal note (and files) for colleagues: never emailed, never shown to the
+    customer."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
+    return notes.add_note(
+        ticket_id,
+        data,
+        session=session,
+        author_id=agent.staff_id,
+        actor=agent.name,
+        now=now,
+        max_file_bytes=settings.max_file_bytes,
+    )
+
+
+@router.post("/{ticket_ref}/replies", response_model=MessageRead, status_code=201, responses=WRITE)
+def reply(
+    ticket_ref: TicketRef,
+    data: ReplyIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    knobs: KnobsDep,
+    now: Now,
+    agent: Agent,
+) -> MessageRead:
+    """Write to the customer from the desk (sent once, in the ticket's thread); optionally take
+    it in charge (R9, R11) or resolve it (R14) with the same one email."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
+    return replies.reply(
+        ticket_id,
+        data,
+        session=session,
+        knobs=knobs,
+        author_id=agent.staff_id,
+        actor=agent.name,
+        now=now,
+        max_file_bytes=settings.max_file_bytes,
+    )
+
+
+@router.post("/{ticket_ref}/assign", response_model=TicketRead, status_code=200, responses=WRITE)
+def assign(
+    ticket_ref: TicketRef,
+    data: AssignIn,
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    agent: Agent,
+) -> TicketRead:
+    """Give the ticket to a staff member (or nobody); they get a staff email if someone else
+    gives it to them (not while closed, unless urgent: R17)."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
+    ticket = lifecycle.assign(
+        ticket_id,
+        data.assignee_id,
+        session=session,
+        knobs=knobs,
+        actor=agent.name,
+        actor_staff_id=agent.staff_id,
+        now=now,
+    )
+    return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
+
+
+def _assignee_id(assignee: str | None, caller: Principal) -> int | None:
+    """The owner `assignee=me|ID` names (`none` is nobody); `me` needs a staff member's token."""
+    if assignee is None or assignee == "none":
+        return None
+    if assignee == "me":
+        if caller.staff_id is None:
+            raise Unprocessable(
+                "assignee=me needs a staff member's token (this one has none).",
+                errors=[field_error("assignee", "no staff member")],
+            )
+        return caller.staff_id
+    if int(assignee) > MAX_ID:
+        raise Unprocessable(
+            f"No id is above {MAX_ID}.", errors=[field_error("assignee", "too big")]
+        )
+    return int(assignee)
+
+
+@router.post("/{ticket_ref}/merge", response_model=TicketRead, status_code=200, responses=WRITE)
+def merge(
+    ticket_ref: TicketRef,
+    data: MergeIn,
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    agent: Agent,
+) -> TicketRead:
+    """Merge this duplicate into `into` (the survivor, answered): conversation, files, time and
+    history move; the earliest receipt stays; the customer is told the number to use. Tickets
+    of different customers: 409 unless `force`."""
+    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
+    into_id = queue.ticket_id_of(data.into, session=session)
+    survivor = lifecycle.merge(
+        ticket_id,
+        into_id,
+        force=data.force,
+        session=session,
+        knobs=knobs,
+        actor=agent.name,
+        now=now,
+    )
+    return read_ticket(survivor, now=now, fraction=knobs.at_risk_fraction)

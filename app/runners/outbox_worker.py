@@ -186,9 +186,12 @@ class Worker:
             await self._webhook.close()
 
     def _claim(self, session: Session, at: datetime) -> outbox.Claimed | None:
-        """The next due row, leased, with its email written (the same transaction)."""
+        """The next due row, leased, with its email written (the same transaction) and the
+        bytes of the files it carries."""
         row = outbox.claim(session=session, worker=self.name, now=at, lease=self._lease)
-        return None if row is None else outbox.write(row, session=session)
+        if row is None:
+            return None
+        return outbox.with_files(outbox.write(row, session=session), session=session)
 
     async def _deliver(self, row: outbox.Claimed, *, now: Callable[[], datetime]) -> None:
         transport = self._email if row.channel == "email" else self._webhook

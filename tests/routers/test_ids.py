@@ -56,6 +56,15 @@ PATH_IDS: list[tuple[str, str, Any, str]] = [
     ("get", "/api/v1/quarantine/{item_id}/raw", None, "item_id"),
     ("post", "/api/v1/quarantine/{item_id}/retry", None, "item_id"),
     ("delete", "/api/v1/quarantine/{item_id}", None, "item_id"),
+    ("post", "/api/v1/tickets/{ticket_ref}/notes", {"text": "x"}, "ticket_ref"),
+    ("post", "/api/v1/tickets/{ticket_ref}/replies", {"text": "x"}, "ticket_ref"),
+    ("post", "/api/v1/tickets/{ticket_ref}/assign", {"assignee_id": None}, "ticket_ref"),
+    ("post", "/api/v1/tickets/{ticket_ref}/merge", {"into": "1"}, "ticket_ref"),
+    ("get", "/api/v1/attachments/{attachment_id}", None, "attachment_id"),
+    ("get", "/status/{token}/files/{attachment_id}", None, "attachment_id"),
+    ("get", "/api/v1/staff/{staff_id}", None, "staff_id"),
+    ("patch", "/api/v1/staff/{staff_id}", {}, "staff_id"),
+    ("post", "/api/v1/tokens/{token_id}/revoke", None, "token_id"),
 ]
 # The other query parameters a route needs.
 QUERIES: dict[str, dict[str, Any]] = {
@@ -107,6 +116,9 @@ BODY_IDS: list[tuple[str, str, dict[str, Any], str]] = [
         "on_call.calendar_id",
     ),
     ("patch", "/api/v1/tickets/{ticket}", {"customer_id": ID}, "customer_id"),
+    ("patch", "/api/v1/tickets/{ticket}", {"assignee_id": ID}, "assignee_id"),
+    ("post", "/api/v1/tickets/{ticket}/assign", {"assignee_id": ID}, "assignee_id"),
+    ("post", "/api/v1/tokens", {"staff_id": ID}, "staff_id"),
     (
         "post",
         "/api/v1/billing/mark-billed",
@@ -150,7 +162,8 @@ def _send(api: Api, method: str, path: str, body: Any, query: Any = None) -> Any
 
 def _at(path: str, field: str, the_id: int, existing: dict[str, int]) -> tuple[str, Any]:
     """The path with `the_id` as `field` and what exists elsewhere, and its query."""
-    values = {"ticket_ref": existing["ticket"], "entry_id": 1, field: the_id}
+    values = {"ticket_ref": existing["ticket"], "entry_id": 1, "token": "no-such-link"}
+    values[field] = the_id
     return path.format(**values), QUERIES.get(path)
 
 
@@ -246,6 +259,9 @@ def test_every_id_the_api_takes_is_in_these_tables():
         ("ContractUpdate", "calendar_id"),
         ("OnCall", "calendar_id"),
         ("TicketUpdate", "customer_id"),
+        ("TicketUpdate", "assignee_id"),
+        ("AssignIn", "assignee_id"),
+        ("TokenCreate", "staff_id"),
         ("MarkBilledIn", "item_ids"),
     }, "an id in a new body: add it to BODY_IDS"
 

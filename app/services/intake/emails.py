@@ -15,12 +15,14 @@ from app.errors import Forbidden
 from app.models.base import table_of
 from app.models.common import one_line
 from app.models.message import MAX_SUBJECT, Message, NewMessage, WebhookToken
+from app.models.staff import StaffMember
 from app.models.ticket import MAX_BODY_CHARS, Ticket
 from app.services.directory import terms
 from app.services.intake.attachments import check_sizes, store_attachments
 from app.services.intake.opening import TicketRequest, open_ticket
 from app.services.intake.parsing import InboundEmail, extract_ticket_tag
 from app.services.knobs import Knobs
+from app.services.notifications import notify
 from app.services.tickets import audit
 from app.services.tickets.conversation import add_message
 from app.services.tickets.lifecycle import locked_ticket, reopen
@@ -131,7 +133,7 @@ def _store(
     message = message_of(email, received_at=received_at)
     thread = thread_of(email, session=session)
     if thread.joined is not None:
-        result = _join(thread.joined, email, message, session=session, now=now)
+        result = _join(thread.joined, email, message, session=session, knobs=knobs, now=now)
     else:
         # A reply to a closed ticket, or a stranger's reply, starts a new one linked to the old.
         request = TicketRequest(
@@ -190,14 +192,20 @@ def message_of(email: InboundEmail, *, received_at: datetime) -> NewMessage:
 
 
 def _join(
-    ticket: Ticket, email: InboundEmail, message: NewMessage, *, session: Session, now: datetime
+    ticket: Ticket,
+    email: InboundEmail,
+    message: NewMessage,
+    *,
+    session: Session,
+    knobs: Knobs,
+    now: datetime,
 ) -> IngestResult:
     """The message added to the ticket it replies to (locked), which it may reopen."""
     assert ticket.id is not None
     # On the ticket's own channel: a reply by email to a web-form ticket stays in its thread.
     message_id = add_message(ticket.id, replace(message, channel=ticket.channel), session=session)
     store_attachments(message_id, email.attachments, session=session)
-    audit.record(
+    event = audit.record(
         ticket.id,
         session=session,
         actor=ACTOR,
@@ -205,6 +213,19 @@ def _join(
         at=now,
         data={"message_id": email.message_id, "auto_submitted": email.auto_submitted},
     )
+    owner = None if ticket.assignee_id is None else session.get(StaffMember, ticket.assignee_id)
+    if owner is not None and not email.auto_submitted:
+        # The customer wrote again on a ticket someone owns: they hear of it (R17's hours).
+        notify.tell_assignee(
+            ticket,
+            owner,
+            "customer_wrote",
+            session=session,
+            mail=knobs.mail,
+            at=now,
+            cause=event,
+            excerpt=message.text_stripped if message.text_stripped is not None else message.text,
+        )
     if ticket.status == Status.RESOLVED and not email.auto_submitted:
         # The customer replied: the problem is back. Automatic mail never reopens.
         reopen(ticket, session=session, actor=ACTOR, now=now, reason="the customer replied")
@@ -232,7 +253,10 @@ def thread_of(email: InboundEmail, *, session: Session) -> Thread:
     connection = session.connection()
     number = extract_ticket_tag(email.subject)
     if number is not None:
-        tagged = connection.execute(_ABOUT.where(_TICKETS.c.number == number)).first()
+        tagged = _survivor(
+            connection.execute(_ABOUT.where(_TICKETS.c.number == number)).first(),
+            session=session,
+        )
         if tagged is not None and _may_write_on(tagged, email.from_email, session=session):
             return _thread(tagged, allowed=True, session=session)
     referenced = [*email.in_reply_to, *email.references]
@@ -242,11 +266,28 @@ def thread_of(email: InboundEmail, *, session: Session) -> Thread:
             .where(_MESSAGES.c.message_id.in_(referenced))
             .order_by(_MESSAGES.c.id.desc())
         ).first()
+        replied = _survivor(replied, session=session)
         if replied is not None:
             # Knowing a Message-ID proves nothing: the same rule as the tag.
             allowed = _may_write_on(replied, email.from_email, session=session)
             return _thread(replied, allowed=allowed, session=session)
     return Thread()
+
+
+def _survivor(about: Row[Any] | None, *, session: Session) -> Row[Any] | None:
+    """The ticket `about` was merged into (followed along a chain), or `about` itself: a reply
+    to a merged ticket's email or number joins the survivor."""
+    connection = session.connection()
+    for _ in range(10):  # merges never loop (a merged ticket cannot be merged into); a guard
+        if about is None:
+            return None
+        into = connection.execute(
+            select(_TICKETS.c.merged_into_id).where(_TICKETS.c.id == about.id)
+        ).scalar()
+        if into is None:
+            return about
+        about = connection.execute(_ABOUT.where(_TICKETS.c.id == into)).first()
+    return about
 
 
 def _thread(about: Row[Any], *, allowed: bool, session: Session) -> Thread:

@@ -28,7 +28,7 @@ WHEN_PATTERN = "EEEE d MMMM y, HH:mm"
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # Babel's 0 to 6
 SUNDAY = 6
 # The facts written as paragraphs: what staff wrote as the resolution, the customer's own text.
-MULTILINE_FACTS = frozenset({"resolution", "excerpt"})
+MULTILINE_FACTS = frozenset({"resolution", "excerpt", "reply"})
 
 
 @dataclass(frozen=True)

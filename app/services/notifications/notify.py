@@ -21,16 +21,21 @@ from sqlalchemy import bindparam, func, select
 from sqlmodel import Session, col
 
 from app.engine.business_hours import calendar_for
+from app.enums import MessageKind
 from app.models.base import table_of
 from app.models.customer import Customer
 from app.models.message import Message, NewMessage
 from app.models.outbox import NOT_HELD, LetterFacts, Outbox, OutboxFacts
+from app.models.staff import StaffMember
 from app.models.ticket import Ticket
 from app.services.directory.customers import language_of
+from app.services.intake.attachments import store_attachments
+from app.services.intake.parsing import InboundAttachment
 from app.services.knobs import MailKnobs
 from app.services.notifications import mail_headers, outbox
 from app.services.notifications.letters import STAFF_LANGUAGE
 from app.services.tickets import status_page
+from app.services.tickets.attachments import attachments_of
 from app.services.tickets.conversation import add_message
 from app.services.tickets.snapshot import calendar_of, explain_deadline
 
@@ -79,8 +84,10 @@ def tell_customer(
     at: datetime,
     cause: int | str,
     addressee: Addressee | None = None,
+    words: dict[str, str] | None = None,
 ) -> None:
-    """Queue the customer email `kind` about `ticket`, once for this `cause` (R11).
+    """Queue the customer email `kind` about `ticket`, once for this `cause` (R11); `words`
+    are facts of this email beyond the ticket's (the number a merged ticket goes on as).
 
     `cause` tells causes apart (the audit event that made the change): the same cause never
     yields a second email, another one does. `addressee` is read from the database unless the
@@ -101,7 +108,7 @@ def tell_customer(
         message_id=message_id,
         at=at,
         dedup_key=f"ticket:{ticket.id}:customer.{kind}:{cause}",
-        facts=_customer_email(ticket, kind, addressee=addressee, mail=mail, at=at),
+        facts=_customer_email(ticket, kind, addressee=addressee, mail=mail, at=at, words=words),
         held=_held_reason(ticket, session=session, mail=mail, at=at),
     )
     if not written:
@@ -119,6 +126,154 @@ def tell_customer(
         auto_submitted=True,
     )
     add_message(ticket.id, copy, session=session)
+
+
+@dataclass(frozen=True)
+class StaffReply:
+    """What a staff member's reply says and to whom, besides the ticket itself."""
+
+    text: str
+    author_id: int | None
+    author_name: str
+    cc: tuple[str, ...] = ()
+    files: tuple[InboundAttachment, ...] = ()
+    took_charge: bool = False
+    """Taken in charge with it: the email says so, with the estimate (R11)."""
+    resolved: bool = False
+    """Resolved with it: the email says so, with the resolution (R14)."""
+
+
+def send_reply(
+    ticket: Ticket,
+    reply: StaffReply,
+    *,
+    session: Session,
+    mail: MailKnobs,
+    at: datetime,
+    cause: int,
+) -> int:
+    """Queue a staff member's reply to the customer, once for this `cause`; its copy's id.
+
+    A person's reply is not automatic mail: no Auto-Submitted, and the hourly limit for
+    automatic mail does not hold it back. It threads on the customer's latest message, comes
+    from the support address with the author's name, and carries its files.
+    """
+    assert ticket.id is not None
+    addressee = addressee_of(ticket, session=session, at=at)
+    message_id = f"{ticket.number}.reply.{cause}@{mail.domain}"
+    sender_name = f"{reply.author_name} - {mail.company_name}"
+    copy = NewMessage(
+        direction="outbound",
+        channel=ticket.channel,
+        text=reply.text,
+        received_at=at,
+        message_id=message_id,
+        from_email=mail.support_address,
+        from_name=sender_name,
+        to=(ticket.from_email, *reply.cc),
+        kind=MessageKind.REPLY,
+        author_id=reply.author_id,
+    )
+    copy_id = add_message(ticket.id, copy, session=session)
+    store_attachments(copy_id, reply.files, session=session)
+    files = [file.id for file in attachments_of([copy_id], session=session).get(copy_id, [])]
+    status_url = f"{mail.public_url}/status/{addressee.status_token}"
+    facts = OutboxFacts(
+        template="reply",
+        language=addressee.language,
+        caused_at=at,
+        sender=mail.support_address,
+        sender_name=sender_name,
+        to=[ticket.from_email],
+        cc=list(reply.cc),
+        attachments=files,
+        headers={"Reply-To": mail.support_address, **addressee.thread},
+        letter=LetterFacts(
+            words={
+                "reply": reply.text,
+                "agent": reply.author_name,
+                "number": ticket.number,
+                "subject": ticket.subject,
+                "company": mail.company_name,
+                "support_address": mail.support_address,
+                "status_url": status_url,
+                "resolution": ticket.resolution or "",
+                "delivery_mode": ticket.delivery_mode,
+            },
+            instants={
+                "taken": ticket.taken_in_charge_at if reply.took_charge else None,
+                "estimate": ticket.estimated_resolution_at if reply.took_charge else None,
+                "resolved": ticket.resolved_at if reply.resolved else None,
+            },
+        ),
+    )
+    outbox.enqueue(
+        session=session,
+        kind="customer.reply",
+        channel="email",
+        ticket_id=ticket.id,
+        recipient=ticket.from_email,
+        message_id=message_id,
+        at=at,
+        dedup_key=f"ticket:{ticket.id}:customer.reply:{cause}",
+        facts=facts,
+    )
+    return copy_id
+
+
+def tell_assignee(
+    ticket: Ticket,
+    member: StaffMember,
+    kind: str,
+    *,
+    session: Session,
+    mail: MailKnobs,
+    at: datetime,
+    cause: int | str,
+    by: str = "",
+    excerpt: str | None = None,
+) -> None:
+    """Tell a ticket's owner by email: it was given to them (`assigned`), or its customer wrote
+    again (`customer_wrote`). Not while the ticket's calendar is closed, unless it is urgent:
+    then it waits for the opening (R17). Nothing for an owner without an address."""
+    assert ticket.id is not None
+    if not member.email or not member.active:
+        return
+    opening = calendar_for(calendar_of(ticket))
+    available_at = at if ticket.urgent or opening.is_open(at) else opening.next_opening(at)
+    dedup_key = f"ticket:{ticket.id}:staff.{kind}:{cause}"
+    outbox.enqueue(
+        session=session,
+        kind=f"staff.{kind}",
+        channel="email",
+        ticket_id=ticket.id,
+        recipient=member.email,
+        message_id=f"staff.{dedup_key.replace(':', '.')}@{mail.domain}",
+        at=at,
+        available_at=available_at,
+        dedup_key=dedup_key,
+        facts=OutboxFacts(
+            template=kind,
+            language=STAFF_LANGUAGE,
+            caused_at=at,
+            sender=mail.support_address,
+            sender_name=f"Sportello {mail.company_name}",
+            to=[member.email],
+            headers={"Auto-Submitted": "auto-generated"},
+            letter=LetterFacts.of(
+                {
+                    "number": ticket.number,
+                    "subject": ticket.subject,
+                    "from_email": ticket.from_email,
+                    "assignee": member.name,
+                    "by": by,
+                    "urgent": ticket.urgent,
+                    "due": ticket.take_charge_due_at,
+                    "excerpt": (ticket.body if excerpt is None else excerpt)[:500],
+                }
+            ),
+        ),
+    )
 
 
 def alert_staff(
@@ -195,9 +350,23 @@ def on_call_alert(ticket: Ticket, *, session: Session, mail: MailKnobs, at: date
 
 
 def _customer_email(
-    ticket: Ticket, kind: str, *, addressee: Addressee, mail: MailKnobs, at: datetime
+    ticket: Ticket,
+    kind: str,
+    *,
+    addressee: Addressee,
+    mail: MailKnobs,
+    at: datetime,
+    words: dict[str, str] | None = None,
 ) -> OutboxFacts:
     """The facts of the customer email `kind`: what is true of the ticket now."""
+    letter = _customer_facts(
+        ticket,
+        language=addressee.language,
+        mail=mail,
+        status_url=f"{mail.public_url}/status/{addressee.status_token}",
+    )
+    if words:
+        letter = letter.model_copy(update={"words": {**letter.words, **words}})
     return OutboxFacts(
         template=kind,
         language=addressee.language,
@@ -210,12 +379,7 @@ def _customer_email(
             "Auto-Submitted": "auto-replied",  # RFC 3834: no auto-reply to this one
             **addressee.thread,
         },
-        letter=_customer_facts(
-            ticket,
-            language=addressee.language,
-            mail=mail,
-            status_url=f"{mail.public_url}/status/{addressee.status_token}",
-        ),
+        letter=letter,
     )
 
 

@@ -25,10 +25,11 @@ from sqlmodel import Session, col
 
 from app import logs
 from app.enums import OutboxState
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, DomainError, NotFound
 from app.models.base import table_of
 from app.models.outbox import Outbox, OutboxAttempt, OutboxFacts, OutboxPage, OutboxRead
 from app.services.notifications import render
+from app.services.tickets.attachments import open_attachment
 from app.services.tickets.conversation import fill_in_words
 
 log = logging.getLogger(__name__)
@@ -178,6 +179,21 @@ def write(row: Claimed, *, session: Session) -> Claimed:
             html=payload["html"],
         )
     return replace(row, payload=payload)
+
+
+def with_files(row: Claimed, *, session: Session) -> Claimed:
+    """The claimed row with the bytes of the files its email carries (a staff reply's), read
+    now and checked against their SHA-256; never kept on the row. A file that cannot be read
+    fails the email for good, visibly, rather than sending it without."""
+    wanted = (row.payload or {}).get("attachments")
+    if not wanted or row.payload is None:
+        return row
+    try:
+        files = [open_attachment(attachment_id, session=session) for attachment_id in wanted]
+    except DomainError as exc:
+        log.error("outbox %d: a file it carries cannot be read: %s", row.id, exc.detail)
+        return replace(row, payload=None, unwritable=f"a file it carries: {exc.detail}"[:300])
+    return replace(row, payload={**row.payload, "files": files})
 
 
 def mark_sent(row: Claimed, *, session: Session, worker: str, now: datetime) -> bool:

@@ -29,7 +29,7 @@ def payload_of(facts: OutboxFacts, *, channel: str, message_id: str) -> dict[str
                 "at": iso(facts.caused_at),
             },
         }
-    return {
+    email: dict[str, Any] = {
         "from": facts.sender,
         "from_name": facts.sender_name,
         "to": facts.to,
@@ -40,6 +40,11 @@ def payload_of(facts: OutboxFacts, *, channel: str, message_id: str) -> dict[str
         "message_id": message_id,
         "headers": facts.headers,
     }
+    if facts.cc:
+        email["cc"] = facts.cc
+    if facts.attachments:
+        email["attachments"] = facts.attachments  # their bytes are read when it is sent
+    return email
 
 
 def said(facts: LetterFacts, language: str) -> dict[str, Any]:

@@ -56,6 +56,7 @@ def build_email(payload: dict[str, Any]) -> bytes:
     head = [
         ("From", mail_headers.mailbox(payload["from_name"], payload["from"])),
         ("To", ",\r\n ".join(map(mail_headers.checked_address, payload["to"]))),
+        *_copies(payload.get("cc", [])),
         ("Subject", mail_headers.text(payload["subject"])),
         ("Date", mail_headers.text(payload["date"])),
         ("Message-ID", _our_message_id(payload["message_id"])),
@@ -68,7 +69,30 @@ def build_email(payload: dict[str, Any]) -> bytes:
         body.add_alternative(payload["html"], subtype="html", cte="quoted-printable")
         digest = hashlib.sha256(payload["message_id"].encode()).hexdigest()[:32]
         body.set_boundary(f"=_{digest}")
+    files = payload.get("files", [])
+    if files:
+        # A staff reply's files (their bytes read when it is sent, see outbox.with_files);
+        # their names were sanitised when stored: no control character, no path.
+        body.make_mixed()
+        digest = hashlib.sha256(f"mixed {payload['message_id']}".encode()).hexdigest()[:32]
+        body.set_boundary(f"=_{digest}")
+        for file in files:
+            maintype, _, subtype = file.content_type.partition("/")
+            body.add_attachment(
+                file.data, maintype=maintype, subtype=subtype, filename=file.filename
+            )
     return mail_headers.header_block([*head, ("MIME-Version", "1.0")]) + body.as_bytes()
+
+
+def _copies(addresses: list[str]) -> list[tuple[str, str]]:
+    if not addresses:
+        return []
+    return [("Cc", ",\r\n ".join(map(mail_headers.checked_address, addresses)))]
+
+
+def recipients_of(payload: dict[str, Any]) -> list[str]:
+    """The envelope: exactly the payload's recipients and copies, never read from headers."""
+    return [*payload["to"], *payload.get("cc", [])]
 
 
 def _our_message_id(identifier: str) -> str:
@@ -133,7 +157,7 @@ class SmtpTransport:
         message = build_email(payload)
         # Exactly these recipients (P2): the envelope is the payload's, never read back from
         # headers. SMTPUTF8 only for an address that needs it (RFC 6531).
-        sender, recipients = payload["from"], payload["to"]
+        sender, recipients = payload["from"], recipients_of(payload)
         utf8 = not all(address.isascii() for address in (sender, *recipients))
         try:
             client = await self._connected()

@@ -7,7 +7,7 @@ its words are filled in once, when the outbox worker writes the email from its f
 
 from datetime import datetime
 
-from sqlalchemy import insert, update
+from sqlalchemy import case, insert, update
 from sqlmodel import Session
 
 from app.models.base import table_of
@@ -36,5 +36,14 @@ def fill_in_words(
     session.connection().execute(
         update(_MESSAGES)
         .where(_MESSAGES.c.message_id == message_id, _MESSAGES.c.direction == "outbound")
-        .values(subject=subject, text=text, text_stripped=text, html=html)
+        .values(
+            subject=subject,
+            text=text,
+            # A reply keeps what its author wrote as the stripped text (the status page shows
+            # it); a letter's is its text.
+            text_stripped=case(
+                (_MESSAGES.c.text_stripped == "", text), else_=_MESSAGES.c.text_stripped
+            ),
+            html=html,
+        )
     )

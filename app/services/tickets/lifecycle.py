@@ -16,9 +16,14 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from app.engine import sla
-from app.enums import Status, Urgency
-from app.errors import InvalidTransition, NotFound, Unprocessable, field_error
+from app.enums import Role, Status, Urgency
+from app.errors import Conflict, InvalidTransition, NotFound, Unprocessable, field_error
+from app.models.audit import TicketEvent
 from app.models.base import iso, table_of
+from app.models.billing import BilledItem, TimeEntry
+from app.models.message import Message
+from app.models.staff import StaffMember
+from app.models.status_link import StatusLink
 from app.models.ticket import ResolveIn, StatusIn, TakeChargeIn, Ticket, TicketUpdate
 from app.services.directory import terms
 from app.services.directory.customers import get_customer
@@ -65,10 +70,16 @@ def take_charge(
     knobs: Knobs,
     actor: str,
     now: datetime,
+    tell: bool = True,
+    owner_id: int | None = None,
 ) -> Ticket:
-    """A staff member accepts the request; the customer is told, with the estimate (R9, R11)."""
+    """A staff member accepts the request; the customer is told, with the estimate (R9, R11),
+    unless `tell` is false: a reply written with it says it instead, in one email. A ticket
+    without an owner gets `owner_id` (the staff member taking it) as its owner."""
     ticket = locked_ticket(ticket_id, session=session)
     check_transition(ticket.status, Status.TAKEN_IN_CHARGE)
+    if ticket.assignee_id is None and owner_id is not None:
+        ticket.assignee_id = owner_id  # written by the move below
     if data.estimated_resolution_at is not None:
         _check_estimate(ticket, data.estimated_resolution_at)
         ticket.estimated_resolution_at = data.estimated_resolution_at
@@ -90,21 +101,31 @@ def take_charge(
             "note": data.note,
             "sla": state,
             "estimated_resolution_at": iso(ticket.estimated_resolution_at),
+            "assignee_id": ticket.assignee_id,
         },
     )
     # Staff need no more warnings about it: an SLA alert not sent yet is cancelled.
     outbox.cancel(f"ticket:{ticket.id}:sla.", session=session, reason="taken in charge")
     # R11: taking in charge is always told, with the estimate or why there is none yet.
-    notify.tell_customer(
-        ticket, "taken_in_charge", session=session, mail=knobs.mail, at=now, cause=event
-    )
+    if tell:
+        notify.tell_customer(
+            ticket, "taken_in_charge", session=session, mail=knobs.mail, at=now, cause=event
+        )
     return ticket
 
 
 def resolve(
-    ticket_id: int, data: ResolveIn, *, session: Session, knobs: Knobs, actor: str, now: datetime
+    ticket_id: int,
+    data: ResolveIn,
+    *,
+    session: Session,
+    knobs: Knobs,
+    actor: str,
+    now: datetime,
+    tell: bool = True,
 ) -> Ticket:
-    """Record the resolution and how it was delivered; the customer is told (R11, R14)."""
+    """Record the resolution and how it was delivered; the customer is told (R11, R14), unless
+    `tell` is false: a reply written with it says it instead, in one email."""
     ticket = locked_ticket(ticket_id, session=session)
     check_transition(ticket.status, Status.RESOLVED)
     ticket.resolution = data.resolution
@@ -120,7 +141,10 @@ def resolve(
         data={"delivery_mode": data.delivery_mode},
     )
     # R11: the resolution is told too, with how it was delivered (R14).
-    notify.tell_customer(ticket, "resolved", session=session, mail=knobs.mail, at=now, cause=event)
+    if tell:
+        notify.tell_customer(
+            ticket, "resolved", session=session, mail=knobs.mail, at=now, cause=event
+        )
     return ticket
 
 
@@ -172,10 +196,21 @@ def update_ticket(
     knobs: Knobs,
     actor: str,
     now: datetime,
+    actor_staff_id: int | None = None,
 ) -> Ticket:
     """Triage a ticket; every change is logged, a new customer re-derives the SLA snapshot."""
     ticket = locked_ticket(ticket_id, session=session)
     changes = data.model_dump(exclude_unset=True)
+    if "assignee_id" in changes:
+        _assign(
+            ticket,
+            changes.pop("assignee_id"),
+            session=session,
+            knobs=knobs,
+            actor=actor,
+            actor_staff_id=actor_staff_id,
+            now=now,
+        )
     for field in ("urgency", "priority_handling"):
         if field in changes and changes[field] is None:
             raise Unprocessable(
@@ -219,6 +254,186 @@ def update_ticket(
             )
     _save(ticket, session=session)
     return ticket
+
+
+def assign(
+    ticket_id: int,
+    assignee_id: int | None,
+    *,
+    session: Session,
+    knobs: Knobs,
+    actor: str,
+    actor_staff_id: int | None,
+    now: datetime,
+) -> Ticket:
+    """Give the ticket to a staff member (or to nobody); logged, and they are told by email
+    when someone else gives it to them."""
+    ticket = locked_ticket(ticket_id, session=session)
+    check_writable(ticket)
+    _assign(
+        ticket,
+        assignee_id,
+        session=session,
+        knobs=knobs,
+        actor=actor,
+        actor_staff_id=actor_staff_id,
+        now=now,
+    )
+    return ticket
+
+
+def _assign(
+    ticket: Ticket,
+    assignee_id: int | None,
+    *,
+    session: Session,
+    knobs: Knobs,
+    actor: str,
+    actor_staff_id: int | None,
+    now: datetime,
+) -> None:
+    if ticket.assignee_id == assignee_id:
+        return
+    member = None if assignee_id is None else _require_assignee(assignee_id, session=session)
+    before, ticket.assignee_id, ticket.updated_at = ticket.assignee_id, assignee_id, now
+    _save(ticket, session=session)
+    event = audit.record(
+        _id(ticket),
+        session=session,
+        actor=actor,
+        kind="assigned",
+        at=now,
+        data={"before": before, "after": assignee_id},
+    )
+    if member is not None and assignee_id != actor_staff_id:
+        notify.tell_assignee(
+            ticket,
+            member,
+            "assigned",
+            session=session,
+            mail=knobs.mail,
+            at=now,
+            cause=event,
+            by=actor,
+        )
+
+
+def _require_assignee(staff_id: int, *, session: Session) -> StaffMember:
+    member = session.get(StaffMember, staff_id)
+    if member is None or not member.active or member.role == Role.VIEWER:
+        raise Unprocessable(
+            f"assignee_id: no active agent or admin with id {staff_id}.",
+            errors=[field_error("assignee_id", "not an active agent")],
+        )
+    return member
+
+
+def merge(
+    ticket_id: int,
+    into_id: int,
+    *,
+    force: bool,
+    session: Session,
+    knobs: Knobs,
+    actor: str,
+    now: datetime,
+) -> Ticket:
+    """Merge a duplicate into the surviving ticket; the survivor.
+
+    The duplicate's messages (and their files), time entries, audit trail and status link
+    move to the survivor; the duplicate is closed, read-only and points at it. The survivor
+    keeps the earliest receipt (the customer asked first then: R9's clock starts there), and
+    the duplicate is billed no more (one request, one line). Its customer gets one short email
+    naming the number to use. Tickets of different customers merge only with `force`.
+    """
+    if ticket_id == into_id:
+        raise Unprocessable(
+            "A ticket cannot be merged into itself.", errors=[field_error("into", "itself")]
+        )
+    # Locked in id order: two merges of the same pair never wait on each other crosswise.
+    first, second = sorted((ticket_id, into_id))
+    locked = {first: locked_ticket(first, session=session)}
+    locked[second] = locked_ticket(second, session=session)
+    duplicate, survivor = locked[ticket_id], locked[into_id]
+    for ticket in (duplicate, survivor):
+        if ticket.merged_into_id is not None:
+            raise InvalidTransition(f"The ticket {ticket.number} was merged already.")
+    if survivor.status == Status.CLOSED:
+        raise InvalidTransition(f"The ticket {survivor.number} is closed: merge into an open one.")
+    if duplicate.customer_id != survivor.customer_id and not force:
+        raise Conflict(
+            f"{duplicate.number} and {survivor.number} are of different customers; "
+            "set force to merge them anyway."
+        )
+    billed = (
+        session.connection()
+        .execute(select(_BILLED.c.id).where(_BILLED.c.ticket_id == ticket_id).limit(1))
+        .first()
+    )
+    if billed is not None:
+        raise Conflict(f"{duplicate.number} was invoiced already: it cannot be merged.")
+    # Told before its thread moves, so that the email answers the customer's own message.
+    notify.tell_customer(
+        duplicate,
+        "merged",
+        session=session,
+        mail=knobs.mail,
+        at=now,
+        cause=f"into-{into_id}",
+        words={"into": survivor.number},
+    )
+    connection = session.connection()
+    for table in _MOVED_WITH_A_MERGE:
+        connection.execute(
+            update(table).where(table.c.ticket_id == ticket_id).values(ticket_id=into_id)
+        )
+    if duplicate.received_at < survivor.received_at:
+        survivor.received_at = duplicate.received_at
+        _recompute(
+            survivor,
+            session=session,
+            knobs=knobs,
+            actor=actor,
+            now=now,
+            reason=f"merged with {duplicate.number}: the earliest receipt",
+        )
+    survivor.updated_at = now
+    _save(survivor, session=session)
+    audit.record(
+        into_id,
+        session=session,
+        actor=actor,
+        kind="merged",
+        at=now,
+        data={"from": duplicate.number, "force": force},
+    )
+    previous = duplicate.status
+    duplicate.status, duplicate.closed_at, duplicate.updated_at = Status.CLOSED, now, now
+    duplicate.merged_into_id = into_id
+    duplicate.billable, duplicate.billing_reasons = False, []
+    refresh_derived(duplicate, fraction=knobs.at_risk_fraction)
+    _save(duplicate, session=session)
+    audit.record(
+        ticket_id,
+        session=session,
+        actor=actor,
+        kind="merged_into",
+        at=now,
+        from_status=previous,
+        to_status=Status.CLOSED,
+        data={"into": survivor.number},
+    )
+    return survivor
+
+
+def check_writable(ticket: Ticket) -> None:
+    """409 for a ticket merged into another: it is read-only, the survivor is written on."""
+    if ticket.merged_into_id is not None:
+        raise InvalidTransition(
+            f"The ticket {ticket.number} was merged into ticket {ticket.merged_into_id}: "
+            "write on that one.",
+            merged_into_id=ticket.merged_into_id,
+        )
 
 
 def recompute_sla(
@@ -311,6 +526,10 @@ def _require_customer(customer_id: int, *, session: Session) -> None:
 
 
 _TICKETS = table_of(Ticket)
+_BILLED = table_of(BilledItem)
+_MOVED_WITH_A_MERGE = tuple(
+    table_of(model) for model in (Message, TimeEntry, TicketEvent, StatusLink)
+)
 _FOR_UPDATE = select(_TICKETS).where(_TICKETS.c.id == bindparam("ticket_id")).with_for_update()
 _WRITABLE = tuple(column.name for column in _TICKETS.columns if column.name != "id")
 _UPDATE = update(_TICKETS).where(_TICKETS.c.id == bindparam("ticket_id"))

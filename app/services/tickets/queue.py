@@ -109,6 +109,8 @@ class TicketFilters:
     received_from: datetime | None = None
     received_to: datetime | None = None
     q: str | None = None
+    assignee_id: int | None = None
+    unassigned: bool = False
 
 
 def sla_state_condition(state: SlaState, *, now: datetime) -> ColumnElement[bool]:
@@ -175,6 +177,10 @@ def list_tickets(
             query = query.where(getattr(Ticket, field) == value)
     if filters.sla_state is not None:
         query = query.where(sla_state_condition(filters.sla_state, now=now))
+    if filters.assignee_id is not None:
+        query = query.where(col(Ticket.assignee_id) == filters.assignee_id)
+    if filters.unassigned:
+        query = query.where(col(Ticket.assignee_id).is_(None))
     if filters.received_from is not None:
         query = query.where(col(Ticket.received_at) >= filters.received_from)
     if filters.received_to is not None:

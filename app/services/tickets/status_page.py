@@ -1,7 +1,8 @@
 """The customer's status page: one ticket, seen through an unguessable, revocable link.
 
 It shows what the customer's own emails say (number, status, deadline and why, estimate, the
-public history) and nothing internal: no notes, no staff names, no other ticket.
+public history), the public conversation (the customer's messages and our replies, with their
+files) and nothing internal: no notes, no staff names, no other ticket.
 """
 
 import secrets
@@ -11,13 +12,15 @@ from typing import Any
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
 
-from app.enums import Status
+from app.enums import MessageKind, Status
 from app.errors import NotFound
 from app.models.base import table_of
+from app.models.message import Attachment, Message
 from app.models.status_link import StatusLink
 from app.models.ticket import Ticket
 from app.services.directory.customers import language_of
 from app.services.notifications.letters import LANGUAGES, when
+from app.services.tickets.attachments import StoredFile, attachments_of, open_attachment
 from app.services.tickets.snapshot import explain_deadline
 
 STATUS_WORDS = {
@@ -77,8 +80,7 @@ def revoke(ticket_id: int, *, session: Session, now: datetime) -> int:
     return revoked
 
 
-def page_facts(token: str, *, session: Session, language: str | None) -> dict[str, Any]:
-    """What the status page shows for `token`; NotFound for an unknown or revoked one."""
+def _linked_ticket(token: str, *, session: Session) -> Ticket:
     row = session.exec(
         select(Ticket)
         .join(StatusLink, col(StatusLink.ticket_id) == col(Ticket.id))
@@ -86,6 +88,45 @@ def page_facts(token: str, *, session: Session, language: str | None) -> dict[st
     ).first()
     if row is None:
         raise NotFound("No such status link.")
+    return row
+
+
+# The public conversation: what the customer wrote and what staff replied; never notes, never
+# our form letters (their facts are on the page already), never automatic mail.
+_PUBLIC = (MessageKind.INBOUND, MessageKind.REPLY)
+
+
+def _public_messages(ticket_id: int, *, session: Session) -> list[Message]:
+    return list(
+        session.exec(
+            select(Message)
+            .where(
+                Message.ticket_id == ticket_id,
+                col(Message.kind).in_(_PUBLIC),
+                col(Message.auto_submitted).is_(False),
+            )
+            .order_by(col(Message.received_at), col(Message.id))
+        )
+    )
+
+
+def public_file(token: str, attachment_id: int, *, session: Session) -> StoredFile:
+    """A file of the public conversation of the ticket behind `token` (NotFound otherwise)."""
+    ticket = _linked_ticket(token, session=session)
+    assert ticket.id is not None
+    public = {message.id for message in _public_messages(ticket.id, session=session)}
+    owner = session.exec(
+        select(Attachment.message_id).where(Attachment.id == attachment_id)
+    ).first()
+    if owner is None or owner not in public:
+        raise NotFound("No such file.")
+    return open_attachment(attachment_id, session=session)
+
+
+def page_facts(token: str, *, session: Session, language: str | None) -> dict[str, Any]:
+    """What the status page shows for `token`; NotFound for an unknown or revoked one."""
+    row = _linked_ticket(token, session=session)
+    assert row.id is not None
     if language not in LANGUAGES:
         language = language_of(row.customer_id, session=session)
     explanation = explain_deadline(row)
@@ -101,6 +142,7 @@ def page_facts(token: str, *, session: Session, language: str | None) -> dict[st
     ]
     return {
         "language": language,
+        "token": token,
         "other_language": "en" if language == "it" else "it",
         "number": row.number,
         "subject": row.subject,
@@ -110,4 +152,21 @@ def page_facts(token: str, *, session: Session, language: str | None) -> dict[st
         "explained": explanation.summary(language) if explanation else None,
         "estimate": when(row.estimated_resolution_at, language),
         "history": history,
+        "conversation": _conversation(row.id, session=session, language=language),
     }
+
+
+def _conversation(ticket_id: int, *, session: Session, language: str) -> list[dict[str, Any]]:
+    """The public conversation, oldest first: who (the customer or us, never a staff name),
+    when, the words, and the files (served through the status link)."""
+    messages = _public_messages(ticket_id, session=session)
+    files = attachments_of((m.id for m in messages if m.id is not None), session=session)
+    return [
+        {
+            "ours": message.kind == MessageKind.REPLY,
+            "at": when(message.received_at, language),
+            "lines": (message.text_stripped or message.text).strip().split("\n"),
+            "files": files.get(message.id or 0, []),
+        }
+        for message in messages
+    ]

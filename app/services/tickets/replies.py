@@ -1,0 +1,147 @@
+"""Staff replies: a person writes to the customer from the desk, in the ticket's thread.
+
+The reply is kept in the conversation as an outbound message with its author and queued in the
+outbox like every email (sent once). It goes to the requester; copies only to the customer's
+contacts or addresses already on the ticket, unless the author allows others (logged). Taking
+in charge or resolving with it sends one email that says both.
+"""
+
+import logging
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from app.errors import Unprocessable, field_error
+from app.models.customer import Contact
+from app.models.message import Message, MessageRead, ReplyIn
+from app.models.ticket import ResolveIn, TakeChargeIn, Ticket
+from app.services.knobs import Knobs, MailKnobs
+from app.services.notifications import notify
+from app.services.tickets import audit, lifecycle, transcript
+from app.services.tickets.attachments import files_given
+
+log = logging.getLogger(__name__)
+
+
+def reply(
+    ticket_id: int,
+    data: ReplyIn,
+    *,
+    session: Session,
+    knobs: Knobs,
+    author_id: int | None,
+    actor: str,
+    now: datetime,
+    max_file_bytes: int,
+) -> MessageRead:
+    """Write to the customer (and the copies allowed); optionally take in charge or resolve."""
+    files = files_given(data.attachments, max_file_bytes=max_file_bytes)
+    ticket = lifecycle.locked_ticket(ticket_id, session=session)
+    lifecycle.check_writable(ticket)
+    others = _check_recipients(ticket, data, session=session, mail=knobs.mail)
+    if data.take_charge:
+        taking = TakeChargeIn(estimated_resolution_at=data.estimated_resolution_at)
+        ticket = lifecycle.take_charge(
+            ticket_id,
+            taking,
+            session=session,
+            knobs=knobs,
+            actor=actor,
+            now=now,
+            tell=False,
+            owner_id=author_id,
+        )
+    if data.resolve:
+        assert data.resolution is not None and data.delivery_mode is not None
+        resolving = ResolveIn(resolution=data.resolution, delivery_mode=data.delivery_mode)
+        ticket = lifecycle.resolve(
+            ticket_id, resolving, session=session, knobs=knobs, actor=actor, now=now, tell=False
+        )
+    event = audit.record(
+        ticket_id,
+        session=session,
+        actor=actor,
+        kind="replied",
+        at=now,
+        data={
+            "to": ticket.from_email,
+            "cc": data.cc,
+            "other_recipients": others,
+            "files": len(files),
+            "took_charge": data.take_charge,
+            "resolved": data.resolve,
+        },
+    )
+    if others:
+        # Allowed by its author, and on record: a copy to someone the customer never named.
+        log.warning(
+            "ticket %s: a reply is copied to %d address(es) outside the ticket, by %s",
+            ticket.number,
+            len(others),
+            actor,
+        )
+    message_id = notify.send_reply(
+        ticket,
+        notify.StaffReply(
+            text=data.text,
+            author_id=author_id,
+            author_name=actor,
+            cc=tuple(data.cc),
+            files=files,
+            took_charge=data.take_charge,
+            resolved=data.resolve,
+        ),
+        session=session,
+        mail=knobs.mail,
+        at=now,
+        cause=event,
+    )
+    return transcript.read_message(message_id, session=session)
+
+
+def _check_recipients(
+    ticket: Ticket, data: ReplyIn, *, session: Session, mail: MailKnobs
+) -> list[str]:
+    """The copies outside the ticket (allowed by `allow_other_recipients`); 422 for a copy to
+    one of our own addresses, or outside the ticket without it."""
+    if mail.is_ours(ticket.from_email):
+        raise Unprocessable(
+            "The requester's address is one of our own: a reply would write to ourselves.",
+            errors=[field_error("ticket_ref", "our own address")],
+        )
+    known = _addresses_on(ticket, session=session)
+    others = []
+    for address in data.cc:
+        if mail.is_ours(address):
+            raise Unprocessable(
+                f"{address} is one of our own addresses.", errors=[field_error("cc", "ours")]
+            )
+        if address not in known:
+            others.append(address)
+    if others and not data.allow_other_recipients:
+        raise Unprocessable(
+            f"{', '.join(others)} is neither a contact of the customer nor on the ticket; "
+            "set allow_other_recipients to copy them anyway.",
+            errors=[field_error("cc", "not on the ticket")],
+        )
+    return others
+
+
+def _addresses_on(ticket: Ticket, *, session: Session) -> set[str]:
+    """The customer's contacts, and the addresses already on the ticket: its senders, whom
+    they wrote to, whom our replies were copied to."""
+    known = {ticket.from_email.lower()}
+    if ticket.customer_id is not None:
+        contacts = session.exec(
+            select(Contact.email).where(Contact.customer_id == ticket.customer_id)
+        )
+        known.update(email.lower() for email in contacts)
+    rows = session.exec(
+        select(Message.from_email, Message.to).where(
+            Message.ticket_id == ticket.id, col(Message.direction).in_(["inbound", "outbound"])
+        )
+    )
+    for sender, recipients in rows:
+        known.add(sender.lower())
+        known.update(address.lower() for address in recipients or [])
+    return known
