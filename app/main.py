@@ -34,6 +34,7 @@ from app.routers import (
     status_page,
     tickets,
     time_entries,
+    webhooks,
 )
 from app.runners.mailbox_poller import MailPoller
 from app.runners.outbox_worker import Worker
@@ -162,6 +163,7 @@ def _add_routes(app: FastAPI) -> None:
         quarantine,
         reports,
         mailboxes,
+        webhooks,
     ):
         internal.include_router(module.router)
     app.include_router(internal)

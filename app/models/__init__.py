@@ -13,6 +13,7 @@ from app.models.outbox import Outbox, OutboxAttempt
 from app.models.quarantine import Quarantine
 from app.models.status_link import StatusLink
 from app.models.ticket import Ticket
+from app.models.webhook import WebhookSubscription
 
 __all__ = [
     "ApiToken",
@@ -34,5 +35,6 @@ __all__ = [
     "Ticket",
     "TicketEvent",
     "TimeEntry",
+    "WebhookSubscription",
     "WebhookToken",
 ]

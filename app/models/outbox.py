@@ -130,6 +130,9 @@ class Outbox(OutboxBase, table=True):
             sqlite_where=NOT_HELD,
             postgresql_where=NOT_HELD,
         ),
+        # A subscription's deliveries, and the order guard: an event waits while an earlier
+        # one of its ticket and subscription is pending (services.notifications.outbox.claim).
+        Index("ix_outbox_subscription_ticket", "subscription_id", "ticket_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -146,6 +149,10 @@ class Outbox(OutboxBase, table=True):
     # (the worker died), and is sent again with the same Message-ID.
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     leased_by: str | None = Field(default=None, max_length=64)
+    # An event's subscription (channel `event`): deleting it deletes its deliveries.
+    subscription_id: int | None = Field(
+        default=None, foreign_key="webhook_subscription.id", ondelete="CASCADE"
+    )
 
 
 class OutboxAttempt(SQLModel, table=True):

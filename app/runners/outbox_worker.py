@@ -27,6 +27,7 @@ from sqlmodel import Session
 
 from app import logs
 from app.db import committed
+from app.enums import EventType, OutboxChannel
 from app.models.base import utcnow
 from app.models.ticket import Ticket
 from app.runners.leases import lease_holder
@@ -35,13 +36,17 @@ from app.services.knobs import MailKnobs, knobs_from
 from app.services.notifications import notify, outbox
 from app.services.notifications.transports import (
     FileTransport,
+    Gone,
     PermanentFailure,
+    SignedPoster,
     SmtpTransport,
     TemporaryFailure,
     Transport,
     WebhookTransport,
+    body_of,
 )
 from app.services.tickets import alerts
+from app.services.webhooks import events, subscriptions
 from app.settings import Settings
 
 log = logging.getLogger("sportello.worker")
@@ -101,6 +106,8 @@ class Worker:
         self._lease = timedelta(seconds=settings.worker_lease_seconds)
         self._send_timeout = settings.smtp_timeout_seconds  # shorter than the lease (settings)
         self._horizon = timedelta(hours=settings.delivery_horizon_hours)
+        self._event_horizon = timedelta(hours=settings.webhook_horizon_hours)
+        self._events = SignedPoster(timeout=settings.smtp_timeout_seconds)
         self._first_backoff = timedelta(seconds=settings.delivery_retry_seconds)
         self._poll = settings.worker_poll_seconds
         self._steps = tuple(timedelta(minutes=m) for m in settings.alert_steps_minutes if m > 0)
@@ -158,11 +165,12 @@ class Worker:
             await self.scan_once(now=now())
         handled = 0
         while handled < self._batch:
-            row = await self._unit(lambda session: self._claim(session, now()))
-            if row is None:
+            claimed = await self._unit(lambda session: self._claim(session, now()))
+            if claimed is None:
                 break
+            row, target = claimed
             with logs.request_context(row.request_id):  # the request that caused it
-                await self._deliver(row, now=now)
+                await self._deliver(row, target, now=now)
             handled += 1
         return handled
 
@@ -182,35 +190,64 @@ class Worker:
 
     async def close(self) -> None:
         await self._email.close()
+        await self._events.close()
         if self._webhook is not None:
             await self._webhook.close()
 
-    def _claim(self, session: Session, at: datetime) -> outbox.Claimed | None:
-        """The next due row, leased, with its email written (the same transaction)."""
+    def _claim(
+        self, session: Session, at: datetime
+    ) -> tuple[outbox.Claimed, subscriptions.Target | None] | None:
+        """The next due row, leased, with its email written (the same transaction); for an
+        event, where its subscription says it goes now and the secrets that sign it."""
         row = outbox.claim(session=session, worker=self.name, now=at, lease=self._lease)
-        return None if row is None else outbox.write(row, session=session)
+        if row is None:
+            return None
+        target = None
+        if row.subscription_id is not None:
+            target = subscriptions.target_of(row.subscription_id, session=session, now=at)
+        return outbox.write(row, session=session), target
 
-    async def _deliver(self, row: outbox.Claimed, *, now: Callable[[], datetime]) -> None:
-        transport = self._email if row.channel == "email" else self._webhook
+    async def _send(self, row: outbox.Claimed, target: subscriptions.Target | None) -> None:
+        assert row.payload is not None
+        if row.channel != OutboxChannel.EVENT:
+            transport = self._email if row.channel == OutboxChannel.EMAIL else self._webhook
+            if transport is None:
+                raise PermanentFailure("SPORTELLO_ALERT_WEBHOOK_URL is not set")
+            await transport.send(row.payload)
+            return
+        if target is None:
+            raise PermanentFailure("its webhook subscription is disabled or deleted")
+        await self._events.post(
+            target.url,
+            webhook_id=row.payload["message_id"],  # the event's id, on every attempt
+            body=body_of(row.payload["json"]),
+            secrets=target.secrets,
+        )
+
+    async def _deliver(
+        self,
+        row: outbox.Claimed,
+        target: subscriptions.Target | None,
+        *,
+        now: Callable[[], datetime],
+    ) -> None:
         if now() + timedelta(seconds=self._send_timeout) >= row.lease_until:
             # The claim took so long that a send could outlast the lease: another worker may
             # take the row then, so this one leaves it (P2); the lease runs out, it goes again.
             log.warning("outbox %d: too little of its lease left to send it; left", row.id)
             return
-        error, permanent = None, False
+        error, permanent, gone = None, False, False
         try:
-            if transport is None:
-                raise PermanentFailure("SPORTELLO_ALERT_WEBHOOK_URL is not set")
             if row.payload is None:
                 raise PermanentFailure(f"it could not be written: {row.unwritable}")
             async with asyncio.timeout(self._send_timeout):
-                await transport.send(row.payload)
+                await self._send(row, target)
         except TemporaryFailure as exc:
             error = str(exc)
         except TimeoutError:  # the server accepted the connection and then went quiet
             error = f"no answer within {self._send_timeout:g} s (SPORTELLO_SMTP_TIMEOUT_SECONDS)"
         except PermanentFailure as exc:
-            error, permanent = str(exc), True
+            error, permanent, gone = str(exc), True, isinstance(exc, Gone)
         except Exception as exc:  # a row that cannot even be built must not jam the queue
             log.exception("outbox %d could not be sent", row.id)
             error, permanent = f"{type(exc).__name__}: {exc}"[:300], True
@@ -223,16 +260,7 @@ class Worker:
                 log.warning("outbox %d: lease lost before it was marked sent", row.id)
             return
         failed = await self._unit(
-            lambda session: outbox.mark_failed(
-                row,
-                session=session,
-                worker=self.name,
-                now=now(),
-                error=error,
-                permanent=permanent,
-                horizon=self._horizon,
-                first_backoff=self._first_backoff,
-            )
+            lambda session: self._mark_failed(row, error, session, now(), permanent, gone)
         )
         log.warning(
             "outbox %d %s: %s to %s: %s",
@@ -244,6 +272,43 @@ class Worker:
         )
         if failed and row.kind.startswith("customer."):
             await self._unit(lambda session: self._alert_failure(row, error, session, now()))
+
+    def _mark_failed(
+        self,
+        row: outbox.Claimed,
+        error: str,
+        session: Session,
+        at: datetime,
+        permanent: bool,
+        gone: bool,
+    ) -> bool:
+        event = row.channel == OutboxChannel.EVENT
+        failed = outbox.mark_failed(
+            row,
+            session=session,
+            worker=self.name,
+            now=at,
+            error=error,
+            permanent=permanent,
+            horizon=self._event_horizon if event else self._horizon,
+            first_backoff=self._first_backoff,
+        )
+        # The receiver wants no more: the subscription is disabled, staff told once.
+        if (
+            gone
+            and row.subscription_id is not None
+            and subscriptions.disable_gone(row.subscription_id, session=session, now=at)
+        ):
+            notify.alert_staff(
+                "webhook_gone",
+                session=session,
+                mail=self._mail,
+                at=at,
+                dedup_key=f"webhook:{row.subscription_id}:gone:{row.id}",
+                subscription_id=row.subscription_id,
+                event_type=row.kind,
+            )
+        return failed
 
     def _alert_failure(
         self, row: outbox.Claimed, error: str, session: Session, at: datetime
@@ -263,6 +328,21 @@ class Worker:
             attempts=row.attempts + 1,
             error=error,
             outbox_id=row.id,
+        )
+        events.publish(
+            EventType.EMAIL_FAILED,
+            session=session,
+            at=at,
+            cause=f"outbox:{row.id}:{row.attempts + 1}",
+            ticket_id=row.ticket_id,
+            data=lambda: {
+                "ticket": events.ticket_block(row.ticket_id, session=session, at=at)
+                if row.ticket_id
+                else None,
+                "kind": row.kind,
+                "outbox_id": row.id,
+                "error": error,
+            },
         )
 
     async def _unit(self, work: Callable[[Session], T]) -> T:
