@@ -185,17 +185,7 @@ def deliveries(
     rows = list(session.scalars(query))
     more = len(rows) > limit
     rows = rows[:limit]
-    attempts: dict[int, list[DeliveryAttempt]] = {}
-    if rows:
-        tried = session.scalars(
-            select(OutboxAttempt)
-            .where(col(OutboxAttempt.outbox_id).in_([r.id for r in rows]))
-            .order_by(col(OutboxAttempt.id))
-        )
-        for attempt in tried:
-            attempts.setdefault(attempt.outbox_id, []).append(
-                DeliveryAttempt.model_validate(attempt, from_attributes=True)
-            )
+    attempts = _attempts_of([row.id for row in rows if row.id is not None], session=session)
     return DeliveryPage(
         items=[_delivery(row, attempts.get(row.id or 0, [])) for row in rows],
         next_cursor=rows[-1].id if more and rows else None,
@@ -218,7 +208,24 @@ def redeliver(
     row.lease_until, row.leased_by = None, None
     session.add(row)
     session.flush()
-    return _delivery(row, [])
+    return _delivery(row, _attempts_of([delivery_id], session=session).get(delivery_id, []))
+
+
+def _attempts_of(ids: list[int], *, session: Session) -> dict[int, list[DeliveryAttempt]]:
+    """Every attempt at these deliveries, oldest first, by delivery."""
+    attempts: dict[int, list[DeliveryAttempt]] = {}
+    if not ids:
+        return attempts
+    tried = session.scalars(
+        select(OutboxAttempt)
+        .where(col(OutboxAttempt.outbox_id).in_(ids))
+        .order_by(col(OutboxAttempt.id))
+    )
+    for attempt in tried:
+        attempts.setdefault(attempt.outbox_id, []).append(
+            DeliveryAttempt.model_validate(attempt, from_attributes=True)
+        )
+    return attempts
 
 
 def _delivery(row: Outbox, attempts: list[DeliveryAttempt]) -> Delivery:
