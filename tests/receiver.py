@@ -2,7 +2,7 @@
 library, as an integrator's would (docs/webhooks.md)."""
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +30,8 @@ class Receiver:
     got: list[Delivery] = field(default_factory=list)
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    before_answer: Callable[[int, dict[str, str]], None] | None = None
+    """Called with the request's number (from 0) and headers before it is answered."""
 
     def handle(self, headers: dict[str, str], body: bytes) -> int:
         verified = None
@@ -44,6 +46,9 @@ class Receiver:
             if verified is None:
                 status = 400
             self.got.append(Delivery(headers, body, status, verified))
+            number = len(self.got) - 1
+        if self.before_answer is not None:
+            self.before_answer(number, headers)
         return status
 
     def accepted(self) -> list[dict[str, Any]]:
