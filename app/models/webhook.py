@@ -156,7 +156,7 @@ class WebhookCreated(WebhookRead):
     """`whsec_` then base64: what any Standard Webhooks library's `Webhook(secret)` takes."""
 
 
-class DeliveryAttempt(Schema):
+class WebhookDeliveryAttempt(Schema):
     """One try at delivering an event."""
 
     at: AwareDatetime
@@ -169,7 +169,7 @@ class DeliveryAttempt(Schema):
     """Why not: the HTTP status or the network error."""
 
 
-class Delivery(Schema):
+class WebhookDelivery(Schema):
     """An event on its way to one subscription, and every attempt at it."""
 
     id: int
@@ -188,14 +188,14 @@ class Delivery(Schema):
     """When the event happened."""
     sent_at: AwareDatetime | None
     """When the receiver accepted it."""
-    attempts: list[DeliveryAttempt]
+    attempts: list[WebhookDeliveryAttempt]
     """Every attempt, oldest first."""
 
 
-class DeliveryPage(Schema):
+class WebhookDeliveryPage(Schema):
     """Deliveries newest first; pass `next_cursor` back as `cursor`."""
 
-    items: list[Delivery]
+    items: list[WebhookDelivery]
     """The deliveries."""
     next_cursor: int | None
     """The cursor of the next page; null on the last."""

@@ -7,11 +7,11 @@ from fastapi import APIRouter, Query
 from app.deps import Admin, Now, SessionDep
 from app.models.common import MAX_ID, Items, Limit, ResourceId
 from app.models.webhook import (
-    Delivery,
-    DeliveryPage,
     RotateIn,
     WebhookCreate,
     WebhookCreated,
+    WebhookDelivery,
+    WebhookDeliveryPage,
     WebhookRead,
     WebhookSecret,
     WebhookUpdate,
@@ -69,7 +69,7 @@ def rotate_secret(
 
 
 @router.get(
-    "/{webhook_id}/deliveries", response_model=DeliveryPage, status_code=200, responses=READ
+    "/{webhook_id}/deliveries", response_model=WebhookDeliveryPage, status_code=200, responses=READ
 )
 def deliveries(
     webhook_id: ResourceId,
@@ -82,14 +82,14 @@ def deliveries(
             ge=1, le=MAX_ID, description="The previous page's `next_cursor`; omit for the first."
         ),
     ] = None,
-) -> DeliveryPage:
+) -> WebhookDeliveryPage:
     """Its deliveries newest first, each with every attempt and how it ended."""
     return service.deliveries(webhook_id, session=session, limit=limit, cursor=cursor)
 
 
 @router.post(
     "/{webhook_id}/deliveries/{delivery_id}/redeliver",
-    response_model=Delivery,
+    response_model=WebhookDelivery,
     status_code=200,
     responses=WRITE,
 )
@@ -99,6 +99,6 @@ def redeliver(
     session: SessionDep,
     now: Now,
     _: Admin,
-) -> Delivery:
+) -> WebhookDelivery:
     """Send one delivery again now, with the same `webhook-id`; a pending one is 409."""
     return service.redeliver(webhook_id, delivery_id, session=session, now=now)

@@ -18,12 +18,12 @@ from app.errors import Conflict, NotFound
 from app.models.base import table_of
 from app.models.outbox import Outbox, OutboxAttempt
 from app.models.webhook import (
-    Delivery,
-    DeliveryAttempt,
-    DeliveryPage,
     RotateIn,
     WebhookCreate,
     WebhookCreated,
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+    WebhookDeliveryPage,
     WebhookRead,
     WebhookSecret,
     WebhookSubscription,
@@ -171,7 +171,7 @@ def disable_gone(subscription_id: int, *, session: Session, now: datetime) -> bo
 
 def deliveries(
     subscription_id: int, *, session: Session, limit: int, cursor: int | None
-) -> DeliveryPage:
+) -> WebhookDeliveryPage:
     """A subscription's deliveries newest first, each with every attempt."""
     get(subscription_id, session=session)
     query = (
@@ -186,7 +186,7 @@ def deliveries(
     more = len(rows) > limit
     rows = rows[:limit]
     attempts = _attempts_of([row.id for row in rows if row.id is not None], session=session)
-    return DeliveryPage(
+    return WebhookDeliveryPage(
         items=[_delivery(row, attempts.get(row.id or 0, [])) for row in rows],
         next_cursor=rows[-1].id if more and rows else None,
     )
@@ -194,14 +194,14 @@ def deliveries(
 
 def redeliver(
     subscription_id: int, delivery_id: int, *, session: Session, now: datetime
-) -> Delivery:
+) -> WebhookDelivery:
     """Send one delivery again now, with the same `webhook-id`; a pending one: 409."""
     subscription = get(subscription_id, session=session)
     row = session.get(Outbox, delivery_id, with_for_update=True)
     if row is None or row.subscription_id != subscription_id:
         raise NotFound(f"No delivery {delivery_id} for webhook subscription {subscription_id}.")
     if row.state == OutboxState.PENDING:
-        raise Conflict(f"Delivery {delivery_id} is pending already.", state=row.state)
+        raise Conflict(f"WebhookDelivery {delivery_id} is pending already.", state=row.state)
     if not subscription.enabled:
         raise Conflict(f"Webhook subscription {subscription_id} is disabled; enable it first.")
     row.state, row.available_at = OutboxState.PENDING, now
@@ -211,9 +211,9 @@ def redeliver(
     return _delivery(row, _attempts_of([delivery_id], session=session).get(delivery_id, []))
 
 
-def _attempts_of(ids: list[int], *, session: Session) -> dict[int, list[DeliveryAttempt]]:
+def _attempts_of(ids: list[int], *, session: Session) -> dict[int, list[WebhookDeliveryAttempt]]:
     """Every attempt at these deliveries, oldest first, by delivery."""
-    attempts: dict[int, list[DeliveryAttempt]] = {}
+    attempts: dict[int, list[WebhookDeliveryAttempt]] = {}
     if not ids:
         return attempts
     tried = session.scalars(
@@ -223,14 +223,14 @@ def _attempts_of(ids: list[int], *, session: Session) -> dict[int, list[Delivery
     )
     for attempt in tried:
         attempts.setdefault(attempt.outbox_id, []).append(
-            DeliveryAttempt.model_validate(attempt, from_attributes=True)
+            WebhookDeliveryAttempt.model_validate(attempt, from_attributes=True)
         )
     return attempts
 
 
-def _delivery(row: Outbox, attempts: list[DeliveryAttempt]) -> Delivery:
+def _delivery(row: Outbox, attempts: list[WebhookDeliveryAttempt]) -> WebhookDelivery:
     assert row.id is not None and row.channel == OutboxChannel.EVENT
-    return Delivery(
+    return WebhookDelivery(
         id=row.id,
         event_id=(row.facts or {}).get("id", ""),
         type=row.kind,  # type: ignore[arg-type]  # an event type (events.publish)
