@@ -1,7 +1,8 @@
 """Webhook subscriptions: events are outbox rows of the channel `event`, one per subscription.
 
 A `webhook_subscription` table, and the outbox's `subscription_id` (deleting a subscription
-deletes its deliveries) with the index that lists them and keeps one ticket's events in order.
+deletes its deliveries) with the index that lists them and keeps one ticket's events in order,
+and `ix_outbox_due`, the claim's whole order, so that finding the next row never sorts them all.
 
 Revision ID: 0017
 Revises: 0014
@@ -52,12 +53,14 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_outbox_subscription_ticket", ["subscription_id", "ticket_id", "id"], unique=False
         )
+        batch_op.create_index("ix_outbox_due", ["state", "available_at", "id"], unique=False)
 
 
 def downgrade() -> None:
     # Events have nowhere to go before 0017: their rows go with their subscriptions.
     op.execute(sa.text("DELETE FROM outbox WHERE channel = 'event'"))
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_due")
         batch_op.drop_index("ix_outbox_subscription_ticket")
         batch_op.drop_constraint(
             batch_op.f("fk_outbox_subscription_id_webhook_subscription"), type_="foreignkey"

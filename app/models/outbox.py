@@ -133,6 +133,10 @@ class Outbox(OutboxBase, table=True):
         # A subscription's deliveries, and the order guard: an event waits while an earlier
         # one of its ticket and subscription is pending (services.notifications.outbox.claim).
         Index("ix_outbox_subscription_ticket", "subscription_id", "ticket_id", "id"),
+        # The claim's order, to the last column: the first due row that is not waiting behind
+        # an earlier event of its ticket is found by walking this index, never by sorting
+        # every due row (many share one instant: events published in one transaction).
+        Index("ix_outbox_due", "state", "available_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -108,6 +108,7 @@ class Worker:
         self._horizon = timedelta(hours=settings.delivery_horizon_hours)
         self._event_horizon = timedelta(hours=settings.webhook_horizon_hours)
         self._events = SignedPoster(timeout=settings.smtp_timeout_seconds)
+        self._event_lanes = settings.worker_event_lanes
         self._first_backoff = timedelta(seconds=settings.delivery_retry_seconds)
         self._poll = settings.worker_poll_seconds
         self._steps = tuple(timedelta(minutes=m) for m in settings.alert_steps_minutes if m > 0)
@@ -160,13 +161,30 @@ class Worker:
 
     async def drain_once(self, *, now: Callable[[], datetime] = utcnow) -> int:
         """One round: look for SLA alerts when due, then claim and deliver due rows one at a
-        time, up to SPORTELLO_WORKER_BATCH of them; how many rows were handled."""
+        time, up to SPORTELLO_WORKER_BATCH of them; how many rows were handled.
+
+        Next to the lane that takes any row, SPORTELLO_WORKER_EVENT_LANES lanes take only
+        events, each one row at a time: receivers are posted to in parallel while emails keep
+        the one SMTP connection to themselves.
+        """
         if self._scanned_at is None or now() - self._scanned_at >= self._scan_every:
             await self.scan_once(now=now())
+        budget = [self._batch]
+        lanes = [
+            self._lane(None, budget, now),
+            *(self._lane(OutboxChannel.EVENT, budget, now) for _ in range(self._event_lanes)),
+        ]
+        return sum(await asyncio.gather(*lanes))
+
+    async def _lane(
+        self, channel: OutboxChannel | None, budget: list[int], now: Callable[[], datetime]
+    ) -> int:
         handled = 0
-        while handled < self._batch:
-            claimed = await self._unit(lambda session: self._claim(session, now()))
+        while budget[0] > 0:
+            budget[0] -= 1
+            claimed = await self._unit(lambda session: self._claim(session, now(), channel))
             if claimed is None:
+                budget[0] += 1
                 break
             row, target = claimed
             with logs.request_context(row.request_id):  # the request that caused it
@@ -195,11 +213,14 @@ class Worker:
             await self._webhook.close()
 
     def _claim(
-        self, session: Session, at: datetime
+        self, session: Session, at: datetime, channel: OutboxChannel | None = None
     ) -> tuple[outbox.Claimed, subscriptions.Target | None] | None:
-        """The next due row, leased, with its email written (the same transaction); for an
-        event, where its subscription says it goes now and the secrets that sign it."""
-        row = outbox.claim(session=session, worker=self.name, now=at, lease=self._lease)
+        """The next due row (of `channel` if given), leased, with its email written (the same
+        transaction); for an event, where its subscription says it goes now and the secrets
+        that sign it."""
+        row = outbox.claim(
+            session=session, worker=self.name, now=at, lease=self._lease, channel=channel
+        )
         if row is None:
             return None
         target = None

@@ -171,7 +171,7 @@ async def test_a_receiver_failing_for_a_while_gets_every_event_in_order_with_sta
 async def test_410_disables_the_subscription_and_staff_are_told_once(db, session, smtp):
     customer(session)
     session.commit()
-    settings = settings_for(db, smtp)
+    settings = settings_for(db, smtp, worker_event_lanes=0)  # one delivery at a time
     with receiving(Receiver(default=410)) as receiver:
         subscription, secret = subscribe(db, receiver.url, [EventType.TICKET_CREATED])
         receiver.secrets = [secret]

@@ -150,12 +150,19 @@ class Claimed:
     """An event's subscription (channel `event`)."""
 
 
-def claim(*, session: Session, worker: str, now: datetime, lease: timedelta) -> Claimed | None:
+def claim(
+    *,
+    session: Session,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    channel: str | None = None,
+) -> Claimed | None:
     """Take the next due row under a lease: no other worker takes it until the lease ends.
 
     One row at a time, so that a row is never leased while it waits behind others (P2). An
     event waits while an earlier event of its ticket and subscription is pending (delivered in
-    order, services.webhooks.events).
+    order, services.webhooks.events). `channel` takes only rows of that channel.
     PostgreSQL skips a row another worker is claiming (FOR UPDATE SKIP LOCKED); SQLite has one
     writer at a time, so the statement is atomic there as it is.
     """
@@ -171,6 +178,8 @@ def claim(*, session: Session, worker: str, now: datetime, lease: timedelta) -> 
         .limit(1)
         .with_for_update(skip_locked=True)
     )
+    if channel is not None:  # a lane of the worker's that takes only events
+        due = due.where(_OUTBOX.c.channel == channel)
     row = session.execute(
         update(_OUTBOX)
         .where(_OUTBOX.c.id == due.scalar_subquery())
