@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, col
 
 from app.enums import OutboxChannel, OutboxState
@@ -133,14 +133,24 @@ def target_of(subscription_id: int, *, session: Session, now: datetime) -> Targe
 
     During a rotation's overlap both secrets sign: receivers holding either one verify.
     """
-    subscription = session.get(WebhookSubscription, subscription_id, populate_existing=True)
-    if subscription is None or not subscription.enabled:
+    row = session.connection().execute(_TARGET, {"id": subscription_id}).first()
+    if row is None or not row.enabled:
         return None
-    signing = [subscription.secret]
-    until = subscription.previous_secret_until
-    if subscription.previous_secret and until is not None and now < until:
-        signing.append(subscription.previous_secret)
-    return Target(subscription.url, tuple(signing))
+    signing = [row.secret]
+    until = row.previous_secret_until
+    if row.previous_secret and until is not None and now < until:
+        signing.append(row.previous_secret)
+    return Target(row.url, tuple(signing))
+
+
+_SUBSCRIPTIONS = table_of(WebhookSubscription)
+_TARGET = select(
+    _SUBSCRIPTIONS.c.url,
+    _SUBSCRIPTIONS.c.enabled,
+    _SUBSCRIPTIONS.c.secret,
+    _SUBSCRIPTIONS.c.previous_secret,
+    _SUBSCRIPTIONS.c.previous_secret_until,
+).where(_SUBSCRIPTIONS.c.id == bindparam("id"))
 
 
 def disable_gone(subscription_id: int, *, session: Session, now: datetime) -> bool:
@@ -149,11 +159,8 @@ def disable_gone(subscription_id: int, *, session: Session, now: datetime) -> bo
     True only for the call that disabled it, so that staff are told once.
     """
     disabled = session.connection().execute(
-        update(table_of(WebhookSubscription))
-        .where(
-            table_of(WebhookSubscription).c.id == subscription_id,
-            table_of(WebhookSubscription).c.enabled.is_(True),
-        )
+        update(_SUBSCRIPTIONS)
+        .where(_SUBSCRIPTIONS.c.id == subscription_id, _SUBSCRIPTIONS.c.enabled.is_(True))
         .values(enabled=False, disabled_reason="the receiver answered 410 Gone", updated_at=now)
     )
     if disabled.rowcount != 1:
