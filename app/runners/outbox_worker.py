@@ -163,26 +163,28 @@ class Worker:
         """One round: look for SLA alerts when due, then claim and deliver due rows one at a
         time, up to SPORTELLO_WORKER_BATCH of them; how many rows were handled.
 
-        Next to the lane that takes any row, SPORTELLO_WORKER_EVENT_LANES lanes take only
-        events, each one row at a time: receivers are posted to in parallel while emails keep
+        SPORTELLO_WORKER_EVENT_LANES lanes take only events, each one row at a time, next to
+        the lane that takes the other rows: receivers are posted to in parallel while emails keep
         the one SMTP connection to themselves.
         """
         if self._scanned_at is None or now() - self._scanned_at >= self._scan_every:
             await self.scan_once(now=now())
         budget = [self._batch]
+        # With event lanes, the first lane leaves events to them; without, it takes any row.
+        first = False if self._event_lanes else None
         lanes = [
-            self._lane(None, budget, now),
-            *(self._lane(OutboxChannel.EVENT, budget, now) for _ in range(self._event_lanes)),
+            self._lane(first, budget, now),
+            *(self._lane(True, budget, now) for _ in range(self._event_lanes)),
         ]
         return sum(await asyncio.gather(*lanes))
 
     async def _lane(
-        self, channel: OutboxChannel | None, budget: list[int], now: Callable[[], datetime]
+        self, events: bool | None, budget: list[int], now: Callable[[], datetime]
     ) -> int:
         handled = 0
         while budget[0] > 0:
             budget[0] -= 1
-            claimed = await self._unit(lambda session: self._claim(session, now(), channel))
+            claimed = await self._unit(lambda session: self._claim(session, now(), events))
             if claimed is None:
                 budget[0] += 1
                 break
@@ -213,13 +215,13 @@ class Worker:
             await self._webhook.close()
 
     def _claim(
-        self, session: Session, at: datetime, channel: OutboxChannel | None = None
+        self, session: Session, at: datetime, events: bool | None = None
     ) -> tuple[outbox.Claimed, subscriptions.Target | None] | None:
-        """The next due row (of `channel` if given), leased, with its email written (the same
-        transaction); for an event, where its subscription says it goes now and the secrets
-        that sign it."""
+        """The next due row (only events, or none, if `events` says so), leased, with its
+        email written (the same transaction); for an event, where its subscription says it
+        goes now and the secrets that sign it."""
         row = outbox.claim(
-            session=session, worker=self.name, now=at, lease=self._lease, channel=channel
+            session=session, worker=self.name, now=at, lease=self._lease, events=events
         )
         if row is None:
             return None

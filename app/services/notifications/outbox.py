@@ -36,6 +36,7 @@ _OUTBOX = table_of(Outbox)
 _INSERT_ATTEMPT = insert(table_of(OutboxAttempt))
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
+EVENT_WINDOW = 64  # the due events a claim looks at for one not waiting behind another
 
 
 def enqueue(
@@ -156,30 +157,41 @@ def claim(
     worker: str,
     now: datetime,
     lease: timedelta,
-    channel: str | None = None,
+    events: bool | None = None,
 ) -> Claimed | None:
     """Take the next due row under a lease: no other worker takes it until the lease ends.
 
     One row at a time, so that a row is never leased while it waits behind others (P2). An
     event waits while an earlier event of its ticket and subscription is pending (delivered in
-    order, services.webhooks.events). `channel` takes only rows of that channel.
+    order, services.webhooks.events). `events` True takes only events, False none of them.
     PostgreSQL skips a row another worker is claiming (FOR UPDATE SKIP LOCKED); SQLite has one
     writer at a time, so the statement is atomic there as it is.
     """
-    due = (
-        select(_OUTBOX.c.id)
-        .where(
-            _OUTBOX.c.state == OutboxState.PENDING,
-            _OUTBOX.c.available_at <= now,
-            or_(_OUTBOX.c.lease_until.is_(None), _OUTBOX.c.lease_until < now),
-            _IN_ORDER,
+    free = (
+        _OUTBOX.c.state == OutboxState.PENDING,
+        _OUTBOX.c.available_at <= now,
+        or_(_OUTBOX.c.lease_until.is_(None), _OUTBOX.c.lease_until < now),
+    )
+    due = select(_OUTBOX.c.id).where(*free)
+    if events:
+        # The order guard is looked at for the first due events only, never for every one
+        # (thousands may be due at one instant, and a plan from stale statistics would try
+        # them all before sorting): a ticket's later events wait behind its first anyway.
+        window = (
+            select(_OUTBOX.c.id)
+            .where(*free, _OUTBOX.c.channel == OutboxChannel.EVENT)
+            .order_by(_OUTBOX.c.available_at, _OUTBOX.c.id)
+            .limit(EVENT_WINDOW)
         )
+        due = due.where(_OUTBOX.c.id.in_(window.scalar_subquery()))
+    elif events is not None:
+        due = due.where(_OUTBOX.c.channel != OutboxChannel.EVENT)
+    due = (
+        due.where(_IN_ORDER)
         .order_by(_OUTBOX.c.available_at, _OUTBOX.c.id)
         .limit(1)
         .with_for_update(skip_locked=True)
     )
-    if channel is not None:  # a lane of the worker's that takes only events
-        due = due.where(_OUTBOX.c.channel == channel)
     row = session.execute(
         update(_OUTBOX)
         .where(_OUTBOX.c.id == due.scalar_subquery())
@@ -285,6 +297,20 @@ def mark_failed(
     else:
         values["available_at"] = now + backoff(row.attempts + 1, first=first_backoff)
     settled = _settle(row, session=session, worker=worker, values=values, now=now)
+    if settled and not gives_up and row.subscription_id is not None and row.ticket_id:
+        # The event's later ones of its ticket wait for it: they are not due before it is, so
+        # that claims never walk past them (claim's window).
+        session.connection().execute(
+            update(_OUTBOX)
+            .where(
+                _OUTBOX.c.subscription_id == row.subscription_id,
+                _OUTBOX.c.ticket_id == row.ticket_id,
+                _OUTBOX.c.id > row.id,
+                _OUTBOX.c.state == OutboxState.PENDING,
+                _OUTBOX.c.available_at < values["available_at"],
+            )
+            .values(available_at=values["available_at"])
+        )
     return settled and gives_up
 
 
