@@ -131,10 +131,27 @@ class OutboxState(StrEnum):
 
 
 class OutboxChannel(StrEnum):
-    """How it leaves: an email (SMTP or .eml file) or the staff alert webhook."""
+    """How it leaves: an email (SMTP or .eml file), the staff alert webhook, or an event to a
+    webhook subscription."""
 
     EMAIL = "email"
     WEBHOOK = "webhook"
+    EVENT = "event"
+
+
+class EventType(StrEnum):
+    """What an event says happened (docs/webhooks.md lists each with its data)."""
+
+    TICKET_CREATED = "ticket.created"
+    TICKET_MESSAGE_RECEIVED = "ticket.message_received"
+    TICKET_TAKEN_IN_CHARGE = "ticket.taken_in_charge"
+    TICKET_RESOLVED = "ticket.resolved"
+    TICKET_REOPENED = "ticket.reopened"
+    SLA_AT_RISK = "sla.at_risk"
+    SLA_BREACHED = "sla.breached"
+    EMAIL_FAILED = "email.failed"
+    MAILBOX_FAILING = "mailbox.failing"
+    MESSAGE_QUARANTINED = "message.quarantined"
 
 
 class MailboxSecurity(StrEnum):

@@ -37,6 +37,7 @@ from app.routers import (
     status_page,
     tickets,
     time_entries,
+    webhooks,
 )
 from app.runners.mailbox_poller import MailPoller
 from app.runners.outbox_worker import Worker
@@ -175,6 +176,7 @@ def _add_routes(app: FastAPI) -> None:
         reports,
         mailboxes,
         staff,
+        webhooks,
     ):
         internal.include_router(module.router)
     app.include_router(internal)

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     # an hour) for delivery_horizon_hours, then the row fails.
     delivery_horizon_hours: float = Field(default=24, gt=0)
     delivery_retry_seconds: float = Field(default=30, gt=0, le=3600)
+    # Events to webhook subscriptions are retried for this long (docs/webhooks.md), then fail.
+    webhook_horizon_hours: float = Field(default=24, gt=0)
+    # Events are posted by this many lanes per worker at once (emails stay one at a time on
+    # the worker's one SMTP connection); one ticket's events still go in order.
+    worker_event_lanes: int = Field(default=8, ge=0, le=64)
     # At-risk staff alerts at these minutes of business time left (then the breach), looked
     # for every alert_scan_seconds by the worker.
     alert_steps_minutes: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [60])

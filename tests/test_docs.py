@@ -39,3 +39,15 @@ def test_every_module_the_map_names_exists():
     files = ["/" + str(path.relative_to(ROOT)) for path in ROOT.glob("**/*.py")]
     missing = sorted(name for name in named if not any(f.endswith("/" + name) for f in files))
     assert missing == []
+
+
+def test_the_webhooks_page_lists_every_event_type_as_the_schemas_say():
+    """docs/webhooks.md's catalogue is the one the event schemas write, every type in it."""
+    from app.enums import EventType
+    from app.services.webhooks.catalogue import page_with_catalogue
+
+    page = (ROOT / "docs" / "webhooks.md").read_text(encoding="utf-8")
+    assert page_with_catalogue(page) == page  # `python -m app.services.webhooks.catalogue`
+    assert all(f"### `{event_type}`" in page for event_type in EventType)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "(docs/webhooks.md)" in readme

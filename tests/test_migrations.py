@@ -288,3 +288,50 @@ def test_0019_no_ticket_is_merged_until_one_is(empty_database):
     assert "merged_into_id" not in {c["name"] for c in inspect(engine).get_columns("ticket")}
     engine.dispose()
     migrations.upgrade(empty_database)
+
+
+def test_0020_subscriptions_and_events_come_and_go_emails_stay(empty_database):
+    """Emails queued before 0020 are claimed as before (no subscription); an event's
+    subscription is deleted with its deliveries; going back removes events, keeps emails."""
+    from datetime import UTC, datetime
+
+    from app.db import get_engine, unit_of_work
+    from app.services.notifications import outbox
+
+    now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    insert = text(
+        "INSERT INTO outbox (kind, channel, recipient, message_id, dedup_key, facts, state,"
+        " attempts, created_at, available_at) VALUES (:kind, :channel, 'mario@rossi.it',"
+        " :kind, :kind, NULL, 'pending', 0, :now, :now)"
+    )
+    migrations.upgrade(empty_database, "0019")
+    engine = create_engine(empty_database, poolclass=pool.NullPool)
+    with engine.begin() as connection:
+        connection.execute(insert, {"kind": "customer.receipt", "channel": "email", "now": now})
+    migrations.upgrade(empty_database)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO webhook_subscription (id, url, events, description, enabled, secret,"
+                " created_at, updated_at) VALUES (7, 'https://tools.example.com/hook',"
+                " :events, '', :yes, 'whsec_c2VjcmV0', :now, :now)"
+            ).bindparams(bindparam("events", type_=JSON())),
+            {"events": ["ticket.created"], "now": now, "yes": True},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO outbox (kind, channel, recipient, message_id, dedup_key, state,"
+                " attempts, created_at, available_at, subscription_id) VALUES ('ticket.created',"
+                " 'event', 'webhook 7', 'evt_1.7', 'event:1', 'pending', 0, :now, :now, 7)"
+            ),
+            {"now": now},
+        )
+    with unit_of_work(get_engine(empty_database)) as session:
+        claimed = outbox.claim(session=session, worker="w", now=now, lease=timedelta(minutes=5))
+        assert claimed is not None and claimed.kind == "customer.receipt"
+        assert claimed.subscription_id is None
+    migrations.downgrade(empty_database, "0019")
+    with engine.connect() as connection:
+        kinds = connection.execute(text("SELECT kind FROM outbox")).scalars().all()
+    engine.dispose()
+    assert kinds == ["customer.receipt"]

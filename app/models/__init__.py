@@ -14,6 +14,7 @@ from app.models.quarantine import Quarantine
 from app.models.staff import StaffMember
 from app.models.status_link import StatusLink
 from app.models.ticket import Ticket
+from app.models.webhook import WebhookSubscription
 
 __all__ = [
     "ApiToken",
@@ -36,5 +37,6 @@ __all__ = [
     "Ticket",
     "TicketEvent",
     "TimeEntry",
+    "WebhookSubscription",
     "WebhookToken",
 ]

@@ -134,6 +134,13 @@ class Outbox(OutboxBase, table=True):
             sqlite_where=NOT_HELD,
             postgresql_where=NOT_HELD,
         ),
+        # A subscription's deliveries, and the order guard: an event waits while an earlier
+        # one of its ticket and subscription is pending (services.notifications.outbox.claim).
+        Index("ix_outbox_subscription_ticket", "subscription_id", "ticket_id", "id"),
+        # The claim's order, to the last column: the first due row that is not waiting behind
+        # an earlier event of its ticket is found by walking this index, never by sorting
+        # every due row (many share one instant: events published in one transaction).
+        Index("ix_outbox_due", "state", "available_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -150,6 +157,10 @@ class Outbox(OutboxBase, table=True):
     # (the worker died), and is sent again with the same Message-ID.
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     leased_by: str | None = Field(default=None, max_length=64)
+    # An event's subscription (channel `event`): deleting it deletes its deliveries.
+    subscription_id: int | None = Field(
+        default=None, foreign_key="webhook_subscription.id", ondelete="CASCADE"
+    )
 
 
 class OutboxAttempt(SQLModel, table=True):

@@ -27,6 +27,7 @@ from sqlmodel import Session
 
 from app import logs
 from app.db import committed
+from app.enums import EventType, OutboxChannel
 from app.models.base import utcnow
 from app.models.ticket import Ticket
 from app.runners.leases import lease_holder
@@ -35,13 +36,17 @@ from app.services.knobs import MailKnobs, knobs_from
 from app.services.notifications import notify, outbox
 from app.services.notifications.transports import (
     FileTransport,
+    Gone,
     PermanentFailure,
+    SignedPoster,
     SmtpTransport,
     TemporaryFailure,
     Transport,
     WebhookTransport,
+    body_of,
 )
 from app.services.tickets import alerts
+from app.services.webhooks import events, subscriptions
 from app.settings import Settings
 
 log = logging.getLogger("sportello.worker")
@@ -101,6 +106,9 @@ class Worker:
         self._lease = timedelta(seconds=settings.worker_lease_seconds)
         self._send_timeout = settings.smtp_timeout_seconds  # shorter than the lease (settings)
         self._horizon = timedelta(hours=settings.delivery_horizon_hours)
+        self._event_horizon = timedelta(hours=settings.webhook_horizon_hours)
+        self._events = SignedPoster(timeout=settings.smtp_timeout_seconds)
+        self._event_lanes = settings.worker_event_lanes
         self._first_backoff = timedelta(seconds=settings.delivery_retry_seconds)
         self._poll = settings.worker_poll_seconds
         self._steps = tuple(timedelta(minutes=m) for m in settings.alert_steps_minutes if m > 0)
@@ -153,16 +161,36 @@ class Worker:
 
     async def drain_once(self, *, now: Callable[[], datetime] = utcnow) -> int:
         """One round: look for SLA alerts when due, then claim and deliver due rows one at a
-        time, up to SPORTELLO_WORKER_BATCH of them; how many rows were handled."""
+        time, up to SPORTELLO_WORKER_BATCH of them; how many rows were handled.
+
+        SPORTELLO_WORKER_EVENT_LANES lanes take only events, each one row at a time, next to
+        the lane that takes the other rows: receivers are posted to in parallel while emails keep
+        the one SMTP connection to themselves.
+        """
         if self._scanned_at is None or now() - self._scanned_at >= self._scan_every:
             await self.scan_once(now=now())
+        budget = [self._batch]
+        # With event lanes, the first lane leaves events to them; without, it takes any row.
+        first = False if self._event_lanes else None
+        lanes = [
+            self._lane(first, budget, now),
+            *(self._lane(True, budget, now) for _ in range(self._event_lanes)),
+        ]
+        return sum(await asyncio.gather(*lanes))
+
+    async def _lane(
+        self, events: bool | None, budget: list[int], now: Callable[[], datetime]
+    ) -> int:
         handled = 0
-        while handled < self._batch:
-            row = await self._unit(lambda session: self._claim(session, now()))
-            if row is None:
+        while budget[0] > 0:
+            budget[0] -= 1
+            claimed = await self._unit(lambda session: self._claim(session, now(), events))
+            if claimed is None:
+                budget[0] += 1
                 break
+            row, target = claimed
             with logs.request_context(row.request_id):  # the request that caused it
-                await self._deliver(row, now=now)
+                await self._deliver(row, target, now=now)
             handled += 1
         return handled
 
@@ -182,38 +210,67 @@ class Worker:
 
     async def close(self) -> None:
         await self._email.close()
+        await self._events.close()
         if self._webhook is not None:
             await self._webhook.close()
 
-    def _claim(self, session: Session, at: datetime) -> outbox.Claimed | None:
-        """The next due row, leased, with its email written (the same transaction) and the
-        bytes of the files it carries."""
-        row = outbox.claim(session=session, worker=self.name, now=at, lease=self._lease)
+    def _claim(
+        self, session: Session, at: datetime, events: bool | None = None
+    ) -> tuple[outbox.Claimed, subscriptions.Target | None] | None:
+        """The next due row (only events, or none, if `events` says so), leased, with its
+        email written (the same transaction) and the bytes of the files it carries; for an
+        event, where its subscription says it goes now and the secrets that sign it."""
+        row = outbox.claim(
+            session=session, worker=self.name, now=at, lease=self._lease, events=events
+        )
         if row is None:
             return None
-        return outbox.with_files(outbox.write(row, session=session), session=session)
+        target = None
+        if row.subscription_id is not None:
+            target = subscriptions.target_of(row.subscription_id, session=session, now=at)
+        return outbox.with_files(outbox.write(row, session=session), session=session), target
 
-    async def _deliver(self, row: outbox.Claimed, *, now: Callable[[], datetime]) -> None:
-        transport = self._email if row.channel == "email" else self._webhook
+    async def _send(self, row: outbox.Claimed, target: subscriptions.Target | None) -> None:
+        assert row.payload is not None
+        if row.channel != OutboxChannel.EVENT:
+            transport = self._email if row.channel == OutboxChannel.EMAIL else self._webhook
+            if transport is None:
+                raise PermanentFailure("SPORTELLO_ALERT_WEBHOOK_URL is not set")
+            await transport.send(row.payload)
+            return
+        if target is None:
+            raise PermanentFailure("its webhook subscription is disabled or deleted")
+        await self._events.post(
+            target.url,
+            webhook_id=row.payload["message_id"],  # the event's id, on every attempt
+            body=body_of(row.payload["json"]),
+            secrets=target.secrets,
+        )
+
+    async def _deliver(
+        self,
+        row: outbox.Claimed,
+        target: subscriptions.Target | None,
+        *,
+        now: Callable[[], datetime],
+    ) -> None:
         if now() + timedelta(seconds=self._send_timeout) >= row.lease_until:
             # The claim took so long that a send could outlast the lease: another worker may
             # take the row then, so this one leaves it (P2); the lease runs out, it goes again.
             log.warning("outbox %d: too little of its lease left to send it; left", row.id)
             return
-        error, permanent = None, False
+        error, permanent, gone = None, False, False
         try:
-            if transport is None:
-                raise PermanentFailure("SPORTELLO_ALERT_WEBHOOK_URL is not set")
             if row.payload is None:
                 raise PermanentFailure(f"it could not be written: {row.unwritable}")
             async with asyncio.timeout(self._send_timeout):
-                await transport.send(row.payload)
+                await self._send(row, target)
         except TemporaryFailure as exc:
             error = str(exc)
         except TimeoutError:  # the server accepted the connection and then went quiet
             error = f"no answer within {self._send_timeout:g} s (SPORTELLO_SMTP_TIMEOUT_SECONDS)"
         except PermanentFailure as exc:
-            error, permanent = str(exc), True
+            error, permanent, gone = str(exc), True, isinstance(exc, Gone)
         except Exception as exc:  # a row that cannot even be built must not jam the queue
             log.exception("outbox %d could not be sent", row.id)
             error, permanent = f"{type(exc).__name__}: {exc}"[:300], True
@@ -226,16 +283,7 @@ class Worker:
                 log.warning("outbox %d: lease lost before it was marked sent", row.id)
             return
         failed = await self._unit(
-            lambda session: outbox.mark_failed(
-                row,
-                session=session,
-                worker=self.name,
-                now=now(),
-                error=error,
-                permanent=permanent,
-                horizon=self._horizon,
-                first_backoff=self._first_backoff,
-            )
+            lambda session: self._mark_failed(row, error, session, now(), permanent, gone)
         )
         log.warning(
             "outbox %d %s: %s to %s: %s",
@@ -247,6 +295,43 @@ class Worker:
         )
         if failed and row.kind.startswith("customer."):
             await self._unit(lambda session: self._alert_failure(row, error, session, now()))
+
+    def _mark_failed(
+        self,
+        row: outbox.Claimed,
+        error: str,
+        session: Session,
+        at: datetime,
+        permanent: bool,
+        gone: bool,
+    ) -> bool:
+        event = row.channel == OutboxChannel.EVENT
+        failed = outbox.mark_failed(
+            row,
+            session=session,
+            worker=self.name,
+            now=at,
+            error=error,
+            permanent=permanent,
+            horizon=self._event_horizon if event else self._horizon,
+            first_backoff=self._first_backoff,
+        )
+        # The receiver wants no more: the subscription is disabled, staff told once.
+        if (
+            gone
+            and row.subscription_id is not None
+            and subscriptions.disable_gone(row.subscription_id, session=session, now=at)
+        ):
+            notify.alert_staff(
+                "webhook_gone",
+                session=session,
+                mail=self._mail,
+                at=at,
+                dedup_key=f"webhook:{row.subscription_id}:gone:{row.id}",
+                subscription_id=row.subscription_id,
+                event_type=row.kind,
+            )
+        return failed
 
     def _alert_failure(
         self, row: outbox.Claimed, error: str, session: Session, at: datetime
@@ -266,6 +351,21 @@ class Worker:
             attempts=row.attempts + 1,
             error=error,
             outbox_id=row.id,
+        )
+        events.publish(
+            EventType.EMAIL_FAILED,
+            session=session,
+            at=at,
+            cause=f"outbox:{row.id}:{row.attempts + 1}",
+            ticket_id=row.ticket_id,
+            data=lambda: {
+                "ticket": events.ticket_block(row.ticket_id, session=session, at=at)
+                if row.ticket_id
+                else None,
+                "kind": row.kind,
+                "outbox_id": row.id,
+                "error": error,
+            },
         )
 
     async def _unit(self, work: Callable[[Session], T]) -> T:

@@ -65,6 +65,23 @@ PATH_IDS: list[tuple[str, str, Any, str]] = [
     ("get", "/api/v1/staff/{staff_id}", None, "staff_id"),
     ("patch", "/api/v1/staff/{staff_id}", {}, "staff_id"),
     ("post", "/api/v1/tokens/{token_id}/revoke", None, "token_id"),
+    ("get", "/api/v1/webhooks/{webhook_id}", None, "webhook_id"),
+    ("patch", "/api/v1/webhooks/{webhook_id}", {}, "webhook_id"),
+    ("delete", "/api/v1/webhooks/{webhook_id}", None, "webhook_id"),
+    ("post", "/api/v1/webhooks/{webhook_id}/rotate-secret", {}, "webhook_id"),
+    ("get", "/api/v1/webhooks/{webhook_id}/deliveries", None, "webhook_id"),
+    (
+        "post",
+        "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+        None,
+        "webhook_id",
+    ),
+    (
+        "post",
+        "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+        None,
+        "delivery_id",
+    ),
 ]
 # The other query parameters a route needs.
 QUERIES: dict[str, dict[str, Any]] = {
@@ -82,6 +99,7 @@ QUERY_IDS = [
     ("/api/v1/sla/at-risk", "customer_id", 200),
     ("/api/v1/outbox", "cursor", 200),
     ("/api/v1/quarantine", "cursor", 200),
+    ("/api/v1/webhooks/{webhook_id}/deliveries", "cursor", 200),
     ("/api/v1/reports/sla", "contract_id", 404),
     ("/api/v1/reports/billing", "customer_id", 404),
 ]
@@ -140,7 +158,15 @@ def existing(api: Api) -> dict[str, int]:
     ticket = api.agent.post(
         "/api/v1/tickets", json={"channel": "email", "from_email": "mario@rossi.it"}
     ).json()
-    return {"customer": customer["id"], "contract": contract["id"], "ticket": ticket["id"]}
+    webhook = api.admin.post(
+        "/api/v1/webhooks", json={"url": "https://tools.example.com/h", "events": ["sla.breached"]}
+    ).json()
+    return {
+        "customer": customer["id"],
+        "contract": contract["id"],
+        "ticket": ticket["id"],
+        "webhook": webhook["id"],
+    }
 
 
 def _fill(value: Any, the_id: int, existing: dict[str, int]) -> Any:
@@ -162,7 +188,13 @@ def _send(api: Api, method: str, path: str, body: Any, query: Any = None) -> Any
 
 def _at(path: str, field: str, the_id: int, existing: dict[str, int]) -> tuple[str, Any]:
     """The path with `the_id` as `field` and what exists elsewhere, and its query."""
-    values = {"ticket_ref": existing["ticket"], "entry_id": 1, "token": "no-such-link"}
+    values = {
+        "ticket_ref": existing["ticket"],
+        "entry_id": 1,
+        "token": "no-such-link",
+        "webhook_id": existing["webhook"],
+        "delivery_id": 1,
+    }
     values[field] = the_id
     return path.format(**values), QUERIES.get(path)
 
@@ -191,11 +223,14 @@ def test_an_id_in_a_path_that_names_nothing_is_a_404(api, existing, method, path
 
 @pytest.mark.parametrize("too_big", TOO_BIG)
 @pytest.mark.parametrize(("path", "name", "absent_status"), QUERY_IDS)
-def test_an_id_in_a_query_is_checked_against_the_range(api, path, name, absent_status, too_big):
-    refused = api.admin.get(path, params={**QUERIES.get(path, {}), name: too_big})
+def test_an_id_in_a_query_is_checked_against_the_range(
+    api, existing, path, name, absent_status, too_big
+):
+    url = path.format(webhook_id=existing["webhook"])
+    refused = api.admin.get(url, params={**QUERIES.get(path, {}), name: too_big})
     assert refused.status_code == 422, refused.text
     assert _fields(refused) == [name]
-    absent = api.admin.get(path, params={**QUERIES.get(path, {}), name: ABSENT})
+    absent = api.admin.get(url, params={**QUERIES.get(path, {}), name: ABSENT})
     assert absent.status_code == absent_status, absent.text
     if absent_status == 200:
         assert absent.json()["items"] == []

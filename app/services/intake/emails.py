@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
-from app.enums import Channel, Status
+from app.enums import Channel, EventType, Status
 from app.errors import Forbidden
 from app.models.base import table_of
 from app.models.common import one_line
@@ -26,6 +26,7 @@ from app.services.notifications import notify
 from app.services.tickets import audit
 from app.services.tickets.conversation import add_message
 from app.services.tickets.lifecycle import locked_ticket, reopen
+from app.services.webhooks import events
 
 log = logging.getLogger(__name__)
 ACTOR = "inbound-email"
@@ -226,10 +227,26 @@ def _join(
             cause=event,
             excerpt=message.text_stripped if message.text_stripped is not None else message.text,
         )
+    events.publish(
+        EventType.TICKET_MESSAGE_RECEIVED,
+        session=session,
+        at=now,
+        cause=f"message:{message_id}",
+        ticket_id=ticket.id,
+        data=lambda: {
+            **events.ticket_data(_ticket_id(ticket), session=session, at=now),
+            "message_id": message_id,
+        },
+    )
     if ticket.status == Status.RESOLVED and not email.auto_submitted:
         # The customer replied: the problem is back. Automatic mail never reopens.
         reopen(ticket, session=session, actor=ACTOR, now=now, reason="the customer replied")
     return IngestResult(ticket_id=ticket.id, ticket_number=ticket.number, duplicate=False)
+
+
+def _ticket_id(ticket: Ticket) -> int:
+    assert ticket.id is not None  # a stored ticket
+    return ticket.id
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select, text
 from sqlmodel import Session
 
 from app.engine import sla
-from app.enums import Category, Status, Urgency
+from app.enums import Category, EventType, Status, Urgency
 from app.errors import Unprocessable, field_error
 from app.models.base import iso, table_of
 from app.models.message import NewMessage
@@ -25,6 +25,7 @@ from app.services.notifications import notify
 from app.services.tickets import audit, status_page
 from app.services.tickets.conversation import add_message
 from app.services.tickets.snapshot import decision_columns, derived_columns
+from app.services.webhooks import events
 
 # Clocks differ a little between the callers and us; beyond this, "received" is in the future.
 CLOCK_SKEW = timedelta(minutes=2)
@@ -121,6 +122,14 @@ def open_ticket(
     )
     message_id = add_message(ticket_id, message, session=session, created_at=now)
     store_attachments(message_id, request.attachments, session=session)
+    events.publish(
+        EventType.TICKET_CREATED,
+        session=session,
+        at=now,
+        cause=f"ticket:{ticket_id}",
+        ticket_id=ticket_id,
+        data=lambda: events.ticket_data(ticket_id, session=session, at=now),
+    )
     if request.receipt or decision.on_call_alert:
         # The ticket as just written (a copy, not read back, never added to the session).
         # Built by its constructor, never `model_construct`: the constructor is what makes

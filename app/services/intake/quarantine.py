@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from app.engine import sla
 from app.engine.business_hours import calendar_for
-from app.enums import QuarantineReason, QuarantineState
+from app.enums import EventType, QuarantineReason, QuarantineState
 from app.errors import Forbidden, NotFound, Unprocessable, field_error
 from app.models.base import table_of
 from app.models.quarantine import Quarantine, QuarantinePage, QuarantineRead
@@ -37,6 +37,7 @@ from app.services.intake.parsing.deliveries import (
 from app.services.knobs import Knobs, MailKnobs
 from app.services.notifications import notify
 from app.services.tickets import audit
+from app.services.webhooks import events
 
 log = logging.getLogger(__name__)
 ACTOR = "quarantine"
@@ -124,6 +125,18 @@ def hold(
         kept = connection.execute(_ITEMS.where(_QUARANTINE.c.dedup_key == dedup_key)).one()
         return Held(kept.id, True, kept.ticket_id, kept.ticket_number)
     log.warning("delivery from %s quarantined as item %d: %s", source, item_id, reason)
+    events.publish(
+        EventType.MESSAGE_QUARANTINED,
+        session=session,
+        at=now,
+        cause=f"quarantine:{item_id}",
+        data=lambda: {
+            "quarantine_id": item_id,
+            "source": source[:64],
+            "reason": str(reason),
+            "subject": subject,
+        },
+    )
     return Held(item_id, False)
 
 

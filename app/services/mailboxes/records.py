@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, or_, update
 from sqlmodel import Session, col, select
 
-from app.enums import AfterStore, MailboxSecurity, MailboxState
+from app.enums import AfterStore, EventType, MailboxSecurity, MailboxState
 from app.errors import Conflict, NotFound, Unprocessable, field_error
 from app.models.base import table_of, utcnow
 from app.models.mailbox import Mailbox, MailboxCreate, MailboxHealth, MailboxRead, MailboxUpdate
 from app.services.knobs import MailKnobs
 from app.services.notifications import notify
+from app.services.webhooks import events
 
 _MAILBOX = table_of(Mailbox)
 MAX_BACKOFF = timedelta(hours=1)
@@ -287,6 +288,13 @@ def record_failure(
             server=f"{mailbox.host}:{mailbox.port}",
             error=mailbox.last_error,
             mailbox_id=mailbox_id,
+        )
+        events.publish(
+            EventType.MAILBOX_FAILING,
+            session=session,
+            at=now,
+            cause=f"mailbox:{mailbox_id}:failing:{int(now.timestamp())}",
+            data=lambda: {"mailbox_id": mailbox_id, "name": mailbox.name, "error": error[:1000]},
         )
 
 

@@ -18,13 +18,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import exists, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from app import logs
-from app.enums import OutboxState
+from app.enums import OutboxChannel, OutboxState
 from app.errors import Conflict, DomainError, NotFound
 from app.models.base import table_of
 from app.models.outbox import Outbox, OutboxAttempt, OutboxFacts, OutboxPage, OutboxRead
@@ -37,6 +37,7 @@ _OUTBOX = table_of(Outbox)
 _INSERT_ATTEMPT = insert(table_of(OutboxAttempt))
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
+EVENT_WINDOW = 64  # the due events a claim looks at for one not waiting behind another
 
 
 def enqueue(
@@ -81,6 +82,45 @@ def enqueue(
     return written is not None
 
 
+def enqueue_event(
+    *,
+    session: Session,
+    kind: str,
+    channel: str,
+    ticket_id: int | None,
+    recipient: str,
+    message_id: str,
+    at: datetime,
+    dedup_key: str,
+    event: dict[str, Any],
+    subscription_id: int,
+) -> bool:
+    """Write an event for one subscription (services.webhooks.events); False when this dedup
+    key was written already. Its facts are the event itself: the body as it is sent."""
+    connection = session.connection()
+    written = connection.execute(
+        _ENQUEUE[connection.dialect.name],
+        {
+            "kind": kind,
+            "channel": channel,
+            "ticket_id": ticket_id,
+            "recipient": recipient,
+            "message_id": message_id,
+            "dedup_key": dedup_key,
+            "facts": event,
+            "payload": None,
+            "state": OutboxState.PENDING,
+            "last_error": None,
+            "attempts": 0,
+            "created_at": at,
+            "available_at": at,
+            "request_id": logs.request_id.get(),
+            "subscription_id": subscription_id,
+        },
+    ).first()
+    return written is not None
+
+
 # One statement: the row is written unless its dedup key (or its Message-ID, derived from the
 # key) is there already, committed or written by a concurrent transaction.
 _ENQUEUE = {
@@ -108,22 +148,47 @@ class Claimed:
     lease_until: datetime
     unwritable: str | None = None
     """Why its facts could not be written into an email (it fails for good)."""
+    subscription_id: int | None = None
+    """An event's subscription (channel `event`)."""
 
 
-def claim(*, session: Session, worker: str, now: datetime, lease: timedelta) -> Claimed | None:
+def claim(
+    *,
+    session: Session,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    events: bool | None = None,
+) -> Claimed | None:
     """Take the next due row under a lease: no other worker takes it until the lease ends.
 
-    One row at a time, so that a row is never leased while it waits behind others (P2).
+    One row at a time, so that a row is never leased while it waits behind others (P2). An
+    event waits while an earlier event of its ticket and subscription is pending (delivered in
+    order, services.webhooks.events). `events` True takes only events, False none of them.
     PostgreSQL skips a row another worker is claiming (FOR UPDATE SKIP LOCKED); SQLite has one
     writer at a time, so the statement is atomic there as it is.
     """
-    due = (
-        select(_OUTBOX.c.id)
-        .where(
-            _OUTBOX.c.state == OutboxState.PENDING,
-            _OUTBOX.c.available_at <= now,
-            or_(_OUTBOX.c.lease_until.is_(None), _OUTBOX.c.lease_until < now),
+    free = (
+        _OUTBOX.c.state == OutboxState.PENDING,
+        _OUTBOX.c.available_at <= now,
+        or_(_OUTBOX.c.lease_until.is_(None), _OUTBOX.c.lease_until < now),
+    )
+    due = select(_OUTBOX.c.id).where(*free)
+    if events:
+        # The order guard is looked at for the first due events only, never for every one
+        # (thousands may be due at one instant, and a plan from stale statistics would try
+        # them all before sorting): a ticket's later events wait behind its first anyway.
+        window = (
+            select(_OUTBOX.c.id)
+            .where(*free, _OUTBOX.c.channel == OutboxChannel.EVENT)
+            .order_by(_OUTBOX.c.available_at, _OUTBOX.c.id)
+            .limit(EVENT_WINDOW)
         )
+        due = due.where(_OUTBOX.c.id.in_(window.scalar_subquery()))
+    elif events is not None:
+        due = due.where(_OUTBOX.c.channel != OutboxChannel.EVENT)
+    due = (
+        due.where(_IN_ORDER)
         .order_by(_OUTBOX.c.available_at, _OUTBOX.c.id)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -145,9 +210,23 @@ def claim(*, session: Session, worker: str, now: datetime, lease: timedelta) -> 
             _OUTBOX.c.created_at,
             _OUTBOX.c.request_id,
             _OUTBOX.c.lease_until,
+            _OUTBOX.c.subscription_id,
         )
     ).first()
-    return None if row is None else Claimed(*row)
+    return None if row is None else Claimed(**row._mapping)
+
+
+_EARLIER = _OUTBOX.alias("earlier")
+_IN_ORDER = or_(
+    _OUTBOX.c.subscription_id.is_(None),
+    _OUTBOX.c.ticket_id.is_(None),
+    ~exists().where(
+        _EARLIER.c.subscription_id == _OUTBOX.c.subscription_id,
+        _EARLIER.c.ticket_id == _OUTBOX.c.ticket_id,
+        _EARLIER.c.id < _OUTBOX.c.id,
+        _EARLIER.c.state == OutboxState.PENDING,
+    ),
+)
 
 
 def write(row: Claimed, *, session: Session) -> Claimed:
@@ -159,6 +238,9 @@ def write(row: Claimed, *, session: Session) -> Claimed:
     """
     if row.payload is not None:
         return row
+    if row.channel == OutboxChannel.EVENT:
+        # An event's facts are what is sent (services.webhooks.events): nothing to write.
+        return replace(row, payload={"message_id": (row.facts or {}).get("id"), "json": row.facts})
     try:
         facts = OutboxFacts.model_validate(row.facts)
         payload = render.payload_of(facts, channel=row.channel, message_id=row.message_id)
@@ -231,6 +313,20 @@ def mark_failed(
     else:
         values["available_at"] = now + backoff(row.attempts + 1, first=first_backoff)
     settled = _settle(row, session=session, worker=worker, values=values, now=now)
+    if settled and not gives_up and row.subscription_id is not None and row.ticket_id:
+        # The event's later ones of its ticket wait for it: they are not due before it is, so
+        # that claims never walk past them (claim's window).
+        session.connection().execute(
+            update(_OUTBOX)
+            .where(
+                _OUTBOX.c.subscription_id == row.subscription_id,
+                _OUTBOX.c.ticket_id == row.ticket_id,
+                _OUTBOX.c.id > row.id,
+                _OUTBOX.c.state == OutboxState.PENDING,
+                _OUTBOX.c.available_at < values["available_at"],
+            )
+            .values(available_at=values["available_at"])
+        )
     return settled and gives_up
 
 

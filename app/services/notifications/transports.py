@@ -1,4 +1,4 @@
-"""How a queued email or alert leaves: SMTP, `.eml` files, or a signed webhook.
+"""How a queued email, alert or event leaves: SMTP, `.eml` files, or a signed webhook.
 
 Each transport sends one outbox payload and either returns (the other side accepted it) or
 raises `TemporaryFailure` (try again later: connection refused, timeout, SMTP 4xx, HTTP 5xx)
@@ -8,10 +8,11 @@ or `PermanentFailure` (it will never be accepted: SMTP 5xx, an invalid address, 
 import asyncio
 import email.policy
 import hashlib
-import hmac
 import json
 import logging
 import ssl
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from email.message import MIMEPart
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,11 +20,11 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 import httpx
+from standardwebhooks import Webhook
 
 from app.services.notifications import mail_headers
 
 log = logging.getLogger(__name__)
-SIGNATURE_HEADER = "X-Sportello-Signature"
 
 
 class DeliveryFailure(Exception):
@@ -225,38 +226,84 @@ class FileTransport:
         return None
 
 
-class WebhookTransport:
-    """POSTs a staff alert as JSON, signed: `X-Sportello-Signature: sha256=<hex HMAC>`.
+class Gone(PermanentFailure):
+    """The receiver answered 410 Gone: it wants no more (its subscription is disabled)."""
 
-    The HMAC-SHA256 is of the raw body with the shared secret, so that the receiver (a phone
-    notification bridge) can tell the alert is ours. 2xx is accepted; 5xx, 429 and network
-    errors are temporary; any other 4xx is permanent.
-    """
 
-    def __init__(self, url: str, *, secret: str, timeout: float = 30) -> None:
-        self.url = url
-        self._secret = secret.encode()
+def signer_of(secret: str) -> Webhook:
+    """The Standard Webhooks signer of a secret: `whsec_` and base64 as the libraries take it;
+    any other string (a staff alert secret set before) is the key's bytes as they are."""
+    if secret.startswith("whsec_"):
+        return Webhook(secret)
+    return Webhook(secret.encode())
+
+
+def signed_headers(
+    webhook_id: str, body: bytes, *, secrets: Sequence[str], at: datetime
+) -> dict[str, str]:
+    """The Standard Webhooks headers of one attempt: `webhook-id` (the same on every attempt),
+    `webhook-timestamp` (this attempt's, so that receivers refuse a replay past their
+    tolerance) and `webhook-signature`, one `v1,` signature per secret (two during a rotation's
+    overlap: a receiver holding either verifies)."""
+    signatures = " ".join(signer_of(secret).sign(webhook_id, at, body) for secret in secrets)
+    return {
+        "Content-Type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signatures,
+    }
+
+
+def body_of(document: Any) -> bytes:
+    """The JSON body as sent: the same bytes on every attempt."""
+    return json.dumps(document, ensure_ascii=False, sort_keys=True).encode()
+
+
+class SignedPoster:
+    """POSTs JSON signed the Standard Webhooks way over one kept HTTP client. 2xx is accepted;
+    5xx, 429 and network errors are temporary; 410 is `Gone`; any other 4xx is permanent."""
+
+    def __init__(self, *, timeout: float = 30) -> None:
         self._client = httpx.AsyncClient(timeout=timeout)
 
-    def __repr__(self) -> str:
-        return f"WebhookTransport({urlsplit(self.url).netloc})"
-
-    async def send(self, payload: dict[str, Any]) -> None:
-        body = json.dumps(payload["json"], ensure_ascii=False, sort_keys=True).encode()
-        signature = hmac.new(self._secret, body, hashlib.sha256).hexdigest()
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: f"sha256={signature}",
-            "Idempotency-Key": payload["message_id"],
-        }
+    async def post(self, url: str, *, webhook_id: str, body: bytes, secrets: Sequence[str]) -> None:
+        headers = signed_headers(webhook_id, body, secrets=secrets, at=datetime.now(UTC))
         try:
-            response = await self._client.post(self.url, content=body, headers=headers)
+            response = await self._client.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             raise TemporaryFailure(f"{type(exc).__name__}: {exc}"[:300]) from exc
         if response.status_code >= 500 or response.status_code == 429:
             raise TemporaryFailure(f"HTTP {response.status_code}")
+        if response.status_code == 410:
+            raise Gone("HTTP 410 Gone")
         if response.status_code >= 300:
             raise PermanentFailure(f"HTTP {response.status_code}")
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+class WebhookTransport:
+    """POSTs a staff alert as JSON, signed with Standard Webhooks headers (`webhook-id`,
+    `webhook-timestamp`, `webhook-signature`) with SPORTELLO_ALERT_WEBHOOK_SECRET, so that the
+    receiver (a phone notification bridge) can tell the alert is ours and refuse a replay.
+    """
+
+    def __init__(self, url: str, *, secret: str, timeout: float = 30) -> None:
+        self.url = url
+        self._secret = secret
+        self._poster = SignedPoster(timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"WebhookTransport({urlsplit(self.url).netloc})"
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        await self._poster.post(
+            self.url,
+            webhook_id=payload["message_id"],
+            body=body_of(payload["json"]),
+            secrets=[self._secret],
+        )
+
+    async def close(self) -> None:
+        await self._poster.close()

@@ -12,18 +12,20 @@ while closed, waits for the next opening.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import String, cast, func, select, text
 from sqlmodel import Session, col
 
 from app.engine.business_hours import BusinessCalendar, calendar_for
-from app.enums import OPEN_STATUSES
+from app.enums import OPEN_STATUSES, EventType
 from app.models.audit import TicketEvent
 from app.models.ticket import Ticket
 from app.services.directory.calendars import snapshot_spec_of_text
 from app.services.knobs import MailKnobs
 from app.services.notifications import notify
 from app.services.tickets import audit
+from app.services.webhooks import events
 
 ACTOR = "sla-watch"
 BREACHED = "breached"
@@ -163,6 +165,15 @@ def _tell(
             kind="sla_alert",
             at=now,
             data={"step": step, "reached_at": item.at.isoformat()},
+        )
+        ticket_id = item.ticket.id
+        events.publish(
+            EventType.SLA_BREACHED if step == BREACHED else EventType.SLA_AT_RISK,
+            session=session,
+            at=now,
+            cause=f"ticket:{ticket_id}:sla.{step}",
+            ticket_id=ticket_id,
+            data=partial(events.ticket_data, ticket_id, session=session, at=now),
         )
     first = reached[0].ticket
     single = len(reached) == 1

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from app.engine import sla
-from app.enums import Role, Status, Urgency
+from app.enums import EventType, Role, Status, Urgency
 from app.errors import Conflict, InvalidTransition, NotFound, Unprocessable, field_error
 from app.models.audit import TicketEvent
 from app.models.base import iso, table_of
@@ -31,6 +31,7 @@ from app.services.knobs import Knobs
 from app.services.notifications import notify, outbox
 from app.services.tickets import audit
 from app.services.tickets.snapshot import apply_decision, refresh_derived
+from app.services.webhooks import events
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.NEW: frozenset({Status.TAKEN_IN_CHARGE}),
@@ -571,7 +572,7 @@ def _move(
     if status == Status.WAITING_THIRD_PARTY:
         ticket.waiting_since = at
     _save(ticket, session=session)
-    return audit.record(
+    event = audit.record(
         _id(ticket),
         session=session,
         actor=actor,
@@ -581,6 +582,24 @@ def _move(
         at=at,
         data=data,
     )
+    if kind in _EVENTS:
+        # Internal tools hear of it, in this transaction (services.webhooks.events).
+        events.publish(
+            _EVENTS[kind],
+            session=session,
+            at=at,
+            cause=str(event),
+            ticket_id=_id(ticket),
+            data=lambda: events.ticket_data(_id(ticket), session=session, at=at),
+        )
+    return event
+
+
+_EVENTS = {
+    "taken_in_charge": EventType.TICKET_TAKEN_IN_CHARGE,
+    "resolved": EventType.TICKET_RESOLVED,
+    "reopened": EventType.TICKET_REOPENED,
+}
 
 
 def _id(ticket: Ticket) -> int:
