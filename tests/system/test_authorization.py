@@ -74,6 +74,20 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/quarantine/{item_id}/raw"): "agent",
     ("POST", "/api/v1/quarantine/{item_id}/retry"): "agent",
     ("DELETE", "/api/v1/quarantine/{item_id}"): "admin",
+    ("GET", "/status/{token}/files/{attachment_id}"): "public",
+    ("POST", "/api/v1/tickets/{ticket_ref}/notes"): "agent",
+    ("POST", "/api/v1/tickets/{ticket_ref}/replies"): "agent",
+    ("POST", "/api/v1/tickets/{ticket_ref}/assign"): "agent",
+    ("POST", "/api/v1/tickets/{ticket_ref}/merge"): "agent",
+    ("GET", "/api/v1/attachments/{attachment_id}"): "viewer",
+    ("GET", "/api/v1/me"): "viewer",
+    ("POST", "/api/v1/staff"): "admin",
+    ("GET", "/api/v1/staff"): "viewer",
+    ("GET", "/api/v1/staff/{staff_id}"): "viewer",
+    ("PATCH", "/api/v1/staff/{staff_id}"): "admin",
+    ("POST", "/api/v1/tokens"): "admin",
+    ("GET", "/api/v1/tokens"): "admin",
+    ("POST", "/api/v1/tokens/{token_id}/revoke"): "admin",
 }
 # Routes outside the OpenAPI document, each with its own guard.
 HIDDEN: dict[tuple[str, str], str] = {
