@@ -2,7 +2,8 @@
 answers 500 for a while, and one worker killed (SIGKILL) while a delivery is in flight.
 
 Every event arrives, verified with the Standard Webhooks library; only those in flight (the
-killed worker's lanes) may arrive twice, with the same webhook-id; one ticket's events arrive in the order they happened.
+killed worker's lanes) may arrive twice, with the same webhook-id; one ticket's events arrive
+in the order they happened.
 """
 
 import signal
