@@ -1,8 +1,9 @@
 """Events are never lost: two `sportello worker` processes on one PostgreSQL, a receiver that
 answers 500 for a while, and one worker killed (SIGKILL) while a delivery is in flight.
 
-Every event arrives, verified with the Standard Webhooks library; only the one in flight may
-arrive twice, with the same webhook-id; one ticket's events arrive in the order they happened.
+Every event arrives, verified with the Standard Webhooks library; only those in flight (the
+killed worker's lanes) may arrive twice, with the same webhook-id; one ticket's events arrive
+in the order they happened.
 """
 
 import signal
@@ -26,7 +27,8 @@ from tests.runners.test_worker import SUPPORT, customer
 TICKETS = 15
 REFUSED = 12  # the first requests are answered 500
 KILL_AT = 30  # the request during which its worker is killed
-LEASE, SEND_TIMEOUT = 3.0, 2.0
+# A lease far longer than a send: under load a worker still records its answer within it.
+LEASE, SEND_TIMEOUT = 10.0, 2.0
 
 
 def _events_left(db: str) -> int:
@@ -36,13 +38,22 @@ def _events_left(db: str) -> int:
         ).scalar_one()
 
 
-def _holder_pid(db: str, webhook_id: str) -> int | None:
+def _holder(db: str, webhook_id: str) -> str | None:
     with Session(get_engine(db)) as check:
-        holder = check.execute(
+        holder: str | None = check.execute(
             text("SELECT leased_by FROM outbox WHERE message_id LIKE :id"),
             {"id": f"{webhook_id}.%"},
         ).scalar()
-    return int(holder.split(":")[1]) if holder else None
+    return holder
+
+
+def _held_by(db: str, holder: str) -> set[str]:
+    """The events a worker holds under its lease: those it is delivering (its lanes)."""
+    with Session(get_engine(db)) as check:
+        rows = check.execute(
+            text("SELECT message_id FROM outbox WHERE leased_by = :holder"), {"holder": holder}
+        ).scalars()
+        return {message_id.rsplit(".", 1)[0] for message_id in rows}
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -67,11 +78,13 @@ def test_a_killed_worker_and_a_failing_receiver_lose_no_event_and_keep_order(
     def kill_in_flight(number: int, headers: dict[str, str]) -> None:
         if number != KILL_AT:
             return
-        pid = _holder_pid(db, headers["webhook-id"])
+        holder = _holder(db, headers["webhook-id"])
+        assert holder is not None
+        pid = int(holder.split(":")[1])
         assert pid in workers, (pid, list(workers))
         workers[pid].popen.send_signal(signal.SIGKILL)  # mid-delivery: no answer reaches it
         workers[pid].popen.wait()
-        killed.append(headers["webhook-id"])
+        killed.extend(_held_by(db, holder))  # this one, and its lanes' others in flight
         in_flight.set()
 
     def start(name: str) -> None:
@@ -106,9 +119,9 @@ def test_a_killed_worker_and_a_failing_receiver_lose_no_event_and_keep_order(
     ids = Counter(e["id"] for e in accepted)
     assert len(ids) == TICKETS * len(LIFE)  # every event
     twice = {i for i, n in ids.items() if n > 1}
-    # Only the one in flight arrives twice (its worker died before hearing the answer; its
-    # lease ran out and another sent it again), with the same webhook-id.
-    assert len(killed) == 1 and twice == set(killed) and ids[killed[0]] == 2
+    # At most the ones in flight arrive twice (their worker died before hearing the answer;
+    # their lease ran out and another worker sent them again), with the same webhook-id.
+    assert killed and twice <= set(killed) and all(ids[i] <= 2 for i in killed)
     for ticket in tickets:
         seen: list[str] = []
         for event in accepted:
