@@ -351,28 +351,7 @@ def merge(
         raise Unprocessable(
             "A ticket cannot be merged into itself.", errors=[field_error("into", "itself")]
         )
-    # Locked in id order: two merges of the same pair never wait on each other crosswise.
-    first, second = sorted((ticket_id, into_id))
-    locked = {first: locked_ticket(first, session=session)}
-    locked[second] = locked_ticket(second, session=session)
-    duplicate, survivor = locked[ticket_id], locked[into_id]
-    for ticket in (duplicate, survivor):
-        if ticket.merged_into_id is not None:
-            raise InvalidTransition(f"The ticket {ticket.number} was merged already.")
-    if survivor.status == Status.CLOSED:
-        raise InvalidTransition(f"The ticket {survivor.number} is closed: merge into an open one.")
-    if duplicate.customer_id != survivor.customer_id and not force:
-        raise Conflict(
-            f"{duplicate.number} and {survivor.number} are of different customers; "
-            "set force to merge them anyway."
-        )
-    billed = (
-        session.connection()
-        .execute(select(_BILLED.c.id).where(_BILLED.c.ticket_id == ticket_id).limit(1))
-        .first()
-    )
-    if billed is not None:
-        raise Conflict(f"{duplicate.number} was invoiced already: it cannot be merged.")
+    duplicate, survivor = _mergeable(ticket_id, into_id, force=force, session=session)
     # Told before its thread moves, so that the email answers the customer's own message.
     notify.tell_customer(
         duplicate,
@@ -408,14 +387,58 @@ def merge(
         at=now,
         data={"from": duplicate.number, "force": force},
     )
+    _close_merged(duplicate, survivor, session=session, knobs=knobs, actor=actor, now=now)
+    return survivor
+
+
+def _mergeable(
+    ticket_id: int, into_id: int, *, force: bool, session: Session
+) -> tuple[Ticket, Ticket]:
+    """(duplicate, survivor), both locked, once a merge of them is allowed."""
+    # Locked in id order: two merges of the same pair never wait on each other crosswise.
+    first, second = sorted((ticket_id, into_id))
+    locked = {first: locked_ticket(first, session=session)}
+    locked[second] = locked_ticket(second, session=session)
+    duplicate, survivor = locked[ticket_id], locked[into_id]
+    for ticket in (duplicate, survivor):
+        if ticket.merged_into_id is not None:
+            raise InvalidTransition(f"The ticket {ticket.number} was merged already.")
+    if survivor.status == Status.CLOSED:
+        raise InvalidTransition(f"The ticket {survivor.number} is closed: merge into an open one.")
+    if duplicate.customer_id != survivor.customer_id and not force:
+        raise Conflict(
+            f"{duplicate.number} and {survivor.number} are of different customers; "
+            "set force to merge them anyway."
+        )
+    billed = (
+        session.connection()
+        .execute(select(_BILLED.c.id).where(_BILLED.c.ticket_id == ticket_id).limit(1))
+        .first()
+    )
+    if billed is not None:
+        raise Conflict(f"{duplicate.number} was invoiced already: it cannot be merged.")
+    return duplicate, survivor
+
+
+def _close_merged(
+    duplicate: Ticket,
+    survivor: Ticket,
+    *,
+    session: Session,
+    knobs: Knobs,
+    actor: str,
+    now: datetime,
+) -> None:
+    """The duplicate closed, read-only, pointing at the survivor and billed no more."""
+    assert duplicate.id is not None
     previous = duplicate.status
     duplicate.status, duplicate.closed_at, duplicate.updated_at = Status.CLOSED, now, now
-    duplicate.merged_into_id = into_id
+    duplicate.merged_into_id = survivor.id
     duplicate.billable, duplicate.billing_reasons = False, []
     refresh_derived(duplicate, fraction=knobs.at_risk_fraction)
     _save(duplicate, session=session)
     audit.record(
-        ticket_id,
+        duplicate.id,
         session=session,
         actor=actor,
         kind="merged_into",
@@ -424,7 +447,6 @@ def merge(
         to_status=Status.CLOSED,
         data={"into": survivor.number},
     )
-    return survivor
 
 
 def check_writable(ticket: Ticket) -> None:

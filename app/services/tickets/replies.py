@@ -39,24 +39,9 @@ def reply(
     ticket = lifecycle.locked_ticket(ticket_id, session=session)
     lifecycle.check_writable(ticket)
     others = _check_recipients(ticket, data, session=session, mail=knobs.mail)
-    if data.take_charge:
-        taking = TakeChargeIn(estimated_resolution_at=data.estimated_resolution_at)
-        ticket = lifecycle.take_charge(
-            ticket_id,
-            taking,
-            session=session,
-            knobs=knobs,
-            actor=actor,
-            now=now,
-            tell=False,
-            owner_id=author_id,
-        )
-    if data.resolve:
-        assert data.resolution is not None and data.delivery_mode is not None
-        resolving = ResolveIn(resolution=data.resolution, delivery_mode=data.delivery_mode)
-        ticket = lifecycle.resolve(
-            ticket_id, resolving, session=session, knobs=knobs, actor=actor, now=now, tell=False
-        )
+    ticket = _move_with(
+        ticket, data, session=session, knobs=knobs, author_id=author_id, actor=actor, now=now
+    )
     event = audit.record(
         ticket_id,
         session=session,
@@ -145,3 +130,37 @@ def _addresses_on(ticket: Ticket, *, session: Session) -> set[str]:
         known.add(sender.lower())
         known.update(address.lower() for address in recipients or [])
     return known
+
+
+def _move_with(
+    ticket: Ticket,
+    data: ReplyIn,
+    *,
+    session: Session,
+    knobs: Knobs,
+    author_id: int | None,
+    actor: str,
+    now: datetime,
+) -> Ticket:
+    """Taken in charge or resolved with the reply, which is then the one email that says so."""
+    assert ticket.id is not None
+    if data.take_charge:
+        taking = TakeChargeIn(estimated_resolution_at=data.estimated_resolution_at)
+        ticket = lifecycle.take_charge(
+            ticket.id,
+            taking,
+            session=session,
+            knobs=knobs,
+            actor=actor,
+            now=now,
+            tell=False,
+            owner_id=author_id,
+        )
+    if data.resolve:
+        assert ticket.id is not None
+        assert data.resolution is not None and data.delivery_mode is not None
+        resolving = ResolveIn(resolution=data.resolution, delivery_mode=data.delivery_mode)
+        ticket = lifecycle.resolve(
+            ticket.id, resolving, session=session, knobs=knobs, actor=actor, now=now, tell=False
+        )
+    return ticket
