@@ -177,8 +177,34 @@ def send_reply(
     copy_id = add_message(ticket.id, copy, session=session)
     store_attachments(copy_id, reply.files, session=session)
     files = [file.id for file in attachments_of([copy_id], session=session).get(copy_id, [])]
+    facts = _reply_facts(ticket, reply, addressee, files, mail=mail, at=at)
+    outbox.enqueue(
+        session=session,
+        kind="customer.reply",
+        channel="email",
+        ticket_id=ticket.id,
+        recipient=ticket.from_email,
+        message_id=message_id,
+        at=at,
+        dedup_key=f"ticket:{ticket.id}:customer.reply:{cause}",
+        facts=facts,
+    )
+    return copy_id
+
+
+def _reply_facts(
+    ticket: Ticket,
+    reply: StaffReply,
+    addressee: Addressee,
+    files: list[int],
+    *,
+    mail: MailKnobs,
+    at: datetime,
+) -> OutboxFacts:
+    """What a reply says and to whom, as the worker will write it."""
+    sender_name = f"{reply.author_name} - {mail.company_name}"
     status_url = f"{mail.public_url}/status/{addressee.status_token}"
-    facts = OutboxFacts(
+    return OutboxFacts(
         template="reply",
         language=addressee.language,
         caused_at=at,
@@ -207,18 +233,6 @@ def send_reply(
             },
         ),
     )
-    outbox.enqueue(
-        session=session,
-        kind="customer.reply",
-        channel="email",
-        ticket_id=ticket.id,
-        recipient=ticket.from_email,
-        message_id=message_id,
-        at=at,
-        dedup_key=f"ticket:{ticket.id}:customer.reply:{cause}",
-        facts=facts,
-    )
-    return copy_id
 
 
 def tell_assignee(
