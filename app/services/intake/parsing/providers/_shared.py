@@ -308,3 +308,23 @@ def numbered_files(files: Sequence[UploadedFile], prefix: str) -> list[tuple[str
 
 def string_map(value: Any) -> dict[str, Any]:
     return {k: v for k, v in value.items() if isinstance(k, str)} if isinstance(value, dict) else {}
+
+
+def posted_files(
+    provider: str, fields: Fields, files: Sequence[UploadedFile]
+) -> list[UploadedFile]:
+    """The files of a form-posting provider, once its fields are known to be a mapping."""
+    if not isinstance(fields, Mapping):
+        raise MalformedEmail(f"{provider}: fields must be a mapping")
+    return [f for f in files or () if isinstance(f, UploadedFile)]
+
+
+def sender_and_subject(
+    headers: list[tuple[str, str]], from_field: str | None, subject_field: str | None
+) -> tuple[tuple[str, str], str | None]:
+    """From and Subject as the header section has them, else as the provider's own fields do."""
+    sender = parse_address(header_value(headers, "From"))
+    if not sender[1]:
+        sender = parse_address(from_field)
+    subject = header_value(headers, "Subject")
+    return sender, subject if subject is not None else subject_field

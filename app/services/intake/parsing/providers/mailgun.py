@@ -1,13 +1,12 @@
 """Mailgun routes forward(): parsed fields, or the raw MIME in `body-mime` (URLs ending
 in "mime")."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from app.services.intake.parsing.mime import (
     header_value,
     header_values,
     normalize_message_id,
-    parse_address,
     parse_addresses,
 )
 from app.services.intake.parsing.model import (
@@ -22,7 +21,9 @@ from app.services.intake.parsing.providers._shared import (
     make_attachment,
     numbered_files,
     parse_mime_email,
+    posted_files,
     raw_field,
+    sender_and_subject,
     string_map,
     text_field,
     text_fields,
@@ -62,9 +63,7 @@ def from_mailgun(
     fields: Fields, files: Sequence[UploadedFile] = (), *, given_sender: str | None = None
 ) -> InboundEmail:
     """An email from a Mailgun route forward() POST (parsed fields, or `body-mime`)."""
-    if not isinstance(fields, Mapping):
-        raise MalformedEmail("mailgun: fields must be a mapping")
-    files = [f for f in files or () if isinstance(f, UploadedFile)]
+    files = posted_files("mailgun", fields, files)
     envelope_sender = text_field(fields, "sender")
     body_mime = raw_field(fields, files, "body-mime")
     if body_mime is not None:
@@ -93,12 +92,9 @@ def from_mailgun(
         )
         for name, upload in numbered_files(files, "attachment-")
     ]
-    sender = parse_address(header_value(headers, "From")) if header_value(headers, "From") else None
-    if not sender or not sender[1]:
-        sender = parse_address(text_field(fields, "from"))
-    subject = header_value(headers, "Subject")
-    if subject is None:
-        subject = text_field(fields, "subject")
+    sender, subject = sender_and_subject(
+        headers, text_field(fields, "from"), text_field(fields, "subject")
+    )
     to = parse_addresses(header_values(headers, "To")) or parse_addresses(
         [text_field(fields, "recipient") or ""]
     )

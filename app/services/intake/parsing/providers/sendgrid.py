@@ -1,15 +1,13 @@
 """SendGrid Inbound Parse: default (parsed) fields, or the raw MIME in `email` ("POST the
 raw, full MIME message")."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from email import policy
 from email.parser import BytesParser
 from typing import Any
 
 from app.services.intake.parsing.mime import (
-    header_value,
     header_values,
-    parse_address,
     parse_addresses,
     raw_headers,
     to_bytes,
@@ -27,7 +25,9 @@ from app.services.intake.parsing.providers._shared import (
     make_attachment,
     numbered_files,
     parse_mime_email,
+    posted_files,
     raw_field,
+    sender_and_subject,
     string_map,
     text_field,
     text_fields,
@@ -47,9 +47,7 @@ def from_sendgrid(
     fields: Fields, files: Sequence[UploadedFile] = (), *, given_sender: str | None = None
 ) -> InboundEmail:
     """An email from a SendGrid Inbound Parse POST (default fields, or raw MIME in `email`)."""
-    if not isinstance(fields, Mapping):
-        raise MalformedEmail("sendgrid: fields must be a mapping")
-    files = [f for f in files or () if isinstance(f, UploadedFile)]
+    files = posted_files("sendgrid", fields, files)
     envelope = string_map(json_field(fields, "envelope"))
     envelope_from = envelope.get("from") if isinstance(envelope.get("from"), str) else None
     raw_email = raw_field(fields, files, "email")
@@ -64,12 +62,11 @@ def from_sendgrid(
     headers = _header_block(text_field(fields, "headers", charsets.get("headers")) or "")
     attachments = _attachments(fields, files)
 
-    sender = parse_address(header_value(headers, "From"))
-    if not sender[1]:
-        sender = parse_address(text_field(fields, "from", charsets.get("from")))
-    subject = header_value(headers, "Subject")
-    if subject is None:
-        subject = text_field(fields, "subject", charsets.get("subject"))
+    sender, subject = sender_and_subject(
+        headers,
+        text_field(fields, "from", charsets.get("from")),
+        text_field(fields, "subject", charsets.get("subject")),
+    )
     envelope_to: list[Any] = envelope["to"] if isinstance(envelope.get("to"), list) else []
     to = (
         parse_addresses(header_values(headers, "To"))
