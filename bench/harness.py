@@ -298,3 +298,55 @@ def comma_choices(choices: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
         return chosen
 
     return parse
+
+
+# --- the runners ----------------------------------------------------------------------------
+
+
+def run_workers(
+    database_url: str, workers: int, *, arrived: Callable[[], int], count: int, **env: str
+) -> float:
+    """Seconds for `workers` × `sportello worker` (as a user starts them, SPORTELLO_* variables
+    only, plus `env`) to deliver until `arrived()` reaches `count`; a second more is waited so
+    that anything sent twice arrives too, then they are stopped as a service manager would."""
+    variables = {k: v for k, v in os.environ.items() if not k.startswith("SPORTELLO_")}
+    variables.update(
+        {
+            "SPORTELLO_DATABASE_URL": database_url,
+            "SPORTELLO_WORKER_BATCH": "100",
+            "SPORTELLO_WORKER_POLL_SECONDS": "0.05",
+            "SPORTELLO_LOG_LEVEL": "WARNING",
+            **env,
+        }
+    )
+    with tempfile.TemporaryDirectory() as directory:
+        started = time.perf_counter()
+        processes = [
+            subprocess.Popen([SPORTELLO, "worker"], cwd=directory, env=variables)
+            for _ in range(workers)
+        ]
+        try:
+            while arrived() < count:
+                if any(p.poll() is not None for p in processes):
+                    raise SystemExit("a worker exited early")
+                time.sleep(0.01)
+            elapsed = time.perf_counter() - started
+            time.sleep(1.0)  # anything sent twice would arrive now
+        finally:
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+            for process in processes:
+                process.wait(timeout=30)
+    return elapsed
+
+
+def outbox_states(database_url: str, *, channel: str | None = None) -> dict[str, int]:
+    """The outbox's rows by state (of one channel, if given)."""
+    where = "WHERE channel = :channel" if channel else ""
+    engine = create_engine(database_url, poolclass=NullPool)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(f"SELECT state, count(*) FROM outbox {where} GROUP BY 1"), {"channel": channel}
+        ).all()
+    engine.dispose()
+    return {state: count for state, count in rows}

@@ -24,10 +24,7 @@ import asyncio
 import multiprocessing
 import os
 import queue as queue_module
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -37,12 +34,12 @@ from typing import Any
 
 import aiosmtplib
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, insert
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import SPORTELLO, free_port, fresh_database  # noqa: E402  (bench/ is on sys.path)
+from harness import free_port, fresh_database, outbox_states, run_workers  # noqa: E402  (bench/ is on sys.path)
 
 from app import migrations  # noqa: E402
 from app.models.base import table_of  # noqa: E402
@@ -176,47 +173,6 @@ def queue(url: str, count: int, *, written: bool) -> None:
     engine.dispose()
 
 
-def states(url: str) -> dict[str, int]:
-    engine = create_engine(url)
-    with engine.connect() as connection:
-        result = dict(
-            connection.execute(text("SELECT state, count(*) FROM outbox GROUP BY 1")).all()
-        )
-    engine.dispose()
-    return result
-
-
-def drain(url: str, port: int, workers: int, sink: Sink, count: int) -> float:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPORTELLO_")}
-    env.update(
-        {
-            "SPORTELLO_DATABASE_URL": url,
-            "SPORTELLO_SMTP_URL": f"smtp://127.0.0.1:{port}",
-            "SPORTELLO_WORKER_BATCH": "100",
-            "SPORTELLO_WORKER_POLL_SECONDS": "0.05",
-            "SPORTELLO_LOG_LEVEL": "WARNING",
-        }
-    )
-    with tempfile.TemporaryDirectory() as directory:
-        started = time.perf_counter()
-        processes = [
-            subprocess.Popen([SPORTELLO, "worker"], cwd=directory, env=env) for _ in range(workers)
-        ]
-        try:
-            while sink.count() < count:
-                if any(p.poll() is not None for p in processes):
-                    raise SystemExit("a worker exited early")
-                time.sleep(0.01)
-            elapsed = time.perf_counter() - started
-            time.sleep(1.0)  # anything sent twice would arrive now
-        finally:
-            for process in processes:
-                process.send_signal(signal.SIGTERM)
-            for process in processes:
-                process.wait(timeout=30)
-    return elapsed
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--emails", type=int, default=10_000)
@@ -242,11 +198,17 @@ def main() -> None:
                 time.sleep(0.01)
             bare_rate = args.emails / bare_seconds
             queue(url, args.emails, written=args.written)
-            outbox_seconds = drain(url, port, args.workers, sink, args.emails * 2)
+            outbox_seconds = run_workers(
+                url,
+                args.workers,
+                arrived=sink.count,
+                count=args.emails * 2,
+                SPORTELLO_SMTP_URL=f"smtp://127.0.0.1:{port}",
+            )
             outbox_rate = args.emails / outbox_seconds
             outbox_ids = {k: v for k, v in sink.ids.items() if k.startswith(b"<outbox.")}
             duplicates = sum(v - 1 for v in outbox_ids.values())
-            final = states(url)
+            final = outbox_states(url)
     finally:
         sink.stop()
 

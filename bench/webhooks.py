@@ -24,10 +24,7 @@ import asyncio
 import multiprocessing
 import os
 import queue as queue_module
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -35,12 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import SPORTELLO, free_port, fresh_database  # noqa: E402  (bench/ is on sys.path)
+from harness import free_port, fresh_database, outbox_states, run_workers  # noqa: E402  (bench/ is on sys.path)
 
 from app import migrations  # noqa: E402
 from app.db import get_engine, unit_of_work  # noqa: E402
@@ -196,48 +193,6 @@ async def bare(url: str, secret: str, bodies: list[Any]) -> float:
         return time.perf_counter() - started
 
 
-def states(url: str) -> dict[str, int]:
-    engine = create_engine(url)
-    with engine.connect() as connection:
-        result = dict(
-            connection.execute(
-                text("SELECT state, count(*) FROM outbox WHERE channel = 'event' GROUP BY 1")
-            ).all()
-        )
-    engine.dispose()
-    return result
-
-
-def drain(url: str, workers: int, receiver: Receiver, count: int) -> float:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPORTELLO_")}
-    env.update(
-        {
-            "SPORTELLO_DATABASE_URL": url,
-            "SPORTELLO_WORKER_BATCH": "100",
-            "SPORTELLO_WORKER_POLL_SECONDS": "0.05",
-            "SPORTELLO_LOG_LEVEL": "WARNING",
-        }
-    )
-    with tempfile.TemporaryDirectory() as directory:
-        started = time.perf_counter()
-        processes = [
-            subprocess.Popen([SPORTELLO, "worker"], cwd=directory, env=env) for _ in range(workers)
-        ]
-        try:
-            while receiver.count() < count:
-                if any(p.poll() is not None for p in processes):
-                    raise SystemExit("a worker exited early")
-                time.sleep(0.01)
-            elapsed = time.perf_counter() - started
-            time.sleep(1.0)  # anything sent twice would arrive now
-        finally:
-            for process in processes:
-                process.send_signal(signal.SIGTERM)
-            for process in processes:
-                process.wait(timeout=30)
-    return elapsed
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000)
@@ -266,9 +221,11 @@ def main() -> None:
             while receiver.count() < args.events:
                 time.sleep(0.01)
             receiver.take()
-            outbox_seconds = drain(url, args.workers, receiver, args.events)
+            outbox_seconds = run_workers(
+                url, args.workers, arrived=receiver.count, count=args.events
+            )
             got = receiver.take()
-            final = states(url)
+            final = outbox_states(url, channel="event")
         finally:
             receiver.stop()
 
