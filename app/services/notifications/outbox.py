@@ -58,28 +58,20 @@ def enqueue(
 
     `held` (a reason) keeps it back, visibly: it is listed and can be retried, never sent alone.
     """
-    connection = session.connection()
-    written = connection.execute(
-        _ENQUEUE[connection.dialect.name],
-        {
-            "kind": kind,
-            "channel": channel,
-            "ticket_id": ticket_id,
-            "recipient": recipient,
-            "message_id": message_id,
-            "dedup_key": dedup_key,
-            "facts": facts.model_dump(mode="json"),
-            "payload": None,  # written by the worker, once
-            "state": OutboxState.HELD if held else OutboxState.PENDING,
-            "last_error": held,
-            "attempts": 0,
-            "created_at": at,
-            "available_at": available_at or at,
-            # The request this runs in, if any: the worker's lines about the row carry it.
-            "request_id": logs.request_id.get(),
-        },
-    ).first()
-    return written is not None
+    return _insert(
+        session,
+        kind=kind,
+        channel=channel,
+        ticket_id=ticket_id,
+        recipient=recipient,
+        message_id=message_id,
+        dedup_key=dedup_key,
+        facts=facts.model_dump(mode="json"),
+        state=OutboxState.HELD if held else OutboxState.PENDING,
+        last_error=held,
+        created_at=at,
+        available_at=available_at or at,
+    )
 
 
 def enqueue_event(
@@ -97,25 +89,34 @@ def enqueue_event(
 ) -> bool:
     """Write an event for one subscription (services.webhooks.events); False when this dedup
     key was written already. Its facts are the event itself: the body as it is sent."""
+    return _insert(
+        session,
+        kind=kind,
+        channel=channel,
+        ticket_id=ticket_id,
+        recipient=recipient,
+        message_id=message_id,
+        dedup_key=dedup_key,
+        facts=event,
+        state=OutboxState.PENDING,
+        last_error=None,
+        created_at=at,
+        available_at=at,
+        subscription_id=subscription_id,
+    )
+
+
+def _insert(session: Session, **row: Any) -> bool:
+    """Insert one outbox row unless its dedup key is there already; whether it was written."""
     connection = session.connection()
     written = connection.execute(
         _ENQUEUE[connection.dialect.name],
         {
-            "kind": kind,
-            "channel": channel,
-            "ticket_id": ticket_id,
-            "recipient": recipient,
-            "message_id": message_id,
-            "dedup_key": dedup_key,
-            "facts": event,
-            "payload": None,
-            "state": OutboxState.PENDING,
-            "last_error": None,
+            **row,
+            "payload": None,  # written by the worker, once
             "attempts": 0,
-            "created_at": at,
-            "available_at": at,
+            # The request this runs in, if any: the worker's lines about the row carry it.
             "request_id": logs.request_id.get(),
-            "subscription_id": subscription_id,
         },
     ).first()
     return written is not None
