@@ -45,6 +45,10 @@ Cursor = Annotated[
     str | None,
     Query(max_length=200, description="The previous page's `next_cursor`; omit for the first."),
 ]
+IdCursor = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_ID, description="The previous page's `next_cursor`; omit for the first."),
+]
 CustomerFilter = Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this customer's.")]
 ContractFilter = Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this contract's.")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")]

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from app.deps import Admin, Agent, Now, SessionDep
 from app.enums import OutboxState
-from app.models.common import MAX_ID, Limit, ResourceId
+from app.models.common import IdCursor, Limit, ResourceId
 from app.models.outbox import OutboxPage, OutboxRead
 from app.routers._responses import READ, WRITE
 from app.services.notifications import outbox as service
@@ -22,12 +22,7 @@ def list_(
         OutboxState | None, Query(description="Only rows in this state (default: all).")
     ] = None,
     limit: Limit = 50,
-    cursor: Annotated[
-        int | None,
-        Query(
-            ge=1, le=MAX_ID, description="The previous page's `next_cursor`; omit for the first."
-        ),
-    ] = None,
+    cursor: IdCursor = None,
 ) -> OutboxPage:
     """Emails and alerts, newest first, with their attempts and last error (R11, R17)."""
     return service.list_outbox(session=session, state=state, limit=limit, cursor=cursor)

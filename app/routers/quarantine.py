@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Query, Response
 
 from app.deps import Admin, Agent, KnobsDep, Now, SessionDep, SettingsDep
 from app.enums import QuarantineState
-from app.models.common import MAX_ID, Limit, ResourceId
+from app.models.common import IdCursor, Limit, ResourceId
 from app.models.quarantine import QuarantinePage, QuarantineRead, QuarantineRetry
 from app.routers._responses import AUTH, READ, problems
 from app.services.intake import quarantine as service
@@ -30,12 +30,7 @@ def list_(
         QuarantineState | None, Query(description="Only items in this state (default: all).")
     ] = None,
     limit: Limit = 50,
-    cursor: Annotated[
-        int | None,
-        Query(
-            ge=1, le=MAX_ID, description="The previous page's `next_cursor`; omit for the first."
-        ),
-    ] = None,
+    cursor: IdCursor = None,
 ) -> QuarantinePage:
     """Deliveries kept raw because they could not become a ticket, newest first (P1)."""
     return service.list_items(session=session, state=state, limit=limit, cursor=cursor)

@@ -1,11 +1,9 @@
 """Webhook subscriptions: HTTP only (admin). Events, signing and delivery: docs/webhooks.md."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from app.deps import Admin, Now, SessionDep
-from app.models.common import MAX_ID, Items, Limit, ResourceId
+from app.models.common import IdCursor, Items, Limit, ResourceId
 from app.models.webhook import (
     RotateIn,
     WebhookCreate,
@@ -76,12 +74,7 @@ def deliveries(
     session: SessionDep,
     _: Admin,
     limit: Limit = 50,
-    cursor: Annotated[
-        int | None,
-        Query(
-            ge=1, le=MAX_ID, description="The previous page's `next_cursor`; omit for the first."
-        ),
-    ] = None,
+    cursor: IdCursor = None,
 ) -> WebhookDeliveryPage:
     """Its deliveries newest first, each with every attempt and how it ended."""
     return service.deliveries(webhook_id, session=session, limit=limit, cursor=cursor)
