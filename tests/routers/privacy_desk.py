@@ -217,7 +217,9 @@ def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     with engine.connect() as connection:
         for table in metadata.sorted_tables:
             order = list(table.primary_key.columns) or list(table.columns)
-            found[table.name] = [tuple(row) for row in connection.execute(select(table).order_by(*order))]
+            found[table.name] = [
+                tuple(row) for row in connection.execute(select(table).order_by(*order))
+            ]
     return found
 
 
