@@ -5,6 +5,7 @@ was sent, a quarantined delivery naming him; and Giulia's request for the same c
 
 import base64
 import hashlib
+import json
 import uuid
 from datetime import datetime
 from email.message import EmailMessage
@@ -188,9 +189,8 @@ def _sent_receipt(engine: Engine, ticket_id: int) -> None:
             {"t": ticket_id, "r": MARIO},
         ).first()
         assert row is not None
-        payload = '{"to": ["%s"], "subject": "Ricevuta", "text": "Gentile %s"}' % (
-            MARIO,
-            MARIO_NAME,
+        payload = json.dumps(
+            {"to": [MARIO], "subject": "Ricevuta", "text": f"Gentile {MARIO_NAME}"}
         )
         connection.execute(
             text("UPDATE outbox SET state = 'sent', payload = :p WHERE id = :i"),
