@@ -37,7 +37,7 @@ from app.models.message import Attachment, AttachmentBlob, Message, NewMessage
 BUDGET_MB = 150.0
 FILE_EVERY, FILE_BYTES = 20, 64 * 1024
 BATCH = 2000
-WORDS = "il sito non risponde da stamattina e il carrello mostra un errore ".split()
+WORDS = "il sito non risponde da stamattina e il carrello mostra un errore".split()
 
 
 def load(url: str, *, tickets: int, seed: int) -> int:
@@ -151,7 +151,8 @@ def main() -> int:
         began = time.perf_counter()
         customer_id = load(url, tickets=args.tickets, seed=args.seed)
         print(
-            f"loaded {args.tickets:,} tickets ({args.database}) in {time.perf_counter() - began:.1f} s"
+            f"loaded {args.tickets:,} tickets ({args.database})"
+            f" in {time.perf_counter() - began:.1f} s"
         )
         with Sportello(url, extra_env={"SPORTELLO_WORKER": "false"}) as server:
             pid = server.process.pid
