@@ -37,7 +37,7 @@ from app.models.message import Attachment, AttachmentBlob, Message, NewMessage
 BUDGET_MB = 150.0
 FILE_EVERY, FILE_BYTES = 20, 64 * 1024
 BATCH = 2000
-WORDS = "il sito non risponde da stamattina e il carrello mostra un errore".split()
+WORDS = ("il", "sito", "non", "risponde", "da", "stamattina", "il", "carrello", "mostra", "errori")
 
 
 def load(url: str, *, tickets: int, seed: int) -> int:
