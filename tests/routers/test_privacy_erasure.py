@@ -153,7 +153,15 @@ def test_a_customer_never_invoiced_loses_its_name_too(api):
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"email": desk.MARIO}, {"email": "no\r\nBcc: x@y.it", "reason": "x"}, {"reason": ""}],
+    [
+        {},
+        {"email": desk.MARIO},
+        {"email": "no\r\nBcc: x@y.it", "reason": "x"},
+        {"email": desk.MARIO, "reason": ""},
+        {"email": desk.MARIO, "reason": "x" * 1001},
+        {"email": desk.MARIO, "reason": "nul\x00"},
+        {"email": desk.MARIO, "reason": "x", "extra": 1},
+    ],
 )
 def test_an_erasure_needs_an_address_and_a_reason(api, body):
     assert api.admin.post("/api/v1/people/erase", json=body).status_code == 422
