@@ -144,9 +144,9 @@ def _tickets(rows: Sequence[Any], *, session: Session, internal: bool) -> list[E
     ids = [row["id"] for row in rows]
     numbers = {row["id"]: row["number"] for row in rows}
     messages = _messages(ids, numbers, session=session, internal=internal)
-    events = _by_ticket(session, select(_EVENT).where(_EVENT.c.ticket_id.in_(ids)), _EVENT.c.at)
-    entries = _by_ticket(session, select(_ENTRY).where(_ENTRY.c.ticket_id.in_(ids)), _ENTRY.c.id)
-    billed = _by_ticket(session, select(_BILLED).where(_BILLED.c.ticket_id.in_(ids)), _BILLED.c.id)
+    events = _by_ticket(_EVENT, ids, session=session)
+    entries = _by_ticket(_ENTRY, ids, session=session)
+    billed = _by_ticket(_BILLED, ids, session=session)
     return [
         ExportTicket.model_validate(
             {
@@ -165,9 +165,11 @@ def _tickets(rows: Sequence[Any], *, session: Session, internal: bool) -> list[E
     ]
 
 
-def _by_ticket(session: Session, query: Any, order: Any) -> dict[int, list[Any]]:
+def _by_ticket(table: Table, ids: list[int], *, session: Session) -> dict[int, list[Any]]:
+    """The rows of `table` on these tickets, by ticket, in the order they were written."""
+    query = select(table).where(table.c.ticket_id.in_(ids)).order_by(table.c.id)
     found: dict[int, list[Any]] = {}
-    for row in session.connection().execute(query.order_by(order, "id")).mappings():
+    for row in session.connection().execute(query).mappings():
         found.setdefault(row["ticket_id"], []).append(row)
     return found
 
@@ -188,11 +190,12 @@ def _messages(
         .order_by(_M.c.received_at, _M.c.id)
     )
     rows = session.connection().execute(query).mappings().all()
+    ticket_of = {row["id"]: row["ticket_id"] for row in rows}
     files: dict[int, list[ExportFile]] = {}
-    attachments = select(_A).where(_A.c.message_id.in_([row["id"] for row in rows]))
-    for file in session.connection().execute(attachments.order_by(_A.c.id)).mappings():
-        ticket_id = next(row["ticket_id"] for row in rows if row["id"] == file["message_id"])
-        path = zip_path(numbers[ticket_id], file["id"], file["filename"])
+    attachments = select(_A).where(_A.c.message_id.in_(list(ticket_of))).order_by(_A.c.id)
+    for file in session.connection().execute(attachments).mappings():
+        number = numbers[ticket_of[file["message_id"]]]
+        path = zip_path(number, file["id"], file["filename"])
         files.setdefault(file["message_id"], []).append(
             ExportFile.model_validate({**file, "path": path})
         )
