@@ -171,6 +171,7 @@ def build(api: Any, engine: Engine) -> dict[str, Any]:
     )
     assert quarantined["quarantined"], quarantined
     _sent_receipt(engine, ticket_a)
+    _staff_digest(engine, ticket_a)
     return {
         "customer_id": customer["id"],
         "a": ticket_a,
@@ -202,6 +203,25 @@ def _sent_receipt(engine: Engine, ticket_id: int) -> None:
                 " VALUES (:i, CURRENT_TIMESTAMP, 'w1', false, :e)"
             ),
             {"i": row.id, "e": f"451 {MARIO} try again"},
+        )
+
+
+def _staff_digest(engine: Engine, ticket_id: int) -> None:
+    """A staff digest (about no one ticket) that names ticket A and Mario, as sent."""
+    with engine.begin() as connection:
+        number = connection.execute(
+            text("SELECT number FROM ticket WHERE id = :t"), {"t": ticket_id}
+        ).scalar_one()
+        facts = {"letter": {"lists": {"tickets": [{"words": {"number": number}}]}}}
+        payload = {"subject": "Ticket a rischio", "text": f"{number} {MARIO_NAME}"}
+        connection.execute(
+            text(
+                "INSERT INTO outbox (kind, channel, recipient, message_id, state, attempts,"
+                " created_at, available_at, dedup_key, facts, payload)"
+                " VALUES ('staff.sla_alert', 'email', 'staff@agency.example', :m, 'sent', 1,"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, :m, :f, :p)"
+            ),
+            {"m": f"digest-{uuid.uuid4().hex}", "f": json.dumps(facts), "p": json.dumps(payload)},
         )
 
 
