@@ -143,12 +143,15 @@ def test_after_a_customers_erasure_its_people_are_gone_and_its_invoices_kept(api
     assert desk.dump(engine) == everything
 
 
-def test_a_customer_never_invoiced_loses_its_name_too(api):
-    made = api.admin.post("/api/v1/customers", json={"name": "Bianchi Mario ditta individuale"})
-    customer_id = made.json()["id"]
-    erased = api.admin.post(f"/api/v1/customers/{customer_id}/erase", json={"reason": "art. 17"})
+def test_a_customer_never_invoiced_loses_its_name_too(api, db):
+    name = "Bianchi Mario ditta individuale"
+    customer_id = api.admin.post("/api/v1/customers", json={"name": name}).json()["id"]
+    erased = api.admin.post(
+        f"/api/v1/customers/{customer_id}/erase", json={"reason": f"{name.upper()}: art. 17"}
+    )
     assert erased.json()["counts"]["customer"] == 1
     assert "Bianchi" not in api.viewer.get(f"/api/v1/customers/{customer_id}").json()["name"]
+    assert desk.holding(get_engine(db), ["Bianchi"]) == []
 
 
 @pytest.mark.parametrize(

@@ -414,6 +414,9 @@ def _names(target: Target, *, session: Session) -> list[str]:
             func.lower(_CONTACT.c.email).in_(target.emails), _CONTACT.c.name != ""
         )
         names.update(connection.execute(contacts).scalars())
+    if target.customer_id is not None:
+        customer_name = select(_CUSTOMER.c.name).where(_CUSTOMER.c.id == target.customer_id)
+        names.update(connection.execute(customer_name).scalars())
     return sorted(names, key=len, reverse=True)
 
 
