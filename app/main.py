@@ -30,6 +30,7 @@ from app.routers import (
     mailboxes,
     metrics,
     outbox,
+    privacy,
     quarantine,
     reports,
     sla,
@@ -177,6 +178,7 @@ def _add_routes(app: FastAPI) -> None:
         mailboxes,
         staff,
         webhooks,
+        privacy,
     ):
         internal.include_router(module.router)
     app.include_router(internal)

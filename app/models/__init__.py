@@ -10,6 +10,7 @@ from app.models.inbound import ContactHit
 from app.models.mailbox import Mailbox
 from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
 from app.models.outbox import Outbox, OutboxAttempt
+from app.models.privacy import Erasure
 from app.models.quarantine import Quarantine
 from app.models.staff import StaffMember
 from app.models.status_link import StatusLink
@@ -27,6 +28,7 @@ __all__ = [
     "Contract",
     "Customer",
     "CustomerDomain",
+    "Erasure",
     "Mailbox",
     "Message",
     "Outbox",

@@ -96,6 +96,10 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/tokens"): "admin",
     ("GET", "/api/v1/tokens"): "admin",
     ("POST", "/api/v1/tokens/{token_id}/revoke"): "admin",
+    ("GET", "/api/v1/customers/{customer_id}/export"): "admin",
+    ("GET", "/api/v1/people/export"): "admin",
+    ("POST", "/api/v1/customers/{customer_id}/erase"): "admin",
+    ("POST", "/api/v1/people/erase"): "admin",
 }
 # Routes outside the OpenAPI document, each with its own guard.
 HIDDEN: dict[tuple[str, str], str] = {
