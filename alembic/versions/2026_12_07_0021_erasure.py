@@ -1,7 +1,7 @@
 """Erasures: the record of each erasure of a person's or a customer's data (art. 17 GDPR):
 who, when, why, and how many rows of each class; never the erased data.
 
-Revision ID: 0024
+Revision ID: 0021
 Revises: 0020
 Create Date: 2026-12-07 09:00:00
 """
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 from alembic import op
 
-revision: str = "0024"
+revision: str = "0021"
 down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
