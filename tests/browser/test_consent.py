@@ -56,10 +56,8 @@ def test_the_customer_agrees_with_the_button_once(
     assert given["state"] == "given" and given["via"] == "status_page"
 
     # A second click, from the stale tab: nothing changes, the page says it is given already.
-    page.js(
-        "document.body.insertAdjacentHTML('beforeend', "
-        f"{json.dumps(stale_form.replace('id="agree"', 'id="again"'))})"
-    )
+    again = json.dumps(stale_form.replace('id="agree"', 'id="again"'))
+    page.js(f"document.body.insertAdjacentHTML('beforeend', {again})")
     page.click("#again")
     page.wait_for("document.querySelector('#again') === null")
     page.wait_for("document.querySelector('#consent-state') !== null")
