@@ -103,10 +103,18 @@ def answer_consent(
     settings: SettingsDep,
     knobs: KnobsDep,
     now: Now,
-    form_token: Annotated[str, Form(max_length=128)] = "",
-    version: Annotated[str, Form(max_length=32)] = "",
-    decision: Annotated[ConsentDecision, Form()] = Consent.GIVEN,
-    lang: Annotated[str | None, Form(pattern="^(it|en)$")] = None,
+    form_token: Annotated[
+        str, Form(max_length=128, description="The page's form token (an answer without: 403).")
+    ] = "",
+    version: Annotated[
+        str, Form(max_length=32, description="The version of the rate text the page showed.")
+    ] = "",
+    decision: Annotated[
+        ConsentDecision, Form(description="given (the button's), or declined.")
+    ] = Consent.GIVEN,
+    lang: Annotated[
+        str | None, Form(pattern="^(it|en)$", description="The page's language, to go back to.")
+    ] = None,
 ) -> Response:
     """The customer agrees (or not) to billable work at the rates shown, with the page's one
     button (a plain form, no script); recorded once, then back to the page (303)."""

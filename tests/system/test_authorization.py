@@ -85,6 +85,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/quarantine/{item_id}/retry"): "agent",
     ("DELETE", "/api/v1/quarantine/{item_id}"): "admin",
     ("GET", "/status/{token}/files/{attachment_id}"): "public",
+    ("POST", "/status/{token}/consent"): "public",
     ("POST", "/api/v1/tickets/{ticket_ref}/notes"): "agent",
     ("POST", "/api/v1/tickets/{ticket_ref}/replies"): "agent",
     ("POST", "/api/v1/tickets/{ticket_ref}/assign"): "agent",
