@@ -51,7 +51,11 @@ def test_the_customer_agrees_with_the_button_once(
         "Conferma già data: "
     )
     assert page.js("document.querySelector('#consent form')") is None
-    screenshot(page, tmp_path / "consent-given.png")
+    assert screenshot(page, tmp_path / "consent-given.png") == (width, height)
+    # The button gave way to the answer: the page looks different.
+    assert (tmp_path / "consent-given.png").read_bytes() != (
+        tmp_path / "consent-asked.png"
+    ).read_bytes()
     given = api.viewer.get(f"/api/v1/tickets/{ticket['id']}/consent").json()
     assert given["state"] == "given" and given["via"] == "status_page"
 

@@ -65,18 +65,15 @@ def rate_text(reasons: Sequence[str], rates: Rates, language: str) -> str:
     def money(amount: Any) -> str:
         return format_currency(amount, "EUR", locale=language)
 
-    text = (
-        f"{'L’intervento è a pagamento perché' if it else 'The work is billable because'} "
-        f"{why}. "
-        + (
-            f"Tariffe del servizio di assistenza: {money(rates.hourly)} all'ora, minimo "
-            f"{rates.minimum_minutes} minuti per richiesta, a scatti di "
-            f"{rates.rounding_minutes} minuti"
-            if it
-            else f"Customer-support rates: {money(rates.hourly)} per hour, at least "
-            f"{rates.minimum_minutes} minutes per request, in steps of "
-            f"{rates.rounding_minutes} minutes"
-        )
+    opening = "L'intervento è a pagamento perché" if it else "The work is billable because"
+    text = f"{opening} {why}. " + (
+        f"Tariffe del servizio di assistenza: {money(rates.hourly)} all'ora, minimo "
+        f"{rates.minimum_minutes} minuti per richiesta, a scatti di "
+        f"{rates.rounding_minutes} minuti"
+        if it
+        else f"Customer-support rates: {money(rates.hourly)} per hour, at least "
+        f"{rates.minimum_minutes} minutes per request, in steps of "
+        f"{rates.rounding_minutes} minutes"
     )
     if BillingReason.PRIORITY_SURCHARGE in reasons:  # R13
         if rates.surcharge_fixed is not None:
