@@ -70,6 +70,15 @@ class BillingReason(StrEnum):
     PRIORITY_SURCHARGE = "priority_surcharge"
 
 
+class Consent(StrEnum):
+    """Whether the customer agreed to billable work (R2, R4, R5, R13): asked on the status page."""
+
+    PENDING = "pending"  # billable, not answered yet
+    GIVEN = "given"
+    DECLINED = "declined"
+    NOT_NEEDED = "not_needed"  # covered by the contract: nothing to agree to
+
+
 class SlaState(StrEnum):
     """Where a request stands against its take-charge deadline at some instant."""
 

@@ -20,6 +20,7 @@ from app.rendering import page_policy
 from app.routers import (
     attachments,
     calendars,
+    consent,
     contact,
     contracts,
     customers,
@@ -166,6 +167,7 @@ def _add_routes(app: FastAPI) -> None:
     internal = APIRouter(prefix=API_PREFIX, dependencies=[Depends(get_principal)])
     for module in (
         tickets,  # first: the work queue and the ticket page are the most read
+        consent,
         customers,
         calendars,
         contracts,

@@ -36,10 +36,14 @@ def csp_hash(content: str | bytes) -> str:
     return f"'sha256-{base64.b64encode(hashlib.sha256(data).digest()).decode()}'"
 
 
+NO_FORMS, FORMS_TO_US = "'none'", "'self'"
+
+
 @cache
-def page_policy() -> str:
+def page_policy(*, forms: bool = False) -> str:
     """The Content-Security-Policy of every page we serve: no script, no framing, nothing
-    loaded from anywhere; the only style is the pages' own `<style>` elements, by hash."""
+    loaded from anywhere; the only style is the pages' own `<style>` elements, by hash. A page
+    with a form of ours (`forms`, the status page's consent button) may post to us only."""
     env = environment()
     assert env.loader is not None
     styles = []
@@ -48,5 +52,5 @@ def page_policy() -> str:
         styles += [csp_hash(css) for css in re.findall(r"<style>(.*?)</style>", source, re.S)]
     return (
         f"default-src 'none'; style-src {' '.join(sorted(set(styles)))}; base-uri 'none'; "
-        "form-action 'none'; frame-ancestors 'none'"
+        f"form-action {FORMS_TO_US if forms else NO_FORMS}; frame-ancestors 'none'"
     )

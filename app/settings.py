@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     contact_rate_window_seconds: int = Field(default=60, ge=1)
     # The customer's status page: views allowed per client address per window.
     status_rate_limit: int = Field(default=30, ge=1)
+    # The key of the status page's form tokens (consent to billable work, R2, R13): a POST
+    # without the token of the page it answers is refused. Unset: each link's own token is the
+    # key (a form token can then be made by whoever holds the link). Same value in every process.
+    form_secret: SecretStr | None = None
     # Where customers reach this service (the status links in their emails).
     public_url: str = "http://127.0.0.1:8000"
     # GET /metrics (Prometheus): served to this bearer token, or to these addresses or

@@ -4,6 +4,7 @@ from app.models.api_token import ApiToken
 from app.models.audit import TicketEvent
 from app.models.billing import BilledItem, TimeEntry
 from app.models.calendar import Calendar
+from app.models.consent import ConsentRecord
 from app.models.contract import Contract
 from app.models.customer import Contact, Customer, CustomerDomain
 from app.models.inbound import ContactHit
@@ -23,6 +24,7 @@ __all__ = [
     "AttachmentBlob",
     "BilledItem",
     "Calendar",
+    "ConsentRecord",
     "Contact",
     "ContactHit",
     "Contract",

@@ -8,7 +8,7 @@ import pydantic
 from sqlalchemy import Numeric
 from sqlmodel import Field, SQLModel
 
-from app.enums import BillingReason
+from app.enums import BillingReason, Consent
 from app.models.base import UTCDateTime, utcnow
 from app.models.common import MAX_ID, Input, Schema
 
@@ -104,6 +104,9 @@ class BillingLine(Schema):
     fixed amount."""
     state: str
     """`open`, or `billed` (then the figures are those invoiced)."""
+    consent: Consent = Consent.NOT_NEEDED
+    """The customer's consent to the billable work: given, pending, declined (not_needed once
+    triage made the ticket covered); a line is billed only with it, unless `force`."""
     invoice_ref: str | None = None
     """The invoice it was billed on."""
     billed_at: datetime | None = None
@@ -147,6 +150,8 @@ class MarkBilledIn(Input):
     """The lines' `item_id`s."""
     invoice_ref: str = pydantic.Field(min_length=1, max_length=100)
     """The invoice they go on."""
+    force: bool = False
+    """Bill lines whose customer has not agreed to the work (logged); otherwise 409."""
 
     @pydantic.field_validator("item_ids")
     @classmethod

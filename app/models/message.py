@@ -277,6 +277,9 @@ class ReplyIn(Input):
     """Take the ticket in charge too (R9); the one email says it, with the estimate (R11)."""
     estimated_resolution_at: Instant | None = None
     """With `take_charge`: the estimated resolution told to the customer."""
+    proceed_without_consent: bool = False
+    """With `take_charge`: take billable work the customer has not agreed to in charge anyway
+    (logged); otherwise 409."""
     resolve: bool = False
     """Resolve the ticket too (R14); the one email says it, with the resolution."""
     resolution: str | None = pydantic.Field(default=None, min_length=1, max_length=20_000)

@@ -18,6 +18,7 @@ from app.enums import (
     BillingReason,
     Category,
     Channel,
+    Consent,
     Coverage,
     DeliveryMode,
     Policy,
@@ -78,6 +79,9 @@ class TicketBase(SQLModel):
     """True when the work is billed on top of the annual fee (R2, R3, R13)."""
     billing_reasons: list[BillingReason] = Field(default_factory=list, sa_type=JSONType)
     """Why it is billable: no_contract, not_covered, priority_surcharge."""
+    consent: Consent = Field(default=Consent.NOT_NEEDED, sa_type=EnumString(Consent, 16))
+    """Whether the customer agreed to billable work: pending, given, declined, or not_needed
+    when nothing is billable (R2, R4, R5, R13); asked on the status page."""
     received_at: datetime = Field(sa_type=UTCDateTime)
     """When the request reached the service."""
     estimated_resolution_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -314,6 +318,8 @@ class TakeChargeIn(Input):
     """The estimated resolution told to the customer (R11); null: not predictable yet."""
     note: str = pydantic.Field(default="", max_length=5000)
     """An internal note for the audit trail."""
+    proceed_without_consent: bool = False
+    """Take charge of billable work the customer has not agreed to (logged): otherwise 409."""
 
 
 class ResolveIn(Input):

@@ -108,7 +108,8 @@ def billing_report(
 def mark_billed(
     data: MarkBilledIn, session: SessionDep, knobs: KnobsDep, now: Now, admin: Admin
 ) -> MarkBilledOut:
-    """Mark lines billed on an invoice, with the figures invoiced; a line billed already: 409."""
+    """Mark lines billed on an invoice, with the figures invoiced; a line billed already: 409,
+    a line whose customer has not agreed to the work: 409 unless `force` (logged)."""
     return billing.mark_billed(
         data.item_ids,
         data.invoice_ref,
@@ -116,6 +117,7 @@ def mark_billed(
         rates=knobs.rates,
         actor=admin.name,
         now=now,
+        force=data.force,
     )
 
 

@@ -2,16 +2,19 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 
-from app.deps import Now, SessionDep, SettingsDep, committed_unit
-from app.errors import NotFound
+from app.deps import KnobsDep, Now, SessionDep, SettingsDep, committed_unit
+from app.enums import Consent
+from app.errors import Conflict, Forbidden, NotFound
 from app.models.common import ResourceId
-from app.rendering import render
+from app.models.consent import ConsentDecision
+from app.rendering import page_policy, render
 from app.routers._responses import problems
 from app.services.intake import contact_form
-from app.services.tickets import attachments, status_page
+from app.services.tickets import attachments, consent, status_page
+from app.settings import Settings
 
 router = APIRouter(tags=["status"])
 BINARY = {"type": "string", "format": "binary"}
@@ -46,6 +49,8 @@ async def counted(request: Request, settings: SettingsDep, now: Now) -> None:
 def page(
     token: Annotated[str, Path(max_length=64, description="The token from the customer's email.")],
     session: SessionDep,
+    settings: SettingsDep,
+    knobs: KnobsDep,
     lang: Annotated[
         str | None, Query(pattern="^(it|en)$", description="it or en; default: the customer's.")
     ] = None,
@@ -53,12 +58,90 @@ def page(
     """One ticket for its customer: number, status, deadline and why, estimate, history."""
     try:
         facts = status_page.page_facts(token, session=session, language=lang)
+        facts["consent"] = consent.page_form(
+            token,
+            session=session,
+            rates=knobs.rates,
+            secret=form_secret(settings),
+            language=facts["language"],
+        )
     except NotFound:
         return HTMLResponse(render("pages/not_found.html"), status_code=404)
     return HTMLResponse(
         render("pages/status.html", **facts),
-        headers={"Cache-Control": "no-store"},  # no-referrer, like every page: app.middleware
+        headers={
+            "Cache-Control": "no-store",  # no-referrer, like every page: app.middleware
+            # Its consent button posts to us, and nowhere else (no script either).
+            "Content-Security-Policy": page_policy(forms=True),
+        },
     )
+
+
+def form_secret(settings: Settings) -> bytes | None:
+    """The key of the page's form tokens (SPORTELLO_FORM_SECRET), if set."""
+    secret = settings.form_secret
+    return secret.get_secret_value().encode() if secret is not None else None
+
+
+@router.post(
+    "/status/{token}/consent",
+    response_class=RedirectResponse,
+    status_code=303,
+    responses={
+        303: {"description": "Recorded (or given already): back to the status page."},
+        403: {"description": "Not posted from the page: no valid form token."},
+        404: {"description": "An unknown or revoked link.", "content": {"text/html": {}}},
+        409: {"description": "Nothing billable, or the rates changed: reload the page."},
+        **problems(422, 429),
+    },
+    dependencies=[Depends(counted)],
+)
+def answer_consent(
+    token: Annotated[str, Path(max_length=64, description="The token from the customer's email.")],
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    knobs: KnobsDep,
+    now: Now,
+    form_token: Annotated[
+        str, Form(max_length=128, description="The page's form token (an answer without: 403).")
+    ] = "",
+    version: Annotated[
+        str, Form(max_length=32, description="The version of the rate text the page showed.")
+    ] = "",
+    decision: Annotated[
+        ConsentDecision, Form(description="given (the button's), or declined.")
+    ] = Consent.GIVEN,
+    lang: Annotated[
+        str | None, Form(pattern="^(it|en)$", description="The page's language, to go back to.")
+    ] = None,
+) -> Response:
+    """The customer agrees (or not) to billable work at the rates shown, with the page's one
+    button (a plain form, no script); recorded once, then back to the page (303)."""
+    try:
+        consent.answer_on_page(
+            token,
+            decision=decision,
+            given_token=form_token,
+            version=version,
+            language=lang,
+            client=request.client.host if request.client else None,
+            session=session,
+            rates=knobs.rates,
+            secret=form_secret(settings),
+            now=now,
+        )
+    except NotFound:
+        return HTMLResponse(render("pages/not_found.html"), status_code=404)
+    except (Forbidden, Conflict) as refused:
+        return HTMLResponse(
+            render(
+                "pages/consent_refused.html", token=token, forged=isinstance(refused, Forbidden)
+            ),
+            status_code=refused.status,
+            headers={"Cache-Control": "no-store"},
+        )
+    return RedirectResponse(f"/status/{token}" + (f"?lang={lang}" if lang else ""), status_code=303)
 
 
 @router.get(

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.deps import Agent, KnobsDep, Now, SessionDep, SettingsDep, Viewer
-from app.enums import Category, SlaState, Status
+from app.enums import Category, Consent, SlaState, Status
 from app.errors import Unprocessable, field_error
 from app.models.audit import TicketEventRead
 from app.models.common import (
@@ -85,6 +85,10 @@ def list_(
     billable: Annotated[
         bool | None, Query(description="Only billable ones (R2, R3, R13), or none.")
     ] = None,
+    consent: Annotated[
+        Consent | None,
+        Query(description="Only those whose consent to billable work is this (e.g. pending)."),
+    ] = None,
     received_from: Annotated[
         QueryInstant | None, Query(description="Received at or after this instant.")
     ] = None,
@@ -118,6 +122,7 @@ def list_(
         sla_state=sla_state,
         category=category,
         billable=billable,
+        consent=consent,
         received_from=_aware(received_from, "received_from"),
         received_to=_aware(received_to, "received_to"),
         q=q,

@@ -35,6 +35,11 @@ def billable(api: Api, db: str, october: dict[str, Any]) -> dict[str, int]:  # n
             entry["billable"] = billable_flag
         response = api.agent.post(f"/api/v1/tickets/{tickets[ticket]}/time-entries", json=entry)
         assert response.status_code == 201, response.text
+    for ticket_id in tickets.values():  # P4: agreed by email, recorded by staff
+        agreed = api.agent.post(
+            f"/api/v1/tickets/{ticket_id}/consent", json={"note": "Confermato per email"}
+        )
+        assert agreed.status_code == 201, agreed.text
     return tickets
 
 

@@ -45,6 +45,8 @@ def test_time_recorded_during_billing_is_billed_or_refused(serve, db):
             ).json()  # no contract: billable (R2)
             entries = f"/api/v1/tickets/{ticket['id']}/time-entries"
             assert api.agent.post(entries, json={"minutes": 10}).status_code == 201
+            agreed = {"note": "Confermato per email"}  # P4
+            assert api.agent.post(f"/api/v1/tickets/{ticket['id']}/consent", json=agreed).is_success
 
             recorded, billed = _race(
                 (api.agent, entries, {"minutes": 7}),

@@ -52,7 +52,11 @@ def hostile(api: Api) -> dict[str, list[str]]:
         assert api.agent.post(url, json={"minutes": 30}).status_code == 201
         billed = api.admin.post(
             "/api/v1/billing/mark-billed",
-            json={"item_ids": [f"{billable['id']}:not_covered"], "invoice_ref": invoice},
+            json={
+                "item_ids": [f"{billable['id']}:not_covered"],
+                "invoice_ref": invoice,
+                "force": True,  # P4: billed without consent, logged
+            },
         )
         assert billed.status_code == 200, billed.text
     return typed

@@ -58,6 +58,8 @@ PATH_IDS: list[tuple[str, str, Any, str]] = [
     ("delete", "/api/v1/quarantine/{item_id}", None, "item_id"),
     ("post", "/api/v1/tickets/{ticket_ref}/notes", {"text": "x"}, "ticket_ref"),
     ("post", "/api/v1/tickets/{ticket_ref}/replies", {"text": "x"}, "ticket_ref"),
+    ("get", "/api/v1/tickets/{ticket_ref}/consent", None, "ticket_ref"),
+    ("post", "/api/v1/tickets/{ticket_ref}/consent", {"note": "x"}, "ticket_ref"),
     ("post", "/api/v1/tickets/{ticket_ref}/assign", {"assignee_id": None}, "ticket_ref"),
     ("post", "/api/v1/tickets/{ticket_ref}/merge", {"into": "1"}, "ticket_ref"),
     ("get", "/api/v1/attachments/{attachment_id}", None, "attachment_id"),

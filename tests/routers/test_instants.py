@@ -60,6 +60,10 @@ def test_the_edges_of_the_years_are_accepted(api, rossi):  # noqa: F811
     assert ticket["received_at"].startswith("1999-12-31T23:00:00")  # the wall clock counts
     take = api.agent.post(
         f"/api/v1/tickets/{ticket['id']}/take-charge",
-        json={"estimated_resolution_at": "2099-12-31T23:59:59-14:00"},
+        # 1999: before Rossi's contract, billable; no consent asked here (P4).
+        json={
+            "estimated_resolution_at": "2099-12-31T23:59:59-14:00",
+            "proceed_without_consent": True,
+        },
     )
     assert take.status_code == 200, take.text

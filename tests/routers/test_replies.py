@@ -167,6 +167,8 @@ def test_a_reply_threads_names_its_author_carries_its_file_and_the_answer_joins(
 def test_a_reply_taking_in_charge_sends_one_email_with_the_estimate(desk):
     first = desk.receive()
     desk.deliver()  # the receipt
+    agreed = {"note": "Confermato al telefono"}  # no contract: billable, agreed (P4)
+    desk.agent.post(f"/api/v1/tickets/{first['ticket_id']}/consent", json=agreed)
     response = desk.agent.post(
         f"/api/v1/tickets/{first['ticket_id']}/replies",
         json={

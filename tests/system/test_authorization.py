@@ -56,6 +56,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/tickets/{ticket_ref}/messages"): "viewer",
     ("POST", "/api/v1/tickets/{ticket_ref}/time-entries"): "agent",
     ("GET", "/api/v1/tickets/{ticket_ref}/time-entries"): "viewer",
+    ("GET", "/api/v1/tickets/{ticket_ref}/consent"): "viewer",
+    ("POST", "/api/v1/tickets/{ticket_ref}/consent"): "agent",
     ("DELETE", "/api/v1/tickets/{ticket_ref}/time-entries/{entry_id}"): "agent",
     ("POST", "/api/v1/sla/preview"): "viewer",  # computes an answer, stores nothing
     ("GET", "/api/v1/sla/breaches"): "viewer",
@@ -83,6 +85,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/quarantine/{item_id}/retry"): "agent",
     ("DELETE", "/api/v1/quarantine/{item_id}"): "admin",
     ("GET", "/status/{token}/files/{attachment_id}"): "public",
+    ("POST", "/status/{token}/consent"): "public",
     ("POST", "/api/v1/tickets/{ticket_ref}/notes"): "agent",
     ("POST", "/api/v1/tickets/{ticket_ref}/replies"): "agent",
     ("POST", "/api/v1/tickets/{ticket_ref}/assign"): "agent",

@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select, text
 from sqlmodel import Session
 
 from app.engine import sla
-from app.enums import Category, EventType, Status, Urgency
+from app.enums import Category, Consent, EventType, Status, Urgency
 from app.errors import Unprocessable, field_error
 from app.models.base import iso, table_of
 from app.models.message import NewMessage
@@ -22,7 +22,7 @@ from app.services.intake.attachments import store_attachments
 from app.services.intake.parsing import InboundAttachment
 from app.services.knobs import Knobs
 from app.services.notifications import notify
-from app.services.tickets import audit, status_page
+from app.services.tickets import audit, consent, status_page
 from app.services.tickets.conversation import add_message
 from app.services.tickets.snapshot import decision_columns, derived_columns
 from app.services.webhooks import events
@@ -198,6 +198,8 @@ def _ticket_row(
         "parent_ticket_id": request.parent_ticket_id,
         "created_at": now,
         "updated_at": now,
+        # P4: billable work waits for the customer's consent, asked in the receipt.
+        "consent": Consent.PENDING if decision.billable else Consent.NOT_NEEDED,
         **decision_columns(decision),
         **derived_columns(
             urgent=decision.urgent,
@@ -235,6 +237,7 @@ def _send_receipt(
         at=now,
         cause="1",
         addressee=addressee,
+        words=consent.letter_words(ticket, rates=knobs.rates, language=language),
     )
 
 

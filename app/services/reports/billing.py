@@ -9,6 +9,7 @@ recording time hold the ticket's row (`lock_billing`), so time recorded while a 
 billed is either on the invoice or refused, never left out of it.
 """
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -20,7 +21,7 @@ from sqlmodel import Session
 
 from app.engine.months import Month
 from app.engine.rates import Rates
-from app.enums import BillingReason
+from app.enums import BillingReason, Consent
 from app.errors import Conflict, Unprocessable, field_error
 from app.models.base import table_of
 from app.models.billing import (
@@ -34,7 +35,9 @@ from app.models.billing import (
 from app.models.customer import Customer
 from app.models.ticket import Ticket
 from app.services.directory.customers import get_customer
+from app.services.tickets import audit
 
+log = logging.getLogger(__name__)
 _TICKET, _CUSTOMER = table_of(Ticket), table_of(Customer)
 _ENTRY, _BILLED = table_of(TimeEntry), table_of(BilledItem)
 
@@ -55,6 +58,7 @@ def _ticket_rows(session: Session, *where: Any) -> Sequence[Any]:
             _TICKET.c.from_email,
             _TICKET.c.received_at,
             _TICKET.c.billing_reasons,
+            _TICKET.c.consent,
             recorded.label("recorded"),
         )
         .select_from(_TICKET)
@@ -103,6 +107,7 @@ def _lines(rows: Sequence[Any], billed: dict[str, Any], rates: Rates) -> list[Bi
                     hourly_rate=rates.hourly,
                     amount=invoiced["amount"] if invoiced else amount,
                     state="billed" if invoiced else "open",
+                    consent=row["consent"],
                     invoice_ref=invoiced["invoice_ref"] if invoiced else None,
                     billed_at=invoiced["billed_at"] if invoiced else None,
                 )
@@ -156,8 +161,10 @@ def mark_billed(
     rates: Rates,
     actor: str,
     now: datetime,
+    force: bool = False,
 ) -> MarkBilledOut:
-    """Mark lines billed on an invoice, with the figures invoiced; a line billed already is 409."""
+    """Mark lines billed on an invoice, with the figures invoiced; a line billed already is 409,
+    so is one its customer has not agreed to, unless `force`."""
     ticket_ids = sorted({int(item.split(":")[0]) for item in item_ids})
     lock_billing(ticket_ids, session=session)  # the time read below is the time invoiced
     rows = _ticket_rows(session, _TICKET.c.id.in_(ticket_ids))
@@ -174,6 +181,7 @@ def mark_billed(
     if already:
         raise _billed_twice(already, [lines[item].invoice_ref for item in already])
     chosen = [lines[item] for item in item_ids]
+    _check_consent(chosen, force=force, session=session, actor=actor, now=now)
     try:
         session.connection().execute(
             _BILLED.insert(),
@@ -196,6 +204,33 @@ def mark_billed(
     for line in chosen:
         line.state, line.invoice_ref, line.billed_at = "billed", invoice_ref, now
     return MarkBilledOut(invoice_ref=invoice_ref, lines=chosen)
+
+
+def _check_consent(
+    lines: Sequence[BillingLine], *, force: bool, session: Session, actor: str, now: datetime
+) -> None:
+    """P4: a line is billed only once its customer agreed to the work (R2, R4, R5, R13); with
+    `force` it is billed anyway, logged and written to each ticket's audit trail."""
+    unagreed = [line for line in lines if line.consent != Consent.GIVEN]
+    if not unagreed:
+        return
+    items = [line.item_id for line in unagreed]
+    if not force:
+        raise Conflict(
+            f"The customer has not agreed to the work of {', '.join(items[:10])}: "
+            "set force to bill it anyway.",
+            without_consent=items,
+        )
+    log.warning("billed without consent by %s: %s", actor, ", ".join(items[:50]))
+    for line in unagreed:
+        audit.record(
+            line.ticket_id,
+            session=session,
+            actor=actor,
+            kind="billed_without_consent",
+            at=now,
+            data={"item_id": line.item_id, "consent": str(line.consent)},
+        )
 
 
 def _billed_twice(items: Sequence[str], invoices: Sequence[str | None]) -> Conflict:

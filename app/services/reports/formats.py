@@ -140,6 +140,7 @@ BILLING_COLUMNS = (
     "hourly_rate",
     "amount",
     "state",
+    "consent",
     "invoice_ref",
     "billed_at",
 )

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from app.engine import sla
-from app.enums import EventType, Role, Status, Urgency
+from app.enums import Consent, EventType, Role, Status, Urgency
 from app.errors import Conflict, InvalidTransition, NotFound, Unprocessable, field_error
 from app.models.audit import TicketEvent
 from app.models.base import iso, table_of
@@ -26,10 +26,10 @@ from app.models.staff import StaffMember
 from app.models.status_link import StatusLink
 from app.models.ticket import ResolveIn, StatusIn, TakeChargeIn, Ticket, TicketUpdate
 from app.services.directory import terms
-from app.services.directory.customers import get_customer
+from app.services.directory.customers import get_customer, language_of
 from app.services.knobs import Knobs
 from app.services.notifications import notify, outbox
-from app.services.tickets import audit
+from app.services.tickets import audit, consent
 from app.services.tickets.snapshot import apply_decision, refresh_derived
 from app.services.webhooks import events
 
@@ -79,6 +79,10 @@ def take_charge(
     without an owner gets `owner_id` (the staff member taking it) as its owner."""
     ticket = locked_ticket(ticket_id, session=session)
     check_transition(ticket.status, Status.TAKEN_IN_CHARGE)
+    # P4: billable work waits for the customer's consent, unless staff proceed (audited).
+    consent.check_before_work(
+        ticket, proceed=data.proceed_without_consent, session=session, actor=actor, now=now
+    )
     if ticket.assignee_id is None and owner_id is not None:
         ticket.assignee_id = owner_id  # written by the move below
     if data.estimated_resolution_at is not None:
@@ -231,6 +235,7 @@ def update_ticket(
         )
     elif changes.keys() & {"category", "urgency", "priority_handling"}:
         _rebill(ticket, session=session, knobs=knobs)
+    ask_consent = consent.follow_billing(ticket, session=session)
     after = {f: _plain(getattr(ticket, f)) for f in changes}
     if before != after:
         ticket.updated_at = now
@@ -253,8 +258,27 @@ def update_ticket(
             notify.tell_customer(
                 ticket, "estimate_changed", session=session, mail=knobs.mail, at=now, cause=event
             )
+        if ask_consent:
+            _ask_consent(ticket, session=session, knobs=knobs, now=now, cause=event)
     _save(ticket, session=session)
     return ticket
+
+
+def _ask_consent(
+    ticket: Ticket, *, session: Session, knobs: Knobs, now: datetime, cause: int
+) -> None:
+    """Triage made the work billable: the customer is told why and at which rates, and asked
+    to agree on the status page (R2, R4, R5, R13)."""
+    language = language_of(ticket.customer_id, session=session)
+    notify.tell_customer(
+        ticket,
+        "consent_requested",
+        session=session,
+        mail=knobs.mail,
+        at=now,
+        cause=cause,
+        words=consent.letter_words(ticket, rates=knobs.rates, language=language),
+    )
 
 
 def assign(
@@ -378,6 +402,7 @@ def merge(
             reason=f"merged with {duplicate.number}: the earliest receipt",
         )
     survivor.updated_at = now
+    consent.follow_billing(survivor, session=session)
     _save(survivor, session=session)
     audit.record(
         into_id,
@@ -435,6 +460,7 @@ def _close_merged(
     duplicate.status, duplicate.closed_at, duplicate.updated_at = Status.CLOSED, now, now
     duplicate.merged_into_id = survivor.id
     duplicate.billable, duplicate.billing_reasons = False, []
+    duplicate.consent = Consent.NOT_NEEDED
     refresh_derived(duplicate, fraction=knobs.at_risk_fraction)
     _save(duplicate, session=session)
     audit.record(
@@ -464,19 +490,21 @@ def recompute_sla(
 ) -> Ticket:
     """Re-derive contract, coverage, billing and deadline from the data as it is now (logged)."""
     ticket = locked_ticket(ticket_id, session=session)
-    _recompute(ticket, session=session, knobs=knobs, actor=actor, now=now, reason=reason)
+    event = _recompute(ticket, session=session, knobs=knobs, actor=actor, now=now, reason=reason)
+    if consent.follow_billing(ticket, session=session):
+        _ask_consent(ticket, session=session, knobs=knobs, now=now, cause=event)
     _save(ticket, session=session)
     return ticket
 
 
 def _recompute(
     ticket: Ticket, *, session: Session, knobs: Knobs, actor: str, now: datetime, reason: str
-) -> None:
+) -> int:
     before = _sla_summary(ticket)
     decision = _decide_again(ticket, session=session, knobs=knobs)
     apply_decision(ticket, decision, fraction=knobs.at_risk_fraction)
     ticket.updated_at = now
-    audit.record(
+    return audit.record(
         _id(ticket),
         session=session,
         actor=actor,

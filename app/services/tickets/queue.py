@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Row, and_, false, func, or_, text, tuple_
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
-from app.enums import OPEN_STATUSES, Category, SlaState, Status
+from app.enums import OPEN_STATUSES, Category, Consent, SlaState, Status
 from app.errors import NotFound, Unprocessable, field_error
 from app.models.common import MAX_ID
 from app.models.message import Delivery, Message, MessageRead
@@ -106,6 +106,7 @@ class TicketFilters:
     sla_state: SlaState | None = None
     category: Category | None = None
     billable: bool | None = None
+    consent: Consent | None = None
     received_from: datetime | None = None
     received_to: datetime | None = None
     q: str | None = None
@@ -171,7 +172,7 @@ def list_tickets(
         query = query.where(text(OPEN_PREDICATE))
     else:
         query = query.where(col(Ticket.status).in_(statuses))
-    for field in ("customer_id", "contract_id", "urgent", "category", "billable"):
+    for field in ("customer_id", "contract_id", "urgent", "category", "billable", "consent"):
         value = getattr(filters, field)
         if value is not None:
             query = query.where(getattr(Ticket, field) == value)

@@ -145,7 +145,10 @@ def _move_with(
     """Taken in charge or resolved with the reply, which is then the one email that says so."""
     assert ticket.id is not None
     if data.take_charge:
-        taking = TakeChargeIn(estimated_resolution_at=data.estimated_resolution_at)
+        taking = TakeChargeIn(
+            estimated_resolution_at=data.estimated_resolution_at,
+            proceed_without_consent=data.proceed_without_consent,
+        )
         ticket = lifecycle.take_charge(
             ticket.id,
             taking,

@@ -81,14 +81,19 @@ def revoke(ticket_id: int, *, session: Session, now: datetime) -> int:
 
 
 def _linked_ticket(token: str, *, session: Session) -> Ticket:
+    return linked(token, session=session)[0]
+
+
+def linked(token: str, *, session: Session) -> tuple[Ticket, int]:
+    """The ticket behind an active status token, and the link's id; NotFound otherwise."""
     row = session.exec(
-        select(Ticket)
+        select(Ticket, StatusLink.id)
         .join(StatusLink, col(StatusLink.ticket_id) == col(Ticket.id))
         .where(StatusLink.token == token, col(StatusLink.revoked_at).is_(None))
     ).first()
-    if row is None:
+    if row is None or row[1] is None:
         raise NotFound("No such status link.")
-    return row
+    return row[0], row[1]
 
 
 # The public conversation: what the customer wrote and what staff replied; never notes, never
