@@ -99,6 +99,27 @@ class ExportBilledLine(Schema):
     """When it was billed."""
 
 
+class ExportConsent(Schema):
+    """The customer's answer to billable work (R2, R4, R5, R13), as it was recorded."""
+
+    decision: str
+    """given or declined."""
+    decided_at: datetime
+    """When."""
+    via: str
+    """status_page (the button) or staff (an answer given by other means)."""
+    client_address: str | None
+    """The address the status page was answered from."""
+    language: str
+    """The language of the rate text."""
+    rate_text: str
+    """The rates as the customer read them."""
+    rate_version: str
+    """The version of that text."""
+    note: str
+    """How it was given, for an answer recorded by staff."""
+
+
 class ExportTicket(Schema):
     """A request with its conversation, history and billing."""
 
@@ -134,6 +155,8 @@ class ExportTicket(Schema):
     """Time recorded."""
     billed_lines: list[ExportBilledLine]
     """Lines invoiced."""
+    consent: ExportConsent | None
+    """The customer's answer to billable work, once given or declined."""
 
 
 class ExportContact(Schema):
@@ -200,8 +223,6 @@ class ExportDocument(Schema):
     """The people who write for the customer, or the person's own contact records."""
     contracts: list[ExportContract]
     """The customer's contracts."""
-    consents: list[dict[str, JsonValue]]
-    """Consents recorded, as stored (empty where the desk records none)."""
     tickets: list[ExportTicket]
     """The requests, oldest first."""
 

@@ -153,6 +153,8 @@ def build(api: Any, engine: Engine) -> dict[str, Any]:
         201,
     )["id"]
     _ok(api.agent.post(f"/api/v1/tickets/{ticket_b}/time-entries", json={"minutes": 60}), 201)
+    consent = {"decision": "given", "note": f"Confermato al telefono da {MARIO_NAME}."}
+    _ok(api.agent.post(f"/api/v1/tickets/{ticket_b}/consent", json=consent), 201)
     _ok(
         api.admin.post(
             "/api/v1/billing/mark-billed",

@@ -14,7 +14,6 @@ import jsonschema
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import inspect, text
 
 from app.db import get_engine
 from app.services.privacy.export import zip_path
@@ -77,7 +76,7 @@ def test_a_customers_export_holds_its_data_and_files_but_no_internal_notes(api, 
     b = tickets[built["b"]]
     assert b["billed_lines"][0]["invoice_ref"] == desk.INVOICE
     assert b["billed_lines"][0]["reason"] == "not_covered"
-    assert document["consents"] == []
+    assert b["consent"]["decision"] == "given"
     # The note's words and its file are not in the ZIP at all.
     everything = b"".join(archive.read(name) for name in archive.namelist())
     assert b"Qwerty123" not in everything and desk.NOTE_FILE not in everything
@@ -156,35 +155,12 @@ def test_only_an_admin_exports(api, built):
     assert bad.status_code == 422
 
 
-def test_consents_are_exported_wherever_a_consent_table_keeps_them(api, db, built):
-    """The export reads a `consent` table where the desk has one, by ticket or address."""
-    engine = get_engine(db)
-    with engine.begin() as connection:
-        if inspect(connection).has_table("consent"):
-            pytest.skip("the desk records consents itself: its own tests export them")
-        connection.execute(
-            text(
-                "CREATE TABLE consent (id INTEGER PRIMARY KEY, ticket_id INTEGER,"
-                " email VARCHAR(320), state VARCHAR(16), given_at VARCHAR(40))"
-            )
-        )
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                text("INSERT INTO consent VALUES (1, :t, NULL, 'given', '2026-12-07T10:00:00Z')"),
-                {"t": built["b"]},
-            )
-            connection.execute(
-                text("INSERT INTO consent VALUES (2, NULL, :e, 'given', NULL)"), {"e": desk.MARIO}
-            )
-            connection.execute(
-                text("INSERT INTO consent VALUES (3, :c, NULL, 'x', NULL)"), {"c": built["c"]}
-            )
-        person, _ = exported(api.admin, "/api/v1/people/export", email=desk.MARIO)
-        customer, _ = exported(api.admin, f"/api/v1/customers/{built['customer_id']}/export")
-    finally:
-        with engine.begin() as connection:
-            connection.execute(text("DROP TABLE consent"))
-    assert [c["id"] for c in person["consents"]] == [1, 2]
-    assert person["consents"][0]["state"] == "given"
-    assert [c["id"] for c in customer["consents"]] == [1, 3]
+def test_a_tickets_consent_is_exported_as_it_was_recorded(api, built):
+    """The answer to billable work (R4: email outside the contract) travels with its ticket."""
+    person, _ = exported(api.admin, "/api/v1/people/export", email=desk.MARIO)
+    consents = {t["id"]: t["consent"] for t in person["tickets"]}
+    assert consents[built["a"]] is None  # covered work: nothing to agree to
+    given = consents[built["b"]]
+    assert (given["decision"], given["via"]) == ("given", "staff")
+    assert given["note"] == f"Confermato al telefono da {desk.MARIO_NAME}."
+    assert given["rate_text"] and given["rate_version"]

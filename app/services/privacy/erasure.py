@@ -3,14 +3,16 @@
 What is erased: the words of every message of their tickets and of every message they sent or
 were sent elsewhere, the files (and their stored bytes when no other message carries them),
 names, addresses, subjects and resolutions, the details of the tickets' history, the notes of
-time entries, their contacts, the outbox rows about them (not yet sent: cancelled; sent: their
-written email and facts removed), delivery errors naming them, and quarantined mail from them.
+time entries and of consents recorded by staff, the address a consent was given from, their
+contacts, the outbox rows about them (not yet sent: cancelled; sent: their written email and
+facts removed), delivery errors naming them, and quarantined mail from them.
 
 What is kept: the tickets as anonymous records (status, times, contract, coverage, billing
 reasons, the SLA snapshot), so that the monthly SLA statement (R1, R9) and the billing report
 (R2, R4, R13) of past months do not change; billed lines as invoiced (amounts, dates, invoice
 reference) and a customer's legal name when it has been invoiced (Italian law keeps invoicing
-records ten years); the time entries' minutes.
+records ten years); the time entries' minutes; a consent's decision, time, rate text and
+version (what the customer agreed to be billed for).
 
 Every statement changes only what is not erased yet, so a second erasure changes nothing, and
 a dry run is the same erasure inside a savepoint that is rolled back: its counts are exact.
@@ -46,6 +48,7 @@ from app.logs import mask_addresses
 from app.models.audit import TicketEvent
 from app.models.base import table_of
 from app.models.billing import BilledItem, TimeEntry
+from app.models.consent import ConsentRecord
 from app.models.customer import Contact, Customer, CustomerDomain
 from app.models.message import Attachment, AttachmentBlob, Message
 from app.models.outbox import Outbox, OutboxAttempt
@@ -73,6 +76,7 @@ _EVENT, _ENTRY, _BILLED = table_of(TicketEvent), table_of(TimeEntry), table_of(B
 _LINK, _OUTBOX, _ATTEMPT = table_of(StatusLink), table_of(Outbox), table_of(OutboxAttempt)
 _QUARANTINE, _CONTACT = table_of(Quarantine), table_of(Contact)
 _CUSTOMER, _DOMAIN, _ERASURE = table_of(Customer), table_of(CustomerDomain), table_of(Erasure)
+_CONSENT = table_of(ConsentRecord)
 
 
 @dataclass(frozen=True)
@@ -139,13 +143,15 @@ def _erase(target: Target, *, session: Session, now: datetime) -> dict[str, int]
     ticket_ids = list(connection.execute(select(_T.c.id).where(target.tickets)).scalars())
     numbers: set[str] = set()
     counts = dict.fromkeys(
-        ["tickets", "messages", "attachments", "blobs", "history", "time_entries"], 0
+        ["tickets", "messages", "attachments", "blobs", "history", "time_entries", "consents"],
+        0,
     )
     for ids in _chunks(ticket_ids):
         numbers.update(connection.execute(select(_T.c.number).where(_T.c.id.in_(ids))).scalars())
         counts["tickets"] += _tickets(ids, session=session)
         counts["history"] += _history(ids, session=session)
         counts["time_entries"] += _time_notes(ids, session=session)
+        counts["consents"] += _consents(ids, session=session)
     message_ids = _message_ids(ticket_ids, target.emails, session=session)
     counts["messages"] = _messages(message_ids, session=session)
     counts["attachments"], counts["blobs"] = _files(message_ids, session=session)
@@ -195,6 +201,23 @@ def _history(ids: list[int], *, session: Session) -> int:
 def _time_notes(ids: list[int], *, session: Session) -> int:
     statement = (
         update(_ENTRY).where(_ENTRY.c.ticket_id.in_(ids), _ENTRY.c.note != "").values(note="")
+    )
+    return _changed(session, statement)
+
+
+def _consents(ids: list[int], *, session: Session) -> int:
+    """A consent's proof stays (its decision, time, rate text and version: what was agreed to
+    be billed); the address it was given from and staff's note of how are the person's."""
+    statement = (
+        update(_CONSENT)
+        .where(
+            _CONSENT.c.ticket_id.in_(ids),
+            or_(_CONSENT.c.client_address.is_not(None), _CONSENT.c.note.not_in(["", ERASED])),
+        )
+        .values(
+            client_address=None,
+            note=case((_CONSENT.c.note == "", ""), else_=ERASED),
+        )
     )
     return _changed(session, statement)
 

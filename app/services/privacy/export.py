@@ -15,15 +15,15 @@ from datetime import datetime
 from tempfile import SpooledTemporaryFile
 from typing import IO, Any
 
-from pydantic import JsonValue
 from pydantic_core import to_jsonable_python
-from sqlalchemy import ColumnElement, MetaData, Table, inspect, or_, select
+from sqlalchemy import ColumnElement, Table, select
 from sqlmodel import Session
 
 from app.enums import MessageKind
 from app.models.audit import TicketEvent
 from app.models.base import table_of
 from app.models.billing import BilledItem, TimeEntry
+from app.models.consent import ConsentRecord
 from app.models.contract import Contract
 from app.models.customer import Contact, CustomerDomain
 from app.models.message import Attachment, Message
@@ -47,6 +47,7 @@ from app.services.tickets.attachments import open_attachment
 _T, _M, _A = table_of(Ticket), table_of(Message), table_of(Attachment)
 _EVENT, _ENTRY, _BILLED = table_of(TicketEvent), table_of(TimeEntry), table_of(BilledItem)
 _CONTACT, _DOMAIN, _CONTRACT = table_of(Contact), table_of(CustomerDomain), table_of(Contract)
+_CONSENT = table_of(ConsentRecord)
 CHUNK = 200  # tickets read at once
 SPOOL_BYTES = 1024 * 1024  # a ZIP larger than this is spooled to disk
 _PUBLIC = (MessageKind.INBOUND, MessageKind.REPLY, MessageKind.AUTOMATIC)
@@ -111,7 +112,6 @@ def _document(scope: Scope, *, session: Session, now: datetime, internal: bool) 
         customer=_customer(scope, session=session),
         contacts=_contacts(scope, session=session),
         contracts=_contracts(scope, session=session),
-        consents=_consents(scope, session=session),
         tickets=[],
     ).model_dump_json()
     empty = '"tickets":[]}'
@@ -147,6 +147,7 @@ def _tickets(rows: Sequence[Any], *, session: Session, internal: bool) -> list[E
     events = _by_ticket(_EVENT, ids, session=session)
     entries = _by_ticket(_ENTRY, ids, session=session)
     billed = _by_ticket(_BILLED, ids, session=session)
+    consents = _by_ticket(_CONSENT, ids, session=session)  # one a ticket at most
     return [
         ExportTicket.model_validate(
             {
@@ -159,6 +160,7 @@ def _tickets(rows: Sequence[Any], *, session: Session, internal: bool) -> list[E
                 "billed_lines": [
                     ExportBilledLine.model_validate(b) for b in billed.get(row["id"], [])
                 ],
+                "consent": next(iter(consents.get(row["id"], [])), None),
             }
         )
         for row in rows
@@ -262,28 +264,3 @@ def _contracts(scope: Scope, *, session: Session) -> list[ExportContract]:
     return [
         ExportContract.model_validate(row) for row in session.connection().execute(query).mappings()
     ]
-
-
-def _consents(scope: Scope, *, session: Session) -> list[dict[str, JsonValue]]:
-    """The consents recorded for the subject, as stored, wherever a `consent` table keeps them
-    (by ticket, customer or address, whichever columns it has); none where there is none."""
-    connection = session.connection()
-    if not inspect(connection).has_table("consent"):
-        return []
-    table = Table("consent", MetaData(), autoload_with=connection)
-    columns = table.c
-    tickets = select(_T.c.id).where(scope.tickets)
-    where: list[ColumnElement[bool]] = []
-    if "ticket_id" in columns:
-        where.append(columns.ticket_id.in_(tickets))
-    if "customer_id" in columns and scope.customer_id is not None:
-        where.append(columns.customer_id == scope.customer_id)
-    if "email" in columns and scope.email is not None:
-        where.append(columns.email == scope.email)
-    if not where:
-        return []
-    query = select(table).where(or_(*where))
-    if "id" in columns:
-        query = query.order_by(columns.id)
-    rows = connection.execute(query).mappings()
-    return [to_jsonable_python(dict(row)) for row in rows]
