@@ -9,6 +9,7 @@ import shutil
 import signal
 import tempfile
 from importlib.metadata import version
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -85,10 +86,10 @@ def _setup_logging() -> None:
     logs.setup(settings.log_level, settings.log_format)
 
 
-def _fail(message: str) -> NoReturn:
-    """Stop with one line on stderr (a configuration problem, not a traceback)."""
+def _fail(message: str, *, code: int = 2) -> NoReturn:
+    """Stop with one line on stderr (2: a configuration problem; never a traceback)."""
     typer.echo(f"sportello: {message}", err=True)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 def _use_keys(*, make: bool = False) -> sealing.Keyring:
@@ -310,6 +311,45 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="The token's id.")
     with unit_of_work(get_engine(get_settings().database_url)) as session:
         auth.revoke_token(token_id, session=session, now=utcnow())
     typer.echo(f"Token {token_id} revoked.")
+
+
+@cli.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="Where the copy goes (replaced if it exists).")],
+) -> None:
+    """Copy the SQLite database to PATH, consistently, while the server runs."""
+    from app import backups
+
+    try:
+        copy = backups.backup(get_settings().database_url, path)
+    except backups.BackupProblem as exc:
+        _fail(str(exc), code=1)
+    typer.echo(
+        f"Backed up {copy.tickets} tickets (schema {copy.revision}) to {copy.path}. Keep it "
+        "with the secret keys (SPORTELLO_SECRET_KEYS or its key file): its mailbox passwords "
+        "open only with them."
+    )
+
+
+@cli.command()
+def restore(
+    path: Annotated[Path, typer.Argument(help="A copy made by `sportello backup`.")],
+    force: Annotated[
+        bool, typer.Option(help="Even if the database seems open (a process was killed).")
+    ] = False,
+) -> None:
+    """Put a backup in the SQLite database's place (stop the server and workers first); the
+    copy must pass SQLite's integrity check and carry a schema this release knows."""
+    from app import backups
+
+    try:
+        copy = backups.restore(path, get_settings().database_url, force=force)
+    except backups.BackupProblem as exc:
+        _fail(str(exc), code=1)
+    typer.echo(
+        f"Restored {copy.tickets} tickets (schema {copy.revision}) into {copy.path}; "
+        "`sportello serve` migrates it if it is older."
+    )
 
 
 @secrets_cli.command("rotate")
