@@ -215,6 +215,10 @@ def redeliver(
         raise Conflict(f"WebhookDelivery {delivery_id} is pending already.", state=row.state)
     if not subscription.enabled:
         raise Conflict(f"Webhook subscription {subscription_id} is disabled; enable it first.")
+    if row.payload is None and row.facts is None:  # services.retention removed them
+        raise Conflict(
+            f"What WebhookDelivery {delivery_id} said was removed after the retention period."
+        )
     row.state, row.available_at = OutboxState.PENDING, now
     row.lease_until, row.leased_by = None, None
     session.add(row)

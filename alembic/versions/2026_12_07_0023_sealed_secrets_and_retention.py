@@ -1,4 +1,5 @@
-"""Secrets at rest: mailbox passwords and webhook secrets are sealed (app.sealing).
+"""Secrets at rest: mailbox passwords and webhook secrets are sealed (app.sealing); and the
+retention job's runs, one row per day (services.retention).
 
 The password column widens to hold a sealed password (760 characters for the 500 of a
 password); every secret stored in clear is sealed with the first of SPORTELLO_SECRET_KEYS.
@@ -12,6 +13,7 @@ Create Date: 2026-12-07 09:00:00
 from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from alembic import op
 from app import sealing
@@ -20,6 +22,9 @@ revision: str = "0023"
 down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
+UTC = sa.DateTime(timezone=True)
 
 
 def _stored() -> list[tuple[str, str, int, str]]:
@@ -57,9 +62,19 @@ def upgrade() -> None:
             "password", existing_type=sa.String(length=500), type_=sa.String(length=1000)
         )
     _write(stored, sealing.keyring().seal)
+    op.create_table(
+        "retention_run",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("ran_by", sa.String(length=64), nullable=False),
+        sa.Column("started_at", UTC, nullable=False),
+        sa.Column("finished_at", UTC, nullable=True),
+        sa.Column("removed", JSON, nullable=True),
+        sa.PrimaryKeyConstraint("day", name=op.f("pk_retention_run")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("retention_run")
     stored = _stored()
     _require_key(stored, "open")
     _write(stored, sealing.keyring().open)
