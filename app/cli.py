@@ -1,4 +1,5 @@
-"""`sportello`: serve, migrate, run the outbox worker, and manage staff members and tokens."""
+"""`sportello`: serve, migrate, run the outbox worker, manage staff members, tokens and the
+secret keys, back up and restore a SQLite database."""
 
 import asyncio
 import atexit
