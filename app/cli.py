@@ -1,4 +1,5 @@
-"""`sportello`: serve, migrate, run the outbox worker, and manage staff members and tokens."""
+"""`sportello`: serve, migrate, run the outbox worker, manage staff members, tokens and the
+secret keys, back up and restore a SQLite database."""
 
 import asyncio
 import atexit
@@ -9,13 +10,14 @@ import shutil
 import signal
 import tempfile
 from importlib.metadata import version
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
-from app import logs, migrations
+from app import logs, migrations, sealing
 from app.db import get_engine, unit_of_work
 from app.enums import ROLE_RANK
 from app.errors import DomainError
@@ -45,6 +47,13 @@ staff_cli = typer.Typer(
     rich_markup_mode=None,
 )
 cli.add_typer(staff_cli, name="staff")
+secrets_cli = typer.Typer(
+    help="Manage the keys that seal mailbox passwords and webhook secrets at rest.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+cli.add_typer(secrets_cli, name="secrets")
 log = logging.getLogger("sportello")
 
 
@@ -78,6 +87,35 @@ def _setup_logging() -> None:
     logs.setup(settings.log_level, settings.log_format)
 
 
+def _fail(message: str, *, code: int = 2) -> NoReturn:
+    """Stop with one line on stderr (2: a configuration problem; never a traceback)."""
+    typer.echo(f"sportello: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _use_keys(*, make: bool = False) -> sealing.Keyring:
+    """The keys of the settings become the process's; with `make`, a first run on SQLite
+    makes its local key file (app.sealing.make_local_key)."""
+    settings = get_settings()
+    try:
+        made = sealing.make_local_key(settings) if make else None
+        if made is not None:
+            log.info("made a secret key in %s: keep it with the database", made)
+        return sealing.configure(sealing.keys_from(settings))
+    except sealing.KeyProblem as exc:
+        _fail(str(exc))
+
+
+def _check_keys() -> None:
+    """Refuse to start when a stored secret cannot be opened (a wrong or missing key)."""
+    engine = get_engine(get_settings().database_url)
+    with engine.connect() as connection:
+        try:
+            sealing.check(connection, sealing.keyring())
+        except sealing.KeyProblem as exc:
+            _fail(str(exc))
+
+
 def _safe_url(url: str) -> str:
     """The database URL without its password, for logs."""
     return make_url(url).render_as_string(hide_password=True)
@@ -85,11 +123,15 @@ def _safe_url(url: str) -> str:
 
 @cli.command()
 def migrate() -> None:
-    """Bring the database schema up to date."""
+    """Bring the database schema up to date (sealing stored secrets with the keys)."""
     _setup_logging()
+    _use_keys(make=True)
     url = get_settings().database_url
     log.info("migrating %s", _safe_url(url))
-    migrations.upgrade(url)
+    try:
+        migrations.upgrade(url)
+    except sealing.KeyProblem as exc:
+        _fail(str(exc))
 
 
 @cli.command()
@@ -112,6 +154,8 @@ def serve(
         migrate()
     else:
         _setup_logging()
+        _use_keys(make=True)
+    _check_keys()
     target: object = "app.main:app"  # each worker process imports it
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker process counts in files here; a scrape adds them all up (app.metrics).
@@ -147,6 +191,8 @@ def worker() -> None:
     from app.services.knobs import knobs_from
 
     _setup_logging()
+    _use_keys()
+    _check_keys()
     settings = get_settings()
     engine = get_engine(settings.database_url)
     worker = Worker.for_settings(engine, settings)
@@ -266,6 +312,68 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="The token's id.")
     with unit_of_work(get_engine(get_settings().database_url)) as session:
         auth.revoke_token(token_id, session=session, now=utcnow())
     typer.echo(f"Token {token_id} revoked.")
+
+
+@cli.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="Where the copy goes (replaced if it exists).")],
+) -> None:
+    """Copy the SQLite database to PATH, consistently, while the server runs."""
+    from app import backups
+
+    try:
+        copy = backups.backup(get_settings().database_url, path)
+    except backups.BackupProblem as exc:
+        _fail(str(exc), code=1)
+    typer.echo(
+        f"Backed up {copy.tickets} tickets (schema {copy.revision}) to {copy.path}. Keep it "
+        "with the secret keys (SPORTELLO_SECRET_KEYS or its key file): its mailbox passwords "
+        "open only with them."
+    )
+
+
+@cli.command()
+def restore(
+    path: Annotated[Path, typer.Argument(help="A copy made by `sportello backup`.")],
+    force: Annotated[
+        bool, typer.Option(help="Even if the database seems open (a process was killed).")
+    ] = False,
+) -> None:
+    """Put a backup in the SQLite database's place (stop the server and workers first); the
+    copy must pass SQLite's integrity check and carry a schema this release knows."""
+    from app import backups
+
+    try:
+        copy = backups.restore(path, get_settings().database_url, force=force)
+    except backups.BackupProblem as exc:
+        _fail(str(exc), code=1)
+    typer.echo(
+        f"Restored {copy.tickets} tickets (schema {copy.revision}) into {copy.path}; "
+        "`sportello serve` migrates it if it is older."
+    )
+
+
+@secrets_cli.command("rotate")
+def secrets_rotate() -> None:
+    """Seal every stored secret again with the first of SPORTELLO_SECRET_KEYS; then the
+    other keys can be dropped."""
+    _setup_logging()
+    ring = _use_keys()
+    engine = get_engine(get_settings().database_url)
+    try:
+        with engine.begin() as connection:
+            count = sealing.rotate(connection, ring)
+    except sealing.KeyProblem as exc:
+        _fail(str(exc))
+    typer.echo(f"Sealed {count} stored secrets with the first key.")
+
+
+@secrets_cli.command("new-key")
+def secrets_new_key() -> None:
+    """Print a new key for SPORTELLO_SECRET_KEYS (put it first, then rotate)."""
+    from cryptography.fernet import Fernet
+
+    typer.echo(Fernet.generate_key().decode())
 
 
 def main() -> None:

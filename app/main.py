@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from app import sealing
 from app.db import WORKER_THREADS, get_engine, is_sqlite
 from app.deps import get_principal
 from app.errors import install_database_error_handler, install_error_handlers
@@ -73,6 +74,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     # Endpoints run on this many threads (anyio's default is 40): see app.db.WORKER_THREADS.
     anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+    with app.state.engine.connect() as connection:  # a wrong key stops the start, not a request
+        sealing.check(connection, sealing.keyring())
     if not settings.worker:
         yield
         return
@@ -109,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    sealing.configure(sealing.keys_from(settings))  # the process's keys (GDPR art. 32)
     app.state.knobs = knobs_from(settings)
     app.state.engine = get_engine(settings.database_url)
     app.state.sqlite_writer = asyncio.Lock()  # see app.deps.request_unit_of_work

@@ -75,6 +75,23 @@ class Settings(BaseSettings):
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Retention (GDPR art. 5(1)(e)), each off while unset, applied once a day by a runner in
+    # batches of retention_batch rows: the message bodies and attachments of tickets closed
+    # more than this many months ago (the tickets stay), quarantined deliveries received more
+    # than this many days ago, and what sent emails and events said, this many days after.
+    retention_closed_ticket_months: int | None = Field(default=None, ge=1, le=1200)
+    retention_quarantine_days: int | None = Field(default=None, ge=1, le=36500)
+    retention_outbox_days: int | None = Field(default=None, ge=1, le=36500)
+    retention_batch: int = Field(default=500, ge=1, le=10000)
+
+    # Secrets at rest (app.sealing): mailbox passwords and webhook secrets are sealed with
+    # these Fernet keys (comma-separated; the first seals, all open: put a new key first, run
+    # `sportello secrets rotate`, then drop the old one). Unset: the keys are read from
+    # secret_keys_file, one a line, or for a SQLite database from `.sportello-secret-key`
+    # beside it (`sportello serve` makes that file, 0600, on its first run).
+    secret_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    secret_keys_file: str | None = None
+
     # Size limits (413 beyond them).
     max_json_bytes: int = Field(default=1 * MiB, gt=0)
     max_message_bytes: int = Field(default=25 * MiB, gt=0)
@@ -162,7 +179,7 @@ class Settings(BaseSettings):
             return [int(step) for step in value.split(",") if step.strip()]
         return value
 
-    @field_validator("cors_origins", "metrics_allow_ips", mode="before")
+    @field_validator("cors_origins", "metrics_allow_ips", "secret_keys", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
 import app.models  # noqa: F401
-from app import migrations
+from app import migrations, sealing
 from app.db import get_engine
 from app.main import create_app
 from app.models.base import utcnow
@@ -36,6 +36,9 @@ INBOUND_USER, INBOUND_PASSWORD = "inbound", "inbound-" + uuid.uuid4().hex
 PG_URL = os.environ.get("SPORTELLO_TEST_DATABASE_URL", "")
 REQUIRE_PG = os.environ.get("SPORTELLO_TEST_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", "postgresql"]
+# The key secrets are sealed with in tests (app.sealing); services used without an app use it too.
+SECRET_KEY = "dGVzdC1zZWNyZXQta2V5LW9mLXRoaXJ0eS10d28tYnk="
+sealing.configure([SECRET_KEY])
 
 
 def _postgres_unavailable() -> str | None:
@@ -174,6 +177,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "contact_rate_limit": 100_000,
         # The shared servers run no outbox worker: the tests that deliver start their own.
         "worker": False,
+        "secret_keys": [SECRET_KEY],
     }
     values.update(overrides)
     return Settings(**values)

@@ -295,6 +295,7 @@ def test_0020_subscriptions_and_events_come_and_go_emails_stay(empty_database):
     subscription is deleted with its deliveries; going back removes events, keeps emails."""
     from datetime import UTC, datetime
 
+    from app import sealing
     from app.db import get_engine, unit_of_work
     from app.services.notifications import outbox
 
@@ -314,9 +315,14 @@ def test_0020_subscriptions_and_events_come_and_go_emails_stay(empty_database):
             text(
                 "INSERT INTO webhook_subscription (id, url, events, description, enabled, secret,"
                 " created_at, updated_at) VALUES (7, 'https://tools.example.com/hook',"
-                " :events, '', :yes, 'whsec_c2VjcmV0', :now, :now)"
+                " :events, '', :yes, :secret, :now, :now)"
             ).bindparams(bindparam("events", type_=JSON())),
-            {"events": ["ticket.created"], "now": now, "yes": True},
+            {
+                "events": ["ticket.created"],
+                "now": now,
+                "yes": True,
+                "secret": sealing.keyring().seal("whsec_c2VjcmV0"),  # sealed since 0023
+            },
         )
         connection.execute(
             text(
@@ -335,3 +341,43 @@ def test_0020_subscriptions_and_events_come_and_go_emails_stay(empty_database):
         kinds = connection.execute(text("SELECT kind FROM outbox")).scalars().all()
     engine.dispose()
     assert kinds == ["customer.receipt"]
+
+
+def test_0023_seals_the_secrets_stored_in_clear_and_without_a_key_changes_nothing(empty_database):
+    """GDPR art. 32: passwords and webhook secrets stored before 0023 are sealed by it; with
+    some in clear and no key, it stops with a clear message before any change."""
+    from datetime import UTC, datetime
+
+    from app import sealing
+    from tests.conftest import SECRET_KEY
+
+    now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    migrations.upgrade(empty_database, "0020")
+    engine = create_engine(empty_database, poolclass=pool.NullPool)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO mailbox (name, host, port, security, username, folder, after_store,"
+                " poll_seconds, enabled, password, last_uid, messages_stored, messages_left,"
+                " failures, revision, created_at, updated_at) VALUES ('assistenza',"
+                " 'imap.example.com', 993, 'implicit_tls', 'a@example.com', 'INBOX', 'mark_seen',"
+                " 60, :yes, :password, 0, 0, 0, 0, 1, :now, :now)"
+            ),
+            {"yes": True, "password": "p" * 500, "now": now},
+        )
+    sealing.configure([])
+    try:
+        with pytest.raises(sealing.KeyProblem, match="must seal 1 stored secrets"):
+            migrations.upgrade(empty_database)
+    finally:
+        sealing.configure([SECRET_KEY])
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT password FROM mailbox")).scalar() == "p" * 500
+    migrations.upgrade(empty_database)
+    with engine.connect() as connection:
+        sealed = connection.execute(text("SELECT password FROM mailbox")).scalar()
+    assert "ppp" not in sealed and sealing.keyring().open(sealed) == "p" * 500
+    migrations.downgrade(empty_database, "0020")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT password FROM mailbox")).scalar() == "p" * 500
+    engine.dispose()

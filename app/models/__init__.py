@@ -13,6 +13,7 @@ from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
 from app.models.outbox import Outbox, OutboxAttempt
 from app.models.privacy import Erasure
 from app.models.quarantine import Quarantine
+from app.models.retention import RetentionRun
 from app.models.staff import StaffMember
 from app.models.status_link import StatusLink
 from app.models.ticket import Ticket
@@ -36,6 +37,7 @@ __all__ = [
     "Outbox",
     "OutboxAttempt",
     "Quarantine",
+    "RetentionRun",
     "StaffMember",
     "StatusLink",
     "Ticket",

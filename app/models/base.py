@@ -10,6 +10,8 @@ from sqlalchemy import JSON, DateTime, Dialect, Numeric, String, Table, TypeDeco
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import SQLModel
 
+from app import sealing
+
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -61,6 +63,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class Sealed(TypeDecorator[str]):
+    """A secret stored sealed with the process's keys (app.sealing), read back in clear."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else sealing.keyring().seal(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else sealing.keyring().open(value)
 
 
 class EnumString(TypeDecorator[StrEnum]):

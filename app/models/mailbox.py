@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
 from app.enums import AfterStore, MailboxSecurity, MailboxState
-from app.models.base import EnumString, UTCDateTime, utcnow
+from app.models.base import EnumString, Sealed, UTCDateTime, utcnow
 from app.models.common import Input, Schema
 
 DEFAULT_PORTS = {MailboxSecurity.IMPLICIT_TLS: 993}  # 143 otherwise
@@ -68,8 +68,9 @@ class Mailbox(MailboxBase, table=True):
     __tablename__ = "mailbox"
 
     id: int | None = Field(default=None, primary_key=True)
-    # Needed to log in; never returned by the API nor written to a log.
-    password: str = Field(max_length=500)
+    # Needed to log in; never returned by the API nor written to a log; stored sealed
+    # (app.sealing: up to 760 characters for the 500 of a password).
+    password: str = Field(sa_type=Sealed(1000))
     # Where reading stopped: the folder's UIDVALIDITY and the highest UID done with (stored,
     # then flagged or moved, or left in place and reported).
     # (IMAP's are unsigned 32-bit numbers: beyond a signed INTEGER.)

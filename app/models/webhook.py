@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, field_validator
 from sqlmodel import Field, SQLModel
 
 from app.enums import EventType, OutboxState
-from app.models.base import JSONType, UTCDateTime, utcnow
+from app.models.base import JSONType, Sealed, UTCDateTime, utcnow
 from app.models.common import Input, Schema
 
 MAX_OVERLAP_HOURS = 24 * 7
@@ -28,10 +28,11 @@ class WebhookSubscription(SQLModel, table=True):
     events: list[str] = Field(default_factory=list, sa_type=JSONType)
     description: str = Field(default="", max_length=500)
     enabled: bool = True
-    # `whsec_` and base64: the key that signs; never shown after it is made.
-    secret: str = Field(max_length=200)
+    # `whsec_` and base64: the key that signs; never shown after it is made. Both secrets are
+    # stored sealed (app.sealing: 164 characters for the 50 of a secret).
+    secret: str = Field(sa_type=Sealed(200))
     # The secret before the last rotation: it signs too, until `previous_secret_until`.
-    previous_secret: str | None = Field(default=None, max_length=200)
+    previous_secret: str | None = Field(default=None, sa_type=Sealed(200))
     previous_secret_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Why it was disabled by Sportello (the receiver answered 410 Gone), if it was.
     disabled_reason: str | None = Field(default=None, max_length=500)

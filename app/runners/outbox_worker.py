@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext, suppress
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,8 +31,9 @@ from app.enums import EventType, OutboxChannel
 from app.models.base import utcnow
 from app.models.ticket import Ticket
 from app.runners.leases import lease_holder
+from app.services import retention
 from app.services.intake import quarantine
-from app.services.knobs import MailKnobs, knobs_from
+from app.services.knobs import MailKnobs, knobs_from, retention_from
 from app.services.notifications import notify, outbox
 from app.services.notifications.transports import (
     FileTransport,
@@ -114,6 +115,8 @@ class Worker:
         self._steps = tuple(timedelta(minutes=m) for m in settings.alert_steps_minutes if m > 0)
         self._scan_every = timedelta(seconds=settings.alert_scan_seconds)
         self._scanned_at: datetime | None = None
+        self._retention = retention_from(settings)
+        self._retained_on: date | None = None
 
     @classmethod
     def for_settings(
@@ -197,16 +200,47 @@ class Worker:
     async def scan_once(self, *, now: datetime) -> int:
         """Queue the at-risk and breach alerts reached by `now` (services.tickets.alerts), and the
         digest of deliveries quarantined since staff were last told (services.intake.quarantine);
-        how many tickets and deliveries they tell of."""
+        how many tickets and deliveries they tell of. Once a day, apply retention too."""
         self._scanned_at = now
         told = await self._unit(
             lambda session: alerts.scan(
                 session=session, mail=self._mail, now=now, steps=self._steps
             )
         )
-        return told + await self._unit(
+        told += await self._unit(
             lambda session: quarantine.tell_staff(session=session, mail=self._mail, now=now)
         )
+        await self.retain_once(now=now)
+        return told
+
+    async def retain_once(self, *, now: datetime) -> dict[str, int] | None:
+        """Apply SPORTELLO_RETENTION_* (services.retention) if no runner has today: each step
+        in batches, one transaction each, then one log line of counts. None when off or done."""
+        if not self._retention.enabled or self._retained_on == now.date():
+            return None
+        self._retained_on = now.date()
+        claimed = await self._unit(
+            lambda session: retention.claim_day(session=session, now=now, runner=self.name)
+        )
+        if not claimed:
+            return None
+        removed = {name: await self._in_batches(step, now) for name, step in retention.STEPS}
+        await self._unit(lambda session: retention.record(removed, session=session, now=now))
+        log.info("retention applied: %s", ", ".join(f"{k} {v}" for k, v in removed.items()))
+        return removed
+
+    async def _in_batches(self, step: retention.Step, now: datetime) -> int:
+        """Apply one retention step a batch at a time until a batch comes back short."""
+
+        def one_batch(session: Session) -> int:
+            return step(session=session, now=now, policy=self._retention)
+
+        removed = 0
+        while True:
+            count = await self._unit(one_batch)
+            removed += count
+            if count < self._retention.batch:
+                return removed
 
     async def close(self) -> None:
         await self._email.close()

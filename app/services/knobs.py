@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from app.engine.rates import Rates, parse_surcharge
+from app.services.retention import Retention
 from app.settings import Settings
 
 
@@ -66,4 +67,14 @@ def rates_from(settings: Settings) -> Rates:
         rounding_minutes=settings.support_rounding_minutes,
         surcharge_percent=percent,
         surcharge_fixed=fixed,
+    )
+
+
+def retention_from(settings: Settings) -> Retention:
+    """How long each class of personal data is kept (SPORTELLO_RETENTION_*; off when unset)."""
+    return Retention(
+        closed_ticket_months=settings.retention_closed_ticket_months,
+        quarantine_days=settings.retention_quarantine_days,
+        outbox_days=settings.retention_outbox_days,
+        batch=settings.retention_batch,
     )

@@ -111,3 +111,29 @@ def test_deliveries_are_listed_and_one_is_redelivered_with_its_id(api, db):
     wrong = f"/api/v1/webhooks/{other['id']}/deliveries/{delivery['id']}/redeliver"
     assert api.admin.post(wrong).status_code == 404
     assert api.admin.get("/api/v1/webhooks/999/deliveries").status_code == 404
+
+
+def test_a_delivery_emptied_by_retention_is_not_redelivered(api, db):
+    """GDPR art. 5(1)(e): what a sent event said goes after SPORTELLO_RETENTION_OUTBOX_DAYS; the
+    row stays, and sending it again, with nothing to send, is refused."""
+    from datetime import timedelta
+
+    from app.services import retention
+
+    created = api.admin.post("/api/v1/webhooks", json=BASE).json()
+    now = utcnow()
+    with unit_of_work(get_engine(db)) as session:
+        service_events.publish(
+            EventType.TICKET_CREATED, session=session, at=now, cause="t", data=lambda: {}
+        )
+        session.connection().exec_driver_sql(
+            "UPDATE outbox SET state = 'sent', sent_at = created_at"
+        )
+        policy = retention.Retention(outbox_days=30)
+        later = now + timedelta(days=31)
+        assert retention.remove_outbox_payloads(session=session, now=later, policy=policy) == 1
+    [delivery] = api.admin.get(f"/api/v1/webhooks/{created['id']}/deliveries").json()["items"]
+    again = f"/api/v1/webhooks/{created['id']}/deliveries/{delivery['id']}/redeliver"
+    refused = api.admin.post(again)
+    assert refused.status_code == 409
+    assert "removed after the retention period" in refused.json()["detail"]

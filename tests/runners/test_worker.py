@@ -32,7 +32,7 @@ from app.services.intake import opening
 from app.services.knobs import knobs_from
 from app.services.notifications.render import payload_of
 from app.services.tickets import lifecycle
-from tests.conftest import make_settings
+from tests.conftest import SECRET_KEY, make_settings
 from tests.processes import SPORTELLO, environment
 from tests.smtp import SmtpServer
 
@@ -388,6 +388,7 @@ def worker_process(
         database_url=db,
         support_address=SUPPORT,
         worker_poll_seconds="0.1",
+        secret_keys=SECRET_KEY,  # the mailboxes' passwords were sealed with it
         **({"smtp_url": smtp.url} if smtp else {}),
     )
     return subprocess.Popen(

@@ -17,7 +17,7 @@ from sqlmodel import Session, func, select
 from app.db import get_engine
 from app.models.mailbox import Mailbox
 from app.models.ticket import Ticket
-from tests.conftest import ADMIN_TOKEN, PG_URL
+from tests.conftest import ADMIN_TOKEN, PG_URL, SECRET_KEY
 from tests.hostile_imap import Behaviour, HostileImapServer, wait_for
 from tests.imap import ImapServer, email
 from tests.processes import environment, serve
@@ -84,7 +84,9 @@ def test_a_postgresql_outage_with_two_mailboxes_is_a_handful_of_tracebacks_and_h
     session.close()
     host, port = re.findall(r"@([\d.]+):(\d+)/", PG_URL)[0]
     proxy = TcpProxy((host, int(port)))
-    env = environment(database_url=proxy.url_for(db), admin_token=ADMIN_TOKEN)
+    env = environment(
+        database_url=proxy.url_for(db), admin_token=ADMIN_TOKEN, secret_keys=SECRET_KEY
+    )
     server = serve(tmp_path, env, "--no-migrate")
     client = httpx.Client(base_url=server.base_url, headers=ADMIN, timeout=30)
     answers: Counter[int] = Counter()

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from app.db import get_engine
 from app.models.base import utcnow
-from tests.conftest import make_settings
+from tests.conftest import SECRET_KEY, make_settings
 from tests.processes import Process, environment, run
 from tests.receiver import Receiver, receiving
 from tests.runners.test_webhooks import LIFE, live_ticket, open_ticket, subscribe
@@ -70,6 +70,7 @@ def test_a_killed_worker_and_a_failing_receiver_lose_no_event_and_keep_order(
         worker_lease_seconds=str(LEASE),
         smtp_timeout_seconds=str(SEND_TIMEOUT),
         delivery_retry_seconds="0.5",
+        secret_keys=SECRET_KEY,  # the subscription's secret was sealed with it
     )
     workers: dict[int, Process] = {}
     killed: list[str] = []

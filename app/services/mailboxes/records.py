@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, or_, update
 from sqlmodel import Session, col, select
 
+from app import sealing
 from app.enums import AfterStore, EventType, MailboxSecurity, MailboxState
 from app.errors import Conflict, NotFound, Unprocessable, field_error
 from app.models.base import table_of, utcnow
@@ -76,8 +77,15 @@ def _unique_name(name: str, mailbox_id: int | None, *, session: Session) -> None
         )
 
 
+def _can_seal() -> None:
+    """Passwords are stored sealed (GDPR art. 32): without a key, none is stored."""
+    if not sealing.keyring().ready:
+        raise Conflict(f"A mailbox password cannot be stored: {sealing.NO_KEY}.")
+
+
 def create_mailbox(data: MailboxCreate, *, session: Session) -> Mailbox:
     """Record a mailbox to read; names are unique."""
+    _can_seal()
     _unique_name(data.name, None, session=session)
     mailbox = Mailbox(
         **data.model_dump(exclude={"password"}), password=data.password.get_secret_value()
@@ -91,6 +99,8 @@ def update_mailbox(mailbox_id: int, data: MailboxUpdate, *, session: Session) ->
     """Change a mailbox; a reader picks the change up at its next step, and a failing one is
     tried again at once (a new password, say)."""
     mailbox = get_mailbox(mailbox_id, session=session)
+    if data.password is not None:
+        _can_seal()
     # null leaves a field as it is, except move_to, which null clears.
     changes = {
         field: value

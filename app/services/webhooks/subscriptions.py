@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, col
 
+from app import sealing
 from app.enums import OutboxChannel, OutboxState
 from app.errors import Conflict, NotFound
 from app.models.base import table_of
@@ -35,7 +36,10 @@ _OUTBOX = table_of(Outbox)
 
 
 def new_secret() -> str:
-    """A signing secret: `whsec_` and 32 random bytes in base64."""
+    """A signing secret: `whsec_` and 32 random bytes in base64 (stored sealed: without a key
+    to seal it with, none is made)."""
+    if not sealing.keyring().ready:
+        raise Conflict(f"A webhook secret cannot be stored: {sealing.NO_KEY}.")
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
@@ -211,6 +215,10 @@ def redeliver(
         raise Conflict(f"WebhookDelivery {delivery_id} is pending already.", state=row.state)
     if not subscription.enabled:
         raise Conflict(f"Webhook subscription {subscription_id} is disabled; enable it first.")
+    if row.payload is None and row.facts is None:  # services.retention removed them
+        raise Conflict(
+            f"What WebhookDelivery {delivery_id} said was removed after the retention period."
+        )
     row.state, row.available_at = OutboxState.PENDING, now
     row.lease_until, row.leased_by = None, None
     session.add(row)
