@@ -11,6 +11,7 @@ from app.models.mailbox import Mailbox
 from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
 from app.models.outbox import Outbox, OutboxAttempt
 from app.models.quarantine import Quarantine
+from app.models.renewal import ContractReminder
 from app.models.staff import StaffMember
 from app.models.status_link import StatusLink
 from app.models.ticket import Ticket
@@ -25,6 +26,7 @@ __all__ = [
     "Contact",
     "ContactHit",
     "Contract",
+    "ContractReminder",
     "Customer",
     "CustomerDomain",
     "Mailbox",
