@@ -81,6 +81,7 @@ def renew(
     """Renew a contract (R1): its next year starts the day after its last day, same coverage
     and calendar unless changed; a contract already renewed is 409."""
     contract = service.read_contract(renewals.renew_contract(contract_id, data, session=session))
+    created.collection = created.collection.removesuffix(f"/{contract_id}/renew")  # a contract
     created.at(contract.id)
     return contract
 
