@@ -18,8 +18,10 @@ from app.models.outbox import Outbox
 from app.models.renewal import ContractReminder
 from app.models.ticket import Ticket
 from app.models.webhook import WebhookCreate
+from app.runners.outbox_worker import Worker
 from app.services.webhooks import subscriptions
-from tests.runners.test_worker import STAFF, open_email, rome, worker_for
+from tests.runners.test_worker import STAFF, open_email, rome
+from tests.runners.test_worker import worker_for as worker
 from tests.smtp import SmtpServer
 
 ENDS = date(2027, 3, 9)  # a Tuesday: 60 days before is Fri 8 Jan, 15 days Mon 22 Feb
@@ -66,6 +68,11 @@ def staff_emails(db: str) -> list[Outbox]:
             Outbox.kind == "staff.contract_renewal", Outbox.channel == OutboxChannel.EMAIL
         )
         return list(session.exec(query.order_by(Outbox.id)))
+
+
+def worker_for(db: str, smtp: SmtpServer) -> Worker:
+    """A worker telling staff 60 and 15 days before a contract's last day (the default)."""
+    return worker(db, smtp, renewal_steps_days=[60, 15])
 
 
 async def deliver(db: str, smtp: SmtpServer, at: datetime) -> None:
