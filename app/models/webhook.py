@@ -349,7 +349,7 @@ EVENT_SUMMARY: dict[EventType, str] = {
     EventType.MESSAGE_QUARANTINED: "An incoming delivery was kept in the quarantine.",
     EventType.CONTRACT_ENDING: "A contract not yet renewed reached a reminder step before its "
     "last day (R1).",
-    EventType.CONTRACT_LAPSED: "A contract ended yesterday and was not renewed: the "
+    EventType.CONTRACT_LAPSED: "A contract's last day passed and it was not renewed: the "
     "customer's requests are handled at support rates (R2).",
 }
 
