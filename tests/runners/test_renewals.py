@@ -2,8 +2,11 @@
 (R1, R2, R8; P4). Time is passed in: each scan is told what `now` is."""
 
 import asyncio
+import json
+import threading
 from datetime import date, datetime
 from decimal import Decimal
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from sqlmodel import Session, select
@@ -20,7 +23,7 @@ from app.models.ticket import Ticket
 from app.models.webhook import WebhookCreate
 from app.runners.outbox_worker import Worker
 from app.services.webhooks import subscriptions
-from tests.runners.test_worker import STAFF, open_email, rome
+from tests.runners.test_worker import STAFF, _Hook, open_email, rome
 from tests.runners.test_worker import worker_for as worker
 from tests.smtp import SmtpServer
 
@@ -264,3 +267,40 @@ async def test_no_mark_long_after_the_lapse_nor_with_a_contract_in_force(db, ses
     assert [t.contract_lapsed_on for t in tickets if t] == [None, None]
     await deliver(db, smtp, rome("2026-12-03T16:06:00+01:00"))
     assert "Non risulta un contratto" in smtp.sink.to("mario@rossi.it")[0].text
+
+
+async def test_the_digest_rings_the_alert_webhook_too_and_outside_text_stays_text(
+    db, session, smtp
+):
+    """Staff hear by email and by the alert webhook; a customer's name with line breaks and
+    markup is one line of text in the subject and escaped in the HTML."""
+    _Hook.received, _Hook.answers = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/ring"
+    row = contract(session, "rossi")
+    customer = session.get(Customer, row.customer_id)
+    assert customer is not None
+    customer.name = "Rossi\r\nBcc: victim@example.com <script>alert(1)</script>"
+    session.add(customer)
+    session.commit()
+    at = rome("2027-01-08T15:30:00+01:00")
+    try:
+        watcher = worker(
+            db, smtp, renewal_steps_days=[60], alert_webhook_url=url, alert_webhook_secret="s"
+        )
+        assert await watcher.scan_once(now=at) == 1
+        await watcher.drain_once(now=lambda: at)
+        await watcher.close()
+    finally:
+        server.shutdown()
+
+    (digest,) = smtp.sink.to(STAFF)
+    subject = digest.message["Subject"]
+    assert "\n" not in subject and "Bcc" not in digest.message
+    assert subject.startswith("Contratto ASS-rossi (Rossi Bcc: victim@example.com <script>")
+    assert "<script>" not in digest.html and "&lt;script&gt;" in digest.html
+    assert digest.recipients == [STAFF]
+    ((_, body),) = _Hook.received
+    alert = json.loads(body)
+    assert alert["kind"] == "contract_renewal" and "scade il 9 marzo 2027" in alert["message"]
