@@ -202,6 +202,19 @@ def test_a_ticket_after_a_lapse_shows_the_contracts_last_day(api):
     assert listed[0]["contract_lapsed_on"] == "2026-11-30"
     assert date.fromisoformat(ticket["contract_lapsed_on"]) < date(2026, 12, 2)
 
+    # Renewed since (the next year from 1 December): recomputed, it is covered, not lapsed.
+    old = codes(api, f"customer_id={customer_id}")
+    assert old == ["G-1"]
+    first = api.viewer.get(f"/api/v1/contracts?customer_id={customer_id}").json()["items"][0]
+    renewed = api.admin.post(
+        f"/api/v1/contracts/{first['id']}/renew", json={"annual_fee": "1", "proposal_ref": "P"}
+    )
+    assert renewed.json()["starts_on"] == "2026-12-01"
+    again = api.agent.post(f"/api/v1/tickets/{ticket['id']}/recompute-sla")
+    assert again.status_code == 200, again.text
+    assert again.json()["contract_lapsed_on"] is None
+    assert again.json()["contract_id"] == renewed.json()["id"]
+
 
 def test_two_renewals_at_once_make_one_next_year(api):
     """R1: concurrent calls (the row is locked): one 201, the other 409."""
