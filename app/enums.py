@@ -161,6 +161,8 @@ class EventType(StrEnum):
     EMAIL_FAILED = "email.failed"
     MAILBOX_FAILING = "mailbox.failing"
     MESSAGE_QUARANTINED = "message.quarantined"
+    CONTRACT_ENDING = "contract.ending"
+    CONTRACT_LAPSED = "contract.lapsed"
 
 
 class MailboxSecurity(StrEnum):

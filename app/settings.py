@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     # for every alert_scan_seconds by the worker.
     alert_steps_minutes: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [60])
     alert_scan_seconds: float = Field(default=60, gt=0)
+    # A contract's end (R1): staff are told these days before its last day, then the day after
+    # it, once each, in the default calendar's hours; a request within lapsed_contract_days of
+    # the end, with no contract in force, is marked so and its receipt says so (R2).
+    renewal_steps_days: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [60, 15])
+    lapsed_contract_days: int = Field(default=90, ge=0, le=3660)
 
     # IMAP mailboxes (POST /api/v1/mailboxes) are read by the worker too: one reader per
     # mailbox across processes, under a lease renewed while reading; a reader that dies frees
@@ -172,7 +177,7 @@ class Settings(BaseSettings):
         parse_surcharge(value)
         return value
 
-    @field_validator("alert_steps_minutes", mode="before")
+    @field_validator("alert_steps_minutes", "renewal_steps_days", mode="before")
     @classmethod
     def _split_steps(cls, value: object) -> object:
         if isinstance(value, str):

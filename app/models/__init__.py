@@ -13,6 +13,7 @@ from app.models.message import Attachment, AttachmentBlob, Message, WebhookToken
 from app.models.outbox import Outbox, OutboxAttempt
 from app.models.privacy import Erasure
 from app.models.quarantine import Quarantine
+from app.models.renewal import ContractReminder
 from app.models.retention import RetentionRun
 from app.models.staff import StaffMember
 from app.models.status_link import StatusLink
@@ -29,6 +30,7 @@ __all__ = [
     "Contact",
     "ContactHit",
     "Contract",
+    "ContractReminder",
     "Customer",
     "CustomerDomain",
     "Erasure",

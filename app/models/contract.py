@@ -1,6 +1,6 @@
 """Annual assistance contracts (R1) and what they cover (R3–R5, R16)."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -8,6 +8,7 @@ import pydantic
 from pydantic import ConfigDict, ValidationInfo, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
+from app.engine.renewals import one_year_from
 from app.enums import Category
 from app.models.base import Hours, HoursOut, JSONType, Money, MoneyOut, UTCDateTime, utcnow
 from app.models.common import MAX_ID, Id, Input
@@ -61,15 +62,6 @@ class Contract(ContractBase, table=True):
     on_call_take_charge_hours: Decimal | None = Field(default=None, sa_type=Hours)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-def one_year_from(starts_on: date) -> date:
-    """R1: a contract lasts one year: the day before the anniversary."""
-    try:
-        anniversary = starts_on.replace(year=starts_on.year + 1)
-    except ValueError:  # 29 February
-        anniversary = date(starts_on.year + 1, 3, 1)
-    return anniversary - timedelta(days=1)
 
 
 TargetHours = Annotated[

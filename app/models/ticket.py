@@ -1,7 +1,7 @@
 """Support requests (tickets) and their SLA snapshot; their audit trail is models/audit.py,
 their status links models/status_link.py."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import pydantic
@@ -64,6 +64,10 @@ class TicketBase(SQLModel):
     """The customer matched by the sender's address or domain; null: unknown sender (R2)."""
     contract_id: int | None = Field(default=None, foreign_key="contract.id", ondelete="SET NULL")
     """The contract in force when the request arrived; null: no contract (R2)."""
+    contract_lapsed_on: date | None = None
+    """The last day of the customer's contract, when it lapsed within
+    SPORTELLO_LAPSED_CONTRACT_DAYS before the request and none is in force: handled at support
+    rates until it is renewed (R2); null otherwise."""
     category: Category | None = Field(default=None, sa_type=EnumString(Category, 32))
     """What it is about: website, hosting, backup, email, other; null until triaged."""
     urgent: bool = False

@@ -288,6 +288,39 @@ class QuarantinedData(Schema):
     """Its subject, if readable."""
 
 
+class EventContract(Schema):
+    """The contract an event is about (R1)."""
+
+    id: int
+    """Its id in the API (`GET /api/v1/contracts/{id}`)."""
+    code: str
+    """Its code."""
+    customer_id: int
+    """The customer's id."""
+    customer_name: str
+    """The customer's name."""
+    starts_on: str
+    """Its first day (ISO date)."""
+    ends_on: str
+    """Its last day in force (ISO date)."""
+    annual_fee: str
+    """The annual fee, a decimal string."""
+    proposal_ref: str
+    """The commercial proposal it comes from."""
+
+
+class ContractData(Schema):
+    """A contract reached a reminder step of its end (told once per step)."""
+
+    contract: EventContract
+    """The contract, not renewed yet."""
+    step: str
+    """The step: `60d`, `15d` (days before its last day, SPORTELLO_RENEWAL_STEPS_DAYS) or
+    `lapsed`."""
+    days_left: int
+    """Days from the event's day to its last day; negative once lapsed."""
+
+
 EVENT_DATA: dict[EventType, type[Schema]] = {
     EventType.TICKET_CREATED: TicketData,
     EventType.TICKET_MESSAGE_RECEIVED: MessageData,
@@ -299,6 +332,8 @@ EVENT_DATA: dict[EventType, type[Schema]] = {
     EventType.EMAIL_FAILED: EmailFailedData,
     EventType.MAILBOX_FAILING: MailboxFailingData,
     EventType.MESSAGE_QUARANTINED: QuarantinedData,
+    EventType.CONTRACT_ENDING: ContractData,
+    EventType.CONTRACT_LAPSED: ContractData,
 }
 """Each event type's `data`: the catalogue of docs/webhooks.md."""
 
@@ -313,6 +348,10 @@ EVENT_SUMMARY: dict[EventType, str] = {
     EventType.EMAIL_FAILED: "An email to a customer failed for good (R11, R17).",
     EventType.MAILBOX_FAILING: "An IMAP mailbox started failing to be read.",
     EventType.MESSAGE_QUARANTINED: "An incoming delivery was kept in the quarantine.",
+    EventType.CONTRACT_ENDING: "A contract not yet renewed reached a reminder step before its "
+    "last day (R1).",
+    EventType.CONTRACT_LAPSED: "A contract's last day passed and it was not renewed: the "
+    "customer's requests are handled at support rates (R2).",
 }
 
 

@@ -32,6 +32,7 @@ from app.models.base import utcnow
 from app.models.ticket import Ticket
 from app.runners.leases import lease_holder
 from app.services import retention
+from app.services.directory import renewals
 from app.services.intake import quarantine
 from app.services.knobs import MailKnobs, knobs_from, retention_from
 from app.services.notifications import notify, outbox
@@ -114,6 +115,7 @@ class Worker:
         self._poll = settings.worker_poll_seconds
         self._steps = tuple(timedelta(minutes=m) for m in settings.alert_steps_minutes if m > 0)
         self._scan_every = timedelta(seconds=settings.alert_scan_seconds)
+        self._renewal_steps = tuple(d for d in settings.renewal_steps_days if d >= 0)
         self._scanned_at: datetime | None = None
         self._retention = retention_from(settings)
         self._retained_on: date | None = None
@@ -198,9 +200,10 @@ class Worker:
         return handled
 
     async def scan_once(self, *, now: datetime) -> int:
-        """Queue the at-risk and breach alerts reached by `now` (services.tickets.alerts), and the
-        digest of deliveries quarantined since staff were last told (services.intake.quarantine);
-        how many tickets and deliveries they tell of. Once a day, apply retention too."""
+        """Queue the at-risk and breach alerts reached by `now` (services.tickets.alerts), the
+        digest of deliveries quarantined since staff were last told (services.intake.quarantine)
+        and the contracts reaching a renewal step (services.directory.renewals); how many
+        tickets, deliveries and contracts they tell of. Once a day, apply retention too."""
         self._scanned_at = now
         told = await self._unit(
             lambda session: alerts.scan(
@@ -209,6 +212,11 @@ class Worker:
         )
         told += await self._unit(
             lambda session: quarantine.tell_staff(session=session, mail=self._mail, now=now)
+        )
+        told += await self._unit(
+            lambda session: renewals.scan(
+                session=session, mail=self._mail, now=now, steps_days=self._renewal_steps
+            )
         )
         await self.retain_once(now=now)
         return told

@@ -39,6 +39,7 @@ class Knobs:
     at_risk_fraction: float
     mail: MailKnobs = field(default_factory=MailKnobs)
     rates: Rates = field(default_factory=Rates)
+    lapsed_contract_days: int = 90  # R2: a request this soon after a contract's end says so
 
 
 def knobs_from(settings: Settings) -> Knobs:
@@ -55,6 +56,7 @@ def knobs_from(settings: Settings) -> Knobs:
             public_url=settings.public_url.rstrip("/"),
         ),
         rates=rates_from(settings),
+        lapsed_contract_days=settings.lapsed_contract_days,
     )
 
 

@@ -1,7 +1,11 @@
 """Annual contracts (R1): who, when, for how much, covering what, on which calendar."""
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
 
+from sqlalchemy import ColumnElement, and_, not_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
 from app.errors import Conflict, NotFound, Unprocessable, field_error
@@ -138,6 +142,43 @@ def update_contract(contract_id: int, data: ContractUpdate, *, session: Session)
     return contract
 
 
+def has_successor() -> ColumnElement[bool]:
+    """Whether the contract has a successor: a later contract of the same customer (a renewal,
+    or one recorded by hand)."""
+    later = aliased(Contract)
+    return (
+        select(later.id)
+        .where(later.customer_id == Contract.customer_id, later.starts_on > Contract.ends_on)
+        .exists()
+    )
+
+
+@dataclass(frozen=True)
+class Watch:
+    """The renewal watch's filters of the list, on the day `today` (R1, R2)."""
+
+    today: date
+    ending_within_days: int | None = None
+    """In force today, not renewed, its last day within this many days."""
+    lapsed: bool | None = None
+    """True: ended before today and not renewed; False: the others."""
+
+
+def _watched(query: Any, watch: Watch) -> Any:
+    today = watch.today
+    if watch.ending_within_days is not None:
+        query = query.where(
+            col(Contract.starts_on) <= today,
+            col(Contract.ends_on) >= today,
+            col(Contract.ends_on) <= today + timedelta(days=watch.ending_within_days),
+            ~has_successor(),
+        )
+    if watch.lapsed is not None:
+        lapsed = and_(col(Contract.ends_on) < today, ~has_successor())
+        query = query.where(lapsed if watch.lapsed else not_(lapsed))
+    return query
+
+
 def list_contracts(
     *,
     session: Session,
@@ -145,13 +186,17 @@ def list_contracts(
     offset: int,
     customer_id: int | None = None,
     active_on: date | None = None,
+    watch: Watch | None = None,
 ) -> tuple[list[Contract], int]:
-    """A page of contracts, optionally one customer's or those active on a date."""
+    """A page of contracts, optionally one customer's, those active on a date, or those the
+    renewal watch sees (ending soon, lapsed)."""
     query = select(Contract)
     if customer_id is not None:
         query = query.where(Contract.customer_id == customer_id)
     if active_on is not None:
         query = query.where(Contract.starts_on <= active_on, Contract.ends_on >= active_on)
+    if watch is not None:
+        query = _watched(query, watch)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(col(Contract.id)).limit(limit).offset(offset)).all()
     return list(rows), total

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlmodel import Session
 
-from app.engine import sla
+from app.engine import renewals, sla
 from app.enums import Category, Consent, EventType, Status, Urgency
 from app.errors import Unprocessable, field_error
 from app.models.base import iso, table_of
@@ -104,6 +104,10 @@ def open_ticket(
     decision = _decide(request, sender, session=session, knobs=knobs)
     ticket_id = _next_ticket_id(session)
     row = _ticket_row(ticket_id, request, sender.customer_id, decision, knobs=knobs, now=now)
+    # R2: just after the customer's contract lapsed, the ticket and its receipt say so.
+    row["contract_lapsed_on"] = renewals.lapsed_on(
+        sender.contracts, instant=message.received_at, within_days=knobs.lapsed_contract_days
+    )
     # One INSERT statement: tickets are written with Core only (see lifecycle's `_save`).
     session.connection().execute(_INSERT_TICKET, row)
     audit.record(

@@ -8,11 +8,11 @@ lists come from Babel's locale data too.
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, get_day_names
+from babel.dates import format_date, format_datetime, get_day_names
 from babel.lists import format_list
 
 from app.enums import Language
@@ -25,6 +25,7 @@ LANGUAGES = tuple(Language)
 DEFAULT_LANGUAGE = Language.IT
 STAFF_LANGUAGE = Language.IT  # staff alerts are for the agency, in Italian
 WHEN_PATTERN = "EEEE d MMMM y, HH:mm"
+DAY_PATTERN = "d MMMM y"
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # Babel's 0 to 6
 SUNDAY = 6
 # The facts written as paragraphs: what staff wrote as the resolution, the customer's own text.
@@ -45,6 +46,11 @@ def when(instant: datetime | None, language: str) -> str | None:
     if instant is None:
         return None
     return format_datetime(instant, WHEN_PATTERN, tzinfo=ROME, locale=language)
+
+
+def day(iso_day: str, language: str) -> str:
+    """A day as the reader says it: `30 novembre 2026`, `30 November 2026`."""
+    return format_date(date.fromisoformat(iso_day), DAY_PATTERN, locale=language)
 
 
 def opening_hours(weekly: dict[str, list[list[str]]], language: str) -> str:

@@ -14,7 +14,7 @@ per recipient.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
@@ -408,6 +408,8 @@ def _customer_facts(
         "subject": ticket.subject,
         "name": ticket.from_name,
         "coverage": ticket.coverage,
+        # R2: the contract lapsed shortly before: support rates until it is renewed.
+        "contract_lapsed_on": _iso_day(ticket.contract_lapsed_on),
         # R16: urgent, arrived while closed, and no on-call agreement: best effort.
         "best_effort": ticket.urgent
         and not calendar_for(calendar).is_open(ticket.received_at)
@@ -425,6 +427,10 @@ def _customer_facts(
         "resolved": ticket.resolved_at,
     }
     return LetterFacts(words=words, instants=instants, weekly=calendar.to_dict()["weekly"])
+
+
+def _iso_day(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
 
 
 def _thread_headers(ticket_id: int, *, session: Session) -> dict[str, str]:

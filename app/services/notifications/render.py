@@ -50,6 +50,12 @@ def payload_of(facts: OutboxFacts, *, channel: str, message_id: str) -> dict[str
 def said(facts: LetterFacts, language: str) -> dict[str, Any]:
     """The facts as the template reads them: instants and hours in words, in `language`."""
     words: dict[str, Any] = dict(facts.words)
+    # Days (`*_on`, ISO dates) in words too: `30 novembre 2026`.
+    words.update(
+        (name, letters.day(value, language))
+        for name, value in facts.words.items()
+        if name.endswith("_on") and isinstance(value, str)
+    )
     words.update((name, letters.when(at, language)) for name, at in facts.instants.items())
     words.update(
         (name, [said(row, language) for row in rows]) for name, rows in facts.lists.items()

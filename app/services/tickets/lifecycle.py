@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
-from app.engine import sla
+from app.engine import renewals, sla
 from app.enums import Consent, EventType, Role, Status, Urgency
 from app.errors import Conflict, InvalidTransition, NotFound, Unprocessable, field_error
 from app.models.audit import TicketEvent
@@ -503,6 +503,12 @@ def _recompute(
     before = _sla_summary(ticket)
     decision = _decide_again(ticket, session=session, knobs=knobs)
     apply_decision(ticket, decision, fraction=knobs.at_risk_fraction)
+    # R2: a lapse just before the request, as the contracts are now (renewed since, say).
+    ticket.contract_lapsed_on = renewals.lapsed_on(
+        terms.contract_terms(ticket.customer_id, session=session),
+        instant=ticket.received_at,
+        within_days=knobs.lapsed_contract_days,
+    )
     ticket.updated_at = now
     return audit.record(
         _id(ticket),
