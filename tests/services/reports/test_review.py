@@ -403,4 +403,6 @@ def test_contract_years_run_from_the_anniversaries_of_starts_on(
     months = review.months_of(span)
     assert months[0].first_day == span.first_day and months[-1].last_day == span.last_day
     assert all(a.end == b.start for a, b in itertools.pairwise(months))
+    first, last = span.first_day, span.last_day  # a month each, cut at the year's ends
+    assert len(months) == (last.year - first.year) * 12 + last.month - first.month + 1
     assert months[0].start == rome(*map(int, expected[0].split("-")), 0, 0).astimezone(UTC)
