@@ -273,23 +273,13 @@ def _category_columns() -> list[ColumnElement[Any]]:
 
 def _work_query(period: ColumnElement[int], where: Sequence[ColumnElement[bool]]) -> Any:
     """Per month, and per billable minutes recorded on a request that bills: the minutes
-    recorded (not billable: covered; billable), the lines billed with their invoiced amounts,
-    and the lines not billed yet, per reason (a line's amount depends on nothing else:
-    Rates.line). The lines are the billing report's: each billing reason of a billable
-    request (or of one billed before), the billed ones with the figures they were invoiced
-    with (R2, R4, R5, R13). Joins, not correlated look-ups, so that the plan stays small."""
+        recorded (not billable: covered; billable), the lines billed with their invoiced amounts,
+        and the lines not billed yet, per reason (a line's amount depends on nothing else:
+        Rates.line). The lines are the billing report's: each billing reason of a billable
+        request (or of one billed before), the billed ones with the figures they were invoiced
+        with (R2, R4, R5, R13). Joins, not correlated look-ups, so that the plan stays small (and
+    out of PostgreSQL's JIT, whose compiling would cost more than the query)."""
     year = select(_T.c.id).where(*where)
-    minutes = _ENTRY.c.minutes
-    entries = (
-        select(
-            _ENTRY.c.ticket_id,
-            func.sum(minutes).filter(~_ENTRY.c.billable).label("covered"),
-            func.sum(minutes).filter(_ENTRY.c.billable).label("billable"),
-        )
-        .where(_ENTRY.c.ticket_id.in_(year))
-        .group_by(_ENTRY.c.ticket_id)
-        .subquery("entries")
-    )
     billed = (
         select(
             _BILLED.c.ticket_id,
@@ -311,22 +301,25 @@ def _work_query(period: ColumnElement[int], where: Sequence[ColumnElement[bool]]
         not_billed = or_(billed.c[reason.value].is_(None), billed.c[reason.value] == 0)
         return case((and_(bills, reasons.like(f'%"{reason.value}"%'), not_billed), 1), else_=0)
 
-    rows = (
+    minutes, billable = _ENTRY.c.minutes, _ENTRY.c.billable
+    recorded = func.coalesce(func.sum(minutes).filter(billable), 0)
+    rows = (  # a row per request, with its time entries summed
         select(
             period,
-            case((bills, func.coalesce(entries.c.billable, 0))).label("recorded"),
-            entries.c.covered,
-            entries.c.billable,
+            case((bills, recorded)).label("recorded"),
+            func.sum(minutes).filter(~billable).label("covered"),
+            func.sum(minutes).filter(billable).label("billable"),
             billed.c.lines.label("billed_lines"),
             billed.c.amount.label("billed"),
             *(open_line(reason).label(reason.value) for reason in BillingReason),
         )
         .select_from(
-            _T.outerjoin(entries, entries.c.ticket_id == _T.c.id).outerjoin(
-                billed, billed.c.ticket_id == _T.c.id
+            _T.outerjoin(billed, billed.c.ticket_id == _T.c.id).outerjoin(
+                _ENTRY, _ENTRY.c.ticket_id == _T.c.id
             )
         )
         .where(*where)
+        .group_by(_T.c.id, *billed.c)
         .subquery("rows")
     )
     return select(
