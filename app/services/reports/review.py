@@ -22,7 +22,18 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, String, and_, case, cast, func, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+)
 from sqlmodel import Session
 
 from app.engine.months import REPORT_TIMEZONE
@@ -44,7 +55,12 @@ from app.models.review import (
 )
 from app.models.ticket import Ticket
 from app.services.directory.contracts import get_contract
-from app.services.reports.statement import BASIS, figure_columns, take_charge_percentiles
+from app.services.reports.statement import (
+    BASIS,
+    figure_columns,
+    nearest_rank_columns,
+    take_charge_percentiles,
+)
 
 _T, _ENTRY, _BILLED = table_of(Ticket), table_of(TimeEntry), table_of(BilledItem)
 _ZONE = ZoneInfo(REPORT_TIMEZONE)
@@ -146,9 +162,8 @@ def contract_review(
     where = [_T.c.contract_id == contract_id, _T.c.received_at >= span.start]
     where.append(_T.c.received_at < span.end)
     connection = session.connection()
-    counts = _month_counts(connection, months, period, where, as_of=as_of, rates=rates)
+    counts, spent = _month_counts(connection, months, period, where, as_of=as_of, rates=rates)
     figures = [_figures(month_counts) for month_counts in counts]
-    spent = take_charge_percentiles(connection, where).get(contract_id, {})
     total = _figures(_summed(counts))
     covered = Decimal(total.time.covered_minutes) / 60
     language = customer.language if customer.language in ("it", "en") else "it"
@@ -195,15 +210,30 @@ def _month_counts(
     *,
     as_of: datetime,
     rates: Rates,
-) -> list[dict[str, Any]]:
-    """Per month, every figure as a plain number: ticket counts, waits, time and amounts, in
-    three passes over the year's requests (and one for the waits going on)."""
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Per month, every figure as a plain number: ticket counts, waits, time and amounts; and
+    the year's take-charge times (`n`, `median`, `p90`). Two passes over the year's requests
+    on PostgreSQL (the year's percentiles in the first, as a grouping set of its own), three
+    on SQLite; and one for the waits going on."""
     counts: list[dict[str, Any]] = [_empty() for _ in months]
     # The statement's counts but its chart's buckets (the review draws months).
     counted = [c for c in figure_columns(as_of) if not c.name.startswith("bucket_")]
-    query = select(period, *counted, *_category_columns()).where(*where).group_by(_PERIOD)
-    for row in connection.execute(query).mappings():
-        counts[row["period"]].update({k: v for k, v in row.items() if k != "period"})
+    postgres = connection.dialect.name == "postgresql"
+    query = select(period, *counted, *_category_columns())
+    if postgres:
+        whole_year = func.grouping_sets(tuple_(_PERIOD), tuple_())
+        query = query.add_columns(*nearest_rank_columns()).group_by(whole_year)
+    else:
+        query = query.group_by(_PERIOD)
+    spent: dict[str, int] = {}
+    for row in connection.execute(query.where(*where)).mappings():
+        if row["period"] is None:  # the year's own row (PostgreSQL): its percentiles
+            spent = {name: row[name] for name in ("n", "median", "p90") if row[name] is not None}
+            continue
+        counted_row = {k: v for k, v in row.items() if k not in ("period", "n", "median", "p90")}
+        counts[row["period"]].update(counted_row)
+    if not postgres:
+        spent = next(iter(take_charge_percentiles(connection, where).values()), {})
     ends = [month.end for month in months]
     for received, since in connection.execute(
         select(_T.c.received_at, _T.c.waiting_since).where(*where, _T.c.waiting_since.is_not(None))
@@ -223,7 +253,7 @@ def _month_counts(
     for month in counts:
         # Rounded to the minute month by month, as each monthly statement does.
         month["waiting_minutes"] = _minutes(month["waiting_seconds"] + month["ongoing_waits"])
-    return counts
+    return counts, spent
 
 
 def _empty() -> dict[str, Any]:

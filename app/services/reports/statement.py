@@ -110,7 +110,7 @@ def _figures(
 ) -> Any:
     """One row of counts per contract; with `percentiles` (PostgreSQL), also the median and
     the 90th percentile of the business seconds to take charge, in the same pass."""
-    nearest_rank = _nearest_rank() if percentiles else []
+    nearest_rank = nearest_rank_columns() if percentiles else []
     return (
         select(_T.c.contract_id, *figure_columns(now), *nearest_rank)
         .where(*where)
@@ -166,12 +166,15 @@ def take_charge_percentiles(
     the `median` and `p90` business seconds they took (nearest rank, on either database)."""
     if connection.dialect.name != "postgresql":
         return _percentiles(connection, where)
-    query = select(_T.c.contract_id, *_nearest_rank()).where(*where).group_by(_T.c.contract_id)
+    query = (
+        select(_T.c.contract_id, *nearest_rank_columns()).where(*where).group_by(_T.c.contract_id)
+    )
     return {row["contract_id"]: _present(row) for row in connection.execute(query).mappings()}
 
 
-def _nearest_rank() -> list[ColumnElement[Any]]:
-    """`n`, `median` and `p90` of the business seconds to take charge (PostgreSQL)."""
+def nearest_rank_columns() -> list[ColumnElement[Any]]:
+    """`n`, `median` and `p90` of the business seconds to take charge (PostgreSQL's
+    `percentile_disc`: nearest rank)."""
     timed = and_(_DUE.is_not(None), _SPENT.is_not(None))
     return [
         _count(timed).label("n"),
