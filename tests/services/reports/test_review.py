@@ -14,6 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlmodel import col, select
 
 from app.db import get_engine, unit_of_work
@@ -406,3 +408,38 @@ def test_contract_years_run_from_the_anniversaries_of_starts_on(
     first, last = span.first_day, span.last_day  # a month each, cut at the year's ends
     assert len(months) == (last.year - first.year) * 12 + last.month - first.month + 1
     assert months[0].start == rome(*map(int, expected[0].split("-")), 0, 0).astimezone(UTC)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    starts_on=st.dates(min_value=date(2000, 1, 1), max_value=date(2090, 12, 31)),
+    days=st.integers(min_value=0, max_value=6 * 366),
+    into=st.floats(min_value=0, max_value=1),
+)
+def test_the_contract_years_tile_its_life_without_gap_or_overlap(
+    starts_on: date, days: int, into: float
+) -> None:
+    """Each day the contract is in force falls in exactly one of its years, the one the
+    review picks by default on that day; each year starts on an anniversary (R1)."""
+    ends_on = starts_on + timedelta(days=days)
+    contract = Contract(
+        customer_id=1,
+        code="X",
+        starts_on=starts_on,
+        ends_on=ends_on,
+        annual_fee=Decimal(0),
+        calendar_id=1,
+    )
+    today = starts_on + timedelta(days=round(days * into))
+    span = review.contract_year(contract, year=None, today=today)
+    assert span.first_day <= today <= span.last_day <= ends_on
+    assert (span.first_day.month, span.first_day.day) in (
+        (starts_on.month, starts_on.day),
+        (3, 1),  # 29 February's anniversary in other years
+    )
+    if span.last_day < ends_on:  # the next year starts the day after
+        following = review.contract_year(
+            contract, year=None, today=span.last_day + timedelta(days=1)
+        )
+        assert following.first_day == span.last_day + timedelta(days=1)
+    assert review.contract_year(contract, year=span.first_day.year, today=today) == span
