@@ -4,7 +4,9 @@ the year chosen or refused, hostile names kept as text."""
 import csv
 import io
 import re
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -146,3 +148,28 @@ def test_the_page_is_in_the_customer_s_language_escaped_and_strict(
     english = _contract(api, "Smith Ltd", language="en", domain="smith.example")
     page = api.viewer.get(f"/api/v1/contracts/{english}/review", params={"format": "html"}).text
     assert "The year of the contract · Smith Ltd" in page and "€1,200.00" in page
+
+
+def test_the_running_year_is_reviewed_so_far(api: Api) -> None:
+    customer = api.admin.post(
+        "/api/v1/customers", json={"name": "Verdi", "email_domains": ["verdi.it"]}
+    ).json()
+    starts_on = datetime.now(ZoneInfo("Europe/Rome")).date().replace(month=1, day=1)
+    contract = api.admin.post(
+        "/api/v1/contracts",
+        json={
+            "customer_id": customer["id"],
+            "code": "V-1",
+            "starts_on": starts_on.isoformat(),
+            "annual_fee": "800.00",
+        },
+    ).json()
+    url = f"/api/v1/contracts/{contract['id']}/review"
+    review = api.viewer.get(url).json()
+    assert (review["year"], review["first_day"]) == (starts_on.year, starts_on.isoformat())
+    assert review["complete"] is False and review["total"]["received"] == 0
+    page = api.viewer.get(url, params={"format": "html"}).text
+    assert "situazione al" in page and "800,00\xa0€" in page
+    # The next year is not the contract's (it ends on 31 December).
+    later = api.viewer.get(url, params={"year": starts_on.year + 1})
+    assert later.status_code == 422
