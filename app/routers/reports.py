@@ -1,4 +1,5 @@
-"""The monthly SLA statement, the billing report, and marking lines billed: HTTP only."""
+"""The monthly SLA statement, the billing report, a contract's year, and marking lines billed:
+HTTP only."""
 
 from typing import Annotated, Literal
 
@@ -8,10 +9,11 @@ from app.deps import Admin, KnobsDep, Now, SessionDep, Viewer
 from app.engine.months import MONTH_PATTERN, Month
 from app.errors import Unprocessable, field_error
 from app.models.billing import BillingReport, MarkBilledIn, MarkBilledOut
-from app.models.common import ContractFilter, CustomerFilter
+from app.models.common import ContractFilter, CustomerFilter, ResourceId
 from app.models.report import SlaStatement
+from app.models.review import ContractReview
 from app.routers._responses import READ, WRITE
-from app.services.reports import billing, formats, statement
+from app.services.reports import billing, formats, review, review_formats, statement
 
 router = APIRouter(tags=["reports"])
 
@@ -74,6 +76,47 @@ def sla_report(
         return _download(text, CSV, f"sla-{month}{'-breaches' if detail == 'breaches' else ''}.csv")
     if format == "html":
         page = formats.statement_html(report, company=knobs.mail.company_name)
+        return Response(page, media_type=HTML)
+    return report
+
+
+@router.get(
+    "/contracts/{contract_id}/review",
+    response_model=ContractReview,
+    status_code=200,
+    responses=_formats(CSV, HTML),
+)
+def contract_review(
+    contract_id: ResourceId,
+    session: SessionDep,
+    knobs: KnobsDep,
+    now: Now,
+    _: Viewer,
+    year: Annotated[
+        int | None,
+        Query(
+            ge=2000,
+            le=2099,
+            description="The contract year starting in this calendar year (from the "
+            "anniversary of `starts_on`); by default the year running now, so far.",
+            examples=[2026],
+        ),
+    ] = None,
+    format: Annotated[
+        Literal["json", "csv", "html"],
+        Query(description="json; csv (a row per month and one for the year); html (printable)."),
+    ] = "json",
+) -> ContractReview | Response:
+    """A contract's year: requests by month and category, SLA compliance, business time to take
+    charge, hours covered and billable, amounts billed and open, against the annual fee (R1)."""
+    report = review.contract_review(
+        contract_id, session=session, rates=knobs.rates, now=now, year=year
+    )
+    if format == "csv":
+        name = f"review-{report.contract_id}-{report.year}.csv"
+        return _download(review_formats.review_csv(report), CSV, name)
+    if format == "html":
+        page = review_formats.review_html(report, company=knobs.mail.company_name)
         return Response(page, media_type=HTML)
     return report
 

@@ -110,42 +110,35 @@ def _figures(
 ) -> Any:
     """One row of counts per contract; with `percentiles` (PostgreSQL), also the median and
     the 90th percentile of the business seconds to take charge, in the same pass."""
-    within = _within()
-    timed = and_(_DUE.is_not(None), _SPENT.is_not(None))
-    nearest_rank = (
-        [
-            _count(timed).label("n"),
-            *(
-                func.percentile_disc(fraction).within_group(_SPENT).filter(timed).label(name)
-                for name, fraction in (("median", 0.5), ("p90", 0.9))
-            ),
-        ]
-        if percentiles
-        else []
-    )
+    nearest_rank = nearest_rank_columns() if percentiles else []
     return (
-        select(
-            _T.c.contract_id,
-            func.count().label("received"),
-            *(_count(_T.c.sla_policy == policy).label(f"policy_{policy}") for policy in Policy),
-            _count(_DUE.is_not(None)).label("with_target"),
-            _count(_TAKEN.is_not(None)).label("taken_in_charge"),
-            _count(within).label("within_target"),
-            _count(_breached(now)).label("breached"),
-            _count(and_(_DUE.is_not(None), _TAKEN.is_(None), now <= _DUE)).label("pending"),
-            _count(_T.c.status.in_(list(OPEN_STATUSES))).label("still_open"),
-            _count(_T.c.urgent.is_(True)).label("urgent"),
-            _count(_T.c.urgency == Urgency.CONFIRMED).label("confirmed"),
-            _count(_T.c.urgency == Urgency.REJECTED).label("rejected"),
-            _count(and_(_T.c.sla_policy == Policy.ON_CALL, within)).label("on_call_within"),
-            _count(_T.c.on_call_alert.is_(True)).label("on_call_alerts"),
-            func.coalesce(func.sum(_T.c.waiting_seconds), 0).label("waiting_seconds"),
-            *(_count(_bucket() == index).label(f"bucket_{index}") for index in range(len(BUCKETS))),
-            *nearest_rank,
-        )
+        select(_T.c.contract_id, *figure_columns(now), *nearest_rank)
         .where(*where)
         .group_by(_T.c.contract_id)
     )
+
+
+def figure_columns(now: datetime) -> list[ColumnElement[Any]]:
+    """The statement's counts over a group of tickets, each labelled; `now` is the report time
+    (pending, breached). The contract review groups them by month."""
+    within = _within()
+    return [
+        func.count().label("received"),
+        *(_count(_T.c.sla_policy == policy).label(f"policy_{policy}") for policy in Policy),
+        _count(_DUE.is_not(None)).label("with_target"),
+        _count(_TAKEN.is_not(None)).label("taken_in_charge"),
+        _count(within).label("within_target"),
+        _count(_breached(now)).label("breached"),
+        _count(and_(_DUE.is_not(None), _TAKEN.is_(None), now <= _DUE)).label("pending"),
+        _count(_T.c.status.in_(list(OPEN_STATUSES))).label("still_open"),
+        _count(_T.c.urgent.is_(True)).label("urgent"),
+        _count(_T.c.urgency == Urgency.CONFIRMED).label("confirmed"),
+        _count(_T.c.urgency == Urgency.REJECTED).label("rejected"),
+        _count(and_(_T.c.sla_policy == Policy.ON_CALL, within)).label("on_call_within"),
+        _count(_T.c.on_call_alert.is_(True)).label("on_call_alerts"),
+        func.coalesce(func.sum(_T.c.waiting_seconds), 0).label("waiting_seconds"),
+        *(_count(_bucket() == index).label(f"bucket_{index}") for index in range(len(BUCKETS))),
+    ]
 
 
 def _bucket() -> ColumnElement[int]:
@@ -164,6 +157,32 @@ def _bucket() -> ColumnElement[int]:
 
 def _present(row: Any) -> dict[str, int]:
     return {name: row[name] for name in ("n", "median", "p90") if row[name] is not None}
+
+
+def take_charge_percentiles(
+    connection: Any, where: Sequence[ColumnElement[bool]]
+) -> dict[Any, dict[str, int]]:
+    """Per contract, of the tickets `where` selects: `n` taken in charge with a deadline, and
+    the `median` and `p90` business seconds they took (nearest rank, on either database)."""
+    if connection.dialect.name != "postgresql":
+        return _percentiles(connection, where)
+    query = (
+        select(_T.c.contract_id, *nearest_rank_columns()).where(*where).group_by(_T.c.contract_id)
+    )
+    return {row["contract_id"]: _present(row) for row in connection.execute(query).mappings()}
+
+
+def nearest_rank_columns() -> list[ColumnElement[Any]]:
+    """`n`, `median` and `p90` of the business seconds to take charge (PostgreSQL's
+    `percentile_disc`: nearest rank)."""
+    timed = and_(_DUE.is_not(None), _SPENT.is_not(None))
+    return [
+        _count(timed).label("n"),
+        *(
+            func.percentile_disc(fraction).within_group(_SPENT).filter(timed).label(name)
+            for name, fraction in (("median", 0.5), ("p90", 0.9))
+        ),
+    ]
 
 
 def _percentiles(
