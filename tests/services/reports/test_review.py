@@ -122,7 +122,13 @@ def _live_one(db: str, rng: random.Random, ticket_id: int, received: datetime) -
     taken = received + timedelta(hours=rng.choice([0.5, 2, 20, 30, 70, 200]))
     with _unit(db) as session:
         lifecycle.take_charge(
-            ticket_id, TakeChargeIn(), session=session, knobs=KNOBS, actor="anna", now=taken
+            ticket_id,
+            # The year's figures, not the customer's consent, are under test here (P4).
+            TakeChargeIn(proceed_without_consent=True),
+            session=session,
+            knobs=KNOBS,
+            actor="anna",
+            now=taken,
         )
     with _unit(db) as session:
         ticket = session.get(Ticket, ticket_id)
@@ -204,6 +210,7 @@ def _bill_some(db: str, rng: random.Random, tickets: list[int]) -> None:
                     rates=RATES,
                     actor="admin",
                     now=rome(YEAR, 10, 5, 9, 0),
+                    force=True,
                 )
 
 
