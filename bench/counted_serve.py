@@ -8,11 +8,16 @@ and counts per transaction (from its first statement on a connection to its comm
 rollback) the statements sent. A transaction that records a webhook token is a delivery's.
 On SIGUSR1 it writes the counts so far to COUNTS_PATH (JSON, written whole then renamed):
   statements, ends      every statement and every commit or rollback, of all transactions;
+  checkouts             connections taken from the pool (on PostgreSQL each is a round trip
+                        more: the pool's pre-ping, which SQLAlchemy sends below the events);
   deliveries            the delivery transactions ended (committed or rolled back);
   delivery_statements   the statements those sent, savepoints and BEGIN included;
   delivery_shapes       how many delivery transactions had each sequence of statements
                         (the verb and table of each), to see which statements one sends.
-The server must run with one process (--workers 1): the counts are this process's.
+PostgreSQL's BEGIN, which psycopg sends itself before a transaction's first statement, is no
+statement SQLAlchemy sees either: a delivery's round trips there are its statements, BEGIN and
+COMMIT, and the pre-ping. The server must run with one process (--workers 1): the counts are
+this process's.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 DELIVERY_MARK = re.compile(r"INSERT INTO webhook_token\b", re.IGNORECASE)
 SHAPE = re.compile(
@@ -45,6 +51,7 @@ class Counts:
         self.open: dict[int, list[str]] = {}  # id(connection) -> the shapes sent so far
         self.statements = 0
         self.ends = 0
+        self.checkouts = 0
         self.deliveries = 0
         self.delivery_statements = 0
         self.delivery_shapes: Counter[str] = Counter()
@@ -67,11 +74,16 @@ class Counts:
                 self.delivery_statements += len(shapes)
                 self.delivery_shapes[" | ".join(shapes)] += 1
 
+    def checkout(self) -> None:
+        with self.lock:
+            self.checkouts += 1
+
     def write(self, path: Path) -> None:
         with self.lock:
             data = {
                 "statements": self.statements,
                 "ends": self.ends,
+                "checkouts": self.checkouts,
                 "deliveries": self.deliveries,
                 "delivery_statements": self.delivery_statements,
                 "delivery_shapes": dict(self.delivery_shapes),
@@ -95,6 +107,10 @@ def install(path: Path) -> Counts:
     @event.listens_for(Engine, "rollback")
     def _rollback(conn: Any) -> None:
         counts.end(conn.connection.dbapi_connection)
+
+    @event.listens_for(Pool, "checkout")
+    def _checkout(*_: Any) -> None:
+        counts.checkout()
 
     signal.signal(signal.SIGUSR1, lambda *_: counts.write(path))
     return counts

@@ -204,8 +204,9 @@ def report(figures: Figures, connections: int) -> None:
         print(
             f"  SQL: {sql['delivery_statements'] / sql['deliveries']:.1f} statements in a "
             f"delivery's transaction ({sql['deliveries']} transactions), "
-            f"{sql['statements'] / sent:.1f} statements and {sql['ends'] / sent:.1f} "
-            "commits or rollbacks per delivery in all (receipts included)"
+            f"{sql['statements'] / sent:.1f} statements, {sql['ends'] / sent:.1f} "
+            f"commits or rollbacks and {sql['checkouts'] / sent:.1f} pool checkouts per "
+            "delivery in all (receipts included)"
         )
         shape, times = sql["delivery_shapes"].most_common(1)[0]
         print(f"  one delivery's statements ({times} times): {shape}")
