@@ -83,6 +83,7 @@ class Figures:
     waited_s: float | None  # until every delivery sent was stored; None: it never was
     drained_cpu_s: float  # the server's CPU from the deliveries' start to the outbox drained
     sql: dict[str, Any]  # bench/counted_serve.py's counts over the same span (differences)
+    held: int  # emails the outbox holds back (the loop guard): none when every receipt is sent
 
     def cpu_ms(self, run: Run) -> float:
         return 1000 * run.server_cpu_s / run.requests if run.requests else 0.0
@@ -155,7 +156,10 @@ def measure(
             database_url, f"{new} AND contract_id = :contract", last=last_id, contract=contract_id
         )
         rss = server.peak_rss_mb()
-    return Figures(name, baseline, run, db_cpu, rss, stored, on_contract, waited, drained_cpu, sql)
+        held = scalar(database_url, "SELECT count(*) FROM outbox WHERE state = 'held'")
+    return Figures(
+        name, baseline, run, db_cpu, rss, stored, on_contract, waited, drained_cpu, sql, held
+    )
 
 
 def difference(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
@@ -186,7 +190,7 @@ def report(figures: Figures, connections: int) -> None:
         f"  {run.sent['delivery']} deliveries sent, {run.fresh} answered with a new ticket, "
         f"{figures.stored} tickets stored ({figures.on_contract} on the contract)"
         + ("" if figures.waited_s is None else f" {figures.waited_s:.1f} s after the run")
-        + f"; {run.describe_errors()}"
+        + f"; {figures.held} emails held; {run.describe_errors()}"
     )
     for problem in figures.problems:
         print(f"  ERROR {problem}")
