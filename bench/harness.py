@@ -77,7 +77,10 @@ def descendants(pid: int) -> list[int]:
 
 
 class Sportello:
-    """`sportello serve` in a directory of its own, as a user would start it; ready on return."""
+    """`sportello serve` in a directory of its own, as a user would start it; ready on return.
+
+    `command` is what runs `serve` (bench/counted_serve.py: the same, counting statements).
+    """
 
     def __init__(
         self,
@@ -87,6 +90,7 @@ class Sportello:
         workers: int = 1,
         extra_env: dict[str, str] | None = None,
         extra_argv: tuple[str, ...] = (),
+        command: tuple[str, ...] = (SPORTELLO,),
     ) -> None:
         self.name = name
         self.directory = Path(tempfile.mkdtemp(prefix="sportello-bench-"))
@@ -102,7 +106,7 @@ class Sportello:
                 **(extra_env or {}),
             }
         )
-        argv = [SPORTELLO, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        argv = [*command, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         if workers != 1:  # the option's default, so that older code (--before) starts too
             argv += ["--workers", str(workers)]
         argv += extra_argv

@@ -20,6 +20,16 @@ Afterwards the database must hold one new ticket on the contract per delivery se
 minute (a request in flight when wrk stopped is finished by the server all the same, its
 answer unread): otherwise the run counts as an error.
 
+The cost of one delivery, which the machine's load does not change as it changes rates:
+  - CPU ms per request: the server's user + system CPU time (/proc) over a run, divided by the
+    requests answered, for /healthz and for deliveries, and their ratio; for deliveries also
+    up to the outbox drained (the receipts rendered and written: the whole cost), divided by
+    the deliveries sent;
+  - SQL statements: the server runs under bench/counted_serve.py, which counts the statements
+    of each delivery's transaction (savepoint and BEGIN included; commits apart), and every
+    statement the process sent (the receipts' too), per delivery, and shows which ones one
+    delivery sends.
+
 With --before PATH, the code of another checkout (PYTHONPATH; e.g. a `git worktree` of an
 older commit) is measured too, with a server and a baseline of its own, in the same run.
 
@@ -31,9 +41,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from counted_serve import read_counts
 from harness import (  # bench/ is the script's directory, so on sys.path
     DEFAULT_PG_URL,
     PostgresProbe,
@@ -52,6 +65,8 @@ BENCH_DB = "sportello_ingest_bench"
 TARGET_RATIO, TARGET_P99_MS = 0.10, 1000.0
 WARMUP = 50
 MAX_SECONDS = 240  # a signature is accepted for 5 minutes after it is made
+COUNTED_SERVE = (sys.executable, str(Path(__file__).resolve().parent / "counted_serve.py"))
+COUNTS = "sql-counts.json"  # in the server's directory (its working directory)
 
 
 @dataclass
@@ -66,6 +81,17 @@ class Figures:
     stored: int
     on_contract: int
     waited_s: float | None  # until every delivery sent was stored; None: it never was
+    drained_cpu_s: float  # the server's CPU from the deliveries' start to the outbox drained
+    sql: dict[str, Any]  # bench/counted_serve.py's counts over the same span (differences)
+    held: int  # emails the outbox holds back (the loop guard): none when every receipt is sent
+
+    def cpu_ms(self, run: Run) -> float:
+        return 1000 * run.server_cpu_s / run.requests if run.requests else 0.0
+
+    @property
+    def drained_cpu_ms(self) -> float:
+        sent = self.deliveries.sent["delivery"]
+        return 1000 * self.drained_cpu_s / sent if sent else 0.0
 
     @property
     def problems(self) -> list[str]:
@@ -97,7 +123,10 @@ def measure(
     argv: tuple[str, ...],
 ) -> Figures:
     deliveries = Deliveries()
-    with Sportello(database_url, name=name, extra_env=env, extra_argv=argv) as server:
+    counted = (*COUNTED_SERVE, COUNTS)
+    with Sportello(
+        database_url, name=name, extra_env=env, extra_argv=argv, command=counted
+    ) as server:
         contract_id = seed_contract(server.base)
         post_deliveries(server.base, deliveries.make(WARMUP))
         wait_for_outbox(database_url)
@@ -110,17 +139,37 @@ def measure(
         probe = PostgresProbe.local(database_url)
         if probe is not None:
             probe.start()
+        counts_before, cpu_before = (
+            read_counts(server.process.pid, server.directory / COUNTS),
+            server.cpu_seconds(),
+        )
         run = run_wrk(server, plan, **shape)
         db_cpu = probe.cpu_since() if probe is not None else None
         new = "SELECT count(*) FROM ticket WHERE id > :last"
         sent = run.sent["delivery"]
         waited = wait_for(lambda: scalar(database_url, new, last=last_id) >= sent)
+        wait_for_outbox(database_url)
+        drained_cpu = server.cpu_seconds() - cpu_before
+        sql = difference(read_counts(server.process.pid, server.directory / COUNTS), counts_before)
         stored = scalar(database_url, new, last=last_id)
         on_contract = scalar(
             database_url, f"{new} AND contract_id = :contract", last=last_id, contract=contract_id
         )
         rss = server.peak_rss_mb()
-    return Figures(name, baseline, run, db_cpu, rss, stored, on_contract, waited)
+        held = scalar(database_url, "SELECT count(*) FROM outbox WHERE state = 'held'")
+    return Figures(
+        name, baseline, run, db_cpu, rss, stored, on_contract, waited, drained_cpu, sql, held
+    )
+
+
+def difference(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    """What the server counted between two readings."""
+    shapes = Counter(after["delivery_shapes"])
+    shapes.subtract(before["delivery_shapes"])
+    return {
+        **{key: after[key] - before[key] for key in after if key != "delivery_shapes"},
+        "delivery_shapes": +shapes,
+    }
 
 
 def report(figures: Figures, connections: int) -> None:
@@ -141,10 +190,30 @@ def report(figures: Figures, connections: int) -> None:
         f"  {run.sent['delivery']} deliveries sent, {run.fresh} answered with a new ticket, "
         f"{figures.stored} tickets stored ({figures.on_contract} on the contract)"
         + ("" if figures.waited_s is None else f" {figures.waited_s:.1f} s after the run")
-        + f"; {run.describe_errors()}"
+        + f"; {figures.held} emails held; {run.describe_errors()}"
     )
     for problem in figures.problems:
         print(f"  ERROR {problem}")
+    healthz_ms, delivery_ms = figures.cpu_ms(figures.baseline), figures.cpu_ms(run)
+    print(
+        f"  server CPU per request: /healthz {healthz_ms:.3f} ms, delivery {delivery_ms:.2f} ms "
+        f"(x{delivery_ms / healthz_ms:.1f} /healthz's: its rate ceiling "
+        f"{healthz_ms / delivery_ms:.3f}), {figures.drained_cpu_ms:.2f} ms with its receipt "
+        f"(until the outbox drained)"
+        if healthz_ms and delivery_ms
+        else "  server CPU per request: no requests"
+    )
+    sql, sent = figures.sql, run.sent["delivery"]
+    if sql["deliveries"] and sent:
+        print(
+            f"  SQL: {sql['delivery_statements'] / sql['deliveries']:.1f} statements in a "
+            f"delivery's transaction ({sql['deliveries']} transactions), "
+            f"{sql['statements'] / sent:.1f} statements, {sql['ends'] / sent:.1f} "
+            f"commits or rollbacks and {sql['checkouts'] / sent:.1f} pool checkouts per "
+            "delivery in all (receipts included)"
+        )
+        shape, times = sql["delivery_shapes"].most_common(1)[0]
+        print(f"  one delivery's statements ({times} times): {shape}")
 
 
 def verdict(figures: Figures) -> bool:

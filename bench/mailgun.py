@@ -47,7 +47,10 @@ def mailgun_delivery(run: str, n: int, *, now: datetime | None = None) -> str:
     ).hexdigest()
     message_id = f"<bench-{run}-{n}@rossi.it>"
     subject = f"Il sito non risponde (segnalazione {n})"
-    sender = "Mario Rossi <mario@rossi.it>"
+    # Each from an address of its own on rossi.it: past 20 emails an hour to one address the
+    # loop guard holds the receipts, which the worker then never writes.
+    address = f"cliente-{run}-{n}@rossi.it"
+    sender = f"Mario Rossi <{address}>"
     headers = [
         ["X-Mailgun-Incoming", "Yes"],
         ["Mime-Version", "1.0"],
@@ -60,7 +63,7 @@ def mailgun_delivery(run: str, n: int, *, now: datetime | None = None) -> str:
     ]
     fields = [
         ("recipient", "assistenza@sportello.example"),
-        ("sender", "mario@rossi.it"),
+        ("sender", address),
         ("from", sender),
         ("subject", subject),
         ("body-plain", PLAIN),

@@ -1,7 +1,7 @@
 """Messages exchanged on a ticket and their attachments (stored once per content hash)."""
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -78,7 +78,8 @@ class NewMessage:
 
     def row(self, ticket_id: int, *, created_at: datetime) -> dict[str, Any]:
         """The row of the message table, on `ticket_id`."""
-        columns = asdict(self)
+        # Its fields as they are (asdict would copy every header deeply, for nothing).
+        columns = {field.name: getattr(self, field.name) for field in fields(self)}
         kind = self.kind or (
             MessageKind.INBOUND if self.direction == "inbound" else MessageKind.AUTOMATIC
         )

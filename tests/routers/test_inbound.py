@@ -1,5 +1,6 @@
 """Inbound email through the HTTP API (R6, R12, R15): every message in, exactly once."""
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -286,15 +287,33 @@ def test_redelivery_returns_the_same_ticket(api, rossi, db):
     assert post_mime(api, raw).json()["duplicate"] is True
 
 
-def test_a_database_error_while_storing_quarantines_the_delivery_and_a_retry_stores_it(
-    api, rossi, db, caplog
-):
-    """A database error that is no outage is a bug in intake (issue 27): the delivery is kept
-    raw in the quarantine (P1) with its traceback logged, nothing half stored; once the bug is
-    gone, staff's retry makes the ticket and the provider's redelivery answers it."""
+def test_a_redelivery_s_token_is_used_up_too(api, rossi, db):
+    """A redelivery under a new token answers the stored ticket without storing anything (its
+    message is not looked up first: its insert is undone); its token is spent all the same, so
+    another message under it is a replay (R6)."""
+    fields = mailgun_fields()
+    first = post_mailgun(api, fields).json()
+    redelivery = signed(fields)
+    again = api.anonymous.post("/api/v1/inbound/email/mailgun", data=redelivery)
+    assert again.status_code == 200, again.text
+    assert again.json() == {**first, "duplicate": True}
+    replay = {
+        **mailgun_fields(subject="altro"),
+        **{k: redelivery[k] for k in ("timestamp", "token", "signature")},
+    }
+    response = api.anonymous.post("/api/v1/inbound/email/mailgun", data=replay)
+    assert response.status_code == 403
+    assert count(db, Ticket) == 1
+    assert count(db, Message) == 2  # the customer's, and our one receipt
+
+
+@contextlib.contextmanager
+def failing_message_inserts(db):
+    """Every insert into the message table fails (a bug in intake, no outage) until the end."""
     engine = get_engine(db)
+    postgresql = engine.dialect.name == "postgresql"
     with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
+        if postgresql:
             connection.execute(
                 text(
                     "CREATE FUNCTION forced_failure() RETURNS trigger AS $$ BEGIN "
@@ -314,8 +333,23 @@ def test_a_database_error_while_storing_quarantines_the_delivery_and_a_retry_sto
                     "BEGIN SELECT RAISE(ABORT, 'forced failure'); END"
                 )
             )
-    fields = mailgun_fields()
     try:
+        yield
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DROP TRIGGER forced" + (" ON message" if postgresql else "")))
+            if postgresql:
+                connection.execute(text("DROP FUNCTION forced_failure()"))
+
+
+def test_a_database_error_while_storing_quarantines_the_delivery_and_a_retry_stores_it(
+    api, rossi, db, caplog
+):
+    """A database error that is no outage is a bug in intake (issue 27): the delivery is kept
+    raw in the quarantine (P1) with its traceback logged, nothing half stored; once the bug is
+    gone, staff's retry makes the ticket and the provider's redelivery answers it."""
+    fields = mailgun_fields()
+    with failing_message_inserts(db):
         failed = post_mailgun(api, fields)
         assert failed.status_code == 200, failed.text
         assert failed.json()["quarantined"] is True
@@ -329,22 +363,26 @@ def test_a_database_error_while_storing_quarantines_the_delivery_and_a_retry_sto
             record.exc_info and "storing a delivery from mailgun failed" in record.getMessage()
             for record in caplog.records
         )
-    finally:
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "DROP TRIGGER forced"
-                    + (" ON message" if engine.dialect.name == "postgresql" else "")
-                )
-            )
-            if engine.dialect.name == "postgresql":
-                connection.execute(text("DROP FUNCTION forced_failure()"))
     retried = api.agent.post(f"/api/v1/quarantine/{item_id}/retry")
     assert retried.status_code == 200, retried.text
     assert count(db, Ticket) == 1
     redelivered = post_mailgun(api, fields).json()
     assert redelivered["duplicate"] is True
     assert redelivered["ticket_id"] == retried.json()["ticket_id"]
+    assert count(db, Ticket) == 1
+
+
+def test_a_quarantined_delivery_stored_since_is_released_onto_its_ticket(api, rossi, db):
+    """The provider's redelivery made the ticket once the bug was gone: staff's retry of the
+    held copy releases it onto that ticket, with no second one (P1)."""
+    fields = mailgun_fields()
+    with failing_message_inserts(db):
+        item_id = post_mailgun(api, fields).json()["quarantine_id"]
+    redelivered = post_mailgun(api, fields).json()
+    assert redelivered["duplicate"] is False
+    retried = api.agent.post(f"/api/v1/quarantine/{item_id}/retry")
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["ticket_id"] == redelivered["ticket_id"]
     assert count(db, Ticket) == 1
 
 

@@ -57,25 +57,25 @@ def ingest_email(
     take-charge clock starts at its arrival (R9).
 
     A provider redelivers until it hears 2xx, so the same message may arrive twice, even twice
-    at once, even with the same signed token: the second answers with the first one's ticket
-    (`duplicate`). A signed token is accepted for one message only (R6: a replay is refused).
+    at once, even with the same signed token. A signed token is accepted for one message only
+    (R6: a replay is refused). A message stored before is not looked up first (a new one, the
+    common case, would pay for it): it breaks the unique index on its Message-ID or provider
+    id, IntegrityError, which the caller meets by answering with the stored copy (P1: one
+    message, one ticket): in a savepoint (receiving.receive), or by looking first
+    (quarantine.retry).
     """
     check_sizes(email.attachments, max_file_bytes=max_file_bytes)
-    fresh_token = replay_token is None or remember_token(
+    if replay_token is not None and not remember_token(
         email.provider, replay_token, session=session, now=now
-    )
-    duplicate = stored_copy(email, session=session)
-    if duplicate is not None:
+    ):
         # A retry after a crash between our commit and our answer carries the same token and
         # the same message: the provider must hear that it is stored.
+        duplicate = stored_copy(email, session=session)
+        if duplicate is None:
+            # The signature covers only timestamp and token: a new message under a used token
+            # is someone replaying a captured request.
+            raise Forbidden("This webhook token was used before: a replayed request is refused.")
         return duplicate
-    if not fresh_token:
-        # The signature covers only timestamp and token: a new message under a used token is
-        # someone replaying a captured request.
-        raise Forbidden("This webhook token was used before: a replayed request is refused.")
-    # A concurrent delivery of the same message (PostgreSQL) breaks the unique index on its
-    # Message-ID or provider id once the other commits: IntegrityError, which the caller's
-    # savepoint meets by answering with the stored copy (receiving.receive).
     result = _store(email, session=session, knobs=knobs, now=now, received_at=received_at or now)
     log.info("inbound %s message stored on ticket %s", email.provider, result.ticket_number)
     return result

@@ -226,7 +226,8 @@ def retry(
     if row["released_at"] is not None:
         return get_item(item_id, session=session)
     email = _read_again(row, from_email)
-    result = emails.ingest_email(
+    # Stored since (a redelivery that could be read): released onto the ticket that has it.
+    result = emails.stored_copy(email, session=session) or emails.ingest_email(
         email,
         session=session,
         knobs=knobs,

@@ -69,13 +69,16 @@ def receive(
                 replay_token=delivery.token,
             )
     except IntegrityError as exc:
-        # A concurrent delivery of the same message (PostgreSQL, another process) committed
-        # first and broke the unique index on its Message-ID: the savepoint is undone and the
-        # answer is the copy the other stored (P1: one message, one ticket).
+        # The message was stored before (a redelivery), or by a concurrent delivery that
+        # committed first (PostgreSQL, another process): it broke the unique index on its
+        # Message-ID, the savepoint is undone and the answer is the stored copy (P1: one
+        # message, one ticket).
         copy = emails.stored_copy(read, session=session)
         if copy is None:
             log.exception("storing a delivery from %s failed", delivery.source)
             return _hold(delivery, exc, QuarantineReason.INTAKE_ERROR, session=session, now=now)
+        if delivery.token is not None:  # undone with the savepoint: used all the same (R6)
+            emails.remember_token(read.provider, delivery.token, session=session, now=now)
         return Received(copy.ticket_id, copy.ticket_number, duplicate=True)
     except PayloadTooLarge as exc:  # one file over its limit, the message within its own
         return _hold(delivery, exc, QuarantineReason.FILE_TOO_LARGE, session=session, now=now)
