@@ -120,7 +120,9 @@ def ticket_page(
         "urgent": ticket.urgent,
         "status": said["statuses"][ticket.status],
         "customer": customer.name if customer else ticket.from_name or ticket.from_email,
-        "sender": f"{ticket.from_name} <{ticket.from_email}>".strip(),
+        "sender": f"{ticket.from_name} <{ticket.from_email}>"
+        if ticket.from_name
+        else ticket.from_email,
         "contract": contract.code if contract else None,
         "coverage": said["coverage"][ticket.coverage],
         "assignee": assignee.name if assignee else None,
