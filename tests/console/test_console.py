@@ -244,8 +244,12 @@ def test_the_console_can_be_turned_off(serve) -> None:
 
 
 def test_the_queue_shows_urgent_first_with_time_left_in_english(
-    api: Api, db, desk, rossi, serve
-) -> None:  # noqa: F811
+    api: Api,
+    db,
+    desk,
+    rossi,  # noqa: F811
+    serve,
+) -> None:
     server = serve()
     server.app.dependency_overrides[get_now] = lambda: datetime(2026, 11, 23, 16, 40, tzinfo=UTC)
     calm = new_ticket(api, subject="Sito lento")
