@@ -37,9 +37,17 @@ class SignInNeeded(Exception):
 class Refused(Exception):
     """A console page that says no: 403 (CSRF, role), 404, 409 or 429."""
 
-    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        language: str = "it",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.headers = status, message, headers or {}
+        self.language = language
 
 
 def page(
@@ -47,7 +55,7 @@ def page(
 ) -> HTMLResponse:
     """A console page, with the console's own headers: its CSP, same-origin referrers, no store."""
     user = context.get("user")
-    language = user.language if isinstance(user, SignedIn) else "it"
+    language = user.language if isinstance(user, SignedIn) else str(context.pop("language", "it"))
     context.setdefault("user", None)
     html = render(f"console/{name}", language=language, words=words(language), **context)
     return HTMLResponse(
@@ -122,7 +130,7 @@ async def posted(
 ) -> SignedIn:
     """A form posted by a signed-in staff member, with their session's CSRF token (else 403)."""
     if not sign_in.csrf_matches(request.cookies.get(COOKIE, ""), csrf):
-        raise Refused(403, words(user.language)["forbidden_csrf"])
+        raise Refused(403, words(user.language)["forbidden_csrf"], language=user.language)
     return user
 
 
@@ -135,9 +143,8 @@ def acting_as(role: Role) -> params.Depends:
 
     async def _check(user: PostedDep) -> SignedIn:
         if not user.principal.can(role):
-            raise Refused(
-                403, words(user.language)["forbidden_role"].format(role=user.principal.role)
-            )
+            said = words(user.language)["forbidden_role"].format(role=user.principal.role)
+            raise Refused(403, said, language=user.language)
         return user
 
     return Depends(_check)
@@ -154,7 +161,13 @@ def install(app: FastAPI) -> None:
 
     async def refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Refused)
-        return page("refused.html", status=exc.status, headers=exc.headers, message=exc.message)
+        return page(
+            "refused.html",
+            status=exc.status,
+            headers=exc.headers,
+            message=exc.message,
+            language=exc.language,
+        )
 
     app.add_exception_handler(SignInNeeded, to_sign_in)
     app.add_exception_handler(Refused, refused)

@@ -181,7 +181,7 @@ def ticket_page(
             language=user.language,
         )
     except NotFound:
-        raise Refused(404, words(user.language)["not_found"]) from None
+        raise Refused(404, words(user.language)["not_found"], language=user.language) from None
     return page("ticket.html", user=user, ticket=ticket, can_act=user.principal.can(Role.AGENT))
 
 
@@ -202,5 +202,5 @@ def take_charge(
             owner_id=user.principal.staff_id,
         )
     except DomainError as exc:  # unknown (404), taken already or consent pending (409)
-        raise Refused(exc.status, exc.detail) from None
+        raise Refused(exc.status, exc.detail, language=user.language) from None
     return RedirectResponse(f"{PATH}/tickets/{number}", status_code=303)

@@ -145,3 +145,12 @@ def test_the_csrf_token_belongs_to_its_session() -> None:
     assert not sign_in.csrf_matches("session-b", sign_in.csrf_token("session-a"))
     assert not sign_in.csrf_matches("session-a", "")
     assert not sign_in.csrf_matches("session-a", "é" * 500)
+
+
+def test_a_new_password_ends_every_session_of_its_member(session: Session) -> None:
+    person = member(session)
+    sign_in.set_password(person.email or "", PASSWORD, session=session)
+    token = sign_in.open_session(person, session=session, now=T0)
+    sign_in.set_password(person.email or "", "another long passphrase", session=session)
+    with pytest.raises(NotFound):
+        sign_in.signed_in(token, session=session, now=T0, idle=IDLE, absolute=ABSOLUTE)
