@@ -275,3 +275,21 @@ def test_the_queue_shows_urgent_first_with_time_left_in_english(
 )
 def test_business_time_is_said_as_the_desk_says_it(seconds: int, said: str) -> None:
     assert business_time(seconds) == said
+
+
+def test_a_staff_members_language_set_through_the_api_is_the_consoles(api: Api, db, desk) -> None:
+    add_member(db, "marco@agency.example")
+    marco = desk()
+    marco.sign_in("marco@agency.example")
+    assert "Connesso come Marco" in marco.client.get("/console/").text
+    member = next(
+        m
+        for m in api.admin.get("/api/v1/staff").json()["items"]
+        if (m["email"] or "").startswith("marco")
+    )
+    assert member["language"] == "it"
+    changed = api.admin.patch(f"/api/v1/staff/{member['id']}", json={"language": "en"})
+    assert changed.status_code == 200 and changed.json()["language"] == "en"
+    assert "Signed in as Marco" in marco.client.get("/console/").text
+    refused = api.admin.patch(f"/api/v1/staff/{member['id']}", json={"language": "de"})
+    assert refused.status_code == 422
