@@ -7,13 +7,16 @@ sign-in form's own cookie), compared in constant time.
 
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Form, Request, params
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Engine
 
+from app.db import unit_of_work
 from app.deps import Now, committed_unit
 from app.enums import Role
 from app.errors import NotFound
@@ -135,6 +138,23 @@ async def posted(
 
 
 PostedDep = Annotated[SignedIn, Depends(posted)]
+
+
+async def password_sign_in(request: Request, email: str, password: str, *, now: datetime) -> str:
+    """A new session's token for this address and password, or Unauthorized: the account is
+    read, the password verified on a worker thread outside any transaction (SQLite's writers
+    never wait for argon2), then the session is written."""
+    engine = request.app.state.engine
+    account = await anyio.to_thread.run_sync(_account, engine, email)
+    staff_id = await anyio.to_thread.run_sync(sign_in.verify, account, password)
+    return await committed_unit(
+        request, lambda session: sign_in.with_verified(staff_id, session=session, now=now)
+    )
+
+
+def _account(engine: Engine, email: str) -> sign_in.Account:
+    with unit_of_work(engine, read_only=True) as session:
+        return sign_in.account_of(email, session=session)
 
 
 def acting_as(role: Role) -> params.Depends:

@@ -19,6 +19,7 @@ from app.console.guard import (
     check_form_token,
     form_token,
     page,
+    password_sign_in,
     set_cookie,
 )
 from app.deps import KnobsDep, Now, SessionDep, SettingsDep, committed_unit
@@ -89,10 +90,7 @@ async def sign_in_post(
         ) from None
 
     try:
-        token = await committed_unit(
-            request,
-            lambda session: sign_in.with_password(email, password, session=session, now=now),
-        )
+        token = await password_sign_in(request, email, password, now=now)
     except Unauthorized:
         return _sign_in_page(request, status=401, error=words("it")["refused"], email=email)
     return _signed_in(token, request)
