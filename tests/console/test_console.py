@@ -293,3 +293,25 @@ def test_a_staff_members_language_set_through_the_api_is_the_consoles(api: Api, 
     assert "Signed in as Marco" in marco.client.get("/console/").text
     refused = api.admin.patch(f"/api/v1/staff/{member['id']}", json={"language": "de"})
     assert refused.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "email",
+    ['"><script>alert(1)</script>', "marco@agency.example\r\nX-Injected: 1", "é" * 300],
+)
+def test_a_hostile_address_is_refused_and_shown_back_as_text(db, desk, email: str) -> None:
+    add_member(db, "marco@agency.example")
+    answer = desk().sign_in(email)
+    assert answer.status_code == 401
+    assert "<script>alert(1)" not in answer.text and "x-injected" not in answer.headers
+
+
+def test_overlong_fields_are_refused_without_a_server_error(desk) -> None:
+    client = desk()
+    csrf = client.form_token()
+    answer = client.client.post(
+        "/console/sign-in", data={"email": "a" * 5000, "password": "x", "csrf": csrf}
+    )
+    assert answer.status_code == 422
+    # Without a session even a malformed path is sent to sign in first.
+    assert client.client.get("/console/tickets/not-a-number").status_code == 303
