@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from app.enums import EventType
 from app.errors import Unprocessable, field_error
 from app.models.customer import Contact
 from app.models.message import Message, MessageRead, ReplyIn
@@ -19,6 +20,7 @@ from app.services.knobs import Knobs, MailKnobs
 from app.services.notifications import notify
 from app.services.tickets import audit, lifecycle, transcript
 from app.services.tickets.attachments import files_given
+from app.services.webhooks import events
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,46 @@ def reply(
         at=now,
         cause=event,
     )
+    _publish_replied(
+        ticket_id,
+        message_id,
+        data,
+        session=session,
+        author_id=author_id,
+        actor=actor,
+        at=now,
+        cause=event,
+    )
     return transcript.read_message(message_id, session=session)
+
+
+def _publish_replied(
+    ticket_id: int,
+    message_id: int,
+    data: ReplyIn,
+    *,
+    session: Session,
+    author_id: int | None,
+    actor: str,
+    at: datetime,
+    cause: int,
+) -> None:
+    """Internal tools hear of the reply, in the transaction that queues its email."""
+    events.publish(
+        EventType.TICKET_REPLIED,
+        session=session,
+        at=at,
+        cause=str(cause),
+        ticket_id=ticket_id,
+        data=lambda: {
+            **events.ticket_data(ticket_id, session=session, at=at),
+            "message_id": message_id,
+            "author_id": author_id,
+            "author_name": actor,
+            "took_charge": data.take_charge,
+            "resolved": data.resolve,
+        },
+    )
 
 
 def _check_recipients(
