@@ -270,9 +270,7 @@ class ReplyIn(Input):
     body_html: str | None = pydantic.Field(default=None, min_length=1, max_length=MAX_RICH_BODY)
     """The reply as HTML too (optional): sanitised with the rules of inbound HTML (no script,
     style, event handler or javascript: URL), sent as the email's HTML part beside `text`."""
-    body_markdown: str | None = pydantic.Field(
-        default=None, min_length=1, max_length=MAX_RICH_BODY
-    )
+    body_markdown: str | None = pydantic.Field(default=None, min_length=1, max_length=MAX_RICH_BODY)
     """The reply as Markdown (optional; instead of `body_html`): made HTML (CommonMark, raw
     HTML shown as text), then sanitised like `body_html`."""
     cc: list[EmailStr] = pydantic.Field(default_factory=list, max_length=MAX_CC)
