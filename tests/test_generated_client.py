@@ -1,6 +1,7 @@
 """A whole day of the desk driven only through the Python client that openapi-python-client
 generates from /openapi.json (as `make client` does): create a customer, a contract and a
-ticket, take it in charge, resolve it, read the SLA statement and the billing report."""
+ticket, take it in charge, resolve it, read the SLA statement and the billing report; and a
+conversation: a question, the customer's answer by email, a note, an owner, one last reply."""
 
 import importlib
 import subprocess
