@@ -74,7 +74,7 @@ def conversation_json(ticket_id: int, *, session: Session) -> bytes:
         raise NotFound(f"No ticket with id {ticket_id}.")
     mine = _MESSAGES.c.ticket_id == ticket_id
     files: dict[int, list[dict[str, Any]]] = {}
-    for message_id, *values in connection.execute(_FILES_OF_TICKET.where(mine)):
+    for message_id, *values in connection.execute(_FILES_OF_TICKET.where(mine)).all():
         file = dict(zip(AttachmentRead.model_fields, values, strict=True))
         files.setdefault(message_id, []).append(file)
     deliveries = {
@@ -87,10 +87,10 @@ def conversation_json(ticket_id: int, *, session: Session) -> bytes:
         }
         for message_id, outbox_id, state, attempts, last_error, sent_at in connection.execute(
             _DELIVERIES_OF_TICKET.where(mine)
-        )
+        ).all()
     }
     items = []
-    for *values, author_id, author_name in connection.execute(_CONVERSATION.where(mine)):
+    for *values, author_id, author_name in connection.execute(_CONVERSATION.where(mine)).all():
         message = dict(zip(_SHOWN, values, strict=True))
         message["author"] = None if author_id is None else {"id": author_id, "name": author_name}
         message["delivery"] = deliveries.get(message["id"])
