@@ -9,7 +9,8 @@ It migrates a fresh PostgreSQL database, COPYs --size tickets of a desk's histor
 agents through the API and gives every ticket an owner among them (each owns 1/--staff of the
 desk, open or not), then writes one open ticket's conversation of --messages messages through
 the app's own services (customers' emails, staff replies, internal notes and automatic
-letters in turn, every tenth customer's email with a file). `sportello serve` runs as a user
+letters in turn, a file on every 40th), and lets the database settle (a CHECKPOINT, autovacuum
+done: bench/reports.py). `sportello serve` runs as a user
 starts it (bench/harness.py). At each level of connections, with wrk (bench/wrk.py):
   /healthz        the baseline, the stack alone;
   conversation    GET /api/v1/tickets/{ref}/messages of the 1,000-message ticket;
@@ -36,6 +37,7 @@ from harness import (  # bench/ is the script's directory, so on sys.path
     scalar,
 )
 from history import load_history
+from reports import settle
 from sqlalchemy.engine import make_url
 from wrk import GENERATOR_NOTE, HEADER, HEALTHZ, Category, Run, line, run_wrk
 
@@ -146,6 +148,9 @@ def measure(args: argparse.Namespace) -> list[str]:
             give_owners(url, staff)
             ticket = scalar(url, "SELECT max(id) FROM ticket WHERE status = 'new'")
             write_conversation(url, ticket, args.messages, staff)
+            with psycopg.connect(libpq(make_url(url))) as conn:
+                waited = settle(conn)  # the load's dirty pages written, autovacuum done
+            print(f"the database settled in {waited:.1f} s", flush=True)
             mine = scalar(
                 url,
                 "SELECT count(*) FROM ticket WHERE assignee_id = :me"
