@@ -135,6 +135,8 @@ class StaffReply:
     text: str
     author_id: int | None
     author_name: str
+    html: str | None = None
+    """Its HTML body, sanitised (replies.html_of): the email's HTML part says it."""
     cc: tuple[str, ...] = ()
     files: tuple[InboundAttachment, ...] = ()
     took_charge: bool = False
@@ -166,6 +168,7 @@ def send_reply(
         direction="outbound",
         channel=ticket.channel,
         text=reply.text,
+        html=reply.html,
         received_at=at,
         message_id=message_id,
         from_email=mail.support_address,
@@ -217,6 +220,7 @@ def _reply_facts(
         letter=LetterFacts(
             words={
                 "reply": reply.text,
+                "reply_html": reply.html,
                 "agent": reply.author_name,
                 "number": ticket.number,
                 "subject": ticket.subject,

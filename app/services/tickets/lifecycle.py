@@ -83,7 +83,8 @@ def take_charge(
     consent.check_before_work(
         ticket, proceed=data.proceed_without_consent, session=session, actor=actor, now=now
     )
-    if ticket.assignee_id is None and owner_id is not None:
+    owned = ticket.assignee_id is None and owner_id is not None
+    if owned:
         ticket.assignee_id = owner_id  # written by the move below
     if data.estimated_resolution_at is not None:
         _check_estimate(ticket, data.estimated_resolution_at)
@@ -109,6 +110,8 @@ def take_charge(
             "assignee_id": ticket.assignee_id,
         },
     )
+    if owned:
+        _publish_assigned(ticket, None, session=session, actor=actor, at=now, cause=event)
     # Staff need no more warnings about it: an SLA alert not sent yet is cancelled.
     outbox.cancel(f"ticket:{ticket.id}:sla.", session=session, reason="taken in charge")
     # R11: taking in charge is always told, with the estimate or why there is none yet.
@@ -330,6 +333,7 @@ def _assign(
         at=now,
         data={"before": before, "after": assignee_id},
     )
+    _publish_assigned(ticket, before, session=session, actor=actor, at=now, cause=event)
     if member is not None and assignee_id != actor_staff_id:
         notify.tell_assignee(
             ticket,
@@ -341,6 +345,26 @@ def _assign(
             cause=event,
             by=actor,
         )
+
+
+def _publish_assigned(
+    ticket: Ticket, before: int | None, *, session: Session, actor: str, at: datetime, cause: int
+) -> None:
+    """Internal tools hear that the owner changed, in this transaction."""
+    ticket_id, after = _id(ticket), ticket.assignee_id
+    events.publish(
+        EventType.TICKET_ASSIGNED,
+        session=session,
+        at=at,
+        cause=str(cause),
+        ticket_id=ticket_id,
+        data=lambda: {
+            **events.ticket_data(ticket_id, session=session, at=at),
+            "assignee_id": after,
+            "previous_assignee_id": before,
+            "by": actor,
+        },
+    )
 
 
 def _require_assignee(staff_id: int, *, session: Session) -> StaffMember:
