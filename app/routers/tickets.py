@@ -38,7 +38,16 @@ from app.models.ticket import (
 from app.routers._responses import CREATE, READ, WRITE, CreatedDep, serialised
 from app.services.directory.auth import Principal
 from app.services.intake import opening
-from app.services.tickets import audit, lifecycle, notes, queue, replies, status_page, transcript
+from app.services.tickets import (
+    audit,
+    lifecycle,
+    merging,
+    notes,
+    queue,
+    replies,
+    status_page,
+    transcript,
+)
 from app.services.tickets.snapshot import (
     explained_sla,
     page_json,
@@ -413,7 +422,7 @@ def merge(
     of different customers: 409 unless `force`."""
     ticket_id = queue.ticket_id_of(ticket_ref, session=session)
     into_id = queue.ticket_id_of(data.into, session=session)
-    survivor = lifecycle.merge(
+    survivor = merging.merge(
         ticket_id,
         into_id,
         force=data.force,
