@@ -24,6 +24,7 @@ from app.routers import (
     consent,
     contact,
     contracts,
+    conversation,
     customers,
     docs,
     feeds,
@@ -171,6 +172,7 @@ def _add_routes(app: FastAPI) -> None:
     internal = APIRouter(prefix=API_PREFIX, dependencies=[Depends(get_principal)])
     for module in (
         tickets,  # first: the work queue and the ticket page are the most read
+        conversation,
         consent,
         customers,
         calendars,
