@@ -40,7 +40,7 @@ _WORDS = {
 # Christmas and St Stephen's day do not overlap).
 ENDS_Y, BAR_Y, BAR_HEIGHT, DAYS_Y, NAMES_Y, ROW = 14, 22, 28, 66, 84, 16
 # A day is named under the bar when it takes at least this share of the strip.
-DAY_LABEL_MIN = 12.0
+DAY_LABEL_MIN = 14.0
 
 
 class Band(NamedTuple):
@@ -124,7 +124,7 @@ def deadline_strip(explanation: Explanation, language: str) -> Strip | None:
         Label("end", 100.0, "end", ENDS_Y, f"{words['due']} {_moment(due, zone, language)}"),
         *_day_labels(start, due, zone, language, at),
         *(
-            _placed("name", x, width, NAMES_Y + ROW * (index % 2), text)
+            _placed("name", x, width, NAMES_Y + ROW * (index % 2), text, edge=30)
             for index, (x, width, text) in enumerate(sorted(names))
         ),
     ]
@@ -164,20 +164,26 @@ def _day_labels(
     while (span := _local_day(day, zone))[0] < due:
         x, width = at(span[0]), round(at(span[1]) - at(span[0]), 3)
         if width >= DAY_LABEL_MIN:
-            labels.append(_placed("day", x, width, DAYS_Y, _day_words(day, language)))
+            labels.append(_placed("day", x, width, DAYS_Y, _weekday(day, language)))
         day += timedelta(days=1)
     return labels
 
 
-def _placed(kind: str, x: float, width: float, y: int, text: str) -> Label:
-    """A label under the stretch [x, x + width]: centred on it, or held to its inner edge near
-    either end of the strip so that it is not cut off."""
+def _placed(kind: str, x: float, width: float, y: int, text: str, *, edge: float = 15) -> Label:
+    """A label under the stretch [x, x + width]: centred on it, or held to its inner edge when
+    within `edge` percent of either end of the strip, so that it is not cut off there (a
+    holiday's name is long: it keeps a wider edge)."""
     middle = x + width / 2
-    if middle < 15:
+    if middle < edge:
         return Label(kind, x, "start", y, text)
-    if middle > 85:
+    if middle > 100 - edge:
         return Label(kind, round(x + width, 3), "end", y, text)
     return Label(kind, round(middle, 3), "middle", y, text)
+
+
+def _weekday(day: date, language: str) -> str:
+    """`lun 30`, `Mon 30` (as the explanation names days)."""
+    return f"{format_date(day, 'EEE', locale=language).rstrip('.')} {day.day}"
 
 
 def _day_words(day: date, language: str) -> str:
