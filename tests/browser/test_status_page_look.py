@@ -3,13 +3,13 @@ deadline drawn as a strip, nothing overflowing even with a hostile subject, noth
 the page's Content-Security-Policy."""
 
 import struct
-import zlib
 from pathlib import Path
 
 import pytest
 
 from tests.browser.chromium import Page
 from tests.conftest import Api, LiveServer
+from tests.routers.test_pages import png
 from tests.routers.test_status_page import status_url
 from tests.routers.test_tickets import new_ticket, rossi  # noqa: F401
 
@@ -18,23 +18,6 @@ pytestmark = pytest.mark.browser
 # One unbroken 300-character word, with markup in it: it must wrap, and stay text.
 HOSTILE = "<img src=x onerror=alert(1)>" + "W" * 272
 PHONE, DESKTOP = (390, 844, True), (1280, 900, False)
-
-
-def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
-    """A plain PNG of one colour (a stand-in for the agency's logo)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    row = b"\x00" + bytes(rgb) * width
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(row * height))
-        + chunk(b"IEND", b"")
-    )
 
 
 @pytest.mark.parametrize("screen", [PHONE, DESKTOP], ids=["phone", "desktop"])
