@@ -91,3 +91,29 @@ def test_the_status_page_fits_the_screen_and_draws_its_deadline(
     # The screen's width (less a desktop's scroll bar), the whole page's height.
     assert width - 20 <= shot_width <= width and shot_height >= 600
     assert len(shot) > 20_000  # not blank: a blank page compresses to a few kilobytes
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        ("/api/v1/contact/thanks?n=" + "9" * 32, "Richiesta ricevuta"),
+        ("/status/" + "x" * 64, "Pagina non trovata"),
+    ],
+    ids=["thanks", "not found"],
+)
+def test_the_contact_form_and_link_pages_wear_the_same_look_on_a_phone(
+    sportello: LiveServer, page: Page, tmp_path: Path, path: str, title: str
+) -> None:
+    page.set_viewport(*PHONE[:2], mobile=True)
+    page.record_policy_violations()
+    page.goto(sportello.base_url + path)
+    page.wait_for("document.readyState === 'complete'")
+
+    assert page.violations() == []
+    assert page.js("document.title") == f"{title} · MB Services & Consulting"
+    assert page.js("document.querySelector('.masthead .agency').innerText") == (
+        "MB Services & Consulting"
+    )
+    assert page.js("getComputedStyle(document.querySelector('.card')).borderRadius") == "8px"
+    assert page.js("document.documentElement.scrollWidth <= window.innerWidth")
+    assert len(page.screenshot(tmp_path / "page.png")) > 5_000
