@@ -8,7 +8,6 @@ as wide as the open time it stands for, so the shaded bands together are `target
 left blank is the time the desk was closed. Everything is clipped to the window.
 """
 
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -84,58 +83,80 @@ def deadline_strip(explanation: Explanation, language: str) -> Strip | None:
     start, due = explanation.start, explanation.due_at
     if due <= start:
         return None
-    zone = ZoneInfo(explanation.timezone)
-
-    def at(instant: datetime) -> float:
-        """The instant's position in percent of the window, clipped to it."""
-        share = (instant - start) / (due - start)
-        return round(100 * min(max(share, 0.0), 1.0), 3)
-
-    def hours(begin: datetime, end: datetime) -> str:
-        return f"{begin.astimezone(zone):%H:%M}-{end.astimezone(zone):%H:%M}"
-
-    bands = [
+    window = _Window(start, due, ZoneInfo(explanation.timezone), language)
+    opened = [
         Band(
             "open",
-            at(segment.start),
-            round(at(segment.end) - at(segment.start), 3),
-            f"{words['open']} {_day_words(segment.day, language)} "
-            f"{hours(segment.start, segment.end)}",
+            *window.span(segment.start, segment.end),
+            f"{words['open']} {window.hours(segment.day, segment.start, segment.end)}",
         )
         for segment in explanation.segments
     ]
-    names: list[tuple[float, float, str]] = []
-    for skipped in explanation.skipped:
-        if skipped.reason not in ("holiday", "closure"):
-            continue  # weekends and closed weekdays: the blank between the bands says it
-        begin, end = _local_day(skipped.day, zone)
-        name = (skipped.name_it if language == "it" else skipped.name_en) or words[skipped.reason]
-        x, width = at(begin), round(at(end) - at(begin), 3)
-        bands.append(Band(skipped.reason, x, width, f"{skipped.day:%d/%m} {name}"))
-        names.append((x, width, name))
-    for span in explanation.closed:  # R8: part of a day's hours closed
-        label = span.label or words["closure"]
-        x, width = at(span.start), round(at(span.end) - at(span.start), 3)
-        text = f"{_day_words(span.day, language)} {hours(span.start, span.end)} {label}"
-        bands.append(Band("closure", x, width, text))
-        names.append((x, width, text))
+    named = _named_bands(explanation, window)
     labels = [
-        Label("end", 0.0, "start", ENDS_Y, f"{words['received']} {_moment(start, zone, language)}"),
-        Label("end", 100.0, "end", ENDS_Y, f"{words['due']} {_moment(due, zone, language)}"),
-        *_day_labels(start, due, zone, language, at),
+        Label("end", 0.0, "start", ENDS_Y, f"{words['received']} {window.moment(start)}"),
+        Label("end", 100.0, "end", ENDS_Y, f"{words['due']} {window.moment(due)}"),
+        *_day_labels(window),
         *(
-            _placed("name", x, width, NAMES_Y + ROW * (index % 2), text, edge=30)
-            for index, (x, width, text) in enumerate(sorted(names))
+            _placed("name", band.x, band.width, NAMES_Y + ROW * (index % 2), name, edge=30)
+            for index, (band, name) in enumerate(named)
         ),
     ]
-    rows = min(len(names), 2)
+    rows = min(len(named), 2)
     return Strip(
-        bands=tuple(sorted(bands, key=lambda band: band.x)),
-        midnights=tuple(at(midnight) for midnight in _midnights(start, due, zone)),
+        bands=tuple(sorted([*opened, *(band for band, _ in named)], key=lambda band: band.x)),
+        midnights=tuple(window.at(midnight) for midnight in _midnights(window)),
         labels=tuple(labels),
         height=(NAMES_Y + ROW * (rows - 1) if rows else DAYS_Y) + 6,
         description=f"{words['alt']}: {explanation.summary(language)}",
     )
+
+
+class _Window(NamedTuple):
+    """The strip's window, [start, due], and how its instants are placed and said."""
+
+    start: datetime
+    due: datetime
+    zone: ZoneInfo
+    language: str
+
+    def at(self, instant: datetime) -> float:
+        """The instant's position in percent of the window, clipped to it."""
+        share = (instant - self.start) / (self.due - self.start)
+        return round(100 * min(max(share, 0.0), 1.0), 3)
+
+    def span(self, begin: datetime, end: datetime) -> tuple[float, float]:
+        """Where [begin, end) starts on the strip and how wide it is, clipped to the window."""
+        x = self.at(begin)
+        return x, round(self.at(end) - x, 3)
+
+    def hours(self, day: date, begin: datetime, end: datetime) -> str:
+        """`lun 30/11 15:00-18:00`."""
+        local = f"{begin.astimezone(self.zone):%H:%M}-{end.astimezone(self.zone):%H:%M}"
+        return f"{_day_words(day, self.language)} {local}"
+
+    def moment(self, instant: datetime) -> str:
+        local = instant.astimezone(self.zone)
+        return f"{_day_words(local.date(), self.language)} {local:%H:%M}"
+
+
+def _named_bands(explanation: Explanation, window: _Window) -> list[tuple[Band, str]]:
+    """The holidays and closures on the way, each band with the name written under it, in
+    order along the strip; weekends and closed weekdays are the blank between the bands."""
+    words = _WORDS[window.language]
+    named = []
+    for skipped in explanation.skipped:
+        if skipped.reason not in ("holiday", "closure"):
+            continue
+        english = window.language == "en"
+        name = (skipped.name_en if english else skipped.name_it) or words[skipped.reason]
+        place = window.span(*_local_day(skipped.day, window.zone))
+        named.append((Band(skipped.reason, *place, f"{skipped.day:%d/%m} {name}"), name))
+    for closed in explanation.closed:  # R8: part of a day's hours closed
+        hours = window.hours(closed.day, closed.start, closed.end)
+        text = f"{hours} {closed.label or words['closure']}"
+        named.append((Band("closure", *window.span(closed.start, closed.end), text), text))
+    return sorted(named, key=lambda pair: pair[0].x)
 
 
 def _local_day(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -145,26 +166,24 @@ def _local_day(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return begin.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC"))
 
 
-def _midnights(start: datetime, due: datetime, zone: ZoneInfo) -> list[datetime]:
+def _midnights(window: _Window) -> list[datetime]:
     """The local midnights strictly inside the window."""
-    day = start.astimezone(zone).date() + timedelta(days=1)
+    day = window.start.astimezone(window.zone).date() + timedelta(days=1)
     found = []
-    while (midnight := _local_day(day, zone)[0]) < due:
+    while (midnight := _local_day(day, window.zone)[0]) < window.due:
         found.append(midnight)
         day += timedelta(days=1)
     return found
 
 
-def _day_labels(
-    start: datetime, due: datetime, zone: ZoneInfo, language: str, at: Callable[[datetime], float]
-) -> list[Label]:
+def _day_labels(window: _Window) -> list[Label]:
     """The local days' names under the bar, for the days wide enough to hold one."""
     labels = []
-    day = start.astimezone(zone).date()
-    while (span := _local_day(day, zone))[0] < due:
-        x, width = at(span[0]), round(at(span[1]) - at(span[0]), 3)
+    day = window.start.astimezone(window.zone).date()
+    while (span := _local_day(day, window.zone))[0] < window.due:
+        x, width = window.span(*span)
         if width >= DAY_LABEL_MIN:
-            labels.append(_placed("day", x, width, DAYS_Y, _weekday(day, language)))
+            labels.append(_placed("day", x, width, DAYS_Y, _weekday(day, window.language)))
         day += timedelta(days=1)
     return labels
 
@@ -189,8 +208,3 @@ def _weekday(day: date, language: str) -> str:
 def _day_words(day: date, language: str) -> str:
     """`lun 30/11`, `Mon 30/11`."""
     return f"{format_date(day, 'EEE', locale=language).rstrip('.')} {day:%d/%m}"
-
-
-def _moment(instant: datetime, zone: ZoneInfo, language: str) -> str:
-    local = instant.astimezone(zone)
-    return f"{_day_words(local.date(), language)} {local:%H:%M}"
