@@ -2,6 +2,7 @@
 deadline drawn as a strip, nothing overflowing even with a hostile subject, nothing refused by
 the page's Content-Security-Policy."""
 
+import json
 import struct
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from tests.browser.chromium import Page
 from tests.conftest import Api, LiveServer
+from tests.routers.test_consent import asked
 from tests.routers.test_pages import png
 from tests.routers.test_status_page import status_url
 from tests.routers.test_tickets import new_ticket, rossi  # noqa: F401
@@ -117,3 +119,30 @@ def test_the_contact_form_and_link_pages_wear_the_same_look_on_a_phone(
     assert page.js("getComputedStyle(document.querySelector('.card')).borderRadius") == "8px"
     assert page.js("document.documentElement.scrollWidth <= window.innerWidth")
     assert len(page.screenshot(tmp_path / "page.png")) > 5_000
+
+
+def test_the_consent_question_and_a_refused_answer_fit_a_phone(
+    api: Api, db: str, sportello: LiveServer, page: Page, tmp_path: Path
+) -> None:
+    ticket = asked(api)  # R2: no contract, billable: the page asks for consent (P4)
+    url = sportello.base_url + status_url(db, ticket["id"])
+    page.set_viewport(*PHONE[:2], mobile=True)
+    page.record_policy_violations()
+    page.goto(url)
+    page.wait_for("document.readyState === 'complete'")
+
+    assert page.violations() == []
+    assert page.js("document.documentElement.scrollWidth <= window.innerWidth")
+    for button in ("#agree", "#decline"):
+        assert page.js(f"document.querySelector('{button}').getBoundingClientRect().right") <= 390
+    assert len(page.screenshot(tmp_path / "consent-phone.png")) > 10_000
+
+    # An answer posted without the page's form token: refused, on a page of the same look.
+    forged = f'<form id="forged" method="post" action="{url}/consent"><button>x</button></form>'
+    page.js(f"document.body.insertAdjacentHTML('beforeend', {json.dumps(forged)})")
+    page.js("document.querySelector('#forged').submit()")
+    page.wait_for("document.title.startsWith('Conferma non registrata')")
+    page.wait_for("document.readyState === 'complete'")
+    assert page.js("getComputedStyle(document.querySelector('.card')).borderRadius") == "8px"
+    assert page.js("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.violations() == []
