@@ -33,6 +33,7 @@ from app.routers import (
     mailboxes,
     metrics,
     outbox,
+    pages,
     privacy,
     quarantine,
     reports,
@@ -160,6 +161,7 @@ def _add_routes(app: FastAPI) -> None:
     app.include_router(health.router)
     app.include_router(metrics.router)  # its own guard: a token or an address allowlist
     app.include_router(status_page.router)  # the customer's page: its token is its check
+    app.include_router(pages.router)  # what the customer's pages load: style, logo
     # Public: each checks its caller itself (provider signatures, basic auth) or is open by
     # design and rate limited (the website's contact form).
     public = APIRouter(prefix=API_PREFIX)
