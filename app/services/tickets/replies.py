@@ -19,7 +19,7 @@ from app.models.message import Message, MessageRead, ReplyIn
 from app.models.ticket import ResolveIn, TakeChargeIn, Ticket
 from app.services.intake.parsing.content import sanitize_html
 from app.services.knobs import Knobs, MailKnobs
-from app.services.notifications import notify
+from app.services.notifications import reply_mail
 from app.services.tickets import audit, lifecycle, transcript
 from app.services.tickets.attachments import files_given
 from app.services.webhooks import events
@@ -73,9 +73,9 @@ def reply(
             len(others),
             actor,
         )
-    message_id = notify.send_reply(
+    message_id = reply_mail.send_reply(
         ticket,
-        notify.StaffReply(
+        reply_mail.StaffReply(
             text=data.text,
             html=html,
             author_id=author_id,
