@@ -153,9 +153,11 @@ class EventType(StrEnum):
 
     TICKET_CREATED = "ticket.created"
     TICKET_MESSAGE_RECEIVED = "ticket.message_received"
+    TICKET_REPLIED = "ticket.replied"
     TICKET_TAKEN_IN_CHARGE = "ticket.taken_in_charge"
     TICKET_RESOLVED = "ticket.resolved"
     TICKET_REOPENED = "ticket.reopened"
+    TICKET_ASSIGNED = "ticket.assigned"
     SLA_AT_RISK = "sla.at_risk"
     SLA_BREACHED = "sla.breached"
     EMAIL_FAILED = "email.failed"

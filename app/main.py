@@ -26,6 +26,7 @@ from app.routers import (
     consent,
     contact,
     contracts,
+    conversation,
     customers,
     docs,
     feeds,
@@ -34,6 +35,7 @@ from app.routers import (
     mailboxes,
     metrics,
     outbox,
+    pages,
     privacy,
     quarantine,
     reports,
@@ -164,6 +166,7 @@ def _add_routes(app: FastAPI) -> None:
     app.include_router(health.router)
     app.include_router(metrics.router)  # its own guard: a token or an address allowlist
     app.include_router(status_page.router)  # the customer's page: its token is its check
+    app.include_router(pages.router)  # what the customer's pages load: style, logo
     # Public: each checks its caller itself (provider signatures, basic auth) or is open by
     # design and rate limited (the website's contact form).
     public = APIRouter(prefix=API_PREFIX)
@@ -176,6 +179,7 @@ def _add_routes(app: FastAPI) -> None:
     internal = APIRouter(prefix=API_PREFIX, dependencies=[Depends(get_principal)])
     for module in (
         tickets,  # first: the work queue and the ticket page are the most read
+        conversation,
         consent,
         customers,
         calendars,

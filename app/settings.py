@@ -3,6 +3,7 @@
 import ipaddress
 from decimal import Decimal
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
@@ -11,6 +12,19 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from app.engine.rates import parse_surcharge
 
 MiB = 1024 * 1024
+LOGO_MAX_BYTES = 256 * 1024
+# What a logo may be, by its first bytes (never by its name).
+_IMAGE_SIGNATURES = {
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+}
+
+
+def logo_type(data: bytes) -> str | None:
+    """The image type of a logo file's bytes: PNG, JPEG or WebP; None for anything else."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return next((kind for magic, kind in _IMAGE_SIGNATURES.items() if data.startswith(magic)), None)
 
 
 class Settings(BaseSettings):
@@ -134,6 +148,9 @@ class Settings(BaseSettings):
     # without the token of the page it answers is refused. Unset: each link's own token is the
     # key (a form token can then be made by whoever holds the link). Same value in every process.
     form_secret: SecretStr | None = None
+    # The agency's logo at the top of the customer's pages (its name is company_name): a PNG,
+    # JPEG or WebP file of up to 256 KiB, served by the app (read at start: restart to change).
+    logo_file: str | None = None
     # Where customers reach this service (the status links in their emails).
     public_url: str = "http://127.0.0.1:8000"
     # GET /metrics (Prometheus): served to this bearer token, or to these addresses or
@@ -181,6 +198,24 @@ class Settings(BaseSettings):
                 "sends it too"
             )
         return self
+
+    @field_validator("logo_file")
+    @classmethod
+    def _logo(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        path = Path(value)
+        try:
+            with path.open("rb") as file:
+                data = file.read(LOGO_MAX_BYTES + 1)
+        except OSError as exc:
+            raise ValueError(f"cannot read the logo file {value!r}: {exc.strerror}") from None
+        if len(data) > LOGO_MAX_BYTES:
+            raise ValueError(f"the logo file is larger than {LOGO_MAX_BYTES // 1024} KiB")
+        if logo_type(data) is None:
+            # Not SVG: an SVG file may carry script, and these pages run none.
+            raise ValueError("the logo file must be a PNG, JPEG or WebP image")
+        return str(path)
 
     @field_validator("priority_surcharge")
     @classmethod

@@ -1,6 +1,7 @@
 """A whole day of the desk driven only through the Python client that openapi-python-client
 generates from /openapi.json (as `make client` does): create a customer, a contract and a
-ticket, take it in charge, resolve it, read the SLA statement and the billing report."""
+ticket, take it in charge, resolve it, read the SLA statement and the billing report; and a
+conversation: a question, the customer's answer by email, a note, an owner, one last reply."""
 
 import importlib
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 
 from tests.conftest import ADMIN_TOKEN, LiveServer
 from tests.processes import SPORTELLO
+from tests.routers.test_inbound import eml, post_mime
 
 GENERATOR = str(Path(sys.executable).parent / "openapi-python-client")
 
@@ -128,3 +130,94 @@ def test_a_day_at_the_desk_through_the_generated_client(
         billing = call("reports", "billing_report", month=month)
         assert isinstance(billing, models.BillingReport)
         assert billing.lines == []  # a covered request under contract bills nothing
+
+
+def test_a_conversation_through_the_generated_client(sportello_client, api, db):
+    """A request arrives by email; an agent asks a question, the customer answers by email, a
+    note is left, the ticket is assigned, then taken in charge and resolved with one reply.
+    Every staff call goes through the generated client; the customer only writes email."""
+    client_module = sportello_client
+    api_package = importlib.import_module("sportello_client.api")
+    models = importlib.import_module("sportello_client.models")
+
+    def call(client, tag: str, operation: str, **arguments):
+        module = importlib.import_module(f"{api_package.__name__}.{tag}.{tag}_{operation}")
+        return module.sync(client=client, **arguments)
+
+    def customer_writes(**headers: str):
+        raw = eml(subject=headers.pop("subject", "Sito lento"), headers=tuple(headers.items()))
+        response = post_mime(api, raw)
+        assert response.status_code == 200, response.text
+        return response.json()["ticket_id"]
+
+    admin = client_module.AuthenticatedClient(base_url=api.base_url, token=ADMIN_TOKEN)
+    with admin:
+        call(
+            admin,
+            "customers",
+            "create",
+            body=models.CustomerCreate(name="Rossi", email_domains=["rossi.it"]),
+        )
+        marco = call(
+            admin,
+            "staff",
+            "create",
+            body=models.StaffCreate(
+                name="Marco Bianchi", email="marco@agency.example", role=models.Role.AGENT
+            ),
+        )
+        issued = call(admin, "staff", "create_token", body=models.TokenCreate(staff_id=marco.id))
+    agent = client_module.AuthenticatedClient(base_url=api.base_url, token=issued.token)
+
+    ticket_id = customer_writes()
+    ref = str(ticket_id)
+    with agent:
+        me = call(agent, "staff", "me")
+        assert me.staff.id == marco.id
+        question = call(
+            agent,
+            "tickets",
+            "reply",
+            ticket_ref=ref,
+            body=models.ReplyIn(text="Quale pagina mostra l'errore?"),
+        )
+        assert (
+            isinstance(question, models.MessageRead) and question.kind == models.MessageKind.REPLY
+        )
+        assert question.author.name == "Marco Bianchi"
+
+        answer = customer_writes(
+            subject="Re: Sito lento",
+            **{"In-Reply-To": f"<{question.message_id}>", "References": f"<{question.message_id}>"},
+        )
+        assert answer == ticket_id  # the answer joined the ticket
+
+        note = call(
+            agent, "tickets", "add_note", ticket_ref=ref, body=models.NoteIn(text="Forse è PHP.")
+        )
+        assert note.kind == models.MessageKind.NOTE
+        assigned = call(
+            agent, "tickets", "assign", ticket_ref=ref, body=models.AssignIn(assignee_id=marco.id)
+        )
+        assert assigned.assignee_id == marco.id
+        done = call(
+            agent,
+            "tickets",
+            "reply",
+            ticket_ref=ref,
+            body=models.ReplyIn(
+                text="Risolto: era la cache.",
+                take_charge=True,
+                resolve=True,
+                resolution="Cache svuotata.",
+                delivery_mode=models.DeliveryMode.REMOTE,
+            ),
+        )
+        assert done.kind == models.MessageKind.REPLY
+
+        ticket = call(agent, "tickets", "get", ticket_ref=ref)
+        assert ticket.status == models.Status.RESOLVED and ticket.assignee_id == marco.id
+        assert ticket.taken_in_charge_at is not None
+        conversation = call(agent, "tickets", "messages", ticket_ref=ref)
+        kinds = [m.kind.value for m in conversation.items]
+        assert kinds == ["inbound", "automatic", "reply", "inbound", "note", "reply"]

@@ -251,6 +251,7 @@ class NoteIn(Input):
 
 
 MAX_CC = 20
+MAX_RICH_BODY = 200_000  # a reply's HTML or Markdown body, characters
 _NOT_IN_A_BARE_ADDRESS = re.compile(r"[\s<>,;:\"()\[\]\\]|=\?|[\x00-\x1f\x7f-\x9f]")
 
 
@@ -267,6 +268,12 @@ class ReplyIn(Input):
 
     text: str = pydantic.Field(min_length=1, max_length=100_000)
     """The reply, plain text; the email adds the signature and the status link."""
+    body_html: str | None = pydantic.Field(default=None, min_length=1, max_length=MAX_RICH_BODY)
+    """The reply as HTML too (optional): sanitised with the rules of inbound HTML (no script,
+    style, event handler or javascript: URL), sent as the email's HTML part beside `text`."""
+    body_markdown: str | None = pydantic.Field(default=None, min_length=1, max_length=MAX_RICH_BODY)
+    """The reply as Markdown (optional; instead of `body_html`): made HTML (CommonMark, raw
+    HTML shown as text), then sanitised like `body_html`."""
     cc: list[EmailStr] = pydantic.Field(default_factory=list, max_length=MAX_CC)
     """Copies: the customer's contacts or addresses already on the ticket (others need
     `allow_other_recipients`); the reply always goes to the requester."""
@@ -309,4 +316,6 @@ class ReplyIn(Input):
             raise ValueError("estimated_resolution_at goes with take_charge")
         if self.resolve != (self.resolution is not None and self.delivery_mode is not None):
             raise ValueError("resolve goes with resolution and delivery_mode, and they with it")
+        if self.body_html is not None and self.body_markdown is not None:
+            raise ValueError("body_html or body_markdown, not both")
         return self

@@ -251,6 +251,32 @@ class MessageData(TicketData):
     """The message's id in the ticket's conversation."""
 
 
+class ReplyData(TicketData):
+    """A staff member wrote to the customer from the desk (the email is queued)."""
+
+    message_id: int
+    """The reply's id in the ticket's conversation."""
+    author_id: int | None
+    """The staff member who wrote it; null for a token without a staff member."""
+    author_name: str
+    """Their name, as the email's sender shows it."""
+    took_charge: bool
+    """Whether the ticket was taken in charge with it (one email says both)."""
+    resolved: bool
+    """Whether the ticket was resolved with it (one email says both)."""
+
+
+class AssignedData(TicketData):
+    """The ticket's owner changed."""
+
+    assignee_id: int | None
+    """The staff member who owns it now; null: nobody."""
+    previous_assignee_id: int | None
+    """Who owned it before; null: nobody."""
+    by: str
+    """Who gave it (a staff member's name), or took it in charge without an owner."""
+
+
 class EmailFailedData(Schema):
     """An email to a customer was given up on."""
 
@@ -324,9 +350,11 @@ class ContractData(Schema):
 EVENT_DATA: dict[EventType, type[Schema]] = {
     EventType.TICKET_CREATED: TicketData,
     EventType.TICKET_MESSAGE_RECEIVED: MessageData,
+    EventType.TICKET_REPLIED: ReplyData,
     EventType.TICKET_TAKEN_IN_CHARGE: TicketData,
     EventType.TICKET_RESOLVED: TicketData,
     EventType.TICKET_REOPENED: TicketData,
+    EventType.TICKET_ASSIGNED: AssignedData,
     EventType.SLA_AT_RISK: TicketData,
     EventType.SLA_BREACHED: TicketData,
     EventType.EMAIL_FAILED: EmailFailedData,
@@ -340,9 +368,12 @@ EVENT_DATA: dict[EventType, type[Schema]] = {
 EVENT_SUMMARY: dict[EventType, str] = {
     EventType.TICKET_CREATED: "A request became a ticket (email, web form or API).",
     EventType.TICKET_MESSAGE_RECEIVED: "A customer's message joined an existing ticket.",
+    EventType.TICKET_REPLIED: "A staff member replied to the customer; the email is queued.",
     EventType.TICKET_TAKEN_IN_CHARGE: "Staff took the ticket in charge (R9).",
     EventType.TICKET_RESOLVED: "Staff resolved the ticket (R14).",
     EventType.TICKET_REOPENED: "A resolved ticket was reopened (by staff or a reply).",
+    EventType.TICKET_ASSIGNED: "The ticket's owner changed (given, taken back, or set by "
+    "taking it in charge without one).",
     EventType.SLA_AT_RISK: "An untaken ticket reached an alert step before its deadline.",
     EventType.SLA_BREACHED: "An untaken ticket passed its take-charge deadline.",
     EventType.EMAIL_FAILED: "An email to a customer failed for good (R11, R17).",

@@ -15,7 +15,7 @@ from app.deps import KnobsDep, Now, SessionDep, SettingsDep, committed_unit
 from app.errors import BadRequest, DomainError
 from app.logs import note_refusal
 from app.models.inbound import ContactIn, ContactResult
-from app.rendering import render
+from app.rendering import render_page
 from app.routers._responses import LOCATION, problems
 from app.services.intake import contact_form as service
 from app.services.intake.parsing import MalformedEmail, UploadedFile
@@ -87,8 +87,12 @@ async def form_error_page(request: Request, exc: Exception) -> HTMLResponse:
                 "message_en": error["msg"],
             }
         )
-    page = render(
-        "pages/form_error.html", detail_it=summary_it, detail_en=summary_en, errors=errors
+    page = render_page(
+        "pages/form_error.html",
+        request.app.state.settings,
+        detail_it=summary_it,
+        detail_en=summary_en,
+        errors=errors,
     )
     return HTMLResponse(page, status_code=exc.status, headers=exc.headers)
 
@@ -240,7 +244,8 @@ def submit(
     responses={200: {"content": {"text/html": {}}}, **problems(422)},
 )
 def thanks(
+    settings: SettingsDep,
     n: Annotated[str | None, Query(max_length=32, description="The ticket number to show.")] = None,
 ) -> HTMLResponse:
     """The built-in confirmation page after a plain HTML form post (Italian and English)."""
-    return HTMLResponse(render("pages/thanks.html", number=n or ""))
+    return HTMLResponse(render_page("pages/thanks.html", settings, number=n or ""))

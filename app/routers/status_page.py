@@ -10,7 +10,7 @@ from app.enums import Consent
 from app.errors import Conflict, Forbidden, NotFound
 from app.models.common import ResourceId
 from app.models.consent import ConsentDecision
-from app.rendering import page_policy, render
+from app.rendering import page_policy, render_page
 from app.routers._responses import problems
 from app.services.intake import contact_form
 from app.services.tickets import attachments, consent, status_page
@@ -66,9 +66,9 @@ def page(
             language=facts["language"],
         )
     except NotFound:
-        return HTMLResponse(render("pages/not_found.html"), status_code=404)
+        return HTMLResponse(render_page("pages/not_found.html", settings), status_code=404)
     return HTMLResponse(
-        render("pages/status.html", **facts),
+        render_page("pages/status.html", settings, **facts),
         headers={
             "Cache-Control": "no-store",  # no-referrer, like every page: app.middleware
             # Its consent button posts to us, and nowhere else (no script either).
@@ -132,11 +132,14 @@ def answer_consent(
             now=now,
         )
     except NotFound:
-        return HTMLResponse(render("pages/not_found.html"), status_code=404)
+        return HTMLResponse(render_page("pages/not_found.html", settings), status_code=404)
     except (Forbidden, Conflict) as refused:
         return HTMLResponse(
-            render(
-                "pages/consent_refused.html", token=token, forged=isinstance(refused, Forbidden)
+            render_page(
+                "pages/consent_refused.html",
+                settings,
+                token=token,
+                forged=isinstance(refused, Forbidden),
             ),
             status_code=refused.status,
             headers={"Cache-Control": "no-store"},
@@ -164,13 +167,14 @@ def file(
     token: Annotated[str, Path(max_length=64, description="The token from the customer's email.")],
     attachment_id: ResourceId,
     session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     """A file of the ticket's public conversation (the customer's or our reply's), as a
     download; never a note's."""
     try:
         stored = status_page.public_file(token, attachment_id, session=session)
     except NotFound:
-        return HTMLResponse(render("pages/not_found.html"), status_code=404)
+        return HTMLResponse(render_page("pages/not_found.html", settings), status_code=404)
     return Response(
         stored.data,
         media_type=attachments.served_type(stored.content_type),

@@ -5,26 +5,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.deps import Agent, KnobsDep, Now, SessionDep, SettingsDep, Viewer
+from app.deps import Agent, KnobsDep, Now, SessionDep, Viewer
 from app.enums import Category, Consent, SlaState, Status
 from app.errors import Unprocessable, field_error
-from app.models.audit import TicketEventRead
 from app.models.common import (
     MAX_ID,
     NO_NUL_PATTERN,
     ContractFilter,
     Cursor,
     CustomerFilter,
-    Items,
     Limit,
     QueryInstant,
     TicketRef,
 )
-from app.models.message import MessageRead, NoteIn, ReplyIn
 from app.models.status_link import LinksRevoked
 from app.models.ticket import (
-    AssignIn,
-    MergeIn,
     ResolveIn,
     SlaBlock,
     SlaExplained,
@@ -38,7 +33,11 @@ from app.models.ticket import (
 from app.routers._responses import CREATE, READ, WRITE, CreatedDep, serialised
 from app.services.directory.auth import Principal
 from app.services.intake import opening
-from app.services.tickets import audit, lifecycle, notes, queue, replies, status_page, transcript
+from app.services.tickets import (
+    lifecycle,
+    queue,
+    status_page,
+)
 from app.services.tickets.snapshot import (
     explained_sla,
     page_json,
@@ -290,97 +289,6 @@ def revoke_status_link(
     return LinksRevoked(revoked=status_page.revoke(ticket.id, session=session, now=now))
 
 
-@router.get(
-    "/{ticket_ref}/events", response_model=Items[TicketEventRead], status_code=200, responses=READ
-)
-def events(ticket_ref: TicketRef, session: SessionDep, _: Viewer) -> Items[TicketEventRead]:
-    """The audit trail: who changed what, when, from which state to which."""
-    ticket = queue.ticket_of(ticket_ref, session=session)
-    assert ticket.id is not None
-    return Items(items=audit.list_events(ticket.id, session=session))
-
-
-@router.get(
-    "/{ticket_ref}/messages", response_model=Items[MessageRead], status_code=200, responses=READ
-)
-def messages(ticket_ref: TicketRef, session: SessionDep, _: Viewer) -> Items[MessageRead]:
-    """The conversation, oldest first."""
-    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
-    return Items(items=transcript.read_conversation(ticket_id, session=session))
-
-
-@router.post("/{ticket_ref}/notes", response_model=MessageRead, status_code=201, responses=WRITE)
-def add_note(
-    ticket_ref: TicketRef,
-    data: NoteIn,
-    session: SessionDep,
-    settings: SettingsDep,
-    now: Now,
-    agent: Agent,
-) -> MessageRead:
-    """Leave an internal note (and files) for colleagues: never emailed, never shown to the
-    customer."""
-    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
-    return notes.add_note(
-        ticket_id,
-        data,
-        session=session,
-        author_id=agent.staff_id,
-        actor=agent.name,
-        now=now,
-        max_file_bytes=settings.max_file_bytes,
-    )
-
-
-@router.post("/{ticket_ref}/replies", response_model=MessageRead, status_code=201, responses=WRITE)
-def reply(
-    ticket_ref: TicketRef,
-    data: ReplyIn,
-    session: SessionDep,
-    settings: SettingsDep,
-    knobs: KnobsDep,
-    now: Now,
-    agent: Agent,
-) -> MessageRead:
-    """Write to the customer from the desk (sent once, in the ticket's thread); optionally take
-    it in charge (R9, R11) or resolve it (R14) with the same one email."""
-    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
-    return replies.reply(
-        ticket_id,
-        data,
-        session=session,
-        knobs=knobs,
-        author_id=agent.staff_id,
-        actor=agent.name,
-        now=now,
-        max_file_bytes=settings.max_file_bytes,
-    )
-
-
-@router.post("/{ticket_ref}/assign", response_model=TicketRead, status_code=200, responses=WRITE)
-def assign(
-    ticket_ref: TicketRef,
-    data: AssignIn,
-    session: SessionDep,
-    knobs: KnobsDep,
-    now: Now,
-    agent: Agent,
-) -> TicketRead:
-    """Give the ticket to a staff member (or nobody); they get a staff email if someone else
-    gives it to them (not while closed, unless urgent: R17)."""
-    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
-    ticket = lifecycle.assign(
-        ticket_id,
-        data.assignee_id,
-        session=session,
-        knobs=knobs,
-        actor=agent.name,
-        actor_staff_id=agent.staff_id,
-        now=now,
-    )
-    return read_ticket(ticket, now=now, fraction=knobs.at_risk_fraction)
-
-
 def _assignee_id(assignee: str | None, caller: Principal) -> int | None:
     """The owner `assignee=me|ID` names (`none` is nobody); `me` needs a staff member's token."""
     if assignee is None or assignee == "none":
@@ -397,29 +305,3 @@ def _assignee_id(assignee: str | None, caller: Principal) -> int | None:
             f"No id is above {MAX_ID}.", errors=[field_error("assignee", "too big")]
         )
     return int(assignee)
-
-
-@router.post("/{ticket_ref}/merge", response_model=TicketRead, status_code=200, responses=WRITE)
-def merge(
-    ticket_ref: TicketRef,
-    data: MergeIn,
-    session: SessionDep,
-    knobs: KnobsDep,
-    now: Now,
-    agent: Agent,
-) -> TicketRead:
-    """Merge this duplicate into `into` (the survivor, answered): conversation, files, time and
-    history move; the earliest receipt stays; the customer is told the number to use. Tickets
-    of different customers: 409 unless `force`."""
-    ticket_id = queue.ticket_id_of(ticket_ref, session=session)
-    into_id = queue.ticket_id_of(data.into, session=session)
-    survivor = lifecycle.merge(
-        ticket_id,
-        into_id,
-        force=data.force,
-        session=session,
-        knobs=knobs,
-        actor=agent.name,
-        now=now,
-    )
-    return read_ticket(survivor, now=now, fraction=knobs.at_risk_fraction)

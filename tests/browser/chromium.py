@@ -5,6 +5,7 @@ The browser is driven over its DevTools websocket (with the `websockets` package
 pulls in): no WebDriver, no browser downloads.
 """
 
+import base64
 import contextlib
 import itertools
 import json
@@ -170,6 +171,23 @@ class Page(DevTools):
     def violations(self) -> list[str]:
         found: list[str] = self.js("window.__violations")
         return found
+
+    def set_viewport(self, width: int, height: int, *, mobile: bool = False) -> None:
+        """Lay the page out as a screen this size would (a phone: `mobile`, 390 x 844)."""
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=mobile,
+        )
+
+    def screenshot(self, path: Path) -> bytes:
+        """The whole page as a PNG, written to `path`; its bytes."""
+        shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        data = base64.b64decode(shot["data"])
+        path.write_bytes(data)
+        return data
 
     def js(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page."""

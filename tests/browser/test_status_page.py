@@ -28,9 +28,9 @@ def test_the_customer_sees_status_deadline_why_and_history_and_no_internals(
     page.wait_for("document.readyState === 'complete'")
     # Its strict Content-Security-Policy refuses nothing the page needs: its style applies.
     assert page.violations() == []
-    assert page.js("getComputedStyle(document.body).maxWidth") == "640px"  # 40rem
+    assert page.js("getComputedStyle(document.querySelector('main')).maxWidth") == "736px"
 
-    assert page.js("document.title") == f"Richiesta {ticket['number']}"
+    assert page.js("document.title") == f"Richiesta {ticket['number']} · MB Services & Consulting"
     assert page.js("document.querySelector('#status').innerText") == "presa in carico"
     assert page.js("document.querySelector('#due').innerText") == "martedì 1 dicembre 2026, 15:30"
     assert page.js("document.querySelector('#explained').innerText") == (
@@ -48,4 +48,4 @@ def test_the_customer_sees_status_deadline_why_and_history_and_no_internals(
 
     page.goto(sportello.base_url + "/status/not-a-real-token")
     page.wait_for("document.readyState === 'complete'")
-    assert page.js("document.title") == "Pagina non trovata"
+    assert page.js("document.title") == "Pagina non trovata · MB Services & Consulting"

@@ -6,6 +6,8 @@ import base64
 from sqlmodel import Session, func, select
 
 from app.db import get_engine
+from app.models.common import Items
+from app.models.message import MessageRead
 from app.models.outbox import Outbox
 from tests.routers.test_tickets import new_ticket, rossi  # noqa: F401  (fixture)
 
@@ -64,3 +66,36 @@ def test_only_agents_write_notes_and_files_keep_the_intake_limit(api, rossi, ser
         response = small.post(path, json={"text": "x", "attachments": [big]})
     assert response.status_code == 413
     assert len(api.viewer.get(f"/api/v1/tickets/{ticket['id']}/messages").json()["items"]) == 1
+
+
+def test_the_conversation_is_exactly_what_its_schema_writes(api, rossi):  # noqa: F811
+    """The route writes its JSON itself (once, for 1,000s of messages): every message, author,
+    delivery and file, in the order and shape `Items[MessageRead]` gives them."""
+    ticket = new_ticket(api)
+    path = f"/api/v1/tickets/{ticket['id']}"
+    api.agent.post(f"{path}/take-charge", json={})  # a letter, with its delivery
+    reply = {"text": "Quale pagina?", "body_markdown": "Quale **pagina**?"}
+    assert api.agent.post(f"{path}/replies", json=reply).status_code == 201
+    note = {
+        "text": "Interno.",
+        "attachments": [
+            {"filename": n, "content_type": "text/plain", "content_base64": b64(n.encode())}
+            for n in ("a.txt", "b.txt")
+        ],
+    }
+    assert api.agent.post(f"{path}/notes", json=note).status_code == 201
+
+    response = api.viewer.get(f"{path}/messages")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    body = response.content
+    assert Items[MessageRead].model_validate_json(body).model_dump_json().encode() == body
+    items = response.json()["items"]
+    assert [m["kind"] for m in items] == ["inbound", "automatic", "reply", "note"]
+    assert items[1]["delivery"]["state"] == "pending" and items[0]["delivery"] is None
+    assert items[2]["author"]["name"] == "test-agent" and items[2]["delivery"] is not None
+    assert items[2]["html"] == "<p>Quale <strong>pagina</strong>?</p>"
+    assert [f["filename"] for f in items[3]["attachments"]] == ["a.txt", "b.txt"]
+    assert items[3]["delivery"] is None and items[0]["author"] is None
+    assert api.viewer.get("/api/v1/tickets/2147483647/messages").status_code == 404
+    assert api.viewer.get("/api/v1/tickets/2026-999999/messages").status_code == 404

@@ -1,5 +1,5 @@
-"""Every HTML page we serve tells the browser: no script (the pages have none), only its own
-inline style, never in a frame, no referrer (a status page's URL is its customer's key), no
+"""Every HTML page we serve tells the browser: no script (the pages have none), only our own
+style, never in a frame, no referrer (a status page's URL is its customer's key), no
 type sniffing. The API docs, which need their packaged script, have a policy of their own."""
 
 import re
@@ -11,6 +11,7 @@ from tests.conftest import Api
 from tests.routers.test_status_page import status_url
 from tests.routers.test_tickets import new_ticket, rossi  # noqa: F401
 
+STYLESHEET_LINK = r'<link rel="stylesheet" href="/pages/sportello\.[0-9a-f]{16}\.css">'
 FRAMING = {"x-frame-options": "DENY", "referrer-policy": "no-referrer"}
 
 
@@ -56,11 +57,19 @@ def test_every_page_has_a_strict_policy_and_no_script(api: Api, rossi, db):  # n
         assert "script-src" not in directives, name  # default-src 'none': no script at all
         # Only the status page has a form of ours (consent, P4): it posts to us, nowhere else.
         assert directives["form-action"] == {"'self'" if name == "status" else "'none'"}, name
-        # Its own style, and only that, is allowed: each <style> element by its hash.
-        styles = re.findall(r"<style>(.*?)</style>", page.text, re.S)
-        assert styles, name
-        assert {csp_hash(css) for css in styles} <= directives["style-src"], name
+        # Our own style, and only that, is allowed: the customer's pages link our stylesheet
+        # ('self'), the printable report has its <style> elements, each by its hash.
         assert "'unsafe-inline'" not in directives["style-src"], name
+        assert "'self'" in directives["style-src"], name
+        assert directives["img-src"] == {"'self'"}, name  # the agency's logo, if set
+        styles = re.findall(r"<style>(.*?)</style>", page.text, re.S)
+        assert {csp_hash(css) for css in styles} <= directives["style-src"], name
+        assert " style=" not in page.text, name  # no style attribute: the policy refuses them
+        if name == "printable report":
+            assert styles
+        else:
+            assert not styles, name
+            assert re.search(STYLESHEET_LINK, page.text), name
 
 
 def test_json_answers_carry_the_same_refusals(api: Api):

@@ -13,7 +13,7 @@ from app.models.customer import Customer
 from app.models.staff import StaffMember
 from app.services.console.words import business_time, words
 from app.services.notifications.letters import when
-from app.services.tickets import queue
+from app.services.tickets import queue, transcript
 from app.services.tickets.snapshot import explain_deadline, sla_block
 
 QUEUE_LIMIT = 100
@@ -145,14 +145,14 @@ def _conversation(ticket_id: int, *, session: Session, language: str) -> list[di
     said = words(language)
     return [
         {
-            "kind": message.kind,
-            "kind_word": said["kinds"][message.kind],
-            "who": message.author.name if message.author else message.from_name,
-            "address": message.from_email,
-            "at": when(message.received_at, language),
-            "lines": message.text.strip().split("\n"),
-            "delivery": message.delivery.state if message.delivery else None,
-            "files": [(f.filename, f.size) for f in message.attachments],
+            "kind": message["kind"],
+            "kind_word": said["kinds"][message["kind"]],
+            "who": message["author"]["name"] if message["author"] else message["from_name"],
+            "address": message["from_email"],
+            "at": when(message["received_at"], language),
+            "lines": message["text"].strip().split("\n"),
+            "delivery": message["delivery"]["state"] if message["delivery"] else None,
+            "files": [(f["filename"], f["size"]) for f in message["attachments"]],
         }
-        for message in queue.list_messages(ticket_id, session=session)
+        for message in transcript.conversation(ticket_id, session=session)
     ]

@@ -14,11 +14,13 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, get_day_names
 from babel.lists import format_list
+from markupsafe import Markup
 
 from app.enums import Language
 from app.models.common import one_line
 from app.models.message import MAX_SUBJECT
 from app.rendering import environment, render
+from app.services.intake.parsing.content import sanitize_html
 
 ROME = ZoneInfo("Europe/Rome")
 LANGUAGES = tuple(Language)
@@ -30,6 +32,9 @@ _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # Babel's 0 to 6
 SUNDAY = 6
 # The facts written as paragraphs: what staff wrote as the resolution, the customer's own text.
 MULTILINE_FACTS = frozenset({"resolution", "excerpt", "reply"})
+# A staff reply's HTML body (sanitised): the HTML part says it in place of the reply's text.
+RICH_REPLY = "reply_html"
+_RICH_PLACE = "\ue000reply\ue000"  # where the reply stands in the text (private use)
 
 
 @dataclass(frozen=True)
@@ -93,12 +98,12 @@ def compose(kind: str, *, language: str, **facts: Any) -> Letter:
     """
     language = language if language in LANGUAGES else DEFAULT_LANGUAGE
     template = environment().get_template(f"email/{language}/{kind}.txt")
-    context = template.new_context(
-        {
-            name: value if name in MULTILINE_FACTS else _one_line(value)
-            for name, value in facts.items()
-        }
-    )
+    rich = facts.pop(RICH_REPLY, None)
+    values = {
+        name: value if name in MULTILINE_FACTS else _one_line(value)
+        for name, value in facts.items()
+    }
+    context = template.new_context(values)
     # The facts are one line already: the subject keeps the customer's words exactly.
     subject = one_line("".join(template.blocks["subject"](context))).strip()
     if len(subject) > MAX_SUBJECT:
@@ -106,7 +111,13 @@ def compose(kind: str, *, language: str, **facts: Any) -> Letter:
         # the email and the stored copy keep to the limit (found by the hostile-input tests).
         subject = subject[: MAX_SUBJECT - 1] + "…"
     text = "".join(template.blocks["body"](context)).strip() + "\n"
-    return Letter(subject=subject, text=text, html=_html(subject, text, language))
+    if not rich:
+        return Letter(subject=subject, text=text, html=_html(subject, text, language))
+    # The HTML part says the reply as its author wrote it, and the rest as the text does.
+    placing = template.new_context({**values, "reply": _RICH_PLACE})
+    placed = "".join(template.blocks["body"](placing)).strip()
+    html = _html(subject, placed, language, rich=Markup(sanitize_html(str(rich))))
+    return Letter(subject=subject, text=text, html=html)
 
 
 def _one_line(value: Any) -> Any:
@@ -120,7 +131,12 @@ def _one_line(value: Any) -> Any:
     return value
 
 
-def _html(subject: str, text: str, language: str) -> str:
-    # The HTML part says exactly what the text says: its paragraphs, escaped by the template.
-    paragraphs = [block.split("\n") for block in text.strip().split("\n\n") if block.strip()]
+def _html(subject: str, text: str, language: str, *, rich: Markup | None = None) -> str:
+    # The HTML part says exactly what the text says: its paragraphs, escaped by the template;
+    # a reply's own HTML (sanitised again here: nothing else leaves) where the text has it.
+    paragraphs: list[list[str] | Markup] = [
+        rich if rich is not None and block.strip() == _RICH_PLACE else block.split("\n")
+        for block in text.strip().split("\n\n")
+        if block.strip()
+    ]
     return render("email/layout.html", subject=subject, paragraphs=paragraphs, language=language)

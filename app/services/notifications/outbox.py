@@ -424,11 +424,3 @@ def cancel(dedup_prefix: str, *, session: Session, reason: str) -> int:
         .values(state=OutboxState.CANCELLED, last_error=reason)
     )
     return result.rowcount
-
-
-def delivery_of(message_ids: list[str], *, session: Session) -> dict[str, Outbox]:
-    """The outbox rows of these Message-IDs (a ticket's outbound messages), by Message-ID."""
-    if not message_ids:
-        return {}
-    rows = session.scalars(select(Outbox).where(col(Outbox.message_id).in_(message_ids)))
-    return {row.message_id: row for row in rows}

@@ -16,14 +16,10 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from app.engine import renewals, sla
-from app.enums import Consent, EventType, Role, Status, Urgency
-from app.errors import Conflict, InvalidTransition, NotFound, Unprocessable, field_error
-from app.models.audit import TicketEvent
+from app.enums import EventType, Role, Status, Urgency
+from app.errors import InvalidTransition, NotFound, Unprocessable, field_error
 from app.models.base import iso, table_of
-from app.models.billing import BilledItem, TimeEntry
-from app.models.message import Message
 from app.models.staff import StaffMember
-from app.models.status_link import StatusLink
 from app.models.ticket import ResolveIn, StatusIn, TakeChargeIn, Ticket, TicketUpdate
 from app.services.directory import terms
 from app.services.directory.customers import get_customer, language_of
@@ -83,7 +79,8 @@ def take_charge(
     consent.check_before_work(
         ticket, proceed=data.proceed_without_consent, session=session, actor=actor, now=now
     )
-    if ticket.assignee_id is None and owner_id is not None:
+    owned = ticket.assignee_id is None and owner_id is not None
+    if owned:
         ticket.assignee_id = owner_id  # written by the move below
     if data.estimated_resolution_at is not None:
         _check_estimate(ticket, data.estimated_resolution_at)
@@ -109,6 +106,8 @@ def take_charge(
             "assignee_id": ticket.assignee_id,
         },
     )
+    if owned:
+        _publish_assigned(ticket, None, session=session, actor=actor, at=now, cause=event)
     # Staff need no more warnings about it: an SLA alert not sent yet is cancelled.
     outbox.cancel(f"ticket:{ticket.id}:sla.", session=session, reason="taken in charge")
     # R11: taking in charge is always told, with the estimate or why there is none yet.
@@ -230,7 +229,7 @@ def update_ticket(
         setattr(ticket, field, value)
     if "customer_id" in changes:
         # Relinking re-matches the contract and re-derives the deadline: logged, never silent.
-        _recompute(
+        rederive(
             ticket, session=session, knobs=knobs, actor=actor, now=now, reason="customer relinked"
         )
     elif changes.keys() & {"category", "urgency", "priority_handling"}:
@@ -260,7 +259,7 @@ def update_ticket(
             )
         if ask_consent:
             _ask_consent(ticket, session=session, knobs=knobs, now=now, cause=event)
-    _save(ticket, session=session)
+    save_ticket(ticket, session=session)
     return ticket
 
 
@@ -321,7 +320,7 @@ def _assign(
         return
     member = None if assignee_id is None else _require_assignee(assignee_id, session=session)
     before, ticket.assignee_id, ticket.updated_at = ticket.assignee_id, assignee_id, now
-    _save(ticket, session=session)
+    save_ticket(ticket, session=session)
     event = audit.record(
         _id(ticket),
         session=session,
@@ -330,6 +329,7 @@ def _assign(
         at=now,
         data={"before": before, "after": assignee_id},
     )
+    _publish_assigned(ticket, before, session=session, actor=actor, at=now, cause=event)
     if member is not None and assignee_id != actor_staff_id:
         notify.tell_assignee(
             ticket,
@@ -343,6 +343,26 @@ def _assign(
         )
 
 
+def _publish_assigned(
+    ticket: Ticket, before: int | None, *, session: Session, actor: str, at: datetime, cause: int
+) -> None:
+    """Internal tools hear that the owner changed, in this transaction."""
+    ticket_id, after = _id(ticket), ticket.assignee_id
+    events.publish(
+        EventType.TICKET_ASSIGNED,
+        session=session,
+        at=at,
+        cause=str(cause),
+        ticket_id=ticket_id,
+        data=lambda: {
+            **events.ticket_data(ticket_id, session=session, at=at),
+            "assignee_id": after,
+            "previous_assignee_id": before,
+            "by": actor,
+        },
+    )
+
+
 def _require_assignee(staff_id: int, *, session: Session) -> StaffMember:
     member = session.get(StaffMember, staff_id)
     if member is None or not member.active or member.role == Role.VIEWER:
@@ -351,128 +371,6 @@ def _require_assignee(staff_id: int, *, session: Session) -> StaffMember:
             errors=[field_error("assignee_id", "not an active agent")],
         )
     return member
-
-
-def merge(
-    ticket_id: int,
-    into_id: int,
-    *,
-    force: bool,
-    session: Session,
-    knobs: Knobs,
-    actor: str,
-    now: datetime,
-) -> Ticket:
-    """Merge a duplicate into the surviving ticket; the survivor.
-
-    The duplicate's messages (and their files), time entries, audit trail and status link
-    move to the survivor; the duplicate is closed, read-only and points at it. The survivor
-    keeps the earliest receipt (the customer asked first then: R9's clock starts there), and
-    the duplicate is billed no more (one request, one line). Its customer gets one short email
-    naming the number to use. Tickets of different customers merge only with `force`.
-    """
-    if ticket_id == into_id:
-        raise Unprocessable(
-            "A ticket cannot be merged into itself.", errors=[field_error("into", "itself")]
-        )
-    duplicate, survivor = _mergeable(ticket_id, into_id, force=force, session=session)
-    # Told before its thread moves, so that the email answers the customer's own message.
-    notify.tell_customer(
-        duplicate,
-        "merged",
-        session=session,
-        mail=knobs.mail,
-        at=now,
-        cause=f"into-{into_id}",
-        words={"into": survivor.number},
-    )
-    connection = session.connection()
-    for table in _MOVED_WITH_A_MERGE:
-        connection.execute(
-            update(table).where(table.c.ticket_id == ticket_id).values(ticket_id=into_id)
-        )
-    if duplicate.received_at < survivor.received_at:
-        survivor.received_at = duplicate.received_at
-        _recompute(
-            survivor,
-            session=session,
-            knobs=knobs,
-            actor=actor,
-            now=now,
-            reason=f"merged with {duplicate.number}: the earliest receipt",
-        )
-    survivor.updated_at = now
-    consent.follow_billing(survivor, session=session)
-    _save(survivor, session=session)
-    audit.record(
-        into_id,
-        session=session,
-        actor=actor,
-        kind="merged",
-        at=now,
-        data={"from": duplicate.number, "force": force},
-    )
-    _close_merged(duplicate, survivor, session=session, knobs=knobs, actor=actor, now=now)
-    return survivor
-
-
-def _mergeable(
-    ticket_id: int, into_id: int, *, force: bool, session: Session
-) -> tuple[Ticket, Ticket]:
-    """(duplicate, survivor), both locked, once a merge of them is allowed."""
-    # Locked in id order: two merges of the same pair never wait on each other crosswise.
-    first, second = sorted((ticket_id, into_id))
-    locked = {first: locked_ticket(first, session=session)}
-    locked[second] = locked_ticket(second, session=session)
-    duplicate, survivor = locked[ticket_id], locked[into_id]
-    for ticket in (duplicate, survivor):
-        if ticket.merged_into_id is not None:
-            raise InvalidTransition(f"The ticket {ticket.number} was merged already.")
-    if survivor.status == Status.CLOSED:
-        raise InvalidTransition(f"The ticket {survivor.number} is closed: merge into an open one.")
-    if duplicate.customer_id != survivor.customer_id and not force:
-        raise Conflict(
-            f"{duplicate.number} and {survivor.number} are of different customers; "
-            "set force to merge them anyway."
-        )
-    billed = (
-        session.connection()
-        .execute(select(_BILLED.c.id).where(_BILLED.c.ticket_id == ticket_id).limit(1))
-        .first()
-    )
-    if billed is not None:
-        raise Conflict(f"{duplicate.number} was invoiced already: it cannot be merged.")
-    return duplicate, survivor
-
-
-def _close_merged(
-    duplicate: Ticket,
-    survivor: Ticket,
-    *,
-    session: Session,
-    knobs: Knobs,
-    actor: str,
-    now: datetime,
-) -> None:
-    """The duplicate closed, read-only, pointing at the survivor and billed no more."""
-    assert duplicate.id is not None
-    previous = duplicate.status
-    duplicate.status, duplicate.closed_at, duplicate.updated_at = Status.CLOSED, now, now
-    duplicate.merged_into_id = survivor.id
-    duplicate.billable, duplicate.billing_reasons = False, []
-    duplicate.consent = Consent.NOT_NEEDED
-    refresh_derived(duplicate, fraction=knobs.at_risk_fraction)
-    _save(duplicate, session=session)
-    audit.record(
-        duplicate.id,
-        session=session,
-        actor=actor,
-        kind="merged_into",
-        at=now,
-        from_status=previous,
-        to_status=Status.CLOSED,
-        data={"into": survivor.number},
-    )
 
 
 def check_writable(ticket: Ticket) -> None:
@@ -490,14 +388,14 @@ def recompute_sla(
 ) -> Ticket:
     """Re-derive contract, coverage, billing and deadline from the data as it is now (logged)."""
     ticket = locked_ticket(ticket_id, session=session)
-    event = _recompute(ticket, session=session, knobs=knobs, actor=actor, now=now, reason=reason)
+    event = rederive(ticket, session=session, knobs=knobs, actor=actor, now=now, reason=reason)
     if consent.follow_billing(ticket, session=session):
         _ask_consent(ticket, session=session, knobs=knobs, now=now, cause=event)
-    _save(ticket, session=session)
+    save_ticket(ticket, session=session)
     return ticket
 
 
-def _recompute(
+def rederive(
     ticket: Ticket, *, session: Session, knobs: Knobs, actor: str, now: datetime, reason: str
 ) -> int:
     before = _sla_summary(ticket)
@@ -583,10 +481,6 @@ def _require_customer(customer_id: int, *, session: Session) -> None:
 
 
 _TICKETS = table_of(Ticket)
-_BILLED = table_of(BilledItem)
-_MOVED_WITH_A_MERGE = tuple(
-    table_of(model) for model in (Message, TimeEntry, TicketEvent, StatusLink)
-)
 _FOR_UPDATE = select(_TICKETS).where(_TICKETS.c.id == bindparam("ticket_id")).with_for_update()
 _WRITABLE = tuple(column.name for column in _TICKETS.columns if column.name != "id")
 _UPDATE = update(_TICKETS).where(_TICKETS.c.id == bindparam("ticket_id"))
@@ -601,7 +495,7 @@ def locked_ticket(ticket_id: int, *, session: Session) -> Ticket:
     return Ticket.model_validate(dict(row))
 
 
-def _save(ticket: Ticket, *, session: Session) -> None:
+def save_ticket(ticket: Ticket, *, session: Session) -> None:
     """Write the ticket back: one UPDATE of its row."""
     values = {name: getattr(ticket, name) for name in _WRITABLE}
     session.connection().execute(_UPDATE.values(values), {"ticket_id": _id(ticket)})
@@ -627,7 +521,7 @@ def _move(
         ticket.waiting_since = None
     if status == Status.WAITING_THIRD_PARTY:
         ticket.waiting_since = at
-    _save(ticket, session=session)
+    save_ticket(ticket, session=session)
     event = audit.record(
         _id(ticket),
         session=session,

@@ -20,9 +20,7 @@ from sqlmodel import Session, col, select
 from app.enums import OPEN_STATUSES, Category, Consent, SlaState, Status
 from app.errors import NotFound, Unprocessable, field_error
 from app.models.common import MAX_ID
-from app.models.message import Delivery, Message, MessageRead
 from app.models.ticket import OPEN_PREDICATE, Ticket
-from app.services.notifications import outbox
 from app.services.tickets.snapshot import VIEW_COLUMNS, row_view
 
 
@@ -65,34 +63,6 @@ def get_ticket(ticket_id: int, *, session: Session) -> Ticket:
     if ticket is None:
         raise NotFound(f"No ticket with id {ticket_id}.")
     return ticket
-
-
-def list_messages(ticket_id: int, *, session: Session) -> list[MessageRead]:
-    """The ticket's conversation, oldest first; our emails with their delivery state."""
-    get_ticket(ticket_id, session=session)
-    rows = list(
-        session.exec(
-            select(Message)
-            .where(Message.ticket_id == ticket_id)
-            .order_by(col(Message.received_at), col(Message.id))
-        )
-    )
-    outbound = [row.message_id for row in rows if row.direction == "outbound" and row.message_id]
-    deliveries = outbox.delivery_of(outbound, session=session)
-    messages = []
-    for row in rows:
-        message = MessageRead.model_validate(row, from_attributes=True)
-        sent = deliveries.get(row.message_id or "")
-        if sent is not None and sent.id is not None:
-            message.delivery = Delivery(
-                outbox_id=sent.id,
-                state=sent.state,
-                attempts=sent.attempts,
-                last_error=sent.last_error,
-                sent_at=sent.sent_at,
-            )
-        messages.append(message)
-    return messages
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,25 @@ in charge or resolving with it sends one email that says both.
 import logging
 from datetime import datetime
 
+from markdown_it import MarkdownIt
 from sqlmodel import Session, col, select
 
+from app.enums import EventType
 from app.errors import Unprocessable, field_error
 from app.models.customer import Contact
 from app.models.message import Message, MessageRead, ReplyIn
 from app.models.ticket import ResolveIn, TakeChargeIn, Ticket
+from app.services.intake.parsing.content import sanitize_html
 from app.services.knobs import Knobs, MailKnobs
-from app.services.notifications import notify
+from app.services.notifications import reply_mail
 from app.services.tickets import audit, lifecycle, transcript
 from app.services.tickets.attachments import files_given
+from app.services.webhooks import events
 
 log = logging.getLogger(__name__)
+
+# CommonMark and tables; raw HTML in Markdown is shown as text, not passed through.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 
 
 def reply(
@@ -36,6 +43,7 @@ def reply(
 ) -> MessageRead:
     """Write to the customer (and the copies allowed); optionally take in charge or resolve."""
     files = files_given(data.attachments, max_file_bytes=max_file_bytes)
+    html = html_of(data)
     ticket = lifecycle.locked_ticket(ticket_id, session=session)
     lifecycle.check_writable(ticket)
     others = _check_recipients(ticket, data, session=session, mail=knobs.mail)
@@ -65,10 +73,11 @@ def reply(
             len(others),
             actor,
         )
-    message_id = notify.send_reply(
+    message_id = reply_mail.send_reply(
         ticket,
-        notify.StaffReply(
+        reply_mail.StaffReply(
             text=data.text,
+            html=html,
             author_id=author_id,
             author_name=actor,
             cc=tuple(data.cc),
@@ -81,7 +90,58 @@ def reply(
         at=now,
         cause=event,
     )
+    _publish_replied(
+        ticket_id,
+        message_id,
+        data,
+        session=session,
+        author_id=author_id,
+        actor=actor,
+        at=now,
+        cause=event,
+    )
     return transcript.read_message(message_id, session=session)
+
+
+def html_of(data: ReplyIn) -> str | None:
+    """The reply's HTML body, if it has one: its HTML or its Markdown made HTML, sanitised with
+    the rules of inbound HTML (no script, style, event handler or javascript: URL)."""
+    if data.body_markdown is not None:
+        written = _MARKDOWN.render(data.body_markdown)
+    elif data.body_html is not None:
+        written = data.body_html
+    else:
+        return None
+    return sanitize_html(written) or None
+
+
+def _publish_replied(
+    ticket_id: int,
+    message_id: int,
+    data: ReplyIn,
+    *,
+    session: Session,
+    author_id: int | None,
+    actor: str,
+    at: datetime,
+    cause: int,
+) -> None:
+    """Internal tools hear of the reply, in the transaction that queues its email."""
+    events.publish(
+        EventType.TICKET_REPLIED,
+        session=session,
+        at=at,
+        cause=str(cause),
+        ticket_id=ticket_id,
+        data=lambda: {
+            **events.ticket_data(ticket_id, session=session, at=at),
+            "message_id": message_id,
+            "author_id": author_id,
+            "author_name": actor,
+            "took_charge": data.take_charge,
+            "resolved": data.resolve,
+        },
+    )
 
 
 def _check_recipients(

@@ -231,7 +231,7 @@ def view_of(
     return TicketRead.model_validate(values)
 
 
-def _json_shape(model: type[BaseModel], **nested: Any) -> Any:
+def json_shape(model: type[BaseModel], **nested: Any) -> Any:
     """A TypedDict of the model's fields (same names, order and types; `nested` replaces some):
     serialising a dict with it writes exactly the model's JSON, without building the model."""
     fields = {
@@ -240,9 +240,9 @@ def _json_shape(model: type[BaseModel], **nested: Any) -> Any:
     return TypedDict(f"{model.__name__}Json", fields)  # type: ignore[operator]
 
 
-_TICKET_SHAPE = _json_shape(TicketRead, sla=_json_shape(SlaBlock))
+_TICKET_SHAPE = json_shape(TicketRead, sla=json_shape(SlaBlock))
 _TICKET_JSON = TypeAdapter(_TICKET_SHAPE)
-_PAGE_JSON = TypeAdapter(_json_shape(TicketPage, items=list[_TICKET_SHAPE]))  # type: ignore[valid-type]
+_PAGE_JSON = TypeAdapter(json_shape(TicketPage, items=list[_TICKET_SHAPE]))  # type: ignore[valid-type]
 
 
 def row_view(row: Row[Any], *, now: datetime, fraction: float) -> dict[str, Any]:

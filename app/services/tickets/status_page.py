@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
 
+from app.engine.deadline_strip import deadline_strip
 from app.enums import MessageKind, Status
 from app.errors import NotFound
 from app.models.base import table_of
@@ -155,6 +156,7 @@ def page_facts(token: str, *, session: Session, language: str | None) -> dict[st
         "due": when(row.take_charge_due_at, language),
         "taken": row.taken_in_charge_at is not None,
         "explained": explanation.summary(language) if explanation else None,
+        "strip": deadline_strip(explanation, language) if explanation else None,
         "estimate": when(row.estimated_resolution_at, language),
         "history": history,
         "conversation": _conversation(row.id, session=session, language=language),
