@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
@@ -23,6 +24,7 @@ from app.enums import ROLE_RANK
 from app.errors import DomainError
 from app.models.base import utcnow
 from app.models.staff import StaffCreate
+from app.services.console import sign_in as console_sign_in
 from app.services.directory import auth, staff
 from app.settings import get_settings
 
@@ -232,6 +234,43 @@ def staff_create(
         member = staff.create_staff(data, session=session)
         summary = f"Staff member {member.id} ({member.role}): {member.name} <{member.email}>"
     typer.echo(summary)
+
+
+@staff_cli.command("set-password")
+def staff_set_password(
+    email: Annotated[str, typer.Argument(help="The staff member's address.")],
+) -> None:
+    """Set a staff member's console password (read from stdin, or asked for twice on a
+    terminal); their console sessions end."""
+    if sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        with unit_of_work(get_engine(get_settings().database_url)) as session:
+            member = console_sign_in.set_password(email, password, session=session)
+            name = member.name
+    except DomainError as exc:
+        typer.echo(f"Error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Password set for {name}.")
+
+
+@staff_cli.command("login-link")
+def staff_login_link(
+    email: Annotated[str, typer.Argument(help="The staff member's address.")],
+) -> None:
+    """Print a one-time sign-in link to the console (one use, SPORTELLO_CONSOLE_LINK_MINUTES)."""
+    settings = get_settings()
+    try:
+        with unit_of_work(get_engine(settings.database_url)) as session:
+            token = console_sign_in.issue_link(
+                email, session=session, now=utcnow(), minutes=settings.console_link_minutes
+            )
+    except DomainError as exc:
+        typer.echo(f"Error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{settings.public_url.rstrip('/')}/console/link/{token}")
 
 
 @staff_cli.command("list")

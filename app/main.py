@@ -13,6 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import sealing
+from app.console import guard as console_guard
+from app.console import routes as console
 from app.db import WORKER_THREADS, get_engine, is_sqlite
 from app.deps import get_principal
 from app.errors import install_database_error_handler, install_error_handlers
@@ -123,6 +125,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(contact.FormPageError, contact.form_error_page)
     _add_middleware(app, settings)
     _add_routes(app)
+    if settings.console:  # off: /console/ is a 404 like any unknown path
+        console_guard.install(app)
+        app.include_router(console.router)
     return app
 
 

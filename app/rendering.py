@@ -105,3 +105,19 @@ def page_policy(*, forms: bool = False) -> str:
         "img-src 'self'; base-uri 'none'; "
         f"form-action {FORMS_TO_US if forms else NO_FORMS}; frame-ancestors 'none'"
     )
+
+
+@cache
+def console_policy() -> str:
+    """The staff console's Content-Security-Policy: no script at all, only its own `<style>`
+    by hash, forms posted to us only, never framed."""
+    env = environment()
+    assert env.loader is not None
+    styles = []
+    for name in env.list_templates(filter_func=lambda n: n.startswith("console/")):
+        source = env.loader.get_source(env, name)[0]
+        styles += [csp_hash(css) for css in re.findall(r"<style>(.*?)</style>", source, re.S)]
+    return (
+        f"default-src 'none'; style-src {' '.join(sorted(set(styles)))}; base-uri 'none'; "
+        f"form-action {FORMS_TO_US}; frame-ancestors 'none'"
+    )

@@ -163,6 +163,17 @@ class Settings(BaseSettings):
         ]
     )
 
+    # The staff console under /console/ (false: 404). A session ends after console_idle_minutes
+    # without use, and console_session_hours after sign-in whatever happens; sign-in attempts
+    # are limited per client address and per account within console_sign_in_window_seconds;
+    # a one-time sign-in link (`sportello staff login-link`) works once, within its minutes.
+    console: bool = True
+    console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    console_session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    console_sign_in_limit: int = Field(default=10, ge=1)
+    console_sign_in_window_seconds: int = Field(default=300, ge=1)
+    console_link_minutes: int = Field(default=15, ge=1, le=24 * 60)
+
     # Proxies whose X-Forwarded-For is believed (comma-separated IPs or networks, or "*").
     # Unset: the client is the peer address itself.
     forwarded_allow_ips: str | None = None

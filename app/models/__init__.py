@@ -5,6 +5,7 @@ from app.models.audit import TicketEvent
 from app.models.billing import BilledItem, TimeEntry
 from app.models.calendar import Calendar
 from app.models.consent import ConsentRecord
+from app.models.console import ConsoleSession, SignInLink
 from app.models.contract import Contract
 from app.models.customer import Contact, Customer, CustomerDomain
 from app.models.inbound import ContactHit
@@ -27,6 +28,7 @@ __all__ = [
     "BilledItem",
     "Calendar",
     "ConsentRecord",
+    "ConsoleSession",
     "Contact",
     "ContactHit",
     "Contract",
@@ -40,6 +42,7 @@ __all__ = [
     "OutboxAttempt",
     "Quarantine",
     "RetentionRun",
+    "SignInLink",
     "StaffMember",
     "StatusLink",
     "Ticket",

@@ -1,6 +1,7 @@
 """The desk's staff members: who answers, owns tickets and holds tokens."""
 
 from datetime import datetime
+from typing import Literal
 
 import pydantic
 from pydantic import ConfigDict, EmailStr, field_validator
@@ -32,7 +33,9 @@ class StaffBase(SQLModel):
     role: Role = Field(sa_type=EnumString(Role, 16))
     """admin, agent or viewer: what their tokens may do."""
     active: bool = True
-    """An inactive member's tokens are refused (401)."""
+    """An inactive member's tokens are refused (401), and they cannot sign in to the console."""
+    language: str = Field(default="it", max_length=2, sa_column_kwargs={"server_default": "it"})
+    """it or en: the language of the console for them."""
 
 
 class StaffMember(StaffBase, table=True):
@@ -40,6 +43,8 @@ class StaffMember(StaffBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # argon2id (argon2-cffi's PHC string); null: no password, a one-time link signs them in.
+    password_hash: str | None = Field(default=None, max_length=255)
 
 
 class StaffCreate(Input):
@@ -55,6 +60,8 @@ class StaffCreate(Input):
     """Their address (unique among staff)."""
     role: Role
     """admin, agent or viewer."""
+    language: Literal["it", "en"] = "it"
+    """The language of the console for them."""
 
     @field_validator("email")
     @classmethod
@@ -78,6 +85,8 @@ class StaffUpdate(Input):
     """A new role; their tokens follow it at once."""
     active: bool | None = None
     """False: their tokens stop working (401); true again: they work again."""
+    language: Literal["it", "en"] | None = None
+    """The language of the console for them."""
 
     @field_validator("email")
     @classmethod

@@ -42,7 +42,7 @@ def _check_email_free(email: str, *, session: Session, other_than: int | None = 
 def create_staff(data: StaffCreate, *, session: Session) -> StaffMember:
     """Add a staff member; an address belongs to one of them."""
     _check_email_free(data.email, session=session)
-    member = StaffMember(name=data.name, email=data.email, role=data.role)
+    member = StaffMember(name=data.name, email=data.email, role=data.role, language=data.language)
     session.add(member)
     session.flush()
     return member
@@ -52,7 +52,7 @@ def update_staff(staff_id: int, data: StaffUpdate, *, session: Session) -> Staff
     """Rename, re-address, change the role of, or (de)activate a staff member."""
     member = get_staff(staff_id, session=session)
     changes = data.model_dump(exclude_unset=True)
-    for field in ("name", "role", "active"):
+    for field in ("name", "role", "active", "language"):
         if field in changes and changes[field] is None:
             raise Unprocessable(
                 f"{field} cannot be null.", errors=[field_error(field, "cannot be null")]

@@ -69,6 +69,12 @@ _DELIVERIES_OF_TICKET = (
 def conversation_json(ticket_id: int, *, session: Session) -> bytes:
     """The conversation, oldest first, as the API's JSON (what FastAPI writes for
     `Items[MessageRead]`): each message with its kind, author, delivery and files."""
+    return _CONVERSATION_JSON.dump_json({"items": conversation(ticket_id, session=session)})
+
+
+def conversation(ticket_id: int, *, session: Session) -> list[dict[str, Any]]:
+    """The conversation, oldest first, as MessageRead's values (plain dicts): each message
+    with its kind, author, delivery and files (the console's ticket page reads it too)."""
     connection = session.connection()
     if connection.execute(select(_TICKETS.c.id).where(_TICKETS.c.id == ticket_id)).first() is None:
         raise NotFound(f"No ticket with id {ticket_id}.")
@@ -96,7 +102,7 @@ def conversation_json(ticket_id: int, *, session: Session) -> bytes:
         message["delivery"] = deliveries.get(message["id"])
         message["attachments"] = files.get(message["id"], [])
         items.append(message)
-    return _CONVERSATION_JSON.dump_json({"items": items})
+    return items
 
 
 def read_message(message_id: int, *, session: Session) -> MessageRead:
