@@ -6,7 +6,7 @@ conversation: a question, the customer's answer by email, a note, an owner, one 
 import importlib
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from zoneinfo import ZoneInfo
@@ -152,11 +152,22 @@ def test_a_conversation_through_the_generated_client(sportello_client, api, db):
 
     admin = client_module.AuthenticatedClient(base_url=api.base_url, token=ADMIN_TOKEN)
     with admin:
-        call(
+        rossi = call(
             admin,
             "customers",
             "create",
             body=models.CustomerCreate(name="Rossi", email_domains=["rossi.it"]),
+        )
+        call(  # an annual contract in force: the work is covered, no consent to ask (R1, P4)
+            admin,
+            "contracts",
+            "create",
+            body=models.ContractCreate(
+                customer_id=rossi.id,
+                code="ASS-ROSSI",
+                starts_on=date.today() - timedelta(days=30),
+                annual_fee="1200.00",
+            ),
         )
         marco = call(
             admin,

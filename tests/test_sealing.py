@@ -65,9 +65,12 @@ def _stored_webhook_secrets(url: str) -> list[tuple[str, str]]:
     return found
 
 
-def test_without_a_key_no_password_is_stored_and_the_answer_says_why(db):
+def test_without_a_key_no_password_is_stored_and_the_answer_says_why(db, tmp_path):
+    no_keys = tmp_path / "no-keys"  # an empty key file: not the one beside a shared database
+    no_keys.write_text("")
     try:
-        with LiveServer(make_settings(db, secret_keys=[])) as server:
+        settings = make_settings(db, secret_keys=[], secret_keys_file=str(no_keys))
+        with LiveServer(settings) as server:
             headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
             with httpx.Client(base_url=server.base_url, headers=headers) as admin:
                 refused = admin.post("/api/v1/mailboxes", json=MAILBOX)

@@ -42,6 +42,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/contracts/{contract_id}"): "viewer",
     ("PATCH", "/api/v1/contracts/{contract_id}"): "admin",
     ("POST", "/api/v1/contracts/{contract_id}/renew"): "admin",
+    ("GET", "/api/v1/contracts/{contract_id}/review"): "viewer",
     ("POST", "/api/v1/tickets"): "agent",
     ("GET", "/api/v1/tickets"): "viewer",
     ("GET", "/api/v1/tickets/{ticket_ref}"): "viewer",
