@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from app import logs, migrations, sealing
 from app.db import get_engine, unit_of_work
 from app.enums import ROLE_RANK
-from app.errors import DomainError
+from app.errors import DomainError, is_outage
 from app.models.base import utcnow
 from app.models.staff import StaffCreate
 from app.services.console import sign_in as console_sign_in
@@ -110,12 +110,10 @@ def _use_keys(*, make: bool = False) -> sealing.Keyring:
 
 def _check_keys() -> None:
     """Refuse to start when a stored secret cannot be opened (a wrong or missing key)."""
-    engine = get_engine(get_settings().database_url)
-    with engine.connect() as connection:
-        try:
-            sealing.check(connection, sealing.keyring())
-        except sealing.KeyProblem as exc:
-            _fail(str(exc))
+    try:
+        sealing.check_at_start(get_engine(get_settings().database_url))
+    except sealing.KeyProblem as exc:
+        _fail(str(exc))
 
 
 def _safe_url(url: str) -> str:
@@ -134,6 +132,11 @@ def migrate() -> None:
         migrations.upgrade(url)
     except sealing.KeyProblem as exc:
         _fail(str(exc))
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        _fail(f"the database {_safe_url(url)} cannot be reached: {reason}")
 
 
 @cli.command()

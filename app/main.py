@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import Engine
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import sealing
@@ -18,7 +17,7 @@ from app.console import guard as console_guard
 from app.console import routes as console
 from app.db import WORKER_THREADS, get_engine, is_sqlite
 from app.deps import get_principal
-from app.errors import install_database_error_handler, install_error_handlers, is_outage
+from app.errors import install_database_error_handler, install_error_handlers
 from app.middleware import AccessLog, BodyLimits, SecurityHeaders
 from app.rendering import page_policy
 from app.routers import (
@@ -72,19 +71,6 @@ def _operation_id(route: APIRoute) -> str:
     return f"{tag}-{route.name.rstrip('_')}"
 
 
-def _check_sealed_secrets(engine: Engine) -> None:
-    """A wrong or missing key stops the start, not a request later (GDPR art. 32). A database
-    that is away cannot be checked: the service starts all the same and answers 503 until it
-    is back (the worker and the CLI's commands check again)."""
-    try:
-        with engine.connect() as connection:
-            sealing.check(connection, sealing.keyring())
-    except Exception as exc:
-        if not is_outage(exc):
-            raise
-        log.warning("sealed secrets not checked at start-up: the database is away (%s)", exc)
-
-
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Run the outbox worker and the mailbox poller beside the API, unless SPORTELLO_WORKER
@@ -92,7 +78,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     # Endpoints run on this many threads (anyio's default is 40): see app.db.WORKER_THREADS.
     anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
-    _check_sealed_secrets(app.state.engine)
+    sealing.check_at_start(app.state.engine)  # a wrong key stops the start, not a request
     if not settings.worker:
         yield
         return

@@ -7,14 +7,18 @@ The process holds one keyring, set from the settings when the app or a command s
 (`configure`); the `Sealed` column type (app.models.base) seals and opens through it.
 """
 
+import logging
 import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
+from app.errors import is_outage
 from app.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Every sealed column, as (table, column): what the start-up check opens and rotation re-seals.
 SEALED_COLUMNS = (
@@ -154,6 +158,20 @@ def check(connection: Connection, ring: Keyring) -> int:
         except KeyProblem:
             raise KeyProblem(f"the {column} of {table} {row_id} {CLOSED}") from None
     return len(stored)
+
+
+def check_at_start(engine: Engine) -> None:
+    """`check` as a process starts: a wrong or missing key stops it (KeyProblem), not a request
+    later. A database that is away cannot be checked: the process starts all the same (the API
+    answers 503 until it is back) and says so; the next start checks."""
+    try:
+        with engine.connect() as connection:
+            check(connection, keyring())
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        log.warning("stored secrets not checked at start-up: the database is away (%s)", reason)
 
 
 def rotate(connection: Connection, ring: Keyring) -> int:
