@@ -154,7 +154,10 @@ def main() -> int:
             f"loaded {args.tickets:,} tickets ({args.database})"
             f" in {time.perf_counter() - began:.1f} s"
         )
-        with Sportello(url, extra_env={"SPORTELLO_WORKER": "false"}) as server:
+        # Migrated above: served as a deployment does, migrations as their own step.
+        with Sportello(
+            url, extra_env={"SPORTELLO_WORKER": "false"}, extra_argv=("--no-migrate",)
+        ) as server:
             pid = server.process.pid
             with httpx.Client(base_url=server.base, headers=admin_headers(), timeout=600) as client:
                 client.get(f"/api/v1/customers/{customer_id}").raise_for_status()

@@ -67,6 +67,7 @@ COLUMNS = (
     "coverage",
     "billable",
     "billing_reasons",
+    "consent",
     "received_at",
     "estimated_resolution_at",
     "taken_in_charge_at",
@@ -246,6 +247,7 @@ def ticket_rows(
             coverage,
             billable,
             reasons,
+            "given" if billable else "not_needed",  # P4: the history's customers agreed
             received,
             None,
             taken,

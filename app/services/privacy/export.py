@@ -48,7 +48,7 @@ _T, _M, _A = table_of(Ticket), table_of(Message), table_of(Attachment)
 _EVENT, _ENTRY, _BILLED = table_of(TicketEvent), table_of(TimeEntry), table_of(BilledItem)
 _CONTACT, _DOMAIN, _CONTRACT = table_of(Contact), table_of(CustomerDomain), table_of(Contract)
 _CONSENT = table_of(ConsentRecord)
-CHUNK = 200  # tickets read at once
+CHUNK = 50  # tickets read at once: a few hundred kB of rows, whatever the customer
 SPOOL_BYTES = 1024 * 1024  # a ZIP larger than this is spooled to disk
 _PUBLIC = (MessageKind.INBOUND, MessageKind.REPLY, MessageKind.AUTOMATIC)
 
