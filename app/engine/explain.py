@@ -11,7 +11,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import holidays
-from babel.dates import format_date
+from babel.dates import get_day_names
 
 from app.engine.business_hours import BusinessCalendar
 
@@ -166,8 +166,10 @@ def _summary(explanation: Explanation, language: str) -> str:
     zone = ZoneInfo(explanation.timezone)
     words = _WORDS[language]
 
+    days = get_day_names("abbreviated", locale=language)  # what format_date's "EEE" says
+
     def weekday(day: date) -> str:
-        return format_date(day, "EEE", locale=language).rstrip(".")
+        return days[day.weekday()].rstrip(".")
 
     def moment(instant: datetime) -> str:
         local = instant.astimezone(zone)

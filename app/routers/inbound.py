@@ -7,15 +7,16 @@ at all (a failed signature or login, a body over the limit or of the wrong type)
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from app import metrics
-from app.deps import KnobsDep, Now, SettingsDep, committed_unit, principal_for
+from app.deps import Now, SettingsDep, committed_unit, principal_for
 from app.enums import Role
 from app.errors import (
     BadRequest,
@@ -38,6 +39,8 @@ from app.services.intake.parsing import (
 )
 from app.services.intake.parsing.deliveries import RAW_MIME, read_delivery
 from app.services.intake.parsing.forms import parse_form
+from app.services.knobs import Knobs
+from app.settings import Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/inbound/email", tags=["inbound"])
@@ -168,47 +171,44 @@ async def _delivery(provider: str, request: Request) -> Delivery:
     )
 
 
-StoreDelivery = Callable[[Delivery], Awaitable[InboundResult]]
+async def store(delivery: Delivery, *, request: Request, now: datetime) -> InboundResult:
+    """Store the delivery as a ticket, or quarantined raw when it cannot be one (P1), in a unit
+    of work begun once the payload is read and committed before the answer; 503 when nothing
+    could be stored because the database is away (the provider retries).
 
-
-async def delivery_store(
-    request: Request, knobs: KnobsDep, now: Now, settings: SettingsDep
-) -> StoreDelivery:
-    """How this request stores its delivery: as a ticket, or quarantined raw when it cannot be
-    one (P1), in a unit of work begun once the payload is read and committed before the answer;
-    503 when nothing could be stored because the database is away (the provider retries)."""
-
-    async def store(delivery: Delivery) -> InboundResult:
-        read = await _read(delivery)
-        as_received = receiving.Delivery(
-            delivery.provider, delivery.body, delivery.content_type, delivery.token
+    A plain call, not a dependency: the app's knobs and settings are read here, as
+    `committed_unit` reads its engine (each dependency layer costs a request a few
+    microseconds of FastAPI's bookkeeping, for nothing this route needs)."""
+    knobs: Knobs = request.app.state.knobs
+    settings: Settings = request.app.state.settings
+    read = await _read(delivery)
+    as_received = receiving.Delivery(
+        delivery.provider, delivery.body, delivery.content_type, delivery.token
+    )
+    try:
+        received = await committed_unit(
+            request,
+            lambda session: receiving.receive(
+                as_received,
+                read,
+                session=session,
+                knobs=knobs,
+                now=now,
+                max_file_bytes=settings.max_file_bytes,
+            ),
         )
-        try:
-            received = await committed_unit(
-                request,
-                lambda session: receiving.receive(
-                    as_received,
-                    read,
-                    session=session,
-                    knobs=knobs,
-                    now=now,
-                    max_file_bytes=settings.max_file_bytes,
-                ),
-            )
-        except DomainError:  # a replayed token, an outage
-            metrics.count_delivery(delivery.provider, "rejected")
-            raise
-        outcome = "quarantined" if received.reason is not None else "stored"
-        metrics.count_delivery(delivery.provider, "duplicate" if received.duplicate else outcome)
-        return InboundResult(
-            ticket_id=received.ticket_id,
-            ticket_number=received.ticket_number,
-            duplicate=received.duplicate,
-            quarantined=received.quarantine_id is not None and received.ticket_id is None,
-            quarantine_id=received.quarantine_id,
-        )
-
-    return store
+    except DomainError:  # a replayed token, an outage
+        metrics.count_delivery(delivery.provider, "rejected")
+        raise
+    outcome = "quarantined" if received.reason is not None else "stored"
+    metrics.count_delivery(delivery.provider, "duplicate" if received.duplicate else outcome)
+    return InboundResult(
+        ticket_id=received.ticket_id,
+        ticket_number=received.ticket_number,
+        duplicate=received.duplicate,
+        quarantined=received.quarantine_id is not None and received.ticket_id is None,
+        quarantine_id=received.quarantine_id,
+    )
 
 
 async def _read(delivery: Delivery) -> InboundEmail | Exception:
@@ -223,31 +223,28 @@ async def _read(delivery: Delivery) -> InboundEmail | Exception:
         return exc
 
 
-StoreDep = Annotated[StoreDelivery, Depends(delivery_store)]
-
-
 @router.post("/mailgun", response_model=InboundResult, status_code=200, responses=RESPONSES)
 async def mailgun(
-    delivery: Annotated[Delivery, Depends(mailgun_delivery)], store: StoreDep
+    delivery: Annotated[Delivery, Depends(mailgun_delivery)], request: Request, now: Now
 ) -> InboundResult:
     """Mailgun route forward() (parsed fields or `body-mime`); signed, single-use tokens."""
-    return await store(delivery)
+    return await store(delivery, request=request, now=now)
 
 
 @router.post("/sendgrid", response_model=InboundResult, status_code=200, responses=RESPONSES)
 async def sendgrid(
-    delivery: Annotated[Delivery, Depends(sendgrid_delivery)], store: StoreDep
+    delivery: Annotated[Delivery, Depends(sendgrid_delivery)], request: Request, now: Now
 ) -> InboundResult:
     """SendGrid Inbound Parse (default or raw); basic auth."""
-    return await store(delivery)
+    return await store(delivery, request=request, now=now)
 
 
 @router.post("/postmark", response_model=InboundResult, status_code=200, responses=RESPONSES)
 async def postmark(
-    delivery: Annotated[Delivery, Depends(postmark_delivery)], store: StoreDep
+    delivery: Annotated[Delivery, Depends(postmark_delivery)], request: Request, now: Now
 ) -> InboundResult:
     """Postmark inbound webhook JSON; basic auth."""
-    return await store(delivery)
+    return await store(delivery, request=request, now=now)
 
 
 @router.post(
@@ -263,7 +260,7 @@ async def postmark(
     },
 )
 async def mime(
-    delivery: Annotated[Delivery, Depends(mime_delivery)], store: StoreDep
+    delivery: Annotated[Delivery, Depends(mime_delivery)], request: Request, now: Now
 ) -> InboundResult:
     """A raw RFC 5322 message from any relay; basic auth or an agent token."""
-    return await store(delivery)
+    return await store(delivery, request=request, now=now)
