@@ -267,9 +267,8 @@ def _customer_email(
         language=addressee.language,
         mail=mail,
         status_url=f"{mail.public_url}/status/{addressee.status_token}",
+        words=words or {},
     )
-    if words:
-        letter = letter.model_copy(update={"words": {**letter.words, **words}})
     return OutboxFacts(
         template=kind,
         language=addressee.language,
@@ -287,11 +286,12 @@ def _customer_email(
 
 
 def _customer_facts(
-    ticket: Ticket, *, language: str, mail: MailKnobs, status_url: str
+    ticket: Ticket, *, language: str, mail: MailKnobs, status_url: str, words: dict[str, str]
 ) -> LetterFacts:
+    """What is true of the ticket now, with the email's own `words` (one model, not a copy)."""
     calendar = calendar_of(ticket)
     explanation = explain_deadline(ticket)
-    words = {
+    facts = {
         "explained": explanation.summary(language) if explanation else None,
         "number": ticket.number,
         "subject": ticket.subject,
@@ -308,6 +308,7 @@ def _customer_facts(
         "company": mail.company_name,
         "support_address": mail.support_address,
         "status_url": status_url,
+        **words,
     }
     instants = {
         "due": ticket.take_charge_due_at,
@@ -315,7 +316,7 @@ def _customer_facts(
         "estimate": ticket.estimated_resolution_at,
         "resolved": ticket.resolved_at,
     }
-    return LetterFacts(words=words, instants=instants, weekly=calendar.to_dict()["weekly"])
+    return LetterFacts(words=facts, instants=instants, weekly=calendar.to_dict()["weekly"])
 
 
 def _iso_day(day: date | None) -> str | None:
