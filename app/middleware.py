@@ -45,10 +45,11 @@ class BodyLimits:
             nonlocal received, deadline, complete
             if complete:  # after the body, only a disconnect can come: no deadline
                 return await receive()
-            loop = asyncio.get_running_loop()
-            deadline = deadline or loop.time() + self.read_timeout
+            deadline = deadline or asyncio.get_running_loop().time() + self.read_timeout
             try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+                # asyncio.timeout, not wait_for: no task of its own for each piece of a body.
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
             except TimeoutError:
                 log.info("body not received within %ss: %s", self.read_timeout, scope["path"])
                 raise HTTPException(
