@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.fernet import Fernet
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness import free_port, fresh_database, outbox_states, run_workers  # noqa: E402  (bench/ is on sys.path)
 
-from app import migrations  # noqa: E402
+from app import migrations, sealing  # noqa: E402
 from app.db import get_engine, unit_of_work  # noqa: E402
 from app.enums import Channel, EventType  # noqa: E402
 from app.models.ticket import TicketCreate  # noqa: E402
@@ -208,6 +209,8 @@ def main() -> None:
 
     port = free_port()
     name = f"sportello_webhooks_{os.getpid()}"
+    key = Fernet.generate_key().decode()  # the subscription's secret is stored sealed
+    sealing.configure([key])
     with fresh_database("postgresql", pg_url=args.pg_url, name=name) as url:
         migrations.upgrade(url)
         receiver_url = f"http://127.0.0.1:{port}/events"
@@ -222,7 +225,11 @@ def main() -> None:
                 time.sleep(0.01)
             receiver.take()
             outbox_seconds = run_workers(
-                url, args.workers, arrived=receiver.count, count=args.events
+                url,
+                args.workers,
+                arrived=receiver.count,
+                count=args.events,
+                SPORTELLO_SECRET_KEYS=key,
             )
             got = receiver.take()
             final = outbox_states(url, channel="event")
