@@ -11,6 +11,7 @@ Create Date: 2026-12-07 09:00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from alembic import op
 
@@ -20,6 +21,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 UTC = sa.DateTime(timezone=True)
+JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 
 def upgrade() -> None:
@@ -37,6 +39,7 @@ def upgrade() -> None:
         sa.Column("rate_version", sa.String(length=32), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=True),
         sa.Column("note", sa.String(), nullable=False),
+        sa.Column("reasons", JSON, nullable=False),
         sa.ForeignKeyConstraint(
             ["status_link_id"],
             ["status_link.id"],
@@ -50,7 +53,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_consent_record")),
-        sa.UniqueConstraint("ticket_id", name=op.f("uq_consent_record_ticket_id")),
+    )
+    op.create_index(
+        op.f("ix_consent_record_ticket_id"), "consent_record", ["ticket_id"], unique=False
     )
     with op.batch_alter_table("ticket", schema=None) as batch_op:
         batch_op.add_column(

@@ -9,19 +9,20 @@ from pydantic import ConfigDict
 from sqlmodel import Field, SQLModel
 
 from app.enums import Consent
-from app.models.base import UTCDateTime
+from app.models.base import JSONType, UTCDateTime
 from app.models.common import Input, Schema
 
 ConsentDecision = Literal[Consent.GIVEN, Consent.DECLINED]
 
 
 class ConsentRecord(SQLModel, table=True):
-    """One ticket's consent to billable work: written once, never changed (unique per ticket)."""
+    """An answer to billable work, written once, never changed: one per set of billing reasons
+    asked about (a ticket that becomes billable for a new reason is asked again)."""
 
     __tablename__ = "consent_record"
 
     id: int | None = Field(default=None, primary_key=True)
-    ticket_id: int = Field(foreign_key="ticket.id", unique=True, ondelete="CASCADE")
+    ticket_id: int = Field(foreign_key="ticket.id", index=True, ondelete="CASCADE")
     decision: str = Field(max_length=16)
     decided_at: datetime = Field(sa_type=UTCDateTime)
     via: str = Field(max_length=16)  # status_page, or staff (given by other means)
@@ -34,6 +35,8 @@ class ConsentRecord(SQLModel, table=True):
     rate_version: str = Field(max_length=32)
     actor: str | None = Field(default=None, max_length=200)
     note: str = ""
+    reasons: list[str] = Field(default_factory=list, sa_type=JSONType)
+    """The billing reasons the answer was about: a reason added later is asked about again."""
 
 
 class ConsentRead(Schema):

@@ -118,6 +118,8 @@ class ExportConsent(Schema):
     """The version of that text."""
     note: str
     """How it was given, for an answer recorded by staff."""
+    reasons: list[str]
+    """The billing reasons it answered."""
 
 
 class ExportTicket(Schema):
@@ -155,8 +157,8 @@ class ExportTicket(Schema):
     """Time recorded."""
     billed_lines: list[ExportBilledLine]
     """Lines invoiced."""
-    consent: ExportConsent | None
-    """The customer's answer to billable work, once given or declined."""
+    consents: list[ExportConsent]
+    """The customer's answers to billable work, oldest first."""
 
 
 class ExportContact(Schema):

@@ -262,3 +262,33 @@ def test_billing_shows_consent_and_refuses_an_unconsented_line_without_force(api
     assert forced.status_code == 200, forced.text
     events = api.viewer.get(f"/api/v1/tickets/{ticket['id']}/events").json()["items"]
     assert [e["kind"] for e in events].count("billed_without_consent") == 1
+
+
+def test_a_reason_added_after_consent_is_asked_about_again(api, db):
+    """Consent covers the reasons it was given for (P4): the customer agreed to support rates
+    without a contract (R2); triage then adds a priority surcharge (R13), which the customer
+    never saw, so the ticket is pending again, the customer is asked, and work waits for it."""
+    ticket = asked(api, subject="URGENTE il sito")
+    url = status_url(db, ticket["id"])
+    first = form_of(api.anonymous.get(url))
+    assert agree(api, url, **first, decision="given").status_code == 303
+
+    triaged = api.agent.patch(
+        f"/api/v1/tickets/{ticket['id']}", json={"urgency": "rejected", "priority_handling": True}
+    )
+    assert triaged.json()["consent"] == "pending", triaged.text
+    kinds = [kind for kind, _ in emails(db, ticket["id"])]
+    assert kinds == ["customer.receipt", "customer.consent_requested"]
+    refused = api.agent.post(f"/api/v1/tickets/{ticket['id']}/take-charge", json={})
+    assert refused.status_code == 409 and refused.json()["consent"] == "pending"
+
+    # The old page's form answered the old rates: it is refused, the new one records.
+    assert agree(api, url, **first, decision="given").status_code == 409
+    page = api.anonymous.get(url)
+    assert "maggiorazione per la priorità" in page.text
+    assert agree(api, url, **form_of(page), decision="given").status_code == 303
+    assert api.viewer.get(f"/api/v1/tickets/{ticket['id']}").json()["consent"] == "given"
+    events = api.viewer.get(f"/api/v1/tickets/{ticket['id']}/events").json()["items"]
+    assert [e["kind"] for e in events].count("consent_given") == 2
+    taken = api.agent.post(f"/api/v1/tickets/{ticket['id']}/take-charge", json={})
+    assert taken.status_code == 200, taken.text

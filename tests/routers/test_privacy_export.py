@@ -76,7 +76,7 @@ def test_a_customers_export_holds_its_data_and_files_but_no_internal_notes(api, 
     b = tickets[built["b"]]
     assert b["billed_lines"][0]["invoice_ref"] == desk.INVOICE
     assert b["billed_lines"][0]["reason"] == "not_covered"
-    assert b["consent"]["decision"] == "given"
+    assert [c["decision"] for c in b["consents"]] == ["given"]
     # The note's words and its file are not in the ZIP at all.
     everything = b"".join(archive.read(name) for name in archive.namelist())
     assert b"Qwerty123" not in everything and desk.NOTE_FILE not in everything
@@ -158,9 +158,10 @@ def test_only_an_admin_exports(api, built):
 def test_a_tickets_consent_is_exported_as_it_was_recorded(api, built):
     """The answer to billable work (R4: email outside the contract) travels with its ticket."""
     person, _ = exported(api.admin, "/api/v1/people/export", email=desk.MARIO)
-    consents = {t["id"]: t["consent"] for t in person["tickets"]}
-    assert consents[built["a"]] is None  # covered work: nothing to agree to
-    given = consents[built["b"]]
+    consents = {t["id"]: t["consents"] for t in person["tickets"]}
+    assert consents[built["a"]] == []  # covered work: nothing to agree to
+    [given] = consents[built["b"]]
     assert (given["decision"], given["via"]) == ("given", "staff")
     assert given["note"] == f"Confermato al telefono da {desk.MARIO_NAME}."
     assert given["rate_text"] and given["rate_version"]
+    assert given["reasons"] == ["not_covered"]

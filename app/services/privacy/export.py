@@ -147,7 +147,7 @@ def _tickets(rows: Sequence[Any], *, session: Session, internal: bool) -> list[E
     events = _by_ticket(_EVENT, ids, session=session)
     entries = _by_ticket(_ENTRY, ids, session=session)
     billed = _by_ticket(_BILLED, ids, session=session)
-    consents = _by_ticket(_CONSENT, ids, session=session)  # one a ticket at most
+    consents = _by_ticket(_CONSENT, ids, session=session)
     return [
         ExportTicket.model_validate(
             {
@@ -160,7 +160,7 @@ def _tickets(rows: Sequence[Any], *, session: Session, internal: bool) -> list[E
                 "billed_lines": [
                     ExportBilledLine.model_validate(b) for b in billed.get(row["id"], [])
                 ],
-                "consent": next(iter(consents.get(row["id"], [])), None),
+                "consents": consents.get(row["id"], []),
             }
         )
         for row in rows

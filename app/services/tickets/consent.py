@@ -2,12 +2,14 @@
 before billable work is done, on the status page, with one button.
 
 A billable ticket's consent is `pending` until the customer answers on the status page (given
-or declined) or staff record an answer given by other means (with a note). The answer is one
-`consent_record` per ticket, kept as it was given: when, through which status link (its id,
-never the token), from which address, and the rate text shown with its version (a digest of
-the text). A second answer changes nothing. The page's form carries a token made from the link,
-the ticket and the rate text's version with `SPORTELLO_FORM_SECRET`, so that an answer cannot
-be posted without the page it answers, nor to rates the customer was not shown.
+or declined) or staff record an answer given by other means (with a note). Each answer is a
+`consent_record`, kept as it was given: when, through which status link (its id, never the
+token), from which address, the rate text shown with its version (a digest of the text), and
+the billing reasons it answered. A second answer to the same reasons changes nothing; a reason
+added later (triage) makes the ticket pending again, and the customer is asked about it.
+The page's form carries a token made from the link, the ticket and the rate text's version
+with `SPORTELLO_FORM_SECRET`, so that an answer cannot be posted without the page it answers,
+nor to rates the customer was not shown.
 
 Taking in charge a billable ticket without consent is refused (409) unless staff say
 `proceed_without_consent`, which is logged and audited; so is billing it (reports.billing).
@@ -91,18 +93,24 @@ def rate_version(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def state_for(billable: bool, decision: str | None) -> Consent:
-    """The ticket's consent from its billing and the customer's answer, if any."""
+def state_for(billable: bool, reasons: Sequence[str], answers: Sequence[ConsentRecord]) -> Consent:
+    """The ticket's consent from its billing and the customer's answers: declined once is
+    declined; given covers the reasons it was given for, so a reason added since (triage sets
+    a category the contract does not cover, say) is pending until it is answered too."""
     if not billable:
         return Consent.NOT_NEEDED
-    return Consent(decision) if decision else Consent.PENDING
+    if any(answer.decision == Consent.DECLINED for answer in answers):
+        return Consent.DECLINED
+    covered = {reason for answer in answers for reason in answer.reasons}
+    return Consent.GIVEN if answers and set(map(str, reasons)) <= covered else Consent.PENDING
 
 
 def follow_billing(ticket: Ticket, *, session: Session) -> bool:
     """Set the ticket's consent after its billing changed (triage, recompute, merge); whether
     the customer must now be asked (it became pending, or the reasons asked about changed)."""
     before = ticket.consent
-    ticket.consent = state_for(ticket.billable, _decision_of(_id(ticket), session=session))
+    answers = _records_of(_id(ticket), session=session)
+    ticket.consent = state_for(ticket.billable, ticket.billing_reasons, answers)
     return ticket.consent == Consent.PENDING and before != Consent.PENDING
 
 
@@ -136,8 +144,8 @@ def page_form(
     ticket_id = _id(ticket)
     if not ticket.billable:
         return None
-    record = _record_of(ticket_id, session=session)
-    if record is not None:
+    record = _latest(ticket_id, session=session)
+    if record is not None and ticket.consent != Consent.PENDING:
         at = when(record.decided_at, language)
         return {"state": record.decision, "text": record.rate_text, "at": at}
     text = rate_text(ticket.billing_reasons, rates, language)
@@ -180,8 +188,8 @@ def answer_on_page(
         log.warning("consent refused for ticket %s: no valid form token", ticket_id)
         raise Forbidden("This answer does not come from the request's status page.")
     _lock(ticket_id, session=session)
-    if _record_of(ticket_id, session=session) is not None:
-        return False  # immutable: the first answer stands
+    if _ticket(ticket_id, session=session).consent != Consent.PENDING:
+        return False  # immutable: the answer to these reasons stands
     if not ticket.billable:
         raise Conflict("Nothing in this request is billable: there is nothing to agree to.")
     if version != current:
@@ -216,11 +224,10 @@ def record_by_staff(
     ticket = _ticket(ticket_id, session=session)
     if not ticket.billable:
         raise Conflict("Nothing in this request is billable: there is nothing to agree to.")
-    existing = _record_of(ticket_id, session=session)
-    if existing is not None:
+    if ticket.consent != Consent.PENDING:
         raise Conflict(
-            f"The customer's answer ({existing.decision}) is recorded already; it cannot change.",
-            consent=existing.decision,
+            f"The customer's answer ({ticket.consent}) is recorded already; it cannot change.",
+            consent=str(ticket.consent),
         )
     language = language_of(ticket.customer_id, session=session)
     text = rate_text(ticket.billing_reasons, rates, language)
@@ -244,7 +251,7 @@ def record_by_staff(
 def consent_of(ticket_id: int, *, session: Session) -> ConsentRead:
     """The ticket's consent and the record of the answer (NotFound for an unknown ticket)."""
     ticket = _ticket(ticket_id, session=session)
-    record = _record_of(ticket_id, session=session)
+    record = _latest(ticket_id, session=session)
     reasons = [str(reason) for reason in ticket.billing_reasons]
     if record is None:
         return ConsentRead(state=ticket.consent, billing_reasons=reasons)
@@ -305,6 +312,8 @@ def _write(
 ) -> None:
     row = {"ticket_id": ticket_id, "decision": str(decision), "decided_at": now, "note": ""}
     row.update(values, actor=actor if values["via"] == "staff" else None)
+    # The reasons answered: what this answer covers (state_for).
+    row["reasons"] = [str(reason) for reason in _ticket(ticket_id, session=session).billing_reasons]
     connection = session.connection()
     connection.execute(insert(_RECORDS), row)
     connection.execute(
@@ -348,19 +357,16 @@ def _ticket(ticket_id: int, *, session: Session) -> Ticket:
     return Ticket.model_validate(dict(row))
 
 
-def _record_of(ticket_id: int, *, session: Session) -> ConsentRecord | None:
-    row = (
-        session.connection()
-        .execute(select(_RECORDS).where(_RECORDS.c.ticket_id == ticket_id))
-        .mappings()
-        .first()
-    )
-    return None if row is None else ConsentRecord.model_validate(dict(row))
+def _records_of(ticket_id: int, *, session: Session) -> list[ConsentRecord]:
+    """The ticket's answers, oldest first."""
+    query = select(_RECORDS).where(_RECORDS.c.ticket_id == ticket_id).order_by(_RECORDS.c.id)
+    rows = session.connection().execute(query).mappings()
+    return [ConsentRecord.model_validate(dict(row)) for row in rows]
 
 
-def _decision_of(ticket_id: int, *, session: Session) -> str | None:
-    record = _record_of(ticket_id, session=session)
-    return None if record is None else record.decision
+def _latest(ticket_id: int, *, session: Session) -> ConsentRecord | None:
+    answers = _records_of(ticket_id, session=session)
+    return answers[-1] if answers else None
 
 
 def _id(ticket: Ticket) -> int:

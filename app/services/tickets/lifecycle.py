@@ -234,7 +234,7 @@ def update_ticket(
         )
     elif changes.keys() & {"category", "urgency", "priority_handling"}:
         _rebill(ticket, session=session, knobs=knobs)
-    ask_consent = consent.follow_billing(ticket, session=session)
+    to_ask = consent.follow_billing(ticket, session=session)
     after = {f: _plain(getattr(ticket, f)) for f in changes}
     if before != after:
         ticket.updated_at = now
@@ -257,13 +257,13 @@ def update_ticket(
             notify.tell_customer(
                 ticket, "estimate_changed", session=session, mail=knobs.mail, at=now, cause=event
             )
-        if ask_consent:
-            _ask_consent(ticket, session=session, knobs=knobs, now=now, cause=event)
+        if to_ask:
+            ask_consent(ticket, session=session, knobs=knobs, now=now, cause=event)
     save_ticket(ticket, session=session)
     return ticket
 
 
-def _ask_consent(
+def ask_consent(
     ticket: Ticket, *, session: Session, knobs: Knobs, now: datetime, cause: int
 ) -> None:
     """Triage made the work billable: the customer is told why and at which rates, and asked
@@ -390,7 +390,7 @@ def recompute_sla(
     ticket = locked_ticket(ticket_id, session=session)
     event = rederive(ticket, session=session, knobs=knobs, actor=actor, now=now, reason=reason)
     if consent.follow_billing(ticket, session=session):
-        _ask_consent(ticket, session=session, knobs=knobs, now=now, cause=event)
+        ask_consent(ticket, session=session, knobs=knobs, now=now, cause=event)
     save_ticket(ticket, session=session)
     return ticket
 

@@ -74,9 +74,9 @@ def merge(
             reason=f"merged with {duplicate.number}: the earliest receipt",
         )
     survivor.updated_at = now
-    consent.follow_billing(survivor, session=session)
+    ask = consent.follow_billing(survivor, session=session)
     lifecycle.save_ticket(survivor, session=session)
-    audit.record(
+    event = audit.record(
         into_id,
         session=session,
         actor=actor,
@@ -84,6 +84,8 @@ def merge(
         at=now,
         data={"from": duplicate.number, "force": force},
     )
+    if ask:  # the earlier receipt made the work billable (R2): the customer is asked
+        lifecycle.ask_consent(survivor, session=session, knobs=knobs, now=now, cause=event)
     _close_merged(duplicate, survivor, session=session, knobs=knobs, actor=actor, now=now)
     return survivor
 
