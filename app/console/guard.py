@@ -119,6 +119,7 @@ async def signed_in(request: Request, now: Now) -> SignedIn:
                 now=now,
                 idle=timedelta(minutes=settings.console_idle_minutes),
                 absolute=timedelta(hours=settings.console_session_hours),
+                renew=request.query_params.get("refresh") != "auto",
             ),
         )
     except NotFound:

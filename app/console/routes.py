@@ -154,6 +154,8 @@ def queue_page(
         cursor=cursor,
     )
     more = {"view": view, "q": q, "cursor": found["next_cursor"] or ""}
+    # The page refreshes itself with its filter; such a load does not keep the session alive.
+    refresh = {"view": view, "q": q, "refresh": "auto"}
     return page(
         "queue.html",
         user=user,
@@ -162,6 +164,7 @@ def queue_page(
         rows=found["rows"],
         next_cursor=found["next_cursor"],
         more_query=urlencode({k: v for k, v in more.items() if v}),
+        refresh_query=urlencode({k: v for k, v in refresh.items() if v}),
     )
 
 

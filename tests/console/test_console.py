@@ -113,7 +113,7 @@ def test_sign_in_then_the_queue_then_sign_out(db: str, desk) -> None:
     assert "sportello_console=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
     queue = marco.client.get("/console/")
     assert queue.status_code == 200 and "Connesso come Marco" in queue.text
-    assert '<meta http-equiv="refresh" content="60">' in queue.text
+    assert '<meta http-equiv="refresh" content="60; url=?refresh=auto">' in queue.text
     token = marco.client.cookies["sportello_console"]
     answer = marco.client.post("/console/sign-out", data={"csrf": marco.csrf()})
     assert (answer.status_code, answer.headers["location"]) == (303, "/console/sign-in")
@@ -215,6 +215,14 @@ def test_a_session_times_out_idle_and_absolutely(db, serve) -> None:
     marco.sign_in("marco@agency.example")
     clock[0] += timedelta(minutes=30)
     assert marco.client.get("/console/").status_code == 303
+    # A queue left open refreshes itself every minute: that is no one at the desk.
+    marco.sign_in("marco@agency.example")
+    page = marco.client.get("/console/", params={"view": "urgent"})
+    assert 'content="60; url=?view=urgent&amp;refresh=auto"' in page.text
+    for _ in range(30):
+        clock[0] += timedelta(minutes=1)
+        refreshed = marco.client.get("/console/", params={"view": "urgent", "refresh": "auto"})
+    assert refreshed.status_code == 303  # idle for 30 minutes, refreshes notwithstanding
     marco.client.close()
 
 

@@ -167,10 +167,17 @@ def open_session(member: StaffMember, *, session: Session, now: datetime) -> str
 
 
 def signed_in(
-    token: str, *, session: Session, now: datetime, idle: timedelta, absolute: timedelta
+    token: str,
+    *,
+    session: Session,
+    now: datetime,
+    idle: timedelta,
+    absolute: timedelta,
+    renew: bool = True,
 ) -> SignedIn:
-    """The staff member behind a session token, renewing its idle time; NotFound when there
-    is no such session, it has timed out (then it is deleted) or its member is inactive."""
+    """The staff member behind a session token, renewing its idle time unless `renew` is false
+    (a page refreshing itself is not someone at the desk); NotFound when there is no such
+    session, it has timed out (then it is deleted) or its member is inactive."""
     found = session.exec(
         select(ConsoleSession, StaffMember)
         .join(StaffMember, col(StaffMember.id) == col(ConsoleSession.staff_id))
@@ -185,7 +192,7 @@ def signed_in(
         raise NotFound("The session has timed out.")
     if not member.active or member.role not in STAFF_ROLES:
         raise NotFound("The session's staff member cannot sign in.")
-    if now - record.last_seen_at >= TOUCH_EVERY:
+    if renew and now - record.last_seen_at >= TOUCH_EVERY:
         record.last_seen_at = now
         session.add(record)
         session.flush()
