@@ -178,3 +178,24 @@ def test_only_an_admin_erases(api, built):
     assert api.anonymous.post(url, json={"reason": "x"}).status_code == 401
     missing = api.admin.post("/api/v1/customers/999999/erase", json={"reason": "x"})
     assert missing.status_code == 404
+
+
+def test_a_reply_on_someone_elses_ticket_copied_to_them_keeps_nothing_of_them(api, db, built):
+    """Giulia's ticket was answered with a copy to Mario: the reply's email row (its facts'
+    `cc` and the written email) names him though the ticket is not his; it is picked by the
+    reply's Message-ID, which its copy in the conversation shares (P5)."""
+    engine = get_engine(db)
+    reply = api.agent.post(
+        f"/api/v1/tickets/{built['c']}/replies",
+        json={"text": "Buongiorno, il preventivo è allegato.", "cc": [desk.MARIO]},
+    )
+    assert reply.status_code == 201, reply.text
+    assert {table for table, _, _ in desk.holding(engine, [desk.MARIO])} >= {"outbox"}
+
+    assert erase_person(api).status_code == 200
+
+    assert desk.holding(engine, desk.MARIO_WORDS) == []
+    # Giulia's own words on her ticket stay.
+    assert {word for _, _, word in desk.holding(engine, desk.GIULIA_WORDS)} == set(
+        desk.GIULIA_WORDS
+    )
