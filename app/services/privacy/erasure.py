@@ -161,7 +161,7 @@ def _erase(target: Target, *, session: Session, now: datetime) -> dict[str, int]
         _revoke(ids, session=session, now=now) for ids in _chunks(ticket_ids)
     )
     counts.update(_outbox(ticket_ids, message_ids, target.emails, numbers, session=session))
-    counts["quarantine"] = _quarantine(target.emails, session=session)
+    counts["quarantine"] = _quarantine(target.emails, ticket_ids, session=session)
     counts["contacts"] = _contacts(target, session=session)
     counts["customer"] = _customer(target, session=session)
     return counts
@@ -400,15 +400,18 @@ def _digests_naming(emails: Sequence[str], numbers: set[str], *, session: Sessio
         last = rows[-1][0]
 
 
-def _quarantine(emails: Sequence[str], *, session: Session) -> int:
-    """Quarantined deliveries whose bytes hold one of the addresses, deleted."""
-    if not emails:
-        return 0
-    needles = [email.encode() for email in emails]
+def _quarantine(emails: Sequence[str], ticket_ids: list[int], *, session: Session) -> int:
+    """Quarantined deliveries retried into the tickets, and those whose bytes hold one of the
+    addresses, as written or URL-encoded (`%40` for `@`, any case), deleted."""
     connection = session.connection()
     found: list[int] = []
+    for ids in _chunks(ticket_ids):
+        query = select(_QUARANTINE.c.id).where(_QUARANTINE.c.ticket_id.in_(ids))
+        found += connection.execute(query).scalars()
+    needles = [email.encode() for email in emails]
+    needles += [email.replace("@", "%40").encode() for email in emails]
     last = 0
-    while True:
+    while needles:
         query = (
             select(_QUARANTINE.c.id, _QUARANTINE.c.raw)
             .where(_QUARANTINE.c.id > last)
@@ -422,7 +425,7 @@ def _quarantine(emails: Sequence[str], *, session: Session) -> int:
         last = rows[-1][0]
     return sum(
         _changed(session, delete(_QUARANTINE).where(_QUARANTINE.c.id.in_(ids)))
-        for ids in _chunks(found)
+        for ids in _chunks(sorted(set(found)))
     )
 
 
