@@ -69,7 +69,7 @@ class Mailbox(MailboxBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     # Needed to log in; never returned by the API nor written to a log; stored sealed
-    # (app.sealing: up to 760 characters for the 500 of a password).
+    # (app.sealing: up to 760 characters for the 500 bytes of a password).
     password: str = Field(sa_type=Sealed(1000))
     # Where reading stopped: the folder's UIDVALIDITY and the highest UID done with (stored,
     # then flagged or moved, or left in place and reported).
