@@ -7,6 +7,7 @@ no process has the database open, once the copy passed `PRAGMA integrity_check` 
 schema this release knows. PostgreSQL has pg_dump and pg_restore (see the README).
 """
 
+import os
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -80,8 +81,11 @@ def backup(database_url: str, target: Path) -> Copy:
     source = sqlite_file(database_url)
     if not source.exists():
         raise BackupProblem(f"no database at {source}")
+    if target.resolve() == source.resolve():
+        raise BackupProblem(f"{target} is the database itself: a backup goes to another file")
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
+    _private_file(partial)
     with (
         closing(sqlite3.connect(source, timeout=30)) as live,
         closing(sqlite3.connect(partial)) as copy,
@@ -91,6 +95,13 @@ def backup(database_url: str, target: Path) -> Copy:
         checked = _checked_or_removed(copy, partial, str(target), database_url)
     partial.replace(target)
     return Copy(target, checked.revision, checked.tickets)
+
+
+def _private_file(path: Path) -> None:
+    """An empty file only its owner reads and writes (0600, like the sealing key): a backup
+    holds every message and, sealed, every secret."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    path.chmod(0o600)
 
 
 def in_use(database: Path) -> bool:

@@ -1,7 +1,9 @@
 """Backups of a SQLite database: what `sportello restore` refuses, and a backup's round trip
 (the copy under writes is tests/system/test_backup.py)."""
 
+import os
 import sqlite3
+import stat
 from contextlib import closing
 from datetime import UTC, datetime
 
@@ -26,6 +28,33 @@ def test_a_backup_then_a_restore_keeps_the_database_it_replaces(database, tmp_pa
     restored = backups.restore(tmp_path / "copy.db", database, now=now)
     assert restored.revision == copy.revision
     assert (tmp_path / "live" / "sportello.db.before-restore-20261207T093000Z").is_file()
+
+
+def test_a_backup_is_readable_by_its_owner_only(database, tmp_path):
+    """A backup holds every message and sealed secret: 0600 whatever the umask."""
+    previous = os.umask(0o022)
+    try:
+        backups.backup(database, tmp_path / "copy.db")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "copy.db").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("spelling", ["same", "dotted", "linked"])
+def test_a_backup_onto_the_live_database_is_refused(database, tmp_path, spelling):
+    live = tmp_path / "live" / "sportello.db"
+    target = {
+        "same": live,
+        "dotted": tmp_path / "live" / ".." / "live" / "sportello.db",
+        "linked": tmp_path / "link.db",
+    }[spelling]
+    if spelling == "linked":
+        target.symlink_to(live)
+    before = live.read_bytes()
+    with pytest.raises(backups.BackupProblem, match="is the database itself"):
+        backups.backup(database, target)
+    assert live.read_bytes() == before
+    assert not live.with_name("sportello.db.partial").exists()
 
 
 def test_postgresql_is_left_to_pg_dump(tmp_path):

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Self
 
 import pydantic
-from pydantic import ConfigDict, model_validator
+from pydantic import ConfigDict, field_validator, model_validator
 from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
@@ -69,7 +69,7 @@ class Mailbox(MailboxBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     # Needed to log in; never returned by the API nor written to a log; stored sealed
-    # (app.sealing: up to 760 characters for the 500 of a password).
+    # (app.sealing: up to 760 characters for the 500 bytes of a password).
     password: str = Field(sa_type=Sealed(1000))
     # Where reading stopped: the folder's UIDVALIDITY and the highest UID done with (stored,
     # then flagged or moved, or left in place and reported).
@@ -101,6 +101,16 @@ def _check_security(host: str, security: MailboxSecurity) -> None:
         )
 
 
+MAX_PASSWORD_BYTES = 500  # sealed, it fits the column's 1000 characters (app.sealing)
+
+
+def _password_fits(password: pydantic.SecretStr | None) -> pydantic.SecretStr | None:
+    """At most 500 bytes in UTF-8 (500 characters of 4 bytes each would not fit sealed)."""
+    if password is not None and len(password.get_secret_value().encode()) > MAX_PASSWORD_BYTES:
+        raise ValueError(f"the password is longer than {MAX_PASSWORD_BYTES} bytes in UTF-8")
+    return password
+
+
 def _check_move(after_store: AfterStore, move_to: str | None) -> None:
     if after_store == AfterStore.MOVE and not move_to:
         raise ValueError("move_to is required with after_store = move")
@@ -127,7 +137,9 @@ class MailboxCreate(MailboxBase, Input):
     port: int | None = pydantic.Field(default=None, ge=1, le=65535)  # type: ignore[assignment]
     """The IMAP server's port; default 993 for implicit_tls, 143 otherwise."""
     password: pydantic.SecretStr = pydantic.Field(min_length=1, max_length=500)
-    """The password (stored to log in; never shown again)."""
+    """The password (stored to log in; never shown again): at most 500 bytes in UTF-8."""
+
+    _password_fits = field_validator("password")(_password_fits)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -154,7 +166,7 @@ class MailboxUpdate(Input):
     username: str | None = pydantic.Field(default=None, min_length=1, max_length=320)
     """Another login name."""
     password: pydantic.SecretStr | None = pydantic.Field(default=None, min_length=1, max_length=500)
-    """A new password (after it changed at the provider, say)."""
+    """A new password (after it changed at the provider, say): at most 500 bytes in UTF-8."""
     folder: str | None = pydantic.Field(
         default=None, min_length=1, max_length=200, pattern=FOLDER_PATTERN
     )
@@ -169,6 +181,8 @@ class MailboxUpdate(Input):
     """How often it is read without IDLE."""
     enabled: bool | None = None
     """Read it, or not."""
+
+    _password_fits = field_validator("password")(_password_fits)
 
     @classmethod
     def check(cls, mailbox: Mailbox) -> None:

@@ -2,9 +2,10 @@
 by a runner (app.runners.outbox_worker) when SPORTELLO_RETENTION_* say so; off by default.
 
 - the message bodies and attachments of tickets closed more than N months ago: the bodies
-  become a placeholder, the attachments go (a file's content too, once no message carries it);
-  the ticket rows, their dates, statuses and audit trail stay, so that the SLA statements and
-  billing of past months do not change. Open tickets are never touched;
+  (and the ticket's own request text) become a placeholder, the attachments go (a file's
+  content too, once no message carries it); the ticket rows, their dates, statuses and audit
+  trail stay, so that the SLA statements and billing of past months do not change.
+  Open tickets are never touched;
 - quarantined deliveries received more than N days ago (their raw bytes with them);
 - what sent emails and events said (their facts and written payload), N days after they were
   sent; the rows stay, with their Message-IDs and dedup keys (nothing is sent twice, P2).
@@ -102,7 +103,9 @@ def _closed_before(policy: Retention, now: datetime) -> Select[tuple[int]] | Non
 
 
 def remove_bodies(*, session: Session, now: datetime, policy: Retention) -> int:
-    """One batch of messages of long-closed tickets: their words become the placeholder."""
+    """One batch of messages of long-closed tickets, then of the tickets' own request text
+    (what the batch leaves room for): their words become the placeholder. Only the `body`
+    column of a ticket changes; its dates and statuses stay for the SLA figures."""
     closed = _closed_before(policy, now)
     if closed is None:
         return 0
@@ -121,6 +124,27 @@ def remove_bodies(*, session: Session, now: datetime, policy: Retention) -> int:
             update(_MESSAGE)
             .where(_MESSAGE.c.id.in_(ids))
             .values(text=PLACEHOLDER, text_stripped=PLACEHOLDER, html=None)
+        )
+    return len(ids) + _remove_ticket_bodies(closed, session=session, limit=policy.batch - len(ids))
+
+
+def _remove_ticket_bodies(closed: Select[tuple[int]], *, session: Session, limit: int) -> int:
+    """Up to `limit` long-closed tickets' request text becomes the placeholder."""
+    if limit <= 0:
+        return 0
+    ids = (
+        session.connection()
+        .scalars(
+            select(_TICKET.c.id)
+            .where(_TICKET.c.id.in_(closed), _TICKET.c.body != PLACEHOLDER)
+            .order_by(_TICKET.c.id)
+            .limit(limit)
+        )
+        .all()
+    )
+    if ids:
+        session.connection().execute(
+            update(_TICKET).where(_TICKET.c.id.in_(ids)).values(body=PLACEHOLDER)
         )
     return len(ids)
 

@@ -61,6 +61,31 @@ def test_bad_settings_are_422_naming_what_is_wrong(api, body, field):
     assert field in response.text
 
 
+@pytest.mark.parametrize(
+    "password",
+    [
+        "\U0001f511" * 500,  # 500 characters, 2000 bytes: sealed, beyond the column
+        "è" * 251,  # 502 bytes
+        "\U0001f511\r\n<script>" * 40,
+    ],
+)
+def test_a_password_beyond_500_bytes_is_422_naming_it_never_a_500(api, password):
+    """Its characters are counted in UTF-8 bytes (a key of 4 bytes each would not fit
+    sealed); it is refused on creation and on change, and never echoed."""
+    created = api.admin.post("/api/v1/mailboxes", json={**BASE, "password": password})
+    assert created.status_code == 422, created.text
+    assert [e["field"] for e in created.json()["errors"]] == ["password"]
+    assert password not in created.text
+    mailbox = api.admin.post("/api/v1/mailboxes", json=BASE)
+    assert mailbox.status_code == 201
+    url = f"/api/v1/mailboxes/{mailbox.json()['id']}"
+    changed = api.admin.patch(url, json={"password": password})
+    assert changed.status_code == 422
+    assert [e["field"] for e in changed.json()["errors"]] == ["password"]
+    fits = api.admin.patch(url, json={"password": "\U0001f511" * 125})  # exactly 500 bytes
+    assert fits.status_code == 200, fits.text
+
+
 def test_plain_imap_is_allowed_on_loopback_only_also_when_changed(api):
     local = api.admin.post(
         "/api/v1/mailboxes", json={**BASE, "host": "127.0.0.1", "security": "plain"}

@@ -4,6 +4,7 @@ R9) and billing totals (R2, R4, R13) are unchanged; a second erasure changes not
 
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -178,3 +179,68 @@ def test_only_an_admin_erases(api, built):
     assert api.anonymous.post(url, json={"reason": "x"}).status_code == 401
     missing = api.admin.post("/api/v1/customers/999999/erase", json={"reason": "x"})
     assert missing.status_code == 404
+
+
+def test_a_reply_on_someone_elses_ticket_copied_to_them_keeps_nothing_of_them(api, db, built):
+    """Giulia's ticket was answered with a copy to Mario: the reply's email row (its facts'
+    `cc` and the written email) names him though the ticket is not his; it is picked by the
+    reply's Message-ID, which its copy in the conversation shares (P5)."""
+    engine = get_engine(db)
+    reply = api.agent.post(
+        f"/api/v1/tickets/{built['c']}/replies",
+        json={"text": "Buongiorno, il preventivo è allegato.", "cc": [desk.MARIO]},
+    )
+    assert reply.status_code == 201, reply.text
+    assert {table for table, _, _ in desk.holding(engine, [desk.MARIO])} >= {"outbox"}
+
+    assert erase_person(api).status_code == 200
+
+    assert desk.holding(engine, desk.MARIO_WORDS) == []
+    # Giulia's own words on her ticket stay.
+    assert {word for _, _, word in desk.holding(engine, desk.GIULIA_WORDS)} == set(
+        desk.GIULIA_WORDS
+    )
+
+
+def _quarantined(engine: Any, raw: bytes, ticket_id: int | None) -> int:
+    """A delivery kept in quarantine as written by intake (a form post, or one staff retried
+    into `ticket_id`)."""
+    with engine.begin() as connection:
+        return int(
+            connection.execute(
+                text(
+                    "INSERT INTO quarantine (source, reason, detail, content_type, size, sha256,"
+                    " received_at, subject, urgent, ticket_id, released_at, dedup_key, raw)"
+                    " VALUES ('form', 'intake_error', '', 'application/x-www-form-urlencoded',"
+                    " :n, :h, CURRENT_TIMESTAMP, '', false, :t, :at, :h, :raw) RETURNING id"
+                ),
+                {
+                    "n": len(raw),
+                    "h": desk.sha256(raw),
+                    "t": ticket_id,
+                    "at": None if ticket_id is None else datetime.now(UTC),
+                    "raw": raw,
+                },
+            ).scalar_one()
+        )
+
+
+def test_quarantined_deliveries_of_theirs_go_url_encoded_or_retried_into_their_tickets(
+    api, db, built
+):
+    """P5: a form post holding the address URL-encoded (`%40`, any case), and a delivery
+    retried into one of the person's tickets (its bytes need not name them), are deleted;
+    another person's stays."""
+    engine = get_engine(db)
+    encoded = _quarantined(engine, b"email=Mario.Bianchi%40Gmail.COM&text=aiuto", None)
+    retried = _quarantined(engine, b"text=Il+carrello+mostra+l%27errore+5012", built["a"])
+    giulia = _quarantined(engine, b"email=giulia.verdi%40gmail.com&text=blog", None)
+
+    erased = erase_person(api)
+
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["counts"]["quarantine"] == 3  # with the desk's own quarantined one
+    with engine.connect() as connection:
+        kept = connection.execute(text("SELECT id FROM quarantine")).scalars().all()
+    assert encoded not in kept and retried not in kept and giulia in kept
+    assert desk.holding(engine, desk.MARIO_WORDS) == []

@@ -40,7 +40,7 @@ async def test_two_runners_apply_it_once_a_day_in_batches(db, session, tmp_path,
 
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retention")]
     assert lines == [
-        "retention applied: message_bodies 2, attachments 2, quarantined 0, outbox_payloads 1"
+        "retention applied: message_bodies 3, attachments 2, quarantined 0, outbox_payloads 1"
     ]
     with get_engine(db).connect() as connection:
         texts = (
@@ -51,7 +51,10 @@ async def test_two_runners_apply_it_once_a_day_in_batches(db, session, tmp_path,
             .all()
         )
         runs = connection.execute(text("SELECT ran_by, removed FROM retention_run")).all()
-    assert texts == [PLACEHOLDER]
+        body = connection.execute(
+            text("SELECT body FROM ticket WHERE id = :id"), {"id": ids["old"]}
+        ).scalar_one()
+    assert texts == [PLACEHOLDER] and body == PLACEHOLDER
     assert len(runs) == 1 and runs[0][0] == first.name
 
     tomorrow = await second.retain_once(now=NOW + timedelta(days=1))

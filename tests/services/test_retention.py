@@ -143,7 +143,8 @@ def test_retention_removes_exactly_what_it_should_and_nothing_of_open_tickets(se
     removed = _apply(session, POLICY, NOW)
 
     assert removed == {
-        "message_bodies": len(kept["old"][0]),  # the request and our receipt's copy
+        # the request and our receipt's copy, and the ticket's own request text
+        "message_bodies": len(kept["old"][0]) + 1,
         "attachments": 2,
         "quarantined": 1,
         "outbox_payloads": 1,
@@ -159,7 +160,18 @@ def test_retention_removes_exactly_what_it_should_and_nothing_of_open_tickets(se
     # The file the open ticket shares stays; the old ticket's own one is gone.
     blobs = session.exec(select(AttachmentBlob.data)).all()
     assert SHARED.data in blobs and b"\x89PNG only the old ticket's" not in blobs
-    assert _tickets(session) == tickets  # SLA statements and counts read these: unchanged
+    # The old ticket's request text is gone (it names the customer's password); every other
+    # column of every ticket, which SLA statements and counts read, is unchanged.
+    after = _tickets(session)
+    body = list(session.connection().execute(text("SELECT * FROM ticket")).keys()).index("body")
+    bodies = {row[0]: row[body] for row in after}
+    assert bodies[ids["old"]] == retention.PLACEHOLDER
+    for name in ("recent", "resolved", "open"):
+        assert bodies[ids[name]] == f"La password di {name}@rossi.it è hunter2."
+    assert [row[:body] + row[body + 1 :] for row in after] == [
+        row[:body] + row[body + 1 :] for row in tickets
+    ]
+    assert "hunter2" not in str(_messages(session, ids["old"]))
     received = session.exec(select(Quarantine.received_at)).all()
     assert received == [NOW - timedelta(days=29)]
     rows = {r.dedup_key: r for r in session.exec(select(Outbox)).all()}

@@ -2,10 +2,11 @@
 
 What is erased: the words of every message of their tickets and of every message they sent or
 were sent elsewhere, the files (and their stored bytes when no other message carries them),
-names, addresses, subjects and resolutions, the details of the tickets' history, the notes of
-time entries and of consents recorded by staff, the address a consent was given from, their
-contacts, the outbox rows about them (not yet sent: cancelled; sent: their written email and
-facts removed), delivery errors naming them, and quarantined mail from them.
+names, addresses, subjects and resolutions, the details of the tickets' history (and of other
+tickets' history naming them, such as a reply copied to them), the notes of time entries and
+of consents recorded by staff, the address a consent was given from, their contacts, the
+outbox rows about them or carrying their messages (not yet sent: cancelled; sent: their written
+email and facts removed), delivery errors naming them, and quarantined mail from them.
 
 What is kept: the tickets as anonymous records (status, times, contract, coverage, billing
 reasons, the SLA snapshot), so that the monthly SLA statement (R1, R9) and the billing report
@@ -152,14 +153,15 @@ def _erase(target: Target, *, session: Session, now: datetime) -> dict[str, int]
         counts["history"] += _history(ids, session=session)
         counts["time_entries"] += _time_notes(ids, session=session)
         counts["consents"] += _consents(ids, session=session)
+    counts["history"] += _history_naming(target.emails, session=session)
     message_ids = _message_ids(ticket_ids, target.emails, session=session)
     counts["messages"] = _messages(message_ids, session=session)
     counts["attachments"], counts["blobs"] = _files(message_ids, session=session)
     counts["status_links"] = sum(
         _revoke(ids, session=session, now=now) for ids in _chunks(ticket_ids)
     )
-    counts.update(_outbox(ticket_ids, target.emails, numbers, session=session))
-    counts["quarantine"] = _quarantine(target.emails, session=session)
+    counts.update(_outbox(ticket_ids, message_ids, target.emails, numbers, session=session))
+    counts["quarantine"] = _quarantine(target.emails, ticket_ids, session=session)
     counts["contacts"] = _contacts(target, session=session)
     counts["customer"] = _customer(target, session=session)
     return counts
@@ -192,6 +194,21 @@ def _history(ids: list[int], *, session: Session) -> int:
     statement = (
         update(_EVENT)
         .where(_EVENT.c.ticket_id.in_(ids), _EVENT.c.kind != "sla_alert")
+        .where(cast(_EVENT.c.data, String) != "{}")
+        .values(data={})
+    )
+    return _changed(session, statement)
+
+
+def _history_naming(emails: Sequence[str], *, session: Session) -> int:
+    """Other tickets' history naming the addresses (a reply copied to them): its details go."""
+    if not emails:
+        return 0
+    written = func.lower(cast(_EVENT.c.data, String))
+    quoted = [written.like(f'%"{_like(email)}"%', escape="\\") for email in emails]
+    statement = (
+        update(_EVENT)
+        .where(_EVENT.c.kind != "sla_alert", or_(*quoted))
         .where(cast(_EVENT.c.data, String) != "{}")
         .values(data={})
     )
@@ -290,16 +307,27 @@ def _revoke(ids: list[int], *, session: Session, now: datetime) -> int:
 
 
 def _outbox(
-    ticket_ids: list[int], emails: Sequence[str], numbers: set[str], *, session: Session
+    ticket_ids: list[int],
+    message_ids: list[int],
+    emails: Sequence[str],
+    numbers: set[str],
+    *,
+    session: Session,
 ) -> dict[str, int]:
-    """Rows about the tickets or to the addresses, and digests naming them: not yet sent, they
-    are cancelled; every one loses its written email, its facts and its errors."""
+    """Rows about the tickets, the emails of the erased messages (a reply on another ticket
+    copied to them: its row shares the Message-ID of its copy in the conversation), rows to
+    the addresses, and digests naming them: not yet sent, they are cancelled; every one loses
+    its written email, its facts and its errors."""
     connection = session.connection()
     row_ids: set[int] = set()
     for ids in _chunks(ticket_ids):
         row_ids.update(
             connection.execute(select(_OUTBOX.c.id).where(_OUTBOX.c.ticket_id.in_(ids))).scalars()
         )
+    for ids in _chunks(message_ids):
+        sent_as = select(_M.c.message_id).where(_M.c.id.in_(ids))
+        query = select(_OUTBOX.c.id).where(_OUTBOX.c.message_id.in_(sent_as))
+        row_ids.update(connection.execute(query).scalars())
     if emails:
         query = select(_OUTBOX.c.id).where(func.lower(_OUTBOX.c.recipient).in_(emails))
         row_ids.update(connection.execute(query).scalars())
@@ -372,15 +400,18 @@ def _digests_naming(emails: Sequence[str], numbers: set[str], *, session: Sessio
         last = rows[-1][0]
 
 
-def _quarantine(emails: Sequence[str], *, session: Session) -> int:
-    """Quarantined deliveries whose bytes hold one of the addresses, deleted."""
-    if not emails:
-        return 0
-    needles = [email.encode() for email in emails]
+def _quarantine(emails: Sequence[str], ticket_ids: list[int], *, session: Session) -> int:
+    """Quarantined deliveries retried into the tickets, and those whose bytes hold one of the
+    addresses, as written or URL-encoded (`%40` for `@`, any case), deleted."""
     connection = session.connection()
     found: list[int] = []
+    for ids in _chunks(ticket_ids):
+        query = select(_QUARANTINE.c.id).where(_QUARANTINE.c.ticket_id.in_(ids))
+        found += connection.execute(query).scalars()
+    needles = [email.encode() for email in emails]
+    needles += [email.replace("@", "%40").encode() for email in emails]
     last = 0
-    while True:
+    while needles:
         query = (
             select(_QUARANTINE.c.id, _QUARANTINE.c.raw)
             .where(_QUARANTINE.c.id > last)
@@ -394,7 +425,7 @@ def _quarantine(emails: Sequence[str], *, session: Session) -> int:
         last = rows[-1][0]
     return sum(
         _changed(session, delete(_QUARANTINE).where(_QUARANTINE.c.id.in_(ids)))
-        for ids in _chunks(found)
+        for ids in _chunks(sorted(set(found)))
     )
 
 
