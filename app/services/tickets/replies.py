@@ -50,29 +50,7 @@ def reply(
     ticket = _move_with(
         ticket, data, session=session, knobs=knobs, author_id=author_id, actor=actor, now=now
     )
-    event = audit.record(
-        ticket_id,
-        session=session,
-        actor=actor,
-        kind="replied",
-        at=now,
-        data={
-            "to": ticket.from_email,
-            "cc": data.cc,
-            "other_recipients": others,
-            "files": len(files),
-            "took_charge": data.take_charge,
-            "resolved": data.resolve,
-        },
-    )
-    if others:
-        # Allowed by its author, and on record: a copy to someone the customer never named.
-        log.warning(
-            "ticket %s: a reply is copied to %d address(es) outside the ticket, by %s",
-            ticket.number,
-            len(others),
-            actor,
-        )
+    event = _on_record(ticket, data, others, len(files), session=session, actor=actor, now=now)
     message_id = reply_mail.send_reply(
         ticket,
         reply_mail.StaffReply(
@@ -101,6 +79,45 @@ def reply(
         cause=event,
     )
     return transcript.read_message(message_id, session=session)
+
+
+def _on_record(
+    ticket: Ticket,
+    data: ReplyIn,
+    others: list[str],
+    files: int,
+    *,
+    session: Session,
+    actor: str,
+    now: datetime,
+) -> int:
+    """The reply in the audit trail (to whom, with what); a copy to an address outside the
+    ticket is logged too. The audit event's id: the reply's cause."""
+    assert ticket.id is not None
+    event = audit.record(
+        ticket.id,
+        session=session,
+        actor=actor,
+        kind="replied",
+        at=now,
+        data={
+            "to": ticket.from_email,
+            "cc": data.cc,
+            "other_recipients": others,
+            "files": files,
+            "took_charge": data.take_charge,
+            "resolved": data.resolve,
+        },
+    )
+    if others:
+        # Allowed by its author, and on record: a copy to someone the customer never named.
+        log.warning(
+            "ticket %s: a reply is copied to %d address(es) outside the ticket, by %s",
+            ticket.number,
+            len(others),
+            actor,
+        )
+    return event
 
 
 def html_of(data: ReplyIn) -> str | None:
