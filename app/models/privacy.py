@@ -2,14 +2,13 @@
 of an erasure (art. 17), which never holds what was erased."""
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 import pydantic
 from pydantic import ConfigDict, EmailStr, JsonValue
 from sqlmodel import Field, SQLModel
 
-from app.models.base import JSONType, UTCDateTime
+from app.models.base import JSONType, MoneyOut, UTCDateTime
 from app.models.common import Input, Schema
 
 EXPORT_FORMAT = "sportello-export/1"
@@ -91,8 +90,8 @@ class ExportBilledLine(Schema):
     """no_contract, not_covered or priority_surcharge."""
     minutes: int
     """Minutes charged."""
-    amount: Decimal
-    """EUR."""
+    amount: MoneyOut
+    """EUR, a decimal string with two places."""
     invoice_ref: str
     """The invoice."""
     billed_at: datetime
@@ -198,8 +197,8 @@ class ExportContract(Schema):
     """First day."""
     ends_on: date
     """Last day."""
-    annual_fee: Decimal
-    """EUR."""
+    annual_fee: MoneyOut
+    """EUR, a decimal string with two places."""
     proposal_ref: str | None
     """The sales proposal."""
     coverage: list[str]

@@ -1,5 +1,6 @@
 """The words a customer agrees to (P4; R2, R4, R5, R13) and the form token that carries them."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from hypothesis import given
@@ -7,6 +8,7 @@ from hypothesis import strategies as st
 
 from app.engine.rates import Rates
 from app.enums import BillingReason, Consent
+from app.models.consent import ConsentRecord
 from app.services.tickets.consent import form_token, rate_text, rate_version, state_for
 
 reasons = st.lists(st.sampled_from(list(BillingReason)), min_size=1, max_size=3, unique=True)
@@ -50,7 +52,35 @@ def test_a_form_token_holds_for_its_link_ticket_and_version_only(link, ticket, v
     assert token != form_token(key=b"other", link_id=link, ticket_id=ticket, version=version)
 
 
+def _answer(decision: str, reasons: list[str]) -> ConsentRecord:
+    return ConsentRecord(
+        ticket_id=1,
+        decision=decision,
+        decided_at=datetime(2026, 12, 7, 15, tzinfo=UTC),
+        via="staff",
+        language="it",
+        rate_text="",
+        rate_version="",
+        reasons=reasons,
+    )
+
+
 def test_consent_is_needed_only_for_billable_work():
-    assert state_for(False, "given") == Consent.NOT_NEEDED
-    assert state_for(True, None) == Consent.PENDING
-    assert state_for(True, "declined") == Consent.DECLINED
+    given = _answer("given", ["no_contract"])
+    assert state_for(False, [], [given]) == Consent.NOT_NEEDED
+    assert state_for(True, ["no_contract"], []) == Consent.PENDING
+    assert state_for(True, ["no_contract"], [given]) == Consent.GIVEN
+    assert state_for(True, ["no_contract"], [_answer("declined", ["no_contract"])]) == (
+        Consent.DECLINED
+    )
+
+
+@given(reasons, st.lists(reasons, max_size=3))
+def test_a_given_answer_covers_exactly_the_reasons_it_answered(billing, answered):
+    """P4: consent given for some reasons is consent for those; a reason none of the answers
+    was about is pending until the customer answers it too (R2, R4, R5, R13)."""
+    answers = [_answer("given", [str(r) for r in a]) for a in answered]
+    covered = {str(r) for a in answered for r in a}
+    now = [str(r) for r in billing]
+    expected = Consent.GIVEN if answers and set(now) <= covered else Consent.PENDING
+    assert state_for(True, now, answers) == expected
