@@ -21,7 +21,7 @@ from app.deps import Now, committed_unit
 from app.enums import Role
 from app.errors import NotFound
 from app.rendering import console_policy, render
-from app.services.console import sign_in
+from app.services.console import desk_views, sign_in
 from app.services.console.sign_in import SignedIn
 from app.services.console.words import words
 from app.settings import Settings
@@ -58,8 +58,11 @@ def page(
 ) -> HTMLResponse:
     """A console page, with the console's own headers: its CSP, same-origin referrers, no store."""
     user = context.get("user")
-    language = user.language if isinstance(user, SignedIn) else str(context.pop("language", "it"))
+    if not isinstance(user, SignedIn):
+        user = None
+    language = user.language if user else str(context.pop("language", "it"))
     context.setdefault("user", None)
+    context.setdefault("sections", desk_views.sections(user.principal) if user else [])
     html = render(f"console/{name}", language=language, words=words(language), **context)
     return HTMLResponse(
         html,
