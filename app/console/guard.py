@@ -125,6 +125,10 @@ async def signed_in(request: Request, now: Now) -> SignedIn:
                 renew=request.query_params.get("refresh") != "auto",
             ),
         )
+    except sign_in.TimedOut:
+        # The failed lookup's unit rolled back: the timed-out session is deleted for good here.
+        await committed_unit(request, lambda session: sign_in.close_session(token, session=session))
+        raise SignInNeeded from None
     except NotFound:
         raise SignInNeeded from None
 
