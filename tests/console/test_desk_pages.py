@@ -284,6 +284,9 @@ def test_billing_marks_lines_billed_only_with_consent_unless_forced(
 
     agent = signed_in(desk, db, "gino@agency.example", Role.AGENT)
     assert post(agent, "/console/billing/mark-billed", item=rest[:1]).status_code == 403
+    read_only = agent.client.get("/console/billing", params={"month": "2026-10"})
+    assert read_only.status_code == 200 and "2026/2" in read_only.text
+    assert 'id="mark-billed"' not in read_only.text
 
 
 def _engine(db: str):
