@@ -46,7 +46,6 @@ DESK_IT: dict[str, Any] = {
     "renew_title": "Rinnovo per l'anno successivo",
     "renewed": "rinnovato",
     "review": "L'anno del contratto",
-    "review_year": "Anno",
     "all": "Tutti",
     "ending": "In scadenza entro 30 giorni",
     "lapsed": "Scaduti senza rinnovo",
@@ -108,13 +107,10 @@ DESK_IT: dict[str, Any] = {
         "sent": "Inviate",
         "cancelled": "Annullate",
     },
-    "source": "Provenienza",
-    "size": "Dimensione",
     "from_email": "Mittente (se il messaggio non lo dice)",
     "release": "Crea la richiesta",
     "discard": "Elimina",
     "quarantine_states": {"held": "trattenuta", "released": "rilasciata"},
-    "quarantine_reasons": "Motivo",
     "host": "Server",
     "folder": "Cartella",
     "last_success": "Ultima lettura riuscita",
@@ -142,7 +138,6 @@ DESK_IT: dict[str, Any] = {
     "revoke": "Revoca",
     "token_issued": "Token creato",
     "token_once": "Copialo ora: non sarà più mostrato.",
-    "invalid": "Dati non validi: {fields}.",
 }
 
 DESK_EN: dict[str, Any] = {
@@ -183,7 +178,6 @@ DESK_EN: dict[str, Any] = {
     "renew_title": "Renewal for the next year",
     "renewed": "renewed",
     "review": "The contract's year",
-    "review_year": "Year",
     "all": "All",
     "ending": "Ending within 30 days",
     "lapsed": "Lapsed without renewal",
@@ -245,13 +239,10 @@ DESK_EN: dict[str, Any] = {
         "sent": "Sent",
         "cancelled": "Cancelled",
     },
-    "source": "Source",
-    "size": "Size",
     "from_email": "Sender (when the message names none)",
     "release": "Make the request",
     "discard": "Delete",
     "quarantine_states": {"held": "held", "released": "released"},
-    "quarantine_reasons": "Reason",
     "host": "Server",
     "folder": "Folder",
     "last_success": "Last read",
@@ -279,7 +270,6 @@ DESK_EN: dict[str, Any] = {
     "revoke": "Revoke",
     "token_issued": "Token issued",
     "token_once": "Copy it now: it will not be shown again.",
-    "invalid": "Invalid input: {fields}.",
 }
 
 WORDS: dict[str, dict[str, Any]] = {
