@@ -220,7 +220,7 @@ def test_the_statement_and_its_printable_page(api: Api, db, desk, admin: Desk, r
     new_ticket(api)
     page = admin.client.get("/console/statement", params={"month": "2026-11"})
     assert page.status_code == 200
-    assert "R-2026" in page.text and "1 nov 2026" in page.text and "30 nov 2026" in page.text
+    assert "R-2026" in page.text and "Rendiconto SLA · novembre 2026" in page.text
     printable = admin.client.get("/console/statement/print", params={"month": "2026-11"})
     assert printable.status_code == 200 and "R-2026" in printable.text
     assert "frame-ancestors 'none'" in printable.headers["content-security-policy"]

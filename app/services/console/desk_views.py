@@ -65,6 +65,9 @@ class Formats:
     def day(self, value: date | None) -> str:
         return "–" if value is None else format_date(value, "d MMM y", locale=self.language)
 
+    def month(self, value: date) -> str:
+        return format_date(value, "LLLL y", locale=self.language)
+
     def when(self, value: datetime | None) -> str:
         if value is None:
             return "–"

@@ -136,6 +136,7 @@ DESK_IT: dict[str, Any] = {
     "last_used": "Ultimo uso",
     "revoked": "Revocato",
     "revoke": "Revoca",
+    "issued": "Emesso",
     "token_issued": "Token creato",
     "token_once": "Copialo ora: non sarà più mostrato.",
 }
@@ -268,6 +269,7 @@ DESK_EN: dict[str, Any] = {
     "last_used": "Last used",
     "revoked": "Revoked",
     "revoke": "Revoke",
+    "issued": "Issued",
     "token_issued": "Token issued",
     "token_once": "Copy it now: it will not be shown again.",
 }
