@@ -561,9 +561,13 @@ def create_token(
     session: SessionDep,
     now: Now,
     staff_id: Annotated[str, Form(max_length=12)] = "",
+    feed_name: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    """Issue a staff member a token, as POST /tokens does: its secret is shown this once."""
-    data = _call(user, lambda: views.parsed(TokenCreate, {"staff_id": staff_id or None}))
+    """Issue a staff member a token, or a calendar app a feed token (`feed_name`), as POST
+    /tokens does: its secret is shown this once."""
+    fields = {"name": feed_name.strip(), "role": Role.FEED} if feed_name else {}
+    body = {"staff_id": staff_id or None, **fields}
+    data = _call(user, lambda: views.parsed(TokenCreate, body))
     token, clear = _call(user, lambda: auth.issue_token(data, session=session, now=now))
     issued = TokenIssued.model_validate({**token.model_dump(), "token": clear})
     return _staff_page(user, session, issued=issued, status=201)

@@ -407,6 +407,16 @@ def test_staff_and_tokens_an_admin_adds_a_member_issues_a_token_once_and_revokes
     revoked = httpx.get(admin.base_url + "/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert revoked.status_code == 401
 
+    feed = post(admin, "/console/tokens", feed_name="Calendario <Marco>")
+    assert feed.status_code == 201 and "Calendario &lt;Marco&gt;" in feed.text
+    feed_token = re.search(r'id="secret">([^<]+)<', feed.text)
+    assert feed_token
+    deadlines = httpx.get(
+        admin.base_url + "/api/v1/feeds/deadlines.ics", params={"token": feed_token.group(1)}
+    )
+    assert deadlines.status_code == 200, deadlines.text
+    assert post(admin, "/console/tokens", feed_name="x", staff_id="1").status_code == 422
+
     assert post(admin, f"/console/staff/{member['id']}/deactivate").status_code == 303
     assert api.admin.get(f"/api/v1/staff/{member['id']}").json()["active"] is False
     duplicate = post(

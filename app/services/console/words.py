@@ -137,6 +137,7 @@ DESK_IT: dict[str, Any] = {
     "revoked": "Revocato",
     "revoke": "Revoca",
     "issued": "Emesso",
+    "feed_token": "Nome di un token per il calendario delle scadenze (feed)",
     "token_issued": "Token creato",
     "token_once": "Copialo ora: non sarà più mostrato.",
 }
@@ -270,6 +271,7 @@ DESK_EN: dict[str, Any] = {
     "revoked": "Revoked",
     "revoke": "Revoke",
     "issued": "Issued",
+    "feed_token": "Name of a token for the deadlines calendar (feed)",
     "token_issued": "Token issued",
     "token_once": "Copy it now: it will not be shown again.",
 }
