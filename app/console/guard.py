@@ -6,6 +6,7 @@ sign-in form's own cookie), compared in constant time.
 """
 
 import hmac
+import inspect
 import secrets
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI, Form, Request, params
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
@@ -197,5 +199,18 @@ def install(app: FastAPI) -> None:
             language=exc.language,
         )
 
+    api_invalid = app.exception_handlers[RequestValidationError]
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        """A console form or link with a bad field: a page naming it (the API's: problem+json)."""
+        if not request.url.path.startswith(PATH + "/"):
+            answer = api_invalid(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+        assert isinstance(exc, RequestValidationError)
+        fields = {".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]) for e in exc.errors()}
+        said = words("it")["desk"]["invalid"].format(fields=", ".join(sorted(fields)))
+        return page("refused.html", status=422, message=said)
+
     app.add_exception_handler(SignInNeeded, to_sign_in)
     app.add_exception_handler(Refused, refused)
+    app.add_exception_handler(RequestValidationError, invalid)

@@ -224,7 +224,11 @@ def test_the_statement_and_its_printable_page(api: Api, db, desk, admin: Desk, r
     printable = admin.client.get("/console/statement/print", params={"month": "2026-11"})
     assert printable.status_code == 200 and "R-2026" in printable.text
     assert "frame-ancestors 'none'" in printable.headers["content-security-policy"]
-    assert admin.client.get("/console/statement", params={"month": "2026-13"}).status_code == 422
+    invalid = admin.client.get("/console/statement", params={"month": "2026-13"})
+    assert invalid.status_code == 422 and invalid.headers["content-type"].startswith("text/html")
+    assert "Dati non validi (month)" in invalid.text
+    api_invalid = api.viewer.get("/api/v1/reports/sla", params={"month": "2026-13"})
+    assert api_invalid.headers["content-type"] == "application/problem+json"
 
 
 def test_billing_marks_lines_billed_only_with_consent_unless_forced(
