@@ -466,6 +466,22 @@ def quarantine_page(
     )
 
 
+@router.get("/quarantine/{item_id}/raw", dependencies=[reading_as(Role.AGENT)])
+def quarantined_raw(item_id: ResourceId, user: SignedInDep, session: SessionDep) -> Response:
+    """The delivery's bytes as received, downloaded and never rendered, as GET
+    /quarantine/{id}/raw gives them."""
+    data, item = _call(user, lambda: quarantine.raw_of(item_id, session=session))
+    extension = "eml" if item.content_type == "message/rfc822" else "bin"
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="quarantine-{item.id}.{extension}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 @router.post("/quarantine/{item_id}/retry", dependencies=[acting_as(Role.AGENT)])
 def release_quarantined(
     item_id: ResourceId,

@@ -64,6 +64,7 @@ ROUTES: dict[tuple[str, str], Sample] = {
     ("GET", "/console/outbox"): Sample("/console/outbox?state=failed", Role.AGENT),
     ("POST", "/console/outbox/{outbox_id}/retry"): Sample("/console/outbox/1/retry", Role.ADMIN),
     ("GET", "/console/quarantine"): Sample("/console/quarantine", Role.AGENT),
+    ("GET", "/console/quarantine/{item_id}/raw"): Sample("/console/quarantine/1/raw", Role.AGENT),
     ("POST", "/console/quarantine/{item_id}/retry"): Sample(
         "/console/quarantine/1/retry", Role.AGENT
     ),

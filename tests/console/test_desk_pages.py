@@ -335,6 +335,10 @@ def test_quarantined_mail_is_released_by_an_agent_and_discarded_by_an_admin(
     page = agent.client.get("/console/quarantine")
     assert page.status_code == 200 and "URGENTE sito fermo" in page.text
     assert f"/console/quarantine/{first}/delete" not in page.text
+    raw = agent.client.get(f"/console/quarantine/{first}/raw")
+    assert raw.status_code == 200 and b"URGENTE sito fermo" in raw.content
+    assert raw.headers["content-disposition"] == f'attachment; filename="quarantine-{first}.eml"'
+    assert raw.headers["content-type"] == "application/octet-stream"
     unreadable = post(agent, f"/console/quarantine/{first}/retry")
     assert unreadable.status_code == 422  # no sender in it, none given
     released = post(agent, f"/console/quarantine/{first}/retry", from_email="mario@rossi.it")
