@@ -21,10 +21,8 @@ def model_of(model: type[M], values: dict[str, Any], *, language: str) -> M:
         return model.model_validate(values)
     except ValidationError as exc:
         labels = words(language)["fields"]
-        named = dict.fromkeys(
-            labels.get(str(error["loc"][0]) if error["loc"] else "", str(error["loc"][0]))
-            for error in exc.errors()
-        )
+        fields = (str(error["loc"][0]) if error["loc"] else "" for error in exc.errors())
+        named = dict.fromkeys(labels.get(field, field) for field in fields)
         said = words(language)["invalid"].format(fields=", ".join(named))
         raise Refused(422, said, language=language) from None
 
