@@ -42,6 +42,11 @@ def ticked(value: str) -> bool:
     return value != ""
 
 
+def text(value: str) -> str:
+    """A textarea's text with the line breaks an API client sends: a browser posts CRLF."""
+    return value.replace("\r\n", "\n")
+
+
 def optional(value: str) -> str | None:
     """An empty field is no value at all (the model's default, or its refusal)."""
     return value if value.strip() else None

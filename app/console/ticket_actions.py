@@ -13,6 +13,7 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Form, Path
 from fastapi.responses import RedirectResponse, Response
 
+from app.console import forms
 from app.console.forms import model_of, optional, rome_instant, ticked
 from app.console.guard import PATH, PostedDep, Refused, SignedInDep, acting_as
 from app.deps import KnobsDep, Now, SessionDep, SettingsDep
@@ -72,12 +73,12 @@ def reply(
     data = model_of(
         ReplyIn,
         {
-            "text": text,
+            "text": forms.text(text),
             "take_charge": ticked(take_charge),
             "estimated_resolution_at": rome_instant(estimate_day, estimate_time, language=language),
             "proceed_without_consent": ticked(proceed_without_consent),
             "resolve": resolving,
-            "resolution": optional(resolution) if resolving else None,
+            "resolution": optional(forms.text(resolution)) if resolving else None,
             "delivery_mode": optional(delivery_mode) if resolving else None,
         },
         language=language,
@@ -108,7 +109,7 @@ def add_note(
     text: Field = "",
 ) -> Response:
     """An internal note for colleagues, as POST /tickets/{ref}/notes: never emailed."""
-    data = model_of(NoteIn, {"text": text}, language=user.language)
+    data = model_of(NoteIn, {"text": forms.text(text)}, language=user.language)
     _done(
         user,
         lambda: notes.add_note(
