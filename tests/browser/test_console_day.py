@@ -99,8 +99,8 @@ def seen(received: list[Received], number: str) -> list[tuple[list[str], str, st
 
 def press(page: Page, key: str) -> None:
     """A key pressed and released, as a keyboard does."""
-    text = "\r" if key == "Enter" else key
-    page.call("Input.dispatchKeyEvent", type="keyDown", key=key, text=text)
+    typed = {"Enter": {"text": "\r"}, "Escape": {}}.get(key, {"text": key})
+    page.call("Input.dispatchKeyEvent", type="keyDown", key=key, **typed)
     page.call("Input.dispatchKeyEvent", type="keyUp", key=key)
 
 
@@ -247,3 +247,30 @@ def test_a_day_at_the_desk(
         "remote",
         "met",
     )
+
+
+def test_the_keys_go_to_their_fields_but_never_while_typing(
+    api: Api,
+    rossi,  # noqa: F811
+    db: str,
+    sportello: LiveServer,
+    page: Page,
+) -> None:
+    ticket = new_ticket(api)
+    add_member(db, "marco@agency.example")
+    sign_in(page, sportello.base_url, "marco@agency.example")
+    press(page, "/")
+    assert page.js("document.activeElement.id") == "q"
+    page.goto(f"{sportello.base_url}/console/tickets/{ticket['number']}")
+    page.wait_for("document.querySelector('#note-text') !== null")
+    assert "r risposta, n nota, t presa in carico" in text_of(page, "#actions")
+    press(page, "n")
+    assert page.js("document.activeElement.id") == "note-text"
+    for key in ("r", "t", "j"):  # typed into the note, as any letter
+        press(page, key)
+    assert page.js("document.activeElement.id") == "note-text"
+    assert page.js("document.querySelector('#note-text').value") == "rtj"
+    press(page, "Escape")  # out of the field: the keys work again
+    press(page, "r")
+    assert page.js("document.activeElement.id") == "reply-text"
+    assert page.js("document.querySelector('#reply-text').value") == ""

@@ -175,6 +175,14 @@ def _time(ticket: Ticket, *, session: Session, language: str) -> dict[str, Any]:
     }
 
 
+def _delivery(delivery: dict[str, Any] | None, said: dict[str, Any]) -> str | None:
+    """Where our email stands, in words (`inviata`, `in coda`...); none for the customer's."""
+    if delivery is None:
+        return None
+    state = str(delivery["state"])
+    return str(said["deliveries"].get(state, state))
+
+
 def _conversation(ticket_id: int, *, session: Session, language: str) -> list[dict[str, Any]]:
     said = words(language)
     return [
@@ -185,7 +193,7 @@ def _conversation(ticket_id: int, *, session: Session, language: str) -> list[di
             "address": message["from_email"],
             "at": when(message["received_at"], language),
             "lines": message["text"].strip().split("\n"),
-            "delivery": message["delivery"]["state"] if message["delivery"] else None,
+            "delivery": _delivery(message["delivery"], said),
             "files": [
                 {"id": f["id"], "name": f["filename"], "size": f["size"]}
                 for f in message["attachments"]

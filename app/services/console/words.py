@@ -156,6 +156,13 @@ WORDS: dict[str, dict[str, Any]] = {
         "merge_button": "Unisci",
         "merged_into": "Unita alla richiesta",
         "download": "scarica",
+        "deliveries": {
+            "pending": "in coda",
+            "sent": "inviata",
+            "failed": "non riuscita",
+            "held": "trattenuta",
+            "cancelled": "annullata",
+        },
         "shortcuts": (
             "Tasti: r risposta, n nota, t presa in carico, / cerca, "
             "j e k scorrono la coda, Invio apre."
@@ -309,6 +316,13 @@ WORDS: dict[str, dict[str, Any]] = {
         "merge_button": "Merge",
         "merged_into": "Merged into request",
         "download": "download",
+        "deliveries": {
+            "pending": "queued",
+            "sent": "sent",
+            "failed": "failed",
+            "held": "held",
+            "cancelled": "cancelled",
+        },
         "shortcuts": (
             "Keys: r reply, n note, t take in charge, / search, "
             "j and k move in the queue, Enter opens."
