@@ -170,6 +170,8 @@ def test_take_charge_with_an_estimate_then_again_is_a_conflict(
         post(marco, number, "take-charge", {"estimate_day": "25/11", "estimate_time": "17:00"}),
         422,
     )
+    ancient = {"estimate_day": "0001-01-01", "estimate_time": "00:30"}  # before year 1 in UTC
+    refused(post(marco, number, "take-charge", ancient), 422, "risoluzione prevista")
     estimate = {"estimate_day": "2027-07-01", "estimate_time": "09:30"}  # summer: +02:00
     done(post(marco, number, "take-charge", estimate), number)
     taken = read(api, ticket)
@@ -193,6 +195,8 @@ def test_assign_to_me_to_a_colleague_to_nobody_and_to_no_one_known(
     done(post(marco, number, "assign", {"assignee": "me"}), number)
     page = marco.client.get(f"/console/tickets/{number}").text
     assert re.search(r'id="assignee">Marco<', page)
+    marco_id = read(api, ticket)["assignee_id"]
+    assert f'<option value="{marco_id}" selected>Marco</option>' in page
     done(post(marco, number, "assign", {"assignee": str(anna["id"])}), number)
     assert read(api, ticket)["assignee_id"] == anna["id"]
     done(post(marco, number, "assign", {"assignee": ""}), number)

@@ -129,6 +129,7 @@ def ticket_page(
         "contract": contract.code if contract else None,
         "coverage": said["coverage"][ticket.coverage],
         "assignee": assignee.name if assignee else None,
+        "assignee_id": ticket.assignee_id,
         "consent_pending": ticket.consent == Consent.PENDING,
         "channel": said["channels"][ticket.channel],
         "received": when(ticket.received_at, language),
