@@ -64,7 +64,7 @@ def page(
         f"console/{name}",
         language=language,
         words=words(language),
-        script_url=f"{PATH}/console.{console_script().version}.js",
+        script_url=f"/pages/console.{console_script().version}.js",
         **context,
     )
     return HTMLResponse(

@@ -1,6 +1,7 @@
 """The staff console's pages: sign-in, the queue, a ticket (its actions: ticket_actions.py), the
-language of the signed-in member. HTTP only: each page calls the services the API's routes
-call, with the same role checks (app.console.guard)."""
+language of the signed-in member; their one script is served with the stylesheet (pages.py).
+HTTP only: each page calls the services the API's routes call, with the same role checks
+(app.console.guard)."""
 
 from typing import Annotated
 from urllib.parse import urlencode, urlsplit
@@ -29,7 +30,6 @@ from app.enums import Role
 from app.errors import NotFound, TooManyRequests, Unauthorized
 from app.models.common import NO_NUL_PATTERN
 from app.models.staff import StaffUpdate
-from app.rendering import console_script
 from app.services.console import desk, sign_in
 from app.services.console.words import words
 from app.services.directory import staff
@@ -186,14 +186,6 @@ def ticket_page(
     except NotFound:
         raise Refused(404, words(user.language)["not_found"], language=user.language) from None
     return page("ticket.html", user=user, ticket=ticket, can_act=user.principal.can(Role.AGENT))
-
-
-@router.get("/console.{version}.js")
-def script(version: Annotated[str, Path(max_length=64, pattern="^[0-9a-f]+$")]) -> Response:
-    """The console's keyboard shortcuts (app/static/console.js), cached while its version holds."""
-    asset = console_script()
-    cache = "public, max-age=31536000, immutable" if version == asset.version else "no-cache"
-    return Response(asset.data, media_type=asset.media_type, headers={"Cache-Control": cache})
 
 
 @router.post("/language")

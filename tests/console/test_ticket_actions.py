@@ -384,5 +384,5 @@ def test_the_shortcuts_script_is_ours_and_the_only_one(marco: Desk) -> None:
     assert script.headers["content-type"].startswith("text/javascript")
     assert "aria-keyshortcuts" in script.text
     assert "immutable" in script.headers["cache-control"]
-    old = marco.client.get("/console/console.0123456789abcdef.js")
+    old = marco.client.get("/pages/console.0123456789abcdef.js")
     assert old.status_code == 200 and old.headers["cache-control"] == "no-cache"
