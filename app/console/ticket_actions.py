@@ -31,7 +31,7 @@ from app.services.tickets import attachments, lifecycle, merging, notes, queue, 
 router = APIRouter()
 NUMBER = r"^[0-9]{4}-[0-9]{6,}$"
 TicketNumber = Annotated[str, Path(pattern=NUMBER, max_length=20)]
-Field = Annotated[str, Form()]  # checked by the API's model, so that a refusal is a page
+FormField = Annotated[str, Form()]  # checked by the API's model: a refusal is a page
 T = TypeVar("T")
 AGENT = [acting_as(Role.AGENT)]
 
@@ -56,14 +56,14 @@ def reply(
     settings: SettingsDep,
     knobs: KnobsDep,
     now: Now,
-    text: Field = "",
-    take_charge: Field = "",
-    estimate_day: Field = "",
-    estimate_time: Field = "",
-    proceed_without_consent: Field = "",
-    resolve: Field = "",
-    resolution: Field = "",
-    delivery_mode: Field = "",
+    text: FormField = "",
+    take_charge: FormField = "",
+    estimate_day: FormField = "",
+    estimate_time: FormField = "",
+    proceed_without_consent: FormField = "",
+    resolve: FormField = "",
+    resolution: FormField = "",
+    delivery_mode: FormField = "",
 ) -> Response:
     """Write to the customer in the ticket's thread, as POST /tickets/{ref}/replies does;
     optionally take it in charge with an estimate in Rome time (R9, R11) or resolve it (R14),
@@ -106,7 +106,7 @@ def add_note(
     session: SessionDep,
     settings: SettingsDep,
     now: Now,
-    text: Field = "",
+    text: FormField = "",
 ) -> Response:
     """An internal note for colleagues, as POST /tickets/{ref}/notes: never emailed."""
     data = model_of(NoteIn, {"text": forms.text(text)}, language=user.language)
@@ -132,9 +132,9 @@ def take_charge(
     session: SessionDep,
     knobs: KnobsDep,
     now: Now,
-    estimate_day: Field = "",
-    estimate_time: Field = "",
-    proceed_without_consent: Field = "",
+    estimate_day: FormField = "",
+    estimate_time: FormField = "",
+    proceed_without_consent: FormField = "",
 ) -> Response:
     """Take the request in charge (R9), with the estimate picked in Rome time told to the
     customer (R11), as POST /tickets/{ref}/take-charge does."""
@@ -169,7 +169,7 @@ def assign(
     session: SessionDep,
     knobs: KnobsDep,
     now: Now,
-    assignee: Field = "",
+    assignee: FormField = "",
 ) -> Response:
     """Give the ticket to a staff member, to oneself (`me`) or to nobody (empty), as POST
     /tickets/{ref}/assign does."""
@@ -204,8 +204,8 @@ def change_status(
     session: SessionDep,
     knobs: KnobsDep,
     now: Now,
-    status: Field = "",
-    note: Field = "",
+    status: FormField = "",
+    note: FormField = "",
 ) -> Response:
     """Work on it, wait on a provider (R10), close, or reopen, as POST /tickets/{ref}/status."""
     data = model_of(StatusIn, {"status": status, "note": note}, language=user.language)
@@ -229,9 +229,9 @@ def record_time(
     user: PostedDep,
     session: SessionDep,
     now: Now,
-    minutes: Field = "",
-    note: Field = "",
-    billable: Field = "",
+    minutes: FormField = "",
+    note: FormField = "",
+    billable: FormField = "",
 ) -> Response:
     """Minutes of work, billable by default when the ticket is (R2, R13), as POST
     /tickets/{ref}/time-entries does."""
@@ -261,8 +261,8 @@ def merge(
     session: SessionDep,
     knobs: KnobsDep,
     now: Now,
-    into: Field = "",
-    force: Field = "",
+    into: FormField = "",
+    force: FormField = "",
 ) -> Response:
     """Merge this duplicate into another request (by number), as POST /tickets/{ref}/merge;
     then the survivor's page."""
