@@ -22,7 +22,7 @@ from app.db import unit_of_work
 from app.deps import Now, committed_unit
 from app.enums import Role
 from app.errors import NotFound
-from app.rendering import console_policy, render
+from app.rendering import console_policy, console_script, render
 from app.services.console import desk_views, sign_in
 from app.services.console.sign_in import SignedIn
 from app.services.console.words import words
@@ -65,7 +65,13 @@ def page(
     language = user.language if user else str(context.pop("language", "it"))
     context.setdefault("user", None)
     context.setdefault("sections", desk_views.sections(user.principal) if user else [])
-    html = render(f"console/{name}", language=language, words=words(language), **context)
+    html = render(
+        f"console/{name}",
+        language=language,
+        words=words(language),
+        script_url=f"/pages/console.{console_script().version}.js",
+        **context,
+    )
     return HTMLResponse(
         html,
         status_code=status,
@@ -196,6 +202,7 @@ def install(app: FastAPI) -> None:
             status=exc.status,
             headers=exc.headers,
             message=exc.message,
+            refusal=exc.status,
             language=exc.language,
         )
 
@@ -208,8 +215,8 @@ def install(app: FastAPI) -> None:
             return await answer if inspect.isawaitable(answer) else answer
         assert isinstance(exc, RequestValidationError)
         fields = {".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]) for e in exc.errors()}
-        said = words("it")["desk"]["invalid"].format(fields=", ".join(sorted(fields)))
-        return page("refused.html", status=422, message=said)
+        said = words("it")["invalid"].format(fields=", ".join(sorted(fields)))
+        return page("refused.html", status=422, message=said, refusal=422)
 
     app.add_exception_handler(SignInNeeded, to_sign_in)
     app.add_exception_handler(Refused, refused)

@@ -95,7 +95,9 @@ def test_sign_in_page_headers_are_strict(desk) -> None:
     page = desk().client.get("/console/sign-in")
     assert page.status_code == 200
     policy = page.headers["content-security-policy"]
-    assert "script-src" not in policy and "default-src 'none'" in policy
+    # Scripts: only the console's own file (its keyboard shortcuts), never inline.
+    assert "script-src 'self';" in policy and "default-src 'none'" in policy
+    assert "unsafe-inline" not in policy
     assert "frame-ancestors 'none'" in policy and "form-action 'self'" in policy
     assert page.headers["referrer-policy"] == "same-origin"
     assert page.headers["cache-control"] == "no-store"

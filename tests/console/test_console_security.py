@@ -40,9 +40,22 @@ ROUTES: dict[tuple[str, str], Sample] = {
     ("POST", "/console/sign-out"): Sample("/console/sign-out", None),
     ("GET", "/console/"): Sample("/console/?view=mine", Role.VIEWER),
     ("GET", "/console/tickets/{number}"): Sample("/console/tickets/2026-000001", Role.VIEWER),
-    ("POST", "/console/tickets/{number}/take-charge"): Sample(
-        "/console/tickets/2026-000001/take-charge", Role.AGENT
-    ),
+    ("POST", "/console/language"): Sample("/console/language", None),
+    **{
+        ("POST", f"/console/tickets/{{number}}/{action}"): Sample(
+            f"/console/tickets/2026-000001/{action}", Role.AGENT
+        )
+        for action in (
+            "take-charge",
+            "replies",
+            "notes",
+            "assign",
+            "status",
+            "time-entries",
+            "merge",
+        )
+    },
+    ("GET", "/console/attachments/{attachment_id}"): Sample("/console/attachments/1", Role.VIEWER),
     ("GET", "/console/customers"): Sample("/console/customers", Role.VIEWER),
     ("POST", "/console/customers"): Sample("/console/customers", Role.ADMIN),
     ("GET", "/console/customers/{customer_id}"): Sample("/console/customers/1", Role.VIEWER),
@@ -165,7 +178,7 @@ def test_each_role_reads_only_its_pages_and_a_viewer_posts_nothing(
     csrf = viewer.csrf()
     for sample in samples("POST"):
         if sample.role is None:
-            continue  # signing out is for everyone
+            continue  # signing out and choosing a language are for everyone
         answer = viewer.client.post(sample.path, data={"csrf": csrf})
         assert answer.status_code == 403, sample.path
         assert "Il tuo ruolo (viewer) non consente questa azione." in answer.text

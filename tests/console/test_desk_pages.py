@@ -207,7 +207,7 @@ def test_a_viewer_reads_customers_and_reports_but_not_the_desks_back_office(
         page = vera.client.get(path)
         assert page.status_code == 200, path
         posted_to = re.findall(r'<form[^>]*method="post"[^>]*action="([^"]+)"', page.text)
-        assert posted_to == ["/console/sign-out"], path
+        assert posted_to == ["/console/language", "/console/sign-out"], path
     bar = vera.client.get("/console/customers").text
     assert 'href="/console/billing"' in bar and 'href="/console/outbox"' not in bar
     for path in ("/console/outbox", "/console/quarantine", "/console/mailboxes", "/console/staff"):
@@ -226,7 +226,7 @@ def test_the_statement_and_its_printable_page(api: Api, db, desk, admin: Desk, r
     assert "frame-ancestors 'none'" in printable.headers["content-security-policy"]
     invalid = admin.client.get("/console/statement", params={"month": "2026-13"})
     assert invalid.status_code == 422 and invalid.headers["content-type"].startswith("text/html")
-    assert "Dati non validi (month)" in invalid.text
+    assert "Controlla questi campi: month." in invalid.text
     api_invalid = api.viewer.get("/api/v1/reports/sla", params={"month": "2026-13"})
     assert api_invalid.headers["content-type"] == "application/problem+json"
 
