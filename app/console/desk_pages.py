@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Depends, Form, Query, params
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from app.console import forms
 from app.console.guard import PATH, PostedDep, Refused, SignedInDep, acting_as, page
 from app.deps import KnobsDep, Now, SessionDep, SettingsDep
 from app.engine.months import MONTH_PATTERN, Month
@@ -23,6 +24,7 @@ from app.models.common import ResourceId
 from app.models.contract import ContractCreate, ContractUpdate
 from app.models.customer import CustomerCreate, CustomerUpdate
 from app.models.quarantine import QuarantineRetry
+from app.models.renewal import ContractRenew
 from app.models.staff import StaffCreate, StaffUpdate
 from app.services.console import desk_views as views
 from app.services.console.sign_in import SignedIn
@@ -124,7 +126,7 @@ def create_customer(
     customer = _call(
         user,
         lambda: customer_service.create_customer(
-            views.parsed(CustomerCreate, views.customer_fields(**form)),
+            forms.model_of(CustomerCreate, views.customer_fields(**form), language=user.language),
             session=session,
         ),
     )
@@ -165,7 +167,7 @@ def update_customer(
         user,
         lambda: customer_service.update_customer(
             customer_id,
-            views.parsed(CustomerUpdate, views.customer_fields(**form)),
+            forms.model_of(CustomerUpdate, views.customer_fields(**form), language=user.language),
             session=session,
         ),
     )
@@ -239,7 +241,11 @@ def create_contract(
     contract = _call(
         user,
         lambda: contract_service.create_contract(
-            views.parsed(ContractCreate, {"customer_id": customer_id or None, **data}),
+            forms.model_of(
+                ContractCreate,
+                {"customer_id": customer_id or None, **data},
+                language=user.language,
+            ),
             session=session,
         ),
     )
@@ -291,7 +297,9 @@ def update_contract(
     _call(
         user,
         lambda: contract_service.update_contract(
-            contract_id, views.parsed(ContractUpdate, data), session=session
+            contract_id,
+            forms.model_of(ContractUpdate, data, language=user.language),
+            session=session,
         ),
     )
     return _back(f"/contracts/{contract_id}")
@@ -312,7 +320,11 @@ def renew_contract(
         user,
         lambda: renewals.renew_contract(
             contract_id,
-            views.renewal_input(annual_fee=annual_fee, proposal_ref=proposal_ref, code=code),
+            forms.model_of(
+                ContractRenew,
+                views.renewal_fields(annual_fee=annual_fee, proposal_ref=proposal_ref, code=code),
+                language=user.language,
+            ),
             session=session,
         ),
     )
@@ -392,12 +404,10 @@ def mark_billed(
 ) -> Response:
     """Mark lines billed, as POST /billing/mark-billed does: a line billed already is 409, and
     so is a line its customer has not agreed to unless `force` is ticked (P4, logged)."""
-    data = _call(
-        user,
-        lambda: views.parsed(
-            MarkBilledIn,
-            {"item_ids": item or [], "invoice_ref": invoice_ref.strip(), "force": bool(force)},
-        ),
+    data = forms.model_of(
+        MarkBilledIn,
+        {"item_ids": item or [], "invoice_ref": invoice_ref.strip(), "force": bool(force)},
+        language=user.language,
     )
     _call(
         user,
@@ -493,8 +503,8 @@ def release_quarantined(
     from_email: Annotated[str, Form(max_length=320)] = "",
 ) -> Response:
     """Make a request of a quarantined delivery, as POST /quarantine/{id}/retry does: once."""
-    data = _call(
-        user, lambda: views.parsed(QuarantineRetry, {"from_email": from_email.strip() or None})
+    data = forms.model_of(
+        QuarantineRetry, {"from_email": from_email.strip() or None}, language=user.language
     )
     _call(
         user,
@@ -559,7 +569,7 @@ def create_member(
 ) -> Response:
     """Add a staff member, as POST /staff does; they sign in with a one-time link."""
     fields = {"name": name.strip(), "email": email.strip(), "role": role, "language": language}
-    data = _call(user, lambda: views.parsed(StaffCreate, fields))
+    data = forms.model_of(StaffCreate, fields, language=user.language)
     _call(user, lambda: staff.create_staff(data, session=session))
     return _back("/staff")
 
@@ -583,7 +593,7 @@ def create_token(
     /tokens does: its secret is shown this once."""
     fields = {"name": feed_name.strip(), "role": Role.FEED} if feed_name else {}
     body = {"staff_id": staff_id or None, **fields}
-    data = _call(user, lambda: views.parsed(TokenCreate, body))
+    data = forms.model_of(TokenCreate, body, language=user.language)
     token, clear = _call(user, lambda: auth.issue_token(data, session=session, now=now))
     issued = TokenIssued.model_validate({**token.model_dump(), "token": clear})
     return _staff_page(user, session, issued=issued, status=201)

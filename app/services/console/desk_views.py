@@ -1,29 +1,26 @@
 """What the pages around the desk show and take: the sections a role reads, dates in Rome time
-and amounts in euro as the staff member's language writes them, and the forms read into the
-API's own request schemas (so a form is checked exactly as the same JSON body would be)."""
+and amounts in euro as the staff member's language writes them, and the forms' fields as the
+API's request bodies (app.console.forms makes them into its input models, so a form is checked
+exactly as the same JSON body would be)."""
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import pydantic
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from sqlmodel import Session, col, select
 
 from app.enums import Category, Role
-from app.errors import Unprocessable, field_error
 from app.models.calendar import Calendar
 from app.models.contract import Contract
 from app.models.customer import Customer
-from app.models.renewal import ContractRenew
 from app.services.directory.auth import Principal
 from app.services.directory.contracts import has_successor
 
-T = TypeVar("T", bound=pydantic.BaseModel)
 ROME = ZoneInfo("Europe/Rome")
 CATEGORIES = tuple(Category)
 
@@ -124,22 +121,6 @@ def contacts_text(contacts: Iterable[Any]) -> str:
     return "\n".join(f"{c.email} {c.name}".strip() for c in contacts)
 
 
-def _invalid(exc: pydantic.ValidationError) -> Unprocessable:
-    errors = [
-        field_error(".".join(str(part) for part in error["loc"]) or "body", error["msg"])
-        for error in exc.errors()
-    ]
-    return Unprocessable("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
-
-
-def parsed(schema: type[T], data: Mapping[str, Any]) -> T:
-    """`data` read into the API's request schema, or Unprocessable naming each bad field."""
-    try:
-        return schema.model_validate(data)
-    except pydantic.ValidationError as exc:
-        raise _invalid(exc) from None
-
-
 def customer_fields(*, name: str, language: str, domains: str, contacts: str) -> dict[str, Any]:
     """The customer form as the API's body (POST or PATCH): the lists replace the old ones."""
     return {
@@ -178,7 +159,7 @@ def contract_fields(
     return data
 
 
-def renewal_input(*, annual_fee: str, proposal_ref: str, code: str) -> ContractRenew:
+def renewal_fields(*, annual_fee: str, proposal_ref: str, code: str) -> dict[str, Any]:
     """The renewal form as the API's body (an empty code: the API names the next year's)."""
     data: dict[str, Any] = {
         "annual_fee": euro_input(annual_fee),
@@ -186,7 +167,7 @@ def renewal_input(*, annual_fee: str, proposal_ref: str, code: str) -> ContractR
     }
     if code.strip():
         data["code"] = code.strip()
-    return parsed(ContractRenew, data)
+    return data
 
 
 def customer_names(session: Session) -> dict[int, str]:
@@ -209,8 +190,3 @@ def renewed_ids(contract_ids: Iterable[int], *, session: Session) -> set[int]:
         return set()
     query = select(Contract.id).where(col(Contract.id).in_(wanted), has_successor())
     return {row for row in session.exec(query) if row is not None}
-
-
-def field_names(error: Unprocessable) -> str:
-    """The fields a refusal names, for the page."""
-    return ", ".join(dict.fromkeys(str(e.get("field", "")) for e in error.errors or [])) or "-"
