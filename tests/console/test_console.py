@@ -1,4 +1,5 @@
-"""The staff console over real HTTP: sign-in, sessions, CSRF, roles, the queue's rows."""
+"""The staff console over real HTTP: sign-in, sessions, CSRF, roles, the queue's rows (every
+route against the guards: test_console_security.py)."""
 
 import re
 from collections.abc import Callable, Iterator
@@ -17,8 +18,6 @@ from tests.conftest import Api, LiveServer
 from tests.routers.test_tickets import new_ticket, rossi  # noqa: F401
 
 PASSWORD = "correct horse battery staple"
-GET_ROUTES = ("/console/", "/console/?view=mine", "/console/tickets/2026-000001")
-POST_ROUTES = ("/console/sign-out", "/console/tickets/2026-000001/take-charge")
 
 
 def add_member(
@@ -75,20 +74,6 @@ def desk(live_server: LiveServer, db: str) -> Iterator[Callable[..., Desk]]:
     yield make
     for made in clients:
         made.client.close()
-
-
-def test_every_console_route_without_a_session_redirects_to_sign_in(desk) -> None:
-    anonymous = desk()
-    for path in GET_ROUTES:
-        answer = anonymous.client.get(path)
-        assert (answer.status_code, answer.headers["location"]) == (303, "/console/sign-in")
-    for path in POST_ROUTES:
-        answer = anonymous.client.post(path, data={"csrf": "x"})
-        assert (answer.status_code, answer.headers["location"]) == (303, "/console/sign-in")
-    forged = httpx.get(
-        anonymous.base_url + "/console/", cookies={"sportello_console": "not-a-session"}
-    )
-    assert forged.status_code == 303
 
 
 def test_sign_in_page_headers_are_strict(desk) -> None:
