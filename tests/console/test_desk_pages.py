@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from app.enums import OutboxState, Role
 from app.models.outbox import Outbox
-from app.services.console.desk_views import Formats, euro_input
+from app.services.console.desk_views import Formats, contacts_input, euro_input
 from app.services.console.words import WORDS
 from tests.conftest import Api
 from tests.console.test_console import Desk, add_member
@@ -59,6 +59,22 @@ def test_desk_words_exist_in_both_languages() -> None:
 )
 def test_an_amount_is_read_as_the_desk_types_it(typed: str, sent: str) -> None:
     assert euro_input(typed) == sent
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("mario@gmail.com Mario Rossi", {"email": "mario@gmail.com", "name": "Mario Rossi"}),
+        ('"Mario Rossi" <mario@gmail.com>', {"email": "mario@gmail.com", "name": "Mario Rossi"}),
+        ("Mario <b>R</b> <m@x.it>", {"email": "m@x.it", "name": "Mario <b>R</b>"}),
+        ("<mario@gmail.com>", {"email": "mario@gmail.com", "name": ""}),
+        ("mario@gmail.com", {"email": "mario@gmail.com", "name": ""}),
+    ],
+)
+def test_a_contact_is_read_address_first_or_as_a_mail_program_writes_it(
+    typed: str, read: dict[str, str]
+) -> None:
+    assert contacts_input(f"\n  {typed}  \n\n") == [read]
 
 
 def test_amounts_and_dates_are_written_as_italians_write_them() -> None:

@@ -3,6 +3,7 @@ and amounts in euro as the staff member's language writes them, and the forms' f
 API's request bodies (app.console.forms makes them into its input models, so a form is checked
 exactly as the same JSON body would be)."""
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -108,11 +109,15 @@ def lines(text: str) -> list[str]:
 
 
 def contacts_input(text: str) -> list[dict[str, str]]:
-    """Contacts typed one a line, the address first then the name."""
+    """Contacts typed one a line: the address then the name, or `Name <address>` as a mail
+    program writes it."""
     contacts = []
     for line in lines(text):
-        email, _, name = line.partition(" ")
-        contacts.append({"email": email.strip("<>,;"), "name": name.strip()})
+        if re.search(r"<[^<>@\s]+@[^<>\s]+>\s*$", line):
+            name, _, email = line.rstrip(">").rpartition("<")
+        else:
+            email, _, name = line.partition(" ")
+        contacts.append({"email": email.strip("<>,; "), "name": name.strip().strip('"')})
     return contacts
 
 
