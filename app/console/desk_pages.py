@@ -40,6 +40,8 @@ from app.services.reports import billing, formats, review, review_formats, state
 router = APIRouter(prefix=PATH, include_in_schema=False)
 T = TypeVar("T")
 PAGE_SIZE = 100
+# The bar's section of a page that is one item of a section's list.
+SECTION_OF = {"customer": "customers", "contract": "contracts"}
 Text = Annotated[str, Form(max_length=200)]
 LongText = Annotated[str, Form(max_length=20_000)]
 MonthQuery = Annotated[str | None, Query(pattern=MONTH_PATTERN)]
@@ -69,10 +71,12 @@ def _call(user: SignedIn, work: Callable[[], T]) -> T:
 
 
 def _page(name: str, user: SignedIn, *, status: int = 200, **context: Any) -> HTMLResponse:
+    section = name.removesuffix(".html")
     return page(
         name,
         status=status,
         user=user,
+        current=f"{PATH}/{SECTION_OF.get(section, section)}",
         fmt=views.Formats(user.language),
         said=_desk(user),
         **context,

@@ -230,6 +230,7 @@ def test_a_viewer_reads_customers_and_reports_but_not_the_desks_back_office(
         posted_to = re.findall(r'<form[^>]*method="post"[^>]*action="([^"]+)"', page.text)
         assert posted_to == ["/console/language", "/console/sign-out"], path
     bar = vera.client.get("/console/customers").text
+    assert '<a href="/console/customers" aria-current="page">Customers</a>' in bar
     assert 'href="/console/billing"' in bar and 'href="/console/outbox"' not in bar
     for path in ("/console/outbox", "/console/quarantine", "/console/mailboxes", "/console/staff"):
         refused = vera.client.get(path)
