@@ -27,6 +27,7 @@ from app.enums import Role
 from app.errors import DomainError, NotFound, TooManyRequests, Unauthorized
 from app.models.common import NO_NUL_PATTERN
 from app.models.ticket import TakeChargeIn
+from app.rendering import queue_refresh_script
 from app.services.console import desk, sign_in
 from app.services.console.words import words
 from app.services.tickets import lifecycle, queue
@@ -133,6 +134,14 @@ async def sign_out(request: Request, user: PostedDep) -> Response:
     return response
 
 
+@router.get("/queue-refresh.{version}.js")
+def queue_script(version: Annotated[str, Path(max_length=64, pattern="^[0-9a-f]+$")]) -> Response:
+    """The queue's script that refreshes its rows (cached for a year at its own version)."""
+    script = queue_refresh_script()
+    cache = "public, max-age=31536000, immutable" if version == script.version else "no-cache"
+    return Response(script.data, media_type=script.media_type, headers={"Cache-Control": cache})
+
+
 @router.get("/")
 def queue_page(
     user: SignedInDep,
@@ -165,6 +174,7 @@ def queue_page(
         next_cursor=found["next_cursor"],
         more_query=urlencode({k: v for k, v in more.items() if v}),
         refresh_query=urlencode({k: v for k, v in refresh.items() if v}),
+        refresh_script=f"{PATH}/queue-refresh.{queue_refresh_script().version}.js",
     )
 
 

@@ -95,7 +95,8 @@ def test_sign_in_page_headers_are_strict(desk) -> None:
     page = desk().client.get("/console/sign-in")
     assert page.status_code == 200
     policy = page.headers["content-security-policy"]
-    assert "script-src" not in policy and "default-src 'none'" in policy
+    assert "default-src 'none'" in policy and "'unsafe-inline'" not in policy
+    assert "script-src 'self';" in policy and "connect-src 'self';" in policy  # our files only
     assert "frame-ancestors 'none'" in policy and "form-action 'self'" in policy
     assert page.headers["referrer-policy"] == "same-origin"
     assert page.headers["cache-control"] == "no-store"
@@ -113,7 +114,12 @@ def test_sign_in_then_the_queue_then_sign_out(db: str, desk) -> None:
     assert "sportello_console=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
     queue = marco.client.get("/console/")
     assert queue.status_code == 200 and "Connesso come Marco" in queue.text
-    assert '<meta http-equiv="refresh" content="60; url=?refresh=auto">' in queue.text
+    assert 'data-refresh="/console/?refresh=auto"' in queue.text
+    script = re.search(r'<script src="(/console/queue-refresh\.[0-9a-f]+\.js)"', queue.text)
+    assert script, queue.text
+    served = marco.client.get(script.group(1))
+    assert served.headers["content-type"].startswith("text/javascript")
+    assert "refresh=auto" in served.text and "immutable" in served.headers["cache-control"]
     token = marco.client.cookies["sportello_console"]
     answer = marco.client.post("/console/sign-out", data={"csrf": marco.csrf()})
     assert (answer.status_code, answer.headers["location"]) == (303, "/console/sign-in")
@@ -218,7 +224,7 @@ def test_a_session_times_out_idle_and_absolutely(db, serve) -> None:
     # A queue left open refreshes itself every minute: that is no one at the desk.
     marco.sign_in("marco@agency.example")
     page = marco.client.get("/console/", params={"view": "urgent"})
-    assert 'content="60; url=?view=urgent&amp;refresh=auto"' in page.text
+    assert 'data-refresh="/console/?view=urgent&amp;refresh=auto"' in page.text
     for _ in range(30):
         clock[0] += timedelta(minutes=1)
         refreshed = marco.client.get("/console/", params={"view": "urgent", "refresh": "auto"})
