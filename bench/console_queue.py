@@ -15,8 +15,9 @@ connection (nothing else running against the server), after --warmup untimed req
 time is from sending the request to having read the whole answer, on loopback: the server's
 time, plus a loopback round trip. /healthz, measured the same way in the same run, is the
 baseline (the stack alone). The pages: the queue as it opens (its default view: open tickets,
-urgent first, then the nearest deadline, 100 rows), its views urgent, mine, breached and
-consent pending, its automatic refresh (refresh=auto), and a search.
+urgent first, then the nearest deadline, 100 rows), each of its views (urgent, mine,
+unassigned, at risk, breached, waiting on a provider, consent pending), its automatic refresh
+(refresh=auto), and a search (informative).
 
 Target: every view's p99 < 100 ms at 1,000,000 tickets.
 """
@@ -53,7 +54,10 @@ PAGES = (
     ("queue", "/console/", True),
     ("queue, urgent", "/console/?view=urgent", True),
     ("queue, mine", "/console/?view=mine", True),
+    ("queue, unassigned", "/console/?view=unassigned", True),
+    ("queue, at risk", "/console/?view=at_risk", True),
     ("queue, breached", "/console/?view=breached", True),
+    ("queue, waiting on a provider", "/console/?view=waiting", True),
     ("queue, consent pending", "/console/?view=consent", True),
     ("queue, refreshed", "/console/?refresh=auto", True),
     ("queue, search (informative)", "/console/?q=certificato", False),
