@@ -64,6 +64,9 @@ def test_the_sign_in_page_is_accessible(
     page.click("#submit")
     page.wait_for("document.querySelector('#error') !== null")
     assert_accessible(page, axe_script, "the sign-in page with its error")
+    page.goto(sportello.base_url + "/console/link/" + "x" * 43)  # a one-time link's button
+    page.wait_for("document.querySelector('#enter') !== null")
+    assert_accessible(page, axe_script, "a one-time link's page")
 
 
 def test_the_queue_and_a_ticket_are_accessible(
@@ -105,6 +108,9 @@ def test_the_queue_and_a_ticket_are_accessible(
         page.goto(f"{sportello.base_url}/console/tickets/{ticket['number']}")
         page.wait_for("document.querySelector('#subject') !== null")
         assert_accessible(page, axe_script, f"the ticket page of {ticket['number']}")
+    page.goto(f"{sportello.base_url}/console/tickets/2026-999999")
+    page.wait_for("document.querySelector('#error') !== null")
+    assert_accessible(page, axe_script, "a refusal (no such request)")
 
 
 def test_the_status_page_is_accessible(
