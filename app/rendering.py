@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from app.settings import Settings, logo_type
 
 STYLESHEET = Path(__file__).parent / "static" / "sportello.css"
-QUEUE_REFRESH = Path(__file__).parent / "static" / "queue-refresh.js"
+CONSOLE_SCRIPT = Path(__file__).parent / "static" / "console.js"
 
 
 @cache
@@ -57,9 +57,10 @@ def stylesheet() -> Asset:
 
 
 @cache
-def queue_refresh_script() -> Asset:
-    """The console queue's one script (app/static/queue-refresh.js): it refreshes the rows."""
-    return _asset(QUEUE_REFRESH.read_bytes(), "text/javascript; charset=utf-8")
+def console_script() -> Asset:
+    """The console's one script (app/static/console.js): its keyboard shortcuts and the
+    queue's refresh."""
+    return _asset(CONSOLE_SCRIPT.read_bytes(), "text/javascript; charset=utf-8")
 
 
 @cache
@@ -116,9 +117,9 @@ def page_policy(*, forms: bool = False) -> str:
 
 @cache
 def console_policy() -> str:
-    """The staff console's Content-Security-Policy: no inline script, only its own script files
-    (`'self'`, which fetch from us only), only its own `<style>` by hash, forms posted to us
-    only, never framed."""
+    """The staff console's Content-Security-Policy: no inline script, only its own script file
+    (`'self'`: the keyboard shortcuts, and the queue's refresh, which asks us only), only its
+    own `<style>` by hash, forms posted to us only, never framed."""
     env = environment()
     assert env.loader is not None
     styles = []

@@ -162,7 +162,7 @@ def main() -> None:
             ) as api:
                 link = seed(api, database_url)
             with browser.new_page() as page:
-                page.set_viewport(1280, 720)
+                page.set_viewport(1280, 800)
                 page.goto(server.base_url + link)
                 page.click("#enter")
                 page.wait_for(

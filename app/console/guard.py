@@ -20,7 +20,7 @@ from app.db import unit_of_work
 from app.deps import Now, committed_unit
 from app.enums import Role
 from app.errors import NotFound
-from app.rendering import console_policy, render
+from app.rendering import console_policy, console_script, render
 from app.services.console import sign_in
 from app.services.console.sign_in import SignedIn
 from app.services.console.words import words
@@ -60,7 +60,13 @@ def page(
     user = context.get("user")
     language = user.language if isinstance(user, SignedIn) else str(context.pop("language", "it"))
     context.setdefault("user", None)
-    html = render(f"console/{name}", language=language, words=words(language), **context)
+    html = render(
+        f"console/{name}",
+        language=language,
+        words=words(language),
+        script_url=f"/pages/console.{console_script().version}.js",
+        **context,
+    )
     return HTMLResponse(
         html,
         status_code=status,
@@ -187,6 +193,7 @@ def install(app: FastAPI) -> None:
             status=exc.status,
             headers=exc.headers,
             message=exc.message,
+            refusal=exc.status,
             language=exc.language,
         )
 

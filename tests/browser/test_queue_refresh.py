@@ -1,4 +1,4 @@
-"""The console's queue refreshes its rows in place every minute (app/static/queue-refresh.js):
+"""The console's queue refreshes its rows in place every minute (app/static/console.js):
 no page reload, its filter kept, and never under the hands of someone typing in a field."""
 
 import time
