@@ -7,6 +7,7 @@ import pytest
 
 from tests.browser.chromium import Page
 from tests.browser.test_console import sign_in
+from tests.browser.test_console_day import press
 from tests.conftest import Api, LiveServer
 from tests.console.test_console import add_member
 from tests.routers.test_tickets import new_ticket, rossi  # noqa: F401
@@ -51,4 +52,13 @@ def test_the_queue_refreshes_its_rows_in_place_with_its_filter(
     page.js("document.activeElement.blur()")
     page.wait_for(f"{ROWS} === 3")
     assert page.js("window.loadedOnce") is True
+
+    # The row marked with the keys stays marked when a newer request comes in above it.
+    press(page, "j")
+    marked = page.js("document.querySelector('#queue tr.marked a').innerText")
+    new_ticket(api, subject="URGENTE: DNS", received_at="2026-11-23T15:00:00+01:00")
+    page.wait_for(f"{ROWS} === 4")
+    assert "DNS" in page.js("document.querySelector('#queue tbody tr').innerText")  # on top
+    assert page.js("document.querySelector('#queue tr.marked a').innerText") == marked
+    assert page.js("document.querySelectorAll('#queue tr.marked').length") == 1
     assert page.violations() == []  # the script and its fetch are ours: nothing refused
