@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -17,7 +18,7 @@ from tests.conftest import LiveServer
 REQUIRE_BROWSER = os.environ.get("SPORTELLO_TEST_REQUIRE_BROWSER") == "1"
 
 
-def _missing(reason: str) -> None:
+def _missing(reason: str) -> NoReturn:
     if REQUIRE_BROWSER:
         pytest.fail(f"{reason} (SPORTELLO_TEST_REQUIRE_BROWSER=1)")
     pytest.skip(reason)
@@ -44,7 +45,6 @@ def chromium_binary() -> str:
         said = [line for line in output.splitlines() if line and not line.startswith("make")]
         reason = said[-1] if said else output or "the installer said nothing"
         _missing(f"Chromium cannot be installed here: {reason}")
-    assert found is not None
     return found
 
 
