@@ -50,10 +50,10 @@ def chromium_binary() -> str:
 
 @pytest.fixture(scope="session")
 def axe_script() -> str:
-    """axe-core's axe.min.js (scripts/fetch_axe_core.py: pinned, integrity checked, cached)."""
+    """axe-core's axe.min.js (scripts/download_axe_core.py: pinned, integrity checked, cached)."""
     try:
         result = subprocess.run(
-            [sys.executable, "scripts/fetch_axe_core.py"],
+            [sys.executable, "scripts/download_axe_core.py"],
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -1,4 +1,4 @@
-"""Accessibility: axe-core (from the npm registry, scripts/fetch_axe_core.py) run in the same
+"""Accessibility: axe-core (from the npm registry, scripts/download_axe_core.py) run in the same
 headless Chromium finds no serious or critical violation on the console's sign-in page, queue and
 ticket page, nor on the customer's status page.
 

@@ -6,7 +6,7 @@ pinned here: a tarball that does not match is refused. It is kept under .venv/ca
 and checked again on every use. Exit status 0 with the path on stdout; otherwise non-zero with
 the reason on stderr.
 
-    python scripts/fetch_axe_core.py
+    python scripts/download_axe_core.py
 """
 
 import base64
