@@ -58,7 +58,8 @@ def stylesheet() -> Asset:
 
 @cache
 def console_script() -> Asset:
-    """The console's one script (app/static/console.js): its keyboard shortcuts."""
+    """The console's one script (app/static/console.js): its keyboard shortcuts and the
+    queue's refresh."""
     return _asset(CONSOLE_SCRIPT.read_bytes(), "text/javascript; charset=utf-8")
 
 
@@ -117,8 +118,8 @@ def page_policy(*, forms: bool = False) -> str:
 @cache
 def console_policy() -> str:
     """The staff console's Content-Security-Policy: no inline script, only its own script file
-    (`'self'`, the keyboard shortcuts), only its own `<style>` by hash, forms posted to us
-    only, never framed."""
+    (`'self'`: the keyboard shortcuts, and the queue's refresh, which asks us only), only its
+    own `<style>` by hash, forms posted to us only, never framed."""
     env = environment()
     assert env.loader is not None
     styles = []
@@ -126,6 +127,7 @@ def console_policy() -> str:
         source = env.loader.get_source(env, name)[0]
         styles += [csp_hash(css) for css in re.findall(r"<style>(.*?)</style>", source, re.S)]
     return (
-        f"default-src 'none'; script-src 'self'; style-src {' '.join(sorted(set(styles)))}; "
-        f"base-uri 'none'; form-action {FORMS_TO_US}; frame-ancestors 'none'"
+        f"default-src 'none'; script-src 'self'; connect-src 'self'; "
+        f"style-src {' '.join(sorted(set(styles)))}; base-uri 'none'; "
+        f"form-action {FORMS_TO_US}; frame-ancestors 'none'"
     )

@@ -1,10 +1,18 @@
-// The staff console's keyboard shortcuts: plain JavaScript, served by Sportello itself.
+// The staff console's keyboard shortcuts and the queue's refresh: plain JavaScript, served by
+// Sportello itself.
 //
 // An element with a shortcut names its key in its `aria-keyshortcuts` attribute (so screen
 // readers announce it too): pressed outside a field, the key focuses that field, or follows
 // that link. On the queue, j and k move through the rows and Enter opens the one marked.
-// Escape leaves a field, so that the keys work again. Without this file every page works the
-// same, with the mouse.
+// Escape leaves a field, so that the keys work again.
+//
+// The queue refreshes its rows every minute with its filter and search. Only the rows are
+// replaced (a page reload would move a screen reader back to the top and lose what is being
+// typed), and not while the person is in them or in a field; the row marked stays marked. The
+// address asked for carries refresh=auto, so an unattended queue does not keep its session
+// alive; once the session is gone, the sign-in page is shown.
+//
+// Without this file every page works the same, with the mouse, refreshed by hand.
 (function () {
   "use strict";
 
@@ -73,4 +81,55 @@
       target.scrollIntoView({ block: "center" });
     }
   });
+
+  var results = document.getElementById("results");
+
+  function busy() {
+    var active = document.activeElement;
+    if (document.hidden || !active || active === document.body) {
+      return document.hidden;
+    }
+    return results.contains(active) || typing(active);
+  }
+
+  function refresh() {
+    if (busy()) {
+      return;
+    }
+    fetch(results.getAttribute("data-refresh"), { credentials: "same-origin" })
+      .then(function (response) {
+        if (new URL(response.url).pathname !== location.pathname) {
+          location.assign(response.url); // signed out (timed out): the sign-in page
+          return null;
+        }
+        return response.ok ? response.text() : null;
+      })
+      .then(function (html) {
+        if (!html || busy()) {
+          return;
+        }
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("results");
+        if (!fresh) {
+          return;
+        }
+        var all = rows();
+        var link = marked >= 0 && marked < all.length ? all[marked].querySelector("a") : null;
+        var href = link ? link.getAttribute("href") : null;
+        results.replaceChildren.apply(results, Array.prototype.slice.call(fresh.childNodes));
+        marked = -1;
+        rows().forEach(function (row, index) {
+          var first = row.querySelector("a");
+          if (href && first && first.getAttribute("href") === href) {
+            marked = index;
+            row.classList.add("marked");
+            row.setAttribute("aria-current", "true");
+          }
+        });
+      })
+      .catch(function () {}); // the network away for a moment: the next minute tries again
+  }
+
+  if (results && window.fetch) {
+    setInterval(refresh, 60000);
+  }
 })();
