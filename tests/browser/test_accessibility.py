@@ -1,6 +1,6 @@
 """Accessibility: axe-core (from the npm registry, scripts/download_axe_core.py) run in the same
-headless Chromium finds no serious or critical violation on the console's sign-in page, queue and
-ticket page, nor on the customer's status page.
+headless Chromium finds no serious or critical violation on the console's sign-in page, queue,
+ticket page and pages around the desk, nor on the customer's status page.
 
 axe is given to the page over the DevTools protocol (Runtime.evaluate), which the pages' strict
 Content-Security-Policy does not govern: the pages themselves still carry no script."""
@@ -125,3 +125,41 @@ def test_the_status_page_is_accessible(
     api.agent.post(f"/api/v1/tickets/{ticket['id']}/take-charge", json={})  # an email: the link
     page.goto(sportello.base_url + status_url(db, ticket["id"]))
     assert_accessible(page, axe_script, "the status page")
+
+
+def test_the_pages_around_the_desk_are_accessible(
+    api: Api,
+    rossi,  # noqa: F811
+    db: str,
+    sportello: LiveServer,
+    page: Page,
+    axe_script: str,
+) -> None:
+    from app.enums import Role
+    from tests.routers.test_inbound import post_mime
+    from tests.routers.test_quarantine import no_sender
+
+    sportello.app.dependency_overrides[get_now] = lambda: NOW
+    covered = new_ticket(api, subject="Sito lento")
+    api.agent.post(f"/api/v1/tickets/{covered['id']}/take-charge", json={})  # an email
+    billable = new_ticket(api, from_email="chiunque@altrove.it", subject="Sito nuovo")
+    api.agent.post(f"/api/v1/tickets/{billable['id']}/time-entries", json={"minutes": 30})
+    post_mime(api, no_sender())  # a quarantined delivery
+    add_member(db, "ada@agency.example", role=Role.ADMIN)
+    sign_in(page, sportello.base_url, "ada@agency.example")
+    contract = rossi["contract"]["id"]
+    for path, ready in (
+        ("/console/customers", "#customers"),
+        (f"/console/customers/{rossi['customer']['id']}", "#customer-name"),
+        ("/console/contracts", "#contracts"),
+        (f"/console/contracts/{contract}", "#renew"),
+        ("/console/statement?month=2026-11", "#statement"),
+        ("/console/billing?month=2026-11", "#billing"),
+        ("/console/outbox?state=", "#outbox"),
+        ("/console/quarantine", "article.quarantined"),
+        ("/console/mailboxes", "main"),
+        ("/console/staff", "#members"),
+    ):
+        page.goto(sportello.base_url + path)
+        page.wait_for(f"document.querySelector({json.dumps(ready)}) !== null")
+        assert_accessible(page, axe_script, path)
