@@ -1,8 +1,8 @@
 """Benchmark the staff console's queue page (GET /console/, signed in) at 1,000,000 tickets on
 PostgreSQL.
 
-Usage: .venv/bin/python bench/console_queue.py [--url URL] [--size 1000000] [--samples 300]
-                                               [--warmup 30] [--seed SEED] [--keep]
+Usage: .venv/bin/python bench/console_queue.py [--url URL] [--size 1000000] [--seconds 5]
+                                               [--seed SEED] [--keep]
 
 Creates a fresh database `sportello_console_bench` on the server at --url, migrates it to head,
 adds customers and contracts, COPYs --size tickets of a desk's history (bench/history.py: ~3
@@ -10,11 +10,11 @@ years, ~97% resolved or closed, ~10% urgent), adds a staff member with a passwor
 them one open ticket in ten. Then it starts `sportello serve` as a user would (bench/harness.py)
 and signs in through the sign-in form, as a browser does.
 
-Each page is asked for --samples times, one request after the other on one keep-alive
-connection (nothing else running against the server), after --warmup untimed requests; the
-time is from sending the request to having read the whole answer, on loopback: the server's
-time, plus a loopback round trip. /healthz, measured the same way in the same run, is the
-baseline (the stack alone). The pages: the queue as it opens (its default view: open tickets,
+Each page is asked by wrk (bench/wrk.py) on one keep-alive connection for --seconds, one
+request after the other (nothing else running against the server), after a second's warm-up;
+the latency is from sending the request to having read the whole answer, on loopback: the
+server's time, plus a loopback round trip. /healthz, measured the same way in the same run, is
+the baseline (the stack alone). The pages: the queue as it opens (its default view: open tickets,
 urgent first, then the nearest deadline, 100 rows), each of its views (urgent, mine,
 unassigned, at risk, breached, waiting on a provider, consent pending), its automatic refresh
 (refresh=auto), and a search (informative).
@@ -25,11 +25,8 @@ Target: every view's p99 < 100 ms at 1,000,000 tickets.
 from __future__ import annotations
 
 import argparse
-import gc
 import re
 import sys
-import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import httpx
@@ -38,7 +35,9 @@ from harness import DEFAULT_PG_URL, Sportello, libpq, recreate_database  # bench
 from history import load_tickets, seed_customers
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+from wrk import GENERATOR_NOTE, HEADER, Category, line, run_wrk
 
+from app.console.guard import COOKIE
 from app.db import get_engine
 from app.enums import Role
 from app.migrations import upgrade
@@ -62,12 +61,6 @@ PAGES = (
     ("queue, refreshed", "/console/?refresh=auto", True),
     ("queue, search (informative)", "/console/?q=certificato", False),
 )
-
-
-def percentile(sorted_values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile of already sorted values."""
-    rank = max(1, min(len(sorted_values), round(fraction * len(sorted_values) + 0.5)))
-    return sorted_values[rank - 1]
 
 
 def describe(conn: psycopg.Connection[object], staff_id: int) -> str:
@@ -121,26 +114,11 @@ def sign_in(client: httpx.Client) -> None:
     assert client.get("/console/").status_code == 200
 
 
-def measure(client: httpx.Client, path: str, *, samples: int, warmup: int) -> list[float]:
-    """Milliseconds from request to whole answer, sorted; every answer a 200."""
-    for _ in range(warmup):
-        assert client.get(path).status_code == 200
-    timings = []
-    gc.collect()
-    for _ in range(samples):
-        began = time.perf_counter()
-        answer = client.get(path)
-        timings.append((time.perf_counter() - began) * 1000)
-        assert answer.status_code == 200, (path, answer.status_code)
-    return sorted(timings)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=DEFAULT_PG_URL, help="PostgreSQL server URL")
     parser.add_argument("--size", type=int, default=1_000_000, help="tickets")
-    parser.add_argument("--samples", type=int, default=300, help="timed requests per page")
-    parser.add_argument("--warmup", type=int, default=30, help="untimed requests before")
+    parser.add_argument("--seconds", type=int, default=5, help="per page (default 5)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--keep", action="store_true", help=f"keep the {BENCH_DB} database")
     args = parser.parse_args()
@@ -163,34 +141,31 @@ def main() -> int:
             print(describe(conn, staff_id))
         get_engine(bench_url).dispose()
 
-        print(
-            f"{args.samples} requests per page, one after the other on one connection, after"
-            f" {args.warmup} untimed; ms from request to whole answer on loopback"
-        )
-        print(f"{'page':<30} {'p50':>8} {'p90':>8} {'p99':>8} {'max':>8} {'p99/healthz':>12}")
+        print(f"each page on one connection for {args.seconds} s, one request after the other")
+        print(HEADER)
         verdicts = []
-        with (
-            Sportello(bench_url, name="console bench") as sportello,
-            httpx.Client(base_url=sportello.base, timeout=30) as client,
-        ):
-            sign_in(client)
-            baseline = 0.0
-            for name, path, judged in PAGES:
-                timings = measure(client, path, samples=args.samples, warmup=args.warmup)
-                p50, p90, p99 = (percentile(timings, f) for f in (0.5, 0.9, 0.99))
-                baseline = baseline or p99
-                print(
-                    f"{name:<30} {p50:8.2f} {p90:8.2f} {p99:8.2f} {timings[-1]:8.2f}"
-                    f" {p99 / baseline:12.1f}",
-                    flush=True,
-                )
+        with Sportello(bench_url, name="console bench") as sportello:
+            with httpx.Client(base_url=sportello.base, timeout=30) as client:
+                sign_in(client)
+                cookie = {"Cookie": f"{COOKIE}={client.cookies[COOKIE]}"}
+            baseline = None
+            for n, (name, path, judged) in enumerate(PAGES):
+                page = Category(f"page{n}", 1, [("GET", path, "")], headers=cookie)
+                run_wrk(sportello, [page], connections=1, threads=1, seconds=1)  # warm-up
+                done = run_wrk(sportello, [page], connections=1, threads=1, seconds=args.seconds)
+                baseline = baseline or done
+                print(line(name, 1, done, baseline=baseline, rss_mb=sportello.peak_rss_mb()))
+                if done.errors:
+                    print(f"  errors: {done.describe_errors()}")
                 if judged:
-                    ok = p99 < TARGET_P99_MS
+                    p99 = done.latency_ms["99"]
+                    ok = p99 < TARGET_P99_MS and done.errors == 0
                     verdicts.append(
                         f"{'PASS' if ok else 'MISS'} {name}: p99 {p99:.1f} ms"
-                        f" (< {TARGET_P99_MS:.0f}) at {args.size:,} tickets"
+                        f" (< {TARGET_P99_MS:.0f}) at {args.size:,} tickets, {done.errors} errors"
                     )
             rss = sportello.peak_rss_mb()
+        print(GENERATOR_NOTE)
         print(f"server peak RSS {rss:.0f} MB")
         for verdict in verdicts:
             print(verdict)
