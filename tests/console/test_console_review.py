@@ -2,7 +2,10 @@
 whatever is posted, the answer is a page (401, 403, 422), never a server error; and what a
 customer sends can never become a script the console's policy (`script-src 'self'`) would run."""
 
+from tests.conftest import Api
 from tests.console.test_console import Desk, add_member, desk  # noqa: F401
+from tests.console.test_ticket_actions import marco, post, refused  # noqa: F401
+from tests.routers.test_tickets import new_ticket, rossi  # noqa: F401
 
 
 def test_a_nul_byte_in_the_sign_in_address_is_a_wrong_address_not_a_server_error(
@@ -15,3 +18,12 @@ def test_a_nul_byte_in_the_sign_in_address_is_a_wrong_address_not_a_server_error
     answer = member.sign_in("anna@agency.example\x00")
     assert answer.status_code == 401, answer.text
     assert member.sign_in("anna@agency.example").status_code == 303
+
+
+def test_assigning_to_a_number_too_long_to_be_an_id_is_a_422_page(
+    api: Api,
+    rossi,  # noqa: F811
+    marco: Desk,  # noqa: F811
+) -> None:
+    number = new_ticket(api)["number"]
+    refused(post(marco, number, "assign", {"assignee": "9" * 5000}), 422)
