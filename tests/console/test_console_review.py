@@ -4,6 +4,7 @@ customer sends can never become a script the console's policy (`script-src 'self
 
 import pytest
 
+from app.enums import Role
 from app.services.tickets.attachments import served_type
 from tests.conftest import Api
 from tests.console.test_console import Desk, add_member, desk  # noqa: F401
@@ -30,6 +31,44 @@ def test_assigning_to_a_number_too_long_to_be_an_id_is_a_422_page(
 ) -> None:
     number = new_ticket(api)["number"]
     refused(post(marco, number, "assign", {"assignee": "9" * 5000}), 422)
+
+
+@pytest.mark.parametrize("ends_on", ["9999-12-31", "9999-06-30"])
+def test_renewing_a_contract_that_ends_in_the_last_year_there_is_a_422_page(
+    api: Api,
+    rossi,  # noqa: F811
+    db: str,
+    desk,  # noqa: F811
+    ends_on: str,
+) -> None:
+    """R1: its next year cannot be written as a date; the console (and the API) say so."""
+    add_member(db, "ada@agency.example", role=Role.ADMIN)
+    admin: Desk = desk()
+    admin.sign_in("ada@agency.example")
+    contract = rossi["contract"]
+    path = f"/console/contracts/{contract['id']}"
+    changed = admin.client.post(
+        path,
+        data={
+            "csrf": admin.csrf(),
+            "code": "R-2026",
+            "starts_on": "2026-01-01",
+            "ends_on": ends_on,
+            "annual_fee": "1200",
+            "coverage": "website",
+        },
+    )
+    assert changed.status_code == 303, changed.text
+    answer = admin.client.post(
+        f"{path}/renew", data={"csrf": admin.csrf(), "annual_fee": "1200", "proposal_ref": "P"}
+    )
+    refused(answer, 422, ends_on)
+    assert (
+        api.admin.post(
+            f"/api/v1/contracts/{contract['id']}/renew", json={"annual_fee": "1200"}
+        ).status_code
+        == 422
+    )
 
 
 @pytest.mark.parametrize(
