@@ -2,6 +2,8 @@
 whatever is posted, the answer is a page (401, 403, 422), never a server error; and what a
 customer sends can never become a script the console's policy (`script-src 'self'`) would run."""
 
+import logging
+
 import pytest
 
 from app.enums import Role
@@ -88,3 +90,18 @@ def test_an_attachment_of_any_javascript_type_downloads_as_plain_bytes(content_t
     """The console allows scripts from its own origin: a file of a type a browser would run
     as a script (any JavaScript MIME type, WHATWG MIME Sniffing) is served as bytes."""
     assert served_type(content_type) == "application/octet-stream"
+
+
+def test_a_one_time_sign_in_link_never_reaches_the_access_log(
+    db: str,
+    desk,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The link signs its staff member in: whoever reads the log could use it first."""
+    token = "k" * 43
+    caplog.set_level(logging.INFO, logger="sportello.access")
+    member: Desk = desk()
+    assert member.client.get(f"/console/link/{token}").status_code == 200
+    logged = [record.getMessage() for record in caplog.records]
+    assert any("/console/link/" in line for line in logged), logged
+    assert not any(token in line for line in logged), logged
