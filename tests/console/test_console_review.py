@@ -105,3 +105,24 @@ def test_a_one_time_sign_in_link_never_reaches_the_access_log(
     logged = [record.getMessage() for record in caplog.records]
     assert any("/console/link/" in line for line in logged), logged
     assert not any(token in line for line in logged), logged
+
+
+def test_a_contract_begun_in_year_one_is_a_422_review_not_a_server_error(
+    api: Api,
+    rossi,  # noqa: F811
+    db: str,
+    desk,  # noqa: F811
+) -> None:
+    """Midnight of 1 January of year 1 in Rome is in year 0 in UTC: no date says it."""
+    contract = rossi["contract"]
+    changed = api.admin.patch(
+        f"/api/v1/contracts/{contract['id']}",
+        json={"starts_on": "0001-01-01", "ends_on": "0001-12-31"},
+    )
+    assert changed.status_code == 200, changed.text
+    add_member(db, "vera@agency.example", role=Role.VIEWER)
+    viewer: Desk = desk()
+    viewer.sign_in("vera@agency.example")
+    answer = viewer.client.get(f"/console/contracts/{contract['id']}/review")
+    refused(answer, 422, "0001-01-01")
+    assert api.viewer.get(f"/api/v1/contracts/{contract['id']}/review").status_code == 422
