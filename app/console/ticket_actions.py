@@ -177,7 +177,12 @@ def assign(
         chosen: int | None = user.principal.staff_id
     elif assignee == "":
         chosen = None
-    elif assignee.isascii() and assignee.isdigit() and 0 < int(assignee) <= MAX_ID:
+    elif (
+        assignee.isascii()
+        and assignee.isdigit()
+        and len(assignee) <= len(str(MAX_ID))  # int() of thousands of digits raises
+        and 0 < int(assignee) <= MAX_ID
+    ):
         chosen = int(assignee)
     else:
         raise Refused(422, words(user.language)["invalid_assignee"], language=user.language)

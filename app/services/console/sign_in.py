@@ -80,9 +80,10 @@ class Account:
 
 def account_of(email: str, *, session: Session) -> Account:
     """The account an address names; an empty one for an unknown address."""
-    member = session.exec(
-        select(StaffMember).where(StaffMember.email == email.strip().lower()[:320])
-    ).first()
+    address = email.strip().lower()[:320]
+    if "\x00" in address:  # no one's address; PostgreSQL would refuse it in a query
+        return Account(staff_id=None, password_hash=None, active=False)
+    member = session.exec(select(StaffMember).where(StaffMember.email == address)).first()
     if member is None:
         return Account(staff_id=None, password_hash=None, active=False)
     return Account(staff_id=member.id, password_hash=member.password_hash, active=member.active)
