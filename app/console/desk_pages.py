@@ -6,18 +6,24 @@ calls, with that route's role (`reading_as` for pages, `acting_as` for forms); a
 a refusal page with its status, never a server error.
 """
 
-from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Query, params
+from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.console import forms
-from app.console.guard import PATH, PostedDep, Refused, SignedInDep, acting_as, page
+from app.console.guard import (
+    PATH,
+    PostedDep,
+    SignedInDep,
+    acting_as,
+    page,
+    reading_as,
+    refusing,
+)
 from app.deps import KnobsDep, Now, SessionDep, SettingsDep
 from app.engine.months import MONTH_PATTERN, Month
 from app.enums import OutboxState, QuarantineState, Role
-from app.errors import DomainError
 from app.models.api_token import TokenCreate, TokenIssued
 from app.models.billing import MarkBilledIn
 from app.models.common import ResourceId
@@ -38,7 +44,6 @@ from app.services.notifications import outbox
 from app.services.reports import billing, formats, review, review_formats, statement
 
 router = APIRouter(prefix=PATH, include_in_schema=False)
-T = TypeVar("T")
 PAGE_SIZE = 100
 # The bar's section of a page that is one item of a section's list.
 SECTION_OF = {"customer": "customers", "contract": "contracts"}
@@ -47,27 +52,6 @@ LongText = Annotated[str, Form(max_length=20_000)]
 MonthQuery = Annotated[str | None, Query(pattern=MONTH_PATTERN)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 Cursor = Annotated[int | None, Query(ge=1, le=2**31)]
-
-
-def reading_as(role: Role) -> params.Depends:
-    """A page read by a staff member whose role includes `role`, as the API route that reads
-    the same thing requires (else 403)."""
-
-    async def _check(user: SignedInDep) -> SignedIn:
-        if not user.principal.can(role):
-            said = words(user.language)["forbidden_role"].format(role=user.principal.role)
-            raise Refused(403, said, language=user.language)
-        return user
-
-    return Depends(_check)
-
-
-def _call(user: SignedIn, work: Callable[[], T]) -> T:
-    """`work()`, its domain error (404, 409, 422 ...) a refusal page with the same status."""
-    try:
-        return work()
-    except DomainError as exc:
-        raise Refused(exc.status, exc.detail, language=user.language) from None
 
 
 def _page(name: str, user: SignedIn, *, status: int = 200, **context: Any) -> HTMLResponse:
@@ -127,7 +111,7 @@ def create_customer(
 ) -> Response:
     """Record a customer, as POST /customers does."""
     form = {"name": name, "language": language, "domains": domains, "contacts": contacts}
-    customer = _call(
+    customer = refusing(
         user,
         lambda: customer_service.create_customer(
             forms.model_of(CustomerCreate, views.customer_fields(**form), language=user.language),
@@ -140,7 +124,7 @@ def create_customer(
 @router.get("/customers/{customer_id}", dependencies=[reading_as(Role.VIEWER)])
 def customer_page(customer_id: ResourceId, user: SignedInDep, session: SessionDep) -> Response:
     """One customer, its contracts, and the form to change it (admin)."""
-    customer = _call(user, lambda: customer_service.get_customer(customer_id, session=session))
+    customer = refusing(user, lambda: customer_service.get_customer(customer_id, session=session))
     contracts, _ = contract_service.list_contracts(
         session=session, limit=PAGE_SIZE, offset=0, customer_id=customer_id
     )
@@ -167,7 +151,7 @@ def update_customer(
 ) -> Response:
     """Change a customer, as PATCH /customers/{id} does: the lists replace the old ones."""
     form = {"name": name, "language": language, "domains": domains, "contacts": contacts}
-    _call(
+    refusing(
         user,
         lambda: customer_service.update_customer(
             customer_id,
@@ -242,7 +226,7 @@ def create_contract(
         calendar_id=calendar_id,
         take_charge_hours=take_charge_hours,
     )
-    contract = _call(
+    contract = refusing(
         user,
         lambda: contract_service.create_contract(
             forms.model_of(
@@ -259,7 +243,7 @@ def create_contract(
 @router.get("/contracts/{contract_id}", dependencies=[reading_as(Role.VIEWER)])
 def contract_page(contract_id: ResourceId, user: SignedInDep, session: SessionDep) -> Response:
     """One contract, the forms to change and renew it (admin), a link to its year."""
-    contract = _call(user, lambda: contract_service.get_contract(contract_id, session=session))
+    contract = refusing(user, lambda: contract_service.get_contract(contract_id, session=session))
     customer = customer_service.get_customer(contract.customer_id, session=session)
     return _page(
         "contract.html",
@@ -298,7 +282,7 @@ def update_contract(
         calendar_id=calendar_id,
         take_charge_hours=take_charge_hours,
     )
-    _call(
+    refusing(
         user,
         lambda: contract_service.update_contract(
             contract_id,
@@ -320,7 +304,7 @@ def renew_contract(
 ) -> Response:
     """Renew a contract for its next year (R1), as POST /contracts/{id}/renew does: a contract
     renewed already is 409."""
-    renewed = _call(
+    renewed = refusing(
         user,
         lambda: renewals.renew_contract(
             contract_id,
@@ -345,7 +329,7 @@ def contract_review(
     year: Annotated[int | None, Query(ge=2000, le=2099)] = None,
 ) -> Response:
     """The contract's year, printable, as GET /contracts/{id}/review?format=html gives it."""
-    report = _call(
+    report = refusing(
         user,
         lambda: review.contract_review(
             contract_id, session=session, rates=knobs.rates, now=now, year=year
@@ -413,7 +397,7 @@ def mark_billed(
         {"item_ids": item or [], "invoice_ref": invoice_ref.strip(), "force": bool(force)},
         language=user.language,
     )
-    _call(
+    refusing(
         user,
         lambda: billing.mark_billed(
             data.item_ids,
@@ -453,7 +437,7 @@ def outbox_page(
 @router.post("/outbox/{outbox_id}/retry", dependencies=[acting_as(Role.ADMIN)])
 def retry_outbox(outbox_id: ResourceId, user: PostedDep, session: SessionDep, now: Now) -> Response:
     """Queue a failed or held email again, as POST /outbox/{id}/retry does (other states: 409)."""
-    _call(user, lambda: outbox.retry(outbox_id, session=session, now=now))
+    refusing(user, lambda: outbox.retry(outbox_id, session=session, now=now))
     return _back("/outbox")
 
 
@@ -484,7 +468,7 @@ def quarantine_page(
 def quarantined_raw(item_id: ResourceId, user: SignedInDep, session: SessionDep) -> Response:
     """The delivery's bytes as received, downloaded and never rendered, as GET
     /quarantine/{id}/raw gives them."""
-    data, item = _call(user, lambda: quarantine.raw_of(item_id, session=session))
+    data, item = refusing(user, lambda: quarantine.raw_of(item_id, session=session))
     extension = "eml" if item.content_type == "message/rfc822" else "bin"
     return Response(
         data,
@@ -510,7 +494,7 @@ def release_quarantined(
     data = forms.model_of(
         QuarantineRetry, {"from_email": from_email.strip() or None}, language=user.language
     )
-    _call(
+    refusing(
         user,
         lambda: quarantine.retry(
             item_id,
@@ -528,7 +512,7 @@ def release_quarantined(
 @router.post("/quarantine/{item_id}/delete", dependencies=[acting_as(Role.ADMIN)])
 def discard_quarantined(item_id: ResourceId, user: PostedDep, session: SessionDep) -> Response:
     """Forget a quarantined delivery for good, as DELETE /quarantine/{id} does."""
-    _call(user, lambda: quarantine.delete_item(item_id, session=session))
+    refusing(user, lambda: quarantine.delete_item(item_id, session=session))
     return _back("/quarantine")
 
 
@@ -574,14 +558,14 @@ def create_member(
     """Add a staff member, as POST /staff does; they sign in with a one-time link."""
     fields = {"name": name.strip(), "email": email.strip(), "role": role, "language": language}
     data = forms.model_of(StaffCreate, fields, language=user.language)
-    _call(user, lambda: staff.create_staff(data, session=session))
+    refusing(user, lambda: staff.create_staff(data, session=session))
     return _back("/staff")
 
 
 @router.post("/staff/{staff_id}/deactivate", dependencies=[acting_as(Role.ADMIN)])
 def deactivate_member(staff_id: ResourceId, user: PostedDep, session: SessionDep) -> Response:
     """Deactivate a staff member, as PATCH /staff/{id} with `active: false` does."""
-    _call(user, lambda: staff.update_staff(staff_id, StaffUpdate(active=False), session=session))
+    refusing(user, lambda: staff.update_staff(staff_id, StaffUpdate(active=False), session=session))
     return _back("/staff")
 
 
@@ -598,7 +582,7 @@ def create_token(
     fields = {"name": feed_name.strip(), "role": Role.FEED} if feed_name else {}
     body = {"staff_id": staff_id or None, **fields}
     data = forms.model_of(TokenCreate, body, language=user.language)
-    token, clear = _call(user, lambda: auth.issue_token(data, session=session, now=now))
+    token, clear = refusing(user, lambda: auth.issue_token(data, session=session, now=now))
     issued = TokenIssued.model_validate({**token.model_dump(), "token": clear})
     return _staff_page(user, session, issued=issued, status=201)
 
@@ -606,5 +590,5 @@ def create_token(
 @router.post("/tokens/{token_id}/revoke", dependencies=[acting_as(Role.ADMIN)])
 def revoke_token(token_id: ResourceId, user: PostedDep, session: SessionDep, now: Now) -> Response:
     """Revoke a token, as POST /tokens/{id}/revoke does: requests with it get 401 from now on."""
-    _call(user, lambda: auth.revoke_token(token_id, session=session, now=now))
+    refusing(user, lambda: auth.revoke_token(token_id, session=session, now=now))
     return _back("/staff")

@@ -8,8 +8,9 @@ sign-in form's own cookie), compared in constant time.
 import hmac
 import inspect
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 from urllib.parse import urlsplit
 
 import anyio.to_thread
@@ -21,7 +22,7 @@ from sqlalchemy import Engine
 from app.db import unit_of_work
 from app.deps import Now, committed_unit
 from app.enums import Role
-from app.errors import NotFound
+from app.errors import DomainError, NotFound
 from app.rendering import console_policy, console_script, render
 from app.services.console import desk_views, sign_in
 from app.services.console.sign_in import SignedIn
@@ -33,6 +34,7 @@ FORM_COOKIE = "sportello_console_form"  # the sign-in forms' CSRF token, before 
 PATH = "/console"
 SIGN_IN = "/console/sign-in"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+T = TypeVar("T")
 
 
 class SignInNeeded(Exception):
@@ -173,17 +175,39 @@ def _account(engine: Engine, email: str) -> sign_in.Account:
         return sign_in.account_of(email, session=session)
 
 
+def _having(role: Role, user: SignedIn) -> SignedIn:
+    if not user.principal.can(role):
+        said = words(user.language)["forbidden_role"].format(role=user.principal.role)
+        raise Refused(403, said, language=user.language)
+    return user
+
+
+def reading_as(role: Role) -> params.Depends:
+    """A page read by a staff member whose role includes `role`, as the API route that reads
+    the same thing requires (else 403)."""
+
+    async def _check(user: SignedInDep) -> SignedIn:
+        return _having(role, user)
+
+    return Depends(_check)
+
+
 def acting_as(role: Role) -> params.Depends:
     """A posted form whose staff member's role includes `role`, as the API route that does the
     same thing requires (else 403: a viewer reads, never acts)."""
 
     async def _check(user: PostedDep) -> SignedIn:
-        if not user.principal.can(role):
-            said = words(user.language)["forbidden_role"].format(role=user.principal.role)
-            raise Refused(403, said, language=user.language)
-        return user
+        return _having(role, user)
 
     return Depends(_check)
+
+
+def refusing(user: SignedIn, work: Callable[[], T]) -> T:
+    """`work()`, its domain error (404, 409, 422 ...) a refusal page with the same status."""
+    try:
+        return work()
+    except DomainError as exc:
+        raise Refused(exc.status, exc.detail, language=user.language) from None
 
 
 def install(app: FastAPI) -> None:

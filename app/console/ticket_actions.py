@@ -7,23 +7,20 @@ model (app.console.forms) and given to the same service function; a domain error
 (404, 409, 422), success a 303 back to the ticket.
 """
 
-from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Path
 from fastapi.responses import RedirectResponse, Response
 
 from app.console import forms
 from app.console.forms import model_of, optional, rome_instant, ticked
-from app.console.guard import PATH, PostedDep, Refused, SignedInDep, acting_as
+from app.console.guard import PATH, PostedDep, Refused, SignedInDep, acting_as, refusing
 from app.deps import KnobsDep, Now, SessionDep, SettingsDep
 from app.enums import Role
-from app.errors import DomainError
 from app.models.billing import TimeEntryCreate
 from app.models.common import MAX_ID
 from app.models.message import NoteIn, ReplyIn
 from app.models.ticket import AssignIn, MergeIn, StatusIn, TakeChargeIn
-from app.services.console.sign_in import SignedIn
 from app.services.console.words import words
 from app.services.reports import time_entries
 from app.services.tickets import attachments, lifecycle, merging, notes, queue, replies
@@ -32,16 +29,7 @@ router = APIRouter()
 NUMBER = r"^[0-9]{4}-[0-9]{6,}$"
 TicketNumber = Annotated[str, Path(pattern=NUMBER, max_length=20)]
 FormField = Annotated[str, Form()]  # checked by the API's model: a refusal is a page
-T = TypeVar("T")
 AGENT = [acting_as(Role.AGENT)]
-
-
-def _done(user: SignedIn, work: Callable[[], T]) -> T:
-    """`work()`, its domain errors shown as the console's refusal pages."""
-    try:
-        return work()
-    except DomainError as exc:  # unknown (404), not now (409), not so (422)
-        raise Refused(exc.status, exc.detail, language=user.language) from None
 
 
 def _back(number: str) -> Response:
@@ -83,7 +71,7 @@ def reply(
         },
         language=language,
     )
-    _done(
+    refusing(
         user,
         lambda: replies.reply(
             queue.ticket_id_of(number, session=session),
@@ -110,7 +98,7 @@ def add_note(
 ) -> Response:
     """An internal note for colleagues, as POST /tickets/{ref}/notes: never emailed."""
     data = model_of(NoteIn, {"text": forms.text(text)}, language=user.language)
-    _done(
+    refusing(
         user,
         lambda: notes.add_note(
             queue.ticket_id_of(number, session=session),
@@ -147,7 +135,7 @@ def take_charge(
         },
         language=language,
     )
-    _done(
+    refusing(
         user,
         lambda: lifecycle.take_charge(
             queue.ticket_id_of(number, session=session),
@@ -187,7 +175,7 @@ def assign(
     else:
         raise Refused(422, words(user.language)["invalid_assignee"], language=user.language)
     data = model_of(AssignIn, {"assignee_id": chosen}, language=user.language)
-    _done(
+    refusing(
         user,
         lambda: lifecycle.assign(
             queue.ticket_id_of(number, session=session),
@@ -214,7 +202,7 @@ def change_status(
 ) -> Response:
     """Work on it, wait on a provider (R10), close, or reopen, as POST /tickets/{ref}/status."""
     data = model_of(StatusIn, {"status": status, "note": note}, language=user.language)
-    _done(
+    refusing(
         user,
         lambda: lifecycle.change_status(
             queue.ticket_id_of(number, session=session),
@@ -246,7 +234,7 @@ def record_time(
         {"minutes": minutes, "note": note, "billable": choice},
         language=user.language,
     )
-    _done(
+    refusing(
         user,
         lambda: time_entries.add(
             queue.ticket_of(number, session=session),
@@ -272,7 +260,7 @@ def merge(
     """Merge this duplicate into another request (by number), as POST /tickets/{ref}/merge;
     then the survivor's page."""
     data = model_of(MergeIn, {"into": into.strip(), "force": ticked(force)}, language=user.language)
-    survivor = _done(
+    survivor = refusing(
         user,
         lambda: merging.merge(
             queue.ticket_id_of(number, session=session),
@@ -293,7 +281,7 @@ def download(
 ) -> Response:
     """A file of the conversation, as GET /attachments/{id}: checked against its SHA-256,
     always a download, never rendered."""
-    stored = _done(user, lambda: attachments.open_attachment(attachment_id, session=session))
+    stored = refusing(user, lambda: attachments.open_attachment(attachment_id, session=session))
     return Response(
         stored.data,
         media_type=attachments.served_type(stored.content_type),
