@@ -64,6 +64,23 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """On SQLite, the naive UTC text written above read as UTC in one C call: the default
+        chain (parse, then `replace(tzinfo=UTC)`) costs 0.8 µs a value, ten times as much, and
+        a page of the work queue reads 450 instants."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def process(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                return datetime.fromisoformat(value + "+00:00")
+            except ValueError:  # text that carries its own offset
+                return datetime.fromisoformat(value).astimezone(UTC)
+
+        return process
+
 
 class Sealed(TypeDecorator[str]):
     """A secret stored sealed with the process's keys (app.sealing), read back in clear."""
@@ -98,6 +115,21 @@ class EnumString(TypeDecorator[StrEnum]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
         return None if value is None else self.enum(value)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """A member found by its value in a dict: calling the enum class costs 0.35 µs a value,
+        eight times as much, and a page of the work queue reads 350 of them."""
+        if self.impl_instance.result_processor(dialect, coltype) is not None:
+            return super().result_processor(dialect, coltype)
+        enum, members = self.enum, {member.value: member for member in self.enum}
+
+        def process(value: str | None) -> StrEnum | None:
+            if value is None:
+                return None
+            member = members.get(value)
+            return enum(value) if member is None else member  # an unknown value raises
+
+        return process
 
 
 def utcnow() -> datetime:
