@@ -71,8 +71,10 @@ def get_engine(url: str) -> Engine:
         # A database error logged with its traceback never shows the values it was given
         # (message bodies, addresses): only the statement.
         hide_parameters=True,
-        # No request waits forever for a row lock: after this it fails, and answers 503.
-        connect_args={"options": f"-c lock_timeout={LOCK_TIMEOUT_MS}"},
+        # No request waits forever for a row lock: after this it fails, and answers 503. The
+        # session's time zone is UTC, as everything stored is: instants arrive in UTC, with no
+        # conversion by the driver or by app.models.base.UTCDateTime.
+        connect_args={"options": f"-c lock_timeout={LOCK_TIMEOUT_MS} -c TimeZone=UTC"},
     )
 
 

@@ -75,9 +75,15 @@ async def request_unit_of_work(request: Request) -> AsyncIterator[Session]:
         except BaseException:
             await finish(session.close)  # closing rolls back
             raise
-        # One step, so one hop to the finishers for PostgreSQL: closing a read's session
-        # rolls it back; a write commits, and closes however the commit ends.
-        await finish(session.close if read_only else partial(_commit_and_close, session))
+        if read_only:
+            # A read has nothing to commit: closing it sends nothing to the server (SQLite's
+            # read transaction ends locally; PostgreSQL's reads run in autocommit, app.db.reader),
+            # so it needs no hop to the finishers.
+            session.close()
+            return
+        # One step, so one hop to the finishers for PostgreSQL: a write commits, and closes
+        # however the commit ends.
+        await finish(partial(_commit_and_close, session))
 
 
 def _commit_and_close(session: Session) -> None:

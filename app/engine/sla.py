@@ -13,9 +13,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from app.engine.business_hours import calendar_for
+from app.engine.business_hours import BusinessCalendar, calendar_for
 from app.engine.calendar_spec import DEFAULT_CALENDAR_SPEC, CalendarSpec
 from app.enums import BillingReason, Category, Channel, Coverage, Policy, SlaState, Urgency
 
@@ -248,16 +249,15 @@ def sla_status(
         return SlaStatus(SlaState.NOT_APPLICABLE, 0, None)  # R2: no contractual commitment
 
     business_calendar = calendar_for(calendar)
-    measured_at = now if taken_in_charge_at is None else taken_in_charge_at
-    elapsed = business_calendar.business_time_between(clock_started_at, measured_at)
-    remaining = business_calendar.business_time_between(measured_at, take_charge_due_at)
+    if taken_in_charge_at is not None:
+        return _settled_status(
+            business_calendar, clock_started_at, taken_in_charge_at, take_charge_due_at
+        )
+    elapsed = business_calendar.business_time_between(clock_started_at, now)
+    remaining = business_calendar.business_time_between(now, take_charge_due_at)
     elapsed_seconds, remaining_seconds = _whole_seconds(elapsed), _whole_seconds(remaining)
 
-    if taken_in_charge_at is not None:
-        # Taking charge exactly at the due instant still meets the deadline.
-        met = taken_in_charge_at <= take_charge_due_at
-        state = SlaState.MET if met else SlaState.BREACHED
-    elif now > take_charge_due_at:
+    if now > take_charge_due_at:
         state = SlaState.BREACHED
     else:
         if target_seconds is None:
@@ -267,6 +267,21 @@ def sla_status(
         at_risk = remaining_seconds < at_risk_fraction * target_seconds
         state = SlaState.AT_RISK if at_risk else SlaState.PENDING
     return SlaStatus(state, elapsed_seconds, remaining_seconds)
+
+
+# A request taken in charge has the same status at every read, `now` aside, and the work queue
+# shows mostly such requests: each is worked out once per process (a pure function of its
+# facts, so nothing to invalidate; bounded). docs/adr/0006-settled-sla-status-once.md
+@lru_cache(maxsize=16_384)
+def _settled_status(
+    calendar: BusinessCalendar, clock_started_at: datetime, taken: datetime, due: datetime
+) -> SlaStatus:
+    """The status once taken in charge: both figures measured at the taking in charge."""
+    elapsed = calendar.business_time_between(clock_started_at, taken)
+    remaining = calendar.business_time_between(taken, due)
+    # Taking charge exactly at the due instant still meets the deadline.
+    state = SlaState.MET if taken <= due else SlaState.BREACHED
+    return SlaStatus(state, _whole_seconds(elapsed), _whole_seconds(remaining))
 
 
 def _check_facts(facts: RequestFacts) -> None:

@@ -64,6 +64,33 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """One call a value, as process_result_value reads it: a page of the work queue reads
+        about 500 instants. On SQLite the naive UTC text written above is read with its offset
+        spelled out, one C call (parsing then `replace(tzinfo=UTC)` costs 0.8 µs, ten times as
+        much); PostgreSQL's driver gives instants already in UTC (app.db sets the session's
+        TimeZone), kept as they are."""
+        if dialect.name == "sqlite":
+
+            def from_text(value: str | None) -> datetime | None:
+                if value is None:
+                    return None
+                try:
+                    return datetime.fromisoformat(value + "+00:00")
+                except ValueError:  # text that carries its own offset
+                    return datetime.fromisoformat(value).astimezone(UTC)
+
+            return from_text
+        if self.impl_instance.result_processor(dialect, coltype) is not None:
+            return super().result_processor(dialect, coltype)
+
+        def in_utc(value: datetime | None) -> datetime | None:
+            if value is None or value.tzinfo is UTC:
+                return value
+            return self.process_result_value(value, dialect)
+
+        return in_utc
+
 
 class Sealed(TypeDecorator[str]):
     """A secret stored sealed with the process's keys (app.sealing), read back in clear."""
@@ -98,6 +125,21 @@ class EnumString(TypeDecorator[StrEnum]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
         return None if value is None else self.enum(value)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """A member found by its value in a dict: calling the enum class costs 0.35 µs a value,
+        eight times as much, and a page of the work queue reads 350 of them."""
+        if self.impl_instance.result_processor(dialect, coltype) is not None:
+            return super().result_processor(dialect, coltype)
+        enum, members = self.enum, {member.value: member for member in self.enum}
+
+        def process(value: str | None) -> StrEnum | None:
+            if value is None:
+                return None
+            member = members.get(value)
+            return enum(value) if member is None else member  # an unknown value raises
+
+        return process
 
 
 def utcnow() -> datetime:

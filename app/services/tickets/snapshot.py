@@ -1,7 +1,11 @@
 """The SLA snapshot a ticket carries, the queue columns derived from it, and its SLA block."""
 
+import operator
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from enum import StrEnum
+from functools import reduce
+from types import UnionType
+from typing import Any, Protocol, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import ColumnElement, Row, String, cast
@@ -232,12 +236,28 @@ def view_of(
 
 
 def json_shape(model: type[BaseModel], **nested: Any) -> Any:
-    """A TypedDict of the model's fields (same names, order and types; `nested` replaces some):
-    serialising a dict with it writes exactly the model's JSON, without building the model."""
+    """A TypedDict of the model's fields (same names, order and types, enums as the strings
+    they are; `nested` replaces some): serialising a dict with it writes exactly the model's
+    JSON, without building the model."""
     fields = {
-        name: nested.get(name, field.annotation) for name, field in model.model_fields.items()
+        name: nested.get(name, _as_written(field.annotation))
+        for name, field in model.model_fields.items()
     }
     return TypedDict(f"{model.__name__}Json", fields)  # type: ignore[operator]
+
+
+def _as_written(annotation: Any) -> Any:
+    """`annotation` with its StrEnums as `str`: a member is the string of its value, so the JSON
+    is the same, and pydantic writes a str in C where for an enum it reads `.value`, a Python
+    property (0.06 ms of a queue page's 0.19)."""
+    if isinstance(annotation, type) and issubclass(annotation, StrEnum):
+        return str
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Union or origin is UnionType:
+        return reduce(operator.or_, map(_as_written, args))
+    if origin is list:
+        return list[_as_written(args[0])]  # type: ignore[misc]
+    return annotation
 
 
 _TICKET_SHAPE = json_shape(TicketRead, sla=json_shape(SlaBlock))
