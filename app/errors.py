@@ -201,7 +201,11 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _client_gone(request: Request, exc: Exception) -> JSONResponse:
     # The client hung up while sending its body: nothing to answer, nothing broken here.
     # One line at INFO, no traceback, so nobody can flood the error log by hanging up.
-    log.info("client disconnected during the body of %s %s", request.method, request.url.path)
+    log.info(
+        "client disconnected during the body of %s %s",
+        request.method,
+        logs.loggable_path(request.url.path),
+    )
     note_hang_up(request.scope)  # not a refusal: nobody hears the answer
     return problem(400, detail="The request body did not arrive whole.", instance=request.url.path)
 
@@ -209,7 +213,7 @@ async def _client_gone(request: Request, exc: Exception) -> JSONResponse:
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # Never a stack trace to the client; the log has it, under the request id the answer
     # names, so that whoever reports the error can point at its line.
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    log.exception("unhandled error on %s %s", request.method, logs.loggable_path(request.url.path))
     return problem(
         500,
         detail="An unexpected error occurred; it has been logged.",

@@ -194,3 +194,16 @@ def config(level: str = "INFO", style: str = "auto") -> dict[str, Any]:
 def setup(level: str = "INFO", style: str = "auto") -> None:
     """Configure logging for this process (see `config`)."""
     logging.config.dictConfig(config(level, style))
+
+
+# Paths whose last part is a key: a customer's status page, a staff member's one-time sign-in
+# link. Whoever reads the log must not be able to use them.
+KEYED_PATHS = ("/status/", "/console/link/")
+
+
+def loggable_path(path: str) -> str:
+    """A request's path as a log line may show it: a key it carries is replaced by `…`."""
+    for prefix in KEYED_PATHS:
+        if path.startswith(prefix):
+            return f"{prefix}…"
+    return path

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import sealing
+from app.console import desk_pages as console_desk
 from app.console import guard as console_guard
 from app.console import routes as console
 from app.db import WORKER_THREADS, get_engine, is_sqlite
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.console:  # off: /console/ is a 404 like any unknown path
         console_guard.install(app)
         app.include_router(console.router)
+        app.include_router(console_desk.router)
     return app
 
 

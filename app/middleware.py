@@ -133,9 +133,7 @@ class AccessLog:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                path = scope["path"]
-                if path.startswith("/status/"):
-                    path = "/status/…"  # the token is the customer's key: never in a log
+                path = logs.loggable_path(scope["path"])
                 seconds = time.perf_counter() - started
                 refused = 400 <= status < 500 and not logs.hung_up(scope)
                 if refused and path.startswith(self.watched):

@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from app.settings import Settings, logo_type
 
 STYLESHEET = Path(__file__).parent / "static" / "sportello.css"
+CONSOLE_SCRIPT = Path(__file__).parent / "static" / "console.js"
 
 
 @cache
@@ -53,6 +54,13 @@ def _asset(data: bytes, media_type: str) -> Asset:
 def stylesheet() -> Asset:
     """The pages' one stylesheet (app/static/sportello.css)."""
     return _asset(STYLESHEET.read_bytes(), "text/css; charset=utf-8")
+
+
+@cache
+def console_script() -> Asset:
+    """The console's one script (app/static/console.js): its keyboard shortcuts and the
+    queue's refresh."""
+    return _asset(CONSOLE_SCRIPT.read_bytes(), "text/javascript; charset=utf-8")
 
 
 @cache
@@ -109,8 +117,9 @@ def page_policy(*, forms: bool = False) -> str:
 
 @cache
 def console_policy() -> str:
-    """The staff console's Content-Security-Policy: no script at all, only its own `<style>`
-    by hash, forms posted to us only, never framed."""
+    """The staff console's Content-Security-Policy: no inline script, only its own script file
+    (`'self'`: the keyboard shortcuts, and the queue's refresh, which asks us only), only its
+    own `<style>` by hash, forms posted to us only, never framed."""
     env = environment()
     assert env.loader is not None
     styles = []
@@ -118,6 +127,7 @@ def console_policy() -> str:
         source = env.loader.get_source(env, name)[0]
         styles += [csp_hash(css) for css in re.findall(r"<style>(.*?)</style>", source, re.S)]
     return (
-        f"default-src 'none'; style-src {' '.join(sorted(set(styles)))}; base-uri 'none'; "
+        f"default-src 'none'; script-src 'self'; connect-src 'self'; "
+        f"style-src {' '.join(sorted(set(styles)))}; base-uri 'none'; "
         f"form-action {FORMS_TO_US}; frame-ancestors 'none'"
     )

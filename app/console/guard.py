@@ -6,22 +6,25 @@ sign-in form's own cookie), compared in constant time.
 """
 
 import hmac
+import inspect
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 from urllib.parse import urlsplit
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI, Form, Request, params
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
 from app.db import unit_of_work
 from app.deps import Now, committed_unit
 from app.enums import Role
-from app.errors import NotFound
-from app.rendering import console_policy, render
-from app.services.console import sign_in
+from app.errors import DomainError, NotFound
+from app.rendering import console_policy, console_script, render
+from app.services.console import desk_views, sign_in
 from app.services.console.sign_in import SignedIn
 from app.services.console.words import words
 from app.settings import Settings
@@ -31,6 +34,7 @@ FORM_COOKIE = "sportello_console_form"  # the sign-in forms' CSRF token, before 
 PATH = "/console"
 SIGN_IN = "/console/sign-in"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+T = TypeVar("T")
 
 
 class SignInNeeded(Exception):
@@ -58,9 +62,18 @@ def page(
 ) -> HTMLResponse:
     """A console page, with the console's own headers: its CSP, same-origin referrers, no store."""
     user = context.get("user")
-    language = user.language if isinstance(user, SignedIn) else str(context.pop("language", "it"))
+    if not isinstance(user, SignedIn):
+        user = None
+    language = user.language if user else str(context.pop("language", "it"))
     context.setdefault("user", None)
-    html = render(f"console/{name}", language=language, words=words(language), **context)
+    context.setdefault("sections", desk_views.sections(user.principal) if user else [])
+    html = render(
+        f"console/{name}",
+        language=language,
+        words=words(language),
+        script_url=f"/pages/console.{console_script().version}.js",
+        **context,
+    )
     return HTMLResponse(
         html,
         status_code=status,
@@ -122,6 +135,10 @@ async def signed_in(request: Request, now: Now) -> SignedIn:
                 renew=request.query_params.get("refresh") != "auto",
             ),
         )
+    except sign_in.TimedOut:
+        # The failed lookup's unit rolled back: the timed-out session is deleted for good here.
+        await committed_unit(request, lambda session: sign_in.close_session(token, session=session))
+        raise SignInNeeded from None
     except NotFound:
         raise SignInNeeded from None
 
@@ -158,17 +175,39 @@ def _account(engine: Engine, email: str) -> sign_in.Account:
         return sign_in.account_of(email, session=session)
 
 
+def _having(role: Role, user: SignedIn) -> SignedIn:
+    if not user.principal.can(role):
+        said = words(user.language)["forbidden_role"].format(role=user.principal.role)
+        raise Refused(403, said, language=user.language)
+    return user
+
+
+def reading_as(role: Role) -> params.Depends:
+    """A page read by a staff member whose role includes `role`, as the API route that reads
+    the same thing requires (else 403)."""
+
+    async def _check(user: SignedInDep) -> SignedIn:
+        return _having(role, user)
+
+    return Depends(_check)
+
+
 def acting_as(role: Role) -> params.Depends:
     """A posted form whose staff member's role includes `role`, as the API route that does the
     same thing requires (else 403: a viewer reads, never acts)."""
 
     async def _check(user: PostedDep) -> SignedIn:
-        if not user.principal.can(role):
-            said = words(user.language)["forbidden_role"].format(role=user.principal.role)
-            raise Refused(403, said, language=user.language)
-        return user
+        return _having(role, user)
 
     return Depends(_check)
+
+
+def refusing(user: SignedIn, work: Callable[[], T]) -> T:
+    """`work()`, its domain error (404, 409, 422 ...) a refusal page with the same status."""
+    try:
+        return work()
+    except DomainError as exc:
+        raise Refused(exc.status, exc.detail, language=user.language) from None
 
 
 def install(app: FastAPI) -> None:
@@ -187,8 +226,22 @@ def install(app: FastAPI) -> None:
             status=exc.status,
             headers=exc.headers,
             message=exc.message,
+            refusal=exc.status,
             language=exc.language,
         )
 
+    api_invalid = app.exception_handlers[RequestValidationError]
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        """A console form or link with a bad field: a page naming it (the API's: problem+json)."""
+        if not request.url.path.startswith(PATH + "/"):
+            answer = api_invalid(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+        assert isinstance(exc, RequestValidationError)
+        fields = {".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]) for e in exc.errors()}
+        said = words("it")["invalid"].format(fields=", ".join(sorted(fields)))
+        return page("refused.html", status=422, message=said, refusal=422)
+
     app.add_exception_handler(SignInNeeded, to_sign_in)
     app.add_exception_handler(Refused, refused)
+    app.add_exception_handler(RequestValidationError, invalid)

@@ -1,12 +1,16 @@
-"""The staff console's pages: sign-in, the queue and a ticket. HTTP only: each page calls the
-services the API's routes call, with the same role checks (app.console.guard)."""
+"""The staff console's pages: sign-in, the queue, a ticket (its actions: ticket_actions.py), the
+language of the signed-in member; their one script is served with the stylesheet (pages.py).
+HTTP only: each page calls the services the API's routes call, with the same role checks
+(app.console.guard)."""
 
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from app.console import ticket_actions
+from app.console.forms import model_of
 from app.console.guard import (
     COOKIE,
     FORM_COOKIE,
@@ -15,7 +19,6 @@ from app.console.guard import (
     PostedDep,
     Refused,
     SignedInDep,
-    acting_as,
     check_form_token,
     form_token,
     page,
@@ -24,16 +27,15 @@ from app.console.guard import (
 )
 from app.deps import KnobsDep, Now, SessionDep, SettingsDep, committed_unit
 from app.enums import Role
-from app.errors import DomainError, NotFound, TooManyRequests, Unauthorized
+from app.errors import NotFound, TooManyRequests, Unauthorized
 from app.models.common import NO_NUL_PATTERN
-from app.models.ticket import TakeChargeIn
+from app.models.staff import StaffUpdate
 from app.services.console import desk, sign_in
 from app.services.console.words import words
-from app.services.tickets import lifecycle, queue
+from app.services.directory import staff
 
 router = APIRouter(prefix=PATH, include_in_schema=False)
-NUMBER = r"^[0-9]{4}-[0-9]{6,}$"
-TicketNumber = Annotated[str, Path(pattern=NUMBER, max_length=20)]
+TicketNumber = ticket_actions.TicketNumber
 
 
 def _sign_in_page(
@@ -186,22 +188,21 @@ def ticket_page(
     return page("ticket.html", user=user, ticket=ticket, can_act=user.principal.can(Role.AGENT))
 
 
-@router.post("/tickets/{number}/take-charge", dependencies=[acting_as(Role.AGENT)])
-def take_charge(
-    number: TicketNumber, user: PostedDep, session: SessionDep, knobs: KnobsDep, now: Now
+@router.post("/language")
+def set_language(
+    request: Request,
+    user: PostedDep,
+    session: SessionDep,
+    language: Annotated[str, Form()] = "",
 ) -> Response:
-    """Take the request in charge (R9), as POST /tickets/{ref}/take-charge does."""
-    try:
-        ticket_id = queue.ticket_id_of(number, session=session)
-        lifecycle.take_charge(
-            ticket_id,
-            TakeChargeIn(),
-            session=session,
-            knobs=knobs,
-            actor=user.principal.name,
-            now=now,
-            owner_id=user.principal.staff_id,
-        )
-    except DomainError as exc:  # unknown (404), taken already or consent pending (409)
-        raise Refused(exc.status, exc.detail, language=user.language) from None
-    return RedirectResponse(f"{PATH}/tickets/{number}", status_code=303)
+    """Any staff member reads the console in Italian or English: their own `language`, through
+    the service PATCH /staff/{id} calls; then the page they were on."""
+    data = model_of(StaffUpdate, {"language": language}, language=user.language)
+    if user.principal.staff_id is None:  # every session is a staff member's; kept honest
+        raise Refused(404, words(user.language)["not_found"], language=user.language)
+    staff.update_staff(user.principal.staff_id, data, session=session)
+    came_from = urlsplit(request.headers.get("referer", "")).path
+    return RedirectResponse(came_from if came_from.startswith(f"{PATH}/") else f"{PATH}/", 303)
+
+
+router.include_router(ticket_actions.router)

@@ -39,6 +39,10 @@ LATE_PREDICATE = (
 UNTAKEN_PREDICATE = (
     f"{OPEN_PREDICATE} AND taken_in_charge_at IS NULL AND take_charge_due_at IS NOT NULL"
 )
+# `breach_at >= :now` (at risk, pending) implies `breach_at IS NOT NULL`: the index serves it.
+UNTAKEN_BREACH_PREDICATE = (
+    f"{OPEN_PREDICATE} AND taken_in_charge_at IS NULL AND breach_at IS NOT NULL"
+)
 
 
 class TicketBase(SQLModel):
@@ -151,6 +155,24 @@ class Ticket(TicketBase, table=True):
             "id",
             postgresql_where=text(OPEN_PREDICATE),
             sqlite_where=text(OPEN_PREDICATE),
+        ),
+        # The console's `consent pending` view (P4): open tickets by consent, in queue order.
+        Index(
+            "ix_ticket_consent_open",
+            "consent",
+            "priority",
+            "queue_due_at",
+            "id",
+            postgresql_where=text(OPEN_PREDICATE),
+            sqlite_where=text(OPEN_PREDICATE),
+        ),
+        # `sla_state=at_risk`: the few open tickets not taken in charge and not yet in breach,
+        # found by breach time without walking the breached ones (bench/console_queue.py).
+        Index(
+            "ix_ticket_untaken_breach",
+            "breach_at",
+            postgresql_where=text(UNTAKEN_BREACH_PREDICATE),
+            sqlite_where=text(UNTAKEN_BREACH_PREDICATE),
         ),
         # The SLA alerts' scan (R17) and the deadline feed: open tickets waiting to be taken
         # in charge, by deadline; a few hundred among a million (bench/reports.py).

@@ -1,4 +1,5 @@
-"""What the customer's pages load from us: their stylesheet and the agency's logo.
+"""What our pages load from us: the customer's pages' stylesheet, the agency's logo, and the
+staff console's one script (its keyboard shortcuts).
 
 Each is served at a URL carrying its version (a hash of its bytes), cached for a year; an old
 version's URL (a page from before a deploy) gets today's file, not to be kept.
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Path, Response
 
 from app.deps import SettingsDep
 from app.errors import NotFound
-from app.rendering import Asset, logo, stylesheet
+from app.rendering import Asset, console_script, logo, stylesheet
 
 router = APIRouter(prefix="/pages", include_in_schema=False)
 FOREVER = "public, max-age=31536000, immutable"
@@ -26,6 +27,12 @@ def _served(asset: Asset, version: str) -> Response:
 def css(version: Version) -> Response:
     """The pages' stylesheet."""
     return _served(stylesheet(), version)
+
+
+@router.get("/console.{version}.js")
+def script(version: Version) -> Response:
+    """The staff console's keyboard shortcuts (app/static/console.js)."""
+    return _served(console_script(), version)
 
 
 @router.get("/logo.{version}")

@@ -1,14 +1,27 @@
-"""The browser tests' fixtures: Chromium (installed or skipped with the reason), a page, and a
-server of their own."""
+"""The browser tests' fixtures: Chromium (installed or skipped with the reason), axe-core, a page,
+and a server of their own. With SPORTELLO_TEST_REQUIRE_BROWSER=1 (CI) a missing Chromium or
+axe-core fails the tests instead."""
 
+import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from tests.browser.chromium import ROOT, Chromium, Page, find_chromium
 from tests.conftest import LiveServer
+
+REQUIRE_BROWSER = os.environ.get("SPORTELLO_TEST_REQUIRE_BROWSER") == "1"
+
+
+def _missing(reason: str) -> NoReturn:
+    if REQUIRE_BROWSER:
+        pytest.fail(f"{reason} (SPORTELLO_TEST_REQUIRE_BROWSER=1)")
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -31,8 +44,27 @@ def chromium_binary() -> str:
     if not found:
         said = [line for line in output.splitlines() if line and not line.startswith("make")]
         reason = said[-1] if said else output or "the installer said nothing"
-        pytest.skip(f"Chromium cannot be installed here: {reason}")
+        _missing(f"Chromium cannot be installed here: {reason}")
     return found
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> str:
+    """axe-core's axe.min.js (scripts/download_axe_core.py: pinned, integrity checked, cached)."""
+    try:
+        result = subprocess.run(
+            [sys.executable, "scripts/download_axe_core.py"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        _missing(f"axe-core cannot be fetched: {exc}")
+    if result.returncode != 0:
+        _missing(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no reason")
+    return Path(result.stdout.strip()).read_text()
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,15 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app.enums import Consent, SlaState, Status
+from app.enums import Consent, Role, SlaState, Status
 from app.models.contract import Contract
 from app.models.customer import Customer
 from app.models.staff import StaffMember
+from app.models.ticket import Ticket
 from app.services.console.words import business_time, words
+from app.services.directory import staff as staff_members
 from app.services.notifications.letters import when
+from app.services.reports import time_entries
 from app.services.tickets import queue, transcript
 from app.services.tickets.snapshot import explain_deadline, sla_block
 
@@ -126,6 +129,7 @@ def ticket_page(
         "contract": contract.code if contract else None,
         "coverage": said["coverage"][ticket.coverage],
         "assignee": assignee.name if assignee else None,
+        "assignee_id": ticket.assignee_id,
         "consent_pending": ticket.consent == Consent.PENDING,
         "channel": said["channels"][ticket.channel],
         "received": when(ticket.received_at, language),
@@ -138,7 +142,46 @@ def ticket_page(
         "explained": explanation.summary(language) if explanation else None,
         "estimate": when(ticket.estimated_resolution_at, language),
         "messages": _conversation(ticket.id, session=session, language=language),
+        "merged_into": _number(ticket.merged_into_id, session=session),
+        "staff": [
+            (member.id, member.name)
+            for member in staff_members.list_staff(session=session)
+            if member.active and member.role in (Role.AGENT, Role.ADMIN)
+        ],
+        "time": _time(ticket, session=session, language=language),
     }
+
+
+def _number(ticket_id: int | None, *, session: Session) -> str | None:
+    if ticket_id is None:
+        return None
+    return session.exec(select(Ticket.number).where(Ticket.id == ticket_id)).first()
+
+
+def _time(ticket: Ticket, *, session: Session, language: str) -> dict[str, Any]:
+    """The time recorded on the ticket, each entry and the total (as `1 h 20 min`)."""
+    entries = time_entries.list_entries(ticket, session=session)
+    return {
+        "entries": [
+            {
+                "minutes": business_time(entry.minutes * 60),
+                "note": entry.note,
+                "author": entry.author,
+                "billable": entry.billable,
+                "at": when(entry.created_at, language),
+            }
+            for entry in entries
+        ],
+        "total": business_time(sum(entry.minutes for entry in entries) * 60),
+    }
+
+
+def _delivery(delivery: dict[str, Any] | None, said: dict[str, Any]) -> str | None:
+    """Where our email stands, in words (`inviata`, `in coda`...); none for the customer's."""
+    if delivery is None:
+        return None
+    state = str(delivery["state"])
+    return str(said["deliveries"].get(state, state))
 
 
 def _conversation(ticket_id: int, *, session: Session, language: str) -> list[dict[str, Any]]:
@@ -151,8 +194,11 @@ def _conversation(ticket_id: int, *, session: Session, language: str) -> list[di
             "address": message["from_email"],
             "at": when(message["received_at"], language),
             "lines": message["text"].strip().split("\n"),
-            "delivery": message["delivery"]["state"] if message["delivery"] else None,
-            "files": [(f["filename"], f["size"]) for f in message["attachments"]],
+            "delivery": _delivery(message["delivery"], said),
+            "files": [
+                {"id": f["id"], "name": f["filename"], "size": f["size"]}
+                for f in message["attachments"]
+            ],
         }
         for message in transcript.conversation(ticket_id, session=session)
     ]

@@ -80,9 +80,10 @@ class Account:
 
 def account_of(email: str, *, session: Session) -> Account:
     """The account an address names; an empty one for an unknown address."""
-    member = session.exec(
-        select(StaffMember).where(StaffMember.email == email.strip().lower()[:320])
-    ).first()
+    address = email.strip().lower()[:320]
+    if "\x00" in address:  # no one's address; PostgreSQL would refuse it in a query
+        return Account(staff_id=None, password_hash=None, active=False)
+    member = session.exec(select(StaffMember).where(StaffMember.email == address)).first()
     if member is None:
         return Account(staff_id=None, password_hash=None, active=False)
     return Account(staff_id=member.id, password_hash=member.password_hash, active=member.active)
@@ -153,6 +154,11 @@ def redeem_link(token: str, *, session: Session, now: datetime) -> StaffMember:
     return member
 
 
+class TimedOut(NotFound):
+    """A session past its idle or absolute timeout: deleted, and the deletion is to be kept
+    although the lookup failed (close_session in a unit of work of its own)."""
+
+
 def open_session(member: StaffMember, *, session: Session, now: datetime) -> str:
     """A new session for `member`; its token (the cookie's value) is returned once."""
     assert member.id is not None
@@ -189,7 +195,7 @@ def signed_in(
     if now - record.last_seen_at >= idle or now - record.created_at >= absolute:
         session.delete(record)
         session.flush()
-        raise NotFound("The session has timed out.")
+        raise TimedOut("The session has timed out.")
     if not member.active or member.role not in STAFF_ROLES:
         raise NotFound("The session's staff member cannot sign in.")
     if renew and now - record.last_seen_at >= TOUCH_EVERY:

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from app.engine import renewals
 from app.engine.business_hours import calendar_for
 from app.enums import EventType
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, Unprocessable
 from app.models.contract import Contract, ContractCreate, OnCall
 from app.models.customer import Customer
 from app.models.renewal import ContractReminder, ContractRenew
@@ -205,7 +205,13 @@ def renew_contract(contract_id: int, data: ContractRenew, *, session: Session) -
             f"(id {successor.id}) from {successor.starts_on} to {successor.ends_on}.",
             contract_id=successor.id,
         )
-    starts_on, ends_on = renewals.next_year(contract.ends_on)
+    try:
+        starts_on, ends_on = renewals.next_year(contract.ends_on)
+    except (OverflowError, ValueError):  # a year past 9999: no date can say it
+        raise Unprocessable(
+            f"The contract {contract.code!r} ends on {contract.ends_on}: "
+            "its next year is past the last date there is."
+        ) from None
     on_call = None
     if contract.on_call_calendar_id is not None and contract.on_call_take_charge_hours:
         on_call = OnCall(

@@ -153,9 +153,15 @@ def contract_review(
     contract = get_contract(contract_id, session=session)  # NotFound for an unknown contract
     customer = session.get(Customer, contract.customer_id)
     assert customer is not None  # a contract's customer is kept (ondelete RESTRICT)
-    span = contract_year(contract, year=year, today=now.astimezone(_ZONE).date())
+    try:
+        span = contract_year(contract, year=year, today=now.astimezone(_ZONE).date())
+        months = months_of(span)
+    except (OverflowError, ValueError):  # a day before year 1 or after 9999 in UTC or Rome
+        raise Unprocessable(
+            f"The contract runs from {contract.starts_on} to {contract.ends_on}: "
+            "its year cannot be reviewed, its days are at the ends of the calendar."
+        ) from None
     as_of = min(now, span.end)
-    months = months_of(span)
     period = case(
         *((_T.c.received_at < month.end, index) for index, month in enumerate(months)), else_=-1
     ).label("period")

@@ -64,21 +64,32 @@ def open_attachment(attachment_id: int, *, session: Session) -> StoredFile:
     return StoredFile(attachment.filename, attachment.content_type, data)
 
 
-# Types a browser could render as a document that runs script: served as plain bytes.
-_ACTIVE_TYPES = frozenset(
+# Every JavaScript MIME type (WHATWG MIME Sniffing): a browser runs a file of one of these as
+# a script despite nosniff, and the console allows scripts from our own origin.
+_SCRIPT_TYPES = frozenset(
     {
-        "text/html",
-        "application/xhtml+xml",
-        "image/svg+xml",
-        "text/xml",
-        "application/xml",
-        "text/javascript",
-        "application/javascript",
         "application/ecmascript",
+        "application/javascript",
+        "application/x-ecmascript",
+        "application/x-javascript",
         "text/ecmascript",
-        "application/x-shockwave-flash",
+        "text/javascript",
+        *(f"text/javascript1.{minor}" for minor in range(6)),
+        "text/jscript",
+        "text/livescript",
+        "text/x-ecmascript",
+        "text/x-javascript",
     }
 )
+# Types a browser could render as a document that runs script, or run as one: plain bytes.
+_ACTIVE_TYPES = _SCRIPT_TYPES | {
+    "text/html",
+    "application/xhtml+xml",
+    "image/svg+xml",
+    "text/xml",
+    "application/xml",
+    "application/x-shockwave-flash",
+}
 _MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 DOWNLOAD_POLICY = "default-src 'none'; sandbox"
 _UNSAFE_IN_QUOTES = re.compile(r'[\x00-\x1f\x7f-\x9f"\\\u2028\u2029]')
