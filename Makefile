@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install migrate run test test-lowest lint format bench chromium dovecot client clean
+.PHONY: install install-lowest migrate run test test-lowest lint format bench chromium dovecot client clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sportello needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -28,12 +28,19 @@ test: migrate
 # lower bound, the rest resolved as usual), in a venv of its own: each bound is one that works.
 # The system tests (tests/system: processes run from outside, minutes of CI) run in `make test`.
 LOWEST := .venv-lowest
-test-lowest:
+LOWEST_STAMP := $(LOWEST)/.installed-stamp
+
+$(LOWEST_STAMP): pyproject.toml scripts/lowest_constraints.py
 	@test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
 	$(PYTHON) scripts/lowest_constraints.py > $(LOWEST)/constraints.txt
 	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
 	$(LOWEST)/bin/python -m pip install --quiet --constraint $(LOWEST)/constraints.txt --editable '.[dev]'
 	$(LOWEST)/bin/python -m pip check
+	@touch $(LOWEST_STAMP)
+
+install-lowest: $(LOWEST_STAMP)
+
+test-lowest: install-lowest
 	$(LOWEST)/bin/pytest -p no:cacheprovider -m "not system"
 
 lint: install

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import TLS
+
 SPORTELLO = str(Path(sys.executable).parent / "sportello")
 
 
@@ -59,7 +61,7 @@ def run(directory: Path, *args: str, env: dict[str, str]) -> Process:
 def _answers(base_url: str) -> bool:
     """Whether a server (every worker process of it, as far as one can tell) is up."""
     try:
-        return httpx.get(base_url + "/healthz", timeout=2).status_code == 200
+        return httpx.get(base_url + "/healthz", timeout=2, verify=TLS).status_code == 200
     except httpx.TransportError:
         return False
 

@@ -7,13 +7,14 @@ from sqlmodel import Session, func, select
 
 from app.db import get_engine
 from app.models.ticket import Ticket
+from tests.conftest import TLS
 
 SENDERS = 48  # more than the server's 40 worker threads
 
 
 def test_concurrent_requests_are_all_stored(api, db):
     def send(i: int) -> int:
-        with httpx.Client(base_url=api.base_url, timeout=60) as client:
+        with httpx.Client(base_url=api.base_url, timeout=60, verify=TLS) as client:
             return client.post(
                 "/api/v1/contact",
                 json={
@@ -40,7 +41,7 @@ def test_more_concurrent_writers_than_worker_threads_all_finish(api, db):
     from tests.routers.test_inbound import mailgun_fields, signed
 
     def deliver(i: int) -> int:
-        with httpx.Client(base_url=api.base_url, timeout=60) as client:
+        with httpx.Client(base_url=api.base_url, timeout=60, verify=TLS) as client:
             fields = signed(mailgun_fields(subject=f"Richiesta {i}"))
             return client.post("/api/v1/inbound/email/mailgun", data=fields).status_code
 
@@ -59,7 +60,7 @@ def test_concurrent_redeliveries_store_one_ticket(api, db):
     fields = mailgun_fields(subject="Il sito non risponde")
 
     def deliver(_: int) -> dict:
-        with httpx.Client(base_url=api.base_url, timeout=60) as client:
+        with httpx.Client(base_url=api.base_url, timeout=60, verify=TLS) as client:
             response = client.post("/api/v1/inbound/email/mailgun", data=signed(fields))
             assert response.status_code == 200, response.text
             return response.json()

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from app.db import get_engine, unit_of_work
@@ -200,7 +200,9 @@ async def test_receipt_taken_in_charge_and_resolved_in_italian_rome_time_across_
     # The stored outbound messages hold what was sent, and say it was sent.
     with Session(get_engine(db)) as check:
         stored = check.exec(
-            select(Message).where(Message.ticket_id == ticket_id, Message.direction == "outbound")
+            select(Message)
+            .where(Message.ticket_id == ticket_id, Message.direction == "outbound")
+            .order_by(col(Message.id))  # stored in the order they were written
         ).all()
     assert [f"<{m.message_id}>" for m in stored] == [
         e.message["Message-ID"] for e in (receipt, taken, resolved)
