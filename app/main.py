@@ -1,6 +1,7 @@
 """The FastAPI application: middleware, routers, error handlers."""
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -60,6 +61,10 @@ PUBLIC_PREFIXES = (f"{API_PREFIX}/contact", f"{API_PREFIX}/inbound/", f"{API_PRE
 # Where mail and the website deliver: bodies up to the message limit, refusals logged as warnings.
 LARGE_BODY_PREFIXES = (f"{API_PREFIX}/contact", f"{API_PREFIX}/inbound/")
 FILE_BODY_SUFFIXES = ("/notes", "/replies")
+# The cyclic garbage collector's thresholds (Python's own are 700, 10, 10): the many objects of
+# a large answer (a conversation of 1,000 messages) no longer set off a collection of the whole
+# heap every few dozen such requests, each a pause of ~100 ms (docs/adr/0007-gc-thresholds.md).
+GC_THRESHOLDS = (10_000, 10, 100)
 
 
 def _carries_files(path: str) -> bool:
@@ -79,6 +84,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     # Endpoints run on this many threads (anyio's default is 40): see app.db.WORKER_THREADS.
     anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+    gc.set_threshold(*GC_THRESHOLDS)
     sealing.check_at_start(app.state.engine)  # a wrong key stops the start, not a request
     if not settings.worker:
         yield
