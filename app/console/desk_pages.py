@@ -562,10 +562,16 @@ def create_member(
     return _back("/staff")
 
 
-@router.post("/staff/{staff_id}/deactivate", dependencies=[acting_as(Role.ADMIN)])
-def deactivate_member(staff_id: ResourceId, user: PostedDep, session: SessionDep) -> Response:
-    """Deactivate a staff member, as PATCH /staff/{id} with `active: false` does."""
-    refusing(user, lambda: staff.update_staff(staff_id, StaffUpdate(active=False), session=session))
+@router.post("/staff/{staff_id}/{change}", dependencies=[acting_as(Role.ADMIN)])
+def activate_member(
+    staff_id: ResourceId,
+    change: Literal["deactivate", "reactivate"],
+    user: PostedDep,
+    session: SessionDep,
+) -> Response:
+    """Deactivate a staff member, or bring one back, as PATCH /staff/{id} with `active` does."""
+    data = StaffUpdate(active=change == "reactivate")
+    refusing(user, lambda: staff.update_staff(staff_id, data, session=session))
     return _back("/staff")
 
 

@@ -87,7 +87,7 @@ ROUTES: dict[tuple[str, str], Sample] = {
     ("GET", "/console/mailboxes"): Sample("/console/mailboxes", Role.ADMIN),
     ("GET", "/console/staff"): Sample("/console/staff", Role.ADMIN),
     ("POST", "/console/staff"): Sample("/console/staff", Role.ADMIN),
-    ("POST", "/console/staff/{staff_id}/deactivate"): Sample(
+    ("POST", "/console/staff/{staff_id}/{change}"): Sample(
         "/console/staff/1/deactivate", Role.ADMIN
     ),
     ("POST", "/console/tokens"): Sample("/console/tokens", Role.ADMIN),

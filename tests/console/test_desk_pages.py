@@ -449,6 +449,11 @@ def test_staff_and_tokens_an_admin_adds_a_member_issues_a_token_once_and_revokes
 
     assert post(admin, f"/console/staff/{member['id']}/deactivate").status_code == 303
     assert api.admin.get(f"/api/v1/staff/{member['id']}").json()["active"] is False
+    listed = admin.client.get("/console/staff").text
+    assert f'action="/console/staff/{member["id"]}/reactivate"' in listed
+    assert post(admin, f"/console/staff/{member['id']}/reactivate").status_code == 303
+    assert api.admin.get(f"/api/v1/staff/{member['id']}").json()["active"] is True
+    assert post(admin, f"/console/staff/{member['id']}/promote").status_code == 422
     duplicate = post(
         admin, "/console/staff", name="Other", email="gino@agency.example", role="agent"
     )
