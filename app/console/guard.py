@@ -110,10 +110,30 @@ def form_token(request: Request) -> str:
     return given if 20 <= len(given) <= 64 and given.isascii() else secrets.token_urlsafe(32)
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a posted form comes from the console's own pages, by the Origin a browser sends:
+    the address the request was made to, or SPORTELLO_PUBLIC_URL's. A form from another site
+    is refused whatever its token (a sibling subdomain can plant the sign-in form's cookie); a
+    request without Origin (not a browser) is judged by its token alone."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    own = {_origin(str(request.base_url)), _origin(request.app.state.settings.public_url)}
+    return origin.strip().rstrip("/").lower() in own
+
+
 def check_form_token(request: Request, given: str) -> None:
-    """A sign-in form without the token its page was served with is refused (403)."""
+    """A sign-in form from another site, or without the token its page was served with, is
+    refused (403)."""
     expected = request.cookies.get(FORM_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
+    if not same_origin(request) or not expected:
+        raise Refused(403, words("it")["forbidden_csrf"])
+    if not hmac.compare_digest(expected.encode(), given.encode()):
         raise Refused(403, words("it")["forbidden_csrf"])
 
 
@@ -149,8 +169,9 @@ SignedInDep = Annotated[SignedIn, Depends(signed_in)]
 async def posted(
     request: Request, user: SignedInDep, csrf: Annotated[str, Form(max_length=128)] = ""
 ) -> SignedIn:
-    """A form posted by a signed-in staff member, with their session's CSRF token (else 403)."""
-    if not sign_in.csrf_matches(request.cookies.get(COOKIE, ""), csrf):
+    """A form posted by a signed-in staff member from the console's pages, with their session's
+    CSRF token (else 403)."""
+    if not same_origin(request) or not sign_in.csrf_matches(request.cookies.get(COOKIE, ""), csrf):
         raise Refused(403, words(user.language)["forbidden_csrf"], language=user.language)
     return user
 

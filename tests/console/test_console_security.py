@@ -201,6 +201,39 @@ def test_a_form_without_its_csrf_token_or_with_another_is_refused(
     assert admin.client.get("/console/").status_code == 200  # still signed in
 
 
+def test_a_form_posted_from_another_site_is_refused_even_with_its_token(
+    signed_in: dict[Role, Desk], desk
+) -> None:
+    """A browser names the page a form came from (Origin): another site's form is refused,
+    whatever token it carries (a sibling subdomain can plant the sign-in form's cookie)."""
+    admin = signed_in[Role.ADMIN]
+    csrf = admin.csrf()
+    for origin in (
+        "https://evil.example",
+        "null",
+        admin.base_url.replace("127.0.0.1", "localhost"),
+    ):
+        for sample in samples("POST"):
+            answer = admin.client.post(sample.path, data={"csrf": csrf}, headers={"Origin": origin})
+            assert answer.status_code == 403, (origin, sample.path)
+            assert "Modulo scaduto" in answer.text
+        stranger = desk()
+        token = stranger.form_token()
+        signing = stranger.client.post(
+            "/console/sign-in",
+            data={"email": "x@agency.example", "password": "x", "csrf": token},
+            headers={"Origin": origin},
+        )
+        assert signing.status_code == 403, origin
+    # The console's own pages post with its own origin, as a browser sends it.
+    own = admin.client.post(
+        "/console/language",
+        data={"csrf": csrf, "language": "en"},
+        headers={"Origin": admin.base_url},
+    )
+    assert own.status_code == 303
+
+
 def test_after_sign_out_the_old_cookie_opens_nothing(signed_in: dict[Role, Desk]) -> None:
     admin = signed_in[Role.ADMIN]
     cookie, csrf = admin.client.cookies["sportello_console"], admin.csrf()
