@@ -33,6 +33,7 @@ async def test_counters_move_as_tickets_are_created_breached_and_emailed(
     rossi,  # noqa: F811  (the fixture)
 ):
     before = scrape(api.anonymous)  # from loopback: allowed by default
+    worker = worker_for(db, smtp)
 
     new_ticket(api, received_at="2026-11-23T16:00:00+01:00")  # long past its deadline
     just_now = datetime.now(UTC).isoformat()
@@ -40,6 +41,9 @@ async def test_counters_move_as_tickets_are_created_breached_and_emailed(
     delivered = post_mime(api, eml(message_id="<metrics-1@rossi.it>"))
     assert delivered.status_code == 200
     assert post_mime(api, eml(message_id="<metrics-1@rossi.it>")).json()["duplicate"] is True
+    # The worker's scan at the real clock first: in business hours it queues the staff's alert
+    # of the old request's breach (R17), counted below with the rest of the outbox.
+    await worker.scan_once(now=datetime.now(UTC))
     after = scrape(api.anonymous)
 
     created = "sportello_tickets_created_total"
@@ -57,7 +61,7 @@ async def test_counters_move_as_tickets_are_created_breached_and_emailed(
     pending = value(after, "sportello_outbox_pending")
     assert pending >= 1  # the emailed request's receipt, not sent yet
 
-    await worker_for(db, smtp).drain_once()
+    await worker.drain_once()  # scanned just now: delivers what the outbox holds
     sent = scrape(api.anonymous)
     assert (
         value(sent, "sportello_emails_sent_total")

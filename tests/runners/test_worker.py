@@ -153,6 +153,12 @@ def rows(db: str) -> list[Outbox]:
         return list(session.exec(select(Outbox).order_by(Outbox.id)))
 
 
+def customer_rows(db: str) -> list[Outbox]:
+    """The customers' emails: a worker on the real clock may also queue staff alerts about the
+    tests' requests of November (R17, in business hours only), which these tests do not judge."""
+    return [r for r in rows(db) if r.kind.startswith("customer.")]
+
+
 # --- what the customer reads --------------------------------------------------------------
 
 
@@ -321,7 +327,10 @@ async def test_a_permanent_rejection_fails_at_once_alerts_staff_and_retry_sends_
     assert receipt.state == OutboxState.FAILED
     assert receipt.attempts == 1 and "550" in (receipt.last_error or "")
     await worker.drain_once()  # the staff alert
-    (alert,) = smtp.sink.to(STAFF)
+    # (In business hours the real clock also brings the old request's breach alert, R17.)
+    (alert,) = [
+        m for m in smtp.sink.to(STAFF) if "Email non consegnata" in str(m.message["Subject"])
+    ]
     assert alert.message["Subject"].startswith("Email non consegnata")
     assert "mario@rossi.it" in alert.text and f"/api/v1/outbox/{receipt.id}/retry" in alert.text
 
@@ -435,7 +444,9 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_resends_at_most_the_row_in_
     )
     try:
         deadline = time.monotonic() + 150  # a send cut off under load is tried again (backoff)
-        while time.monotonic() < deadline and {r.state for r in rows(db)} != {OutboxState.SENT}:
+        while time.monotonic() < deadline and {r.state for r in customer_rows(db)} != {
+            OutboxState.SENT
+        }:
             time.sleep(0.2)
     finally:
         second.send_signal(signal.SIGTERM)
@@ -446,7 +457,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_resends_at_most_the_row_in_
     assert len(ids) - len(set(ids)) <= 1  # at most the row in flight, again
     duplicated = {i for i in ids if ids.count(i) > 1}
     assert len(duplicated) <= 1  # and sent again with the same Message-ID
-    assert {r.state for r in rows(db)} == {OutboxState.SENT}
+    assert {r.state for r in customer_rows(db)} == {OutboxState.SENT}
     assert second.returncode == 0  # SIGTERM stops it cleanly
 
 

@@ -114,7 +114,9 @@ def test_a_killed_worker_and_a_failing_receiver_lose_no_event_and_keep_order(
             for worker in workers.values():
                 worker.stop()
 
-    accepted = receiver.accepted()
+    # The tickets' own events: on the real clock the contract's renewal watch and the SLA scan
+    # may add events of their own in business hours, which this test does not judge.
+    accepted = [e for e in receiver.accepted() if e["type"] in LIFE]
     assert all(d.verified is not None for d in receiver.got)  # every request verified
     assert _events_left(db) == 0
     ids = Counter(e["id"] for e in accepted)
