@@ -40,7 +40,7 @@ from app.services.directory import contracts as contract_service
 from app.services.directory import customers as customer_service
 from app.services.intake import quarantine
 from app.services.mailboxes import records as mailboxes
-from app.services.notifications import outbox
+from app.services.notifications import outbox_desk
 from app.services.reports import billing, formats, review, review_formats, statement
 
 router = APIRouter(prefix=PATH, include_in_schema=False)
@@ -423,7 +423,9 @@ def outbox_page(
     cursor: Cursor = None,
 ) -> Response:
     """Emails and alerts, newest first (as GET /outbox), failed ones first shown; retry (admin)."""
-    found = outbox.list_outbox(session=session, state=state or None, limit=PAGE_SIZE, cursor=cursor)
+    found = outbox_desk.list_outbox(
+        session=session, state=state or None, limit=PAGE_SIZE, cursor=cursor
+    )
     return _page(
         "outbox.html",
         user,
@@ -437,7 +439,7 @@ def outbox_page(
 @router.post("/outbox/{outbox_id}/retry", dependencies=[acting_as(Role.ADMIN)])
 def retry_outbox(outbox_id: ResourceId, user: PostedDep, session: SessionDep, now: Now) -> Response:
     """Queue a failed or held email again, as POST /outbox/{id}/retry does (other states: 409)."""
-    refusing(user, lambda: outbox.retry(outbox_id, session=session, now=now))
+    refusing(user, lambda: outbox_desk.retry(outbox_id, session=session, now=now))
     return _back("/outbox")
 
 

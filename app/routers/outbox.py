@@ -9,7 +9,7 @@ from app.enums import OutboxState
 from app.models.common import IdCursor, Limit, ResourceId
 from app.models.outbox import OutboxPage, OutboxRead
 from app.routers._responses import READ, WRITE
-from app.services.notifications import outbox as service
+from app.services.notifications import outbox_desk as service
 
 router = APIRouter(prefix="/outbox", tags=["outbox"])
 

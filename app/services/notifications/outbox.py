@@ -21,13 +21,13 @@ from typing import Any
 from sqlalchemy import exists, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from app import logs
 from app.enums import OutboxChannel, OutboxState
-from app.errors import Conflict, DomainError, NotFound
+from app.errors import DomainError
 from app.models.base import table_of
-from app.models.outbox import Outbox, OutboxAttempt, OutboxFacts, OutboxPage, OutboxRead
+from app.models.outbox import Outbox, OutboxAttempt, OutboxFacts
 from app.services.notifications import render
 from app.services.tickets.attachments import open_attachment
 from app.services.tickets.conversation import fill_in_words
@@ -364,53 +364,6 @@ def _settle(
         )
     )
     return result.rowcount == 1
-
-
-def list_outbox(
-    *, session: Session, state: OutboxState | None, limit: int, cursor: int | None
-) -> OutboxPage:
-    """Rows newest first, optionally in one state; keyset paginated by id."""
-    query = select(Outbox).order_by(col(Outbox.id).desc()).limit(limit + 1)
-    if state is not None:
-        query = query.where(col(Outbox.state) == state)
-    if cursor is not None:
-        query = query.where(col(Outbox.id) < cursor)
-    rows = list(session.scalars(query))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return OutboxPage(
-        items=[OutboxRead.model_validate(row, from_attributes=True) for row in rows],
-        next_cursor=rows[-1].id if more and rows else None,
-    )
-
-
-def retry(outbox_id: int, *, session: Session, now: datetime) -> OutboxRead:
-    """Queue a failed or held row again, to be sent at once (its Message-ID unchanged)."""
-    connection = session.connection()
-    row = connection.execute(
-        select(_OUTBOX.c.state, _OUTBOX.c.facts, _OUTBOX.c.payload)
-        .where(_OUTBOX.c.id == outbox_id)
-        .with_for_update()
-    ).first()
-    if row is None:
-        raise NotFound(f"No outbox row with id {outbox_id}.")
-    if row.state not in (OutboxState.FAILED, OutboxState.HELD):
-        raise Conflict(
-            f"Outbox row {outbox_id} is {row.state}; only failed or held rows can be retried.",
-            state=row.state,
-        )
-    written = row.payload or {}
-    if row.facts is None and "subject" not in written and "json" not in written:
-        raise Conflict(
-            f"Outbox row {outbox_id} was queued before delivery existed; it has no email."
-        )
-    requeued = connection.execute(
-        update(_OUTBOX)
-        .where(_OUTBOX.c.id == outbox_id)
-        .values(state=OutboxState.PENDING, available_at=now, lease_until=None, leased_by=None)
-        .returning(*_OUTBOX.c)
-    ).one()
-    return OutboxRead.model_validate(dict(requeued._mapping))
 
 
 def cancel(dedup_prefix: str, *, session: Session, reason: str) -> int:
