@@ -31,7 +31,13 @@ from datetime import UTC, datetime
 
 import httpx
 import psycopg
-from harness import DEFAULT_PG_URL, Sportello, libpq, recreate_database  # bench/ on sys.path
+from harness import (  # bench/ on sys.path
+    DEFAULT_PG_URL,
+    Sportello,
+    bench_database,
+    libpq,
+    recreate_database,
+)
 from history import load_tickets, seed_customers
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -122,10 +128,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--keep", action="store_true", help=f"keep the {BENCH_DB} database")
     args = parser.parse_args()
-    server = make_url(args.url)
-    if server.get_backend_name() != "postgresql":
-        parser.error("--url must be a PostgreSQL URL")
-    bench_url = server.set(database=BENCH_DB).render_as_string(hide_password=False)
+    server, bench_url = bench_database(parser, args.url, BENCH_DB)
     now = datetime.now(UTC).replace(microsecond=0)
 
     recreate_database(server, BENCH_DB)

@@ -185,6 +185,14 @@ def libpq(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def bench_database(parser: argparse.ArgumentParser, url: str, name: str) -> tuple[URL, str]:
+    """The PostgreSQL server of `url` (else the usage error) and the URL of its database `name`."""
+    server = make_url(url)
+    if server.get_backend_name() != "postgresql":
+        parser.error("--url must be a PostgreSQL URL")
+    return server, server.set(database=name).render_as_string(hide_password=False)
+
+
 def recreate_database(server: URL, name: str, *, drop_only: bool = False) -> None:
     """Drop `name` on the server (closing its sessions) and, unless drop_only, create it."""
     with psycopg.connect(libpq(server), autocommit=True) as conn:

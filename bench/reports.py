@@ -28,7 +28,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from harness import DEFAULT_PG_URL, libpq, recreate_database  # bench/ is on sys.path
+from harness import (  # bench/ is on sys.path
+    DEFAULT_PG_URL,
+    bench_database,
+    libpq,
+    recreate_database,
+)
 from history import load_tickets, seed_customers
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
@@ -120,10 +125,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help=f"keep the {BENCH_DB} database")
     args = parser.parse_args()
 
-    server = make_url(args.url)
-    if server.get_backend_name() != "postgresql":
-        parser.error("--url must be a PostgreSQL URL")
-    bench_url = server.set(database=BENCH_DB).render_as_string(hide_password=False)
+    server, bench_url = bench_database(parser, args.url, BENCH_DB)
     now = datetime.now(UTC).replace(microsecond=0)
     this_month = now.astimezone(UTC).replace(day=1)
     month = Month.parse(f"{(this_month - timedelta(days=1)):%Y-%m}")
