@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext, suppress
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -53,6 +54,7 @@ from app.settings import Settings
 
 log = logging.getLogger("sportello.worker")
 T = TypeVar("T")
+EVENT_CLAIM = 10  # events an event lane claims at most in one transaction
 
 
 def email_transport(settings: Settings) -> Transport:
@@ -109,8 +111,17 @@ class Worker:
         self._send_timeout = settings.smtp_timeout_seconds  # shorter than the lease (settings)
         self._horizon = timedelta(hours=settings.delivery_horizon_hours)
         self._event_horizon = timedelta(hours=settings.webhook_horizon_hours)
-        self._events = SignedPoster(timeout=settings.smtp_timeout_seconds)
         self._event_lanes = settings.worker_event_lanes
+        # A client per lane: an HTTP client's pool looks at every connection it keeps on every
+        # request, so one shared by the lanes costs each post a look at all of them.
+        self._posters = [
+            SignedPoster(timeout=settings.smtp_timeout_seconds)
+            for _ in range(max(1, self._event_lanes))
+        ]
+        # An event lane claims at once as many events as could be sent one after the other
+        # within a lease, less one (each is still settled right after its post).
+        lease_sends = int(settings.worker_lease_seconds // settings.smtp_timeout_seconds) - 1
+        self._event_claim = max(1, min(EVENT_CLAIM, lease_sends))
         self._first_backoff = timedelta(seconds=settings.delivery_retry_seconds)
         self._poll = settings.worker_poll_seconds
         self._steps = tuple(timedelta(minutes=m) for m in settings.alert_steps_minutes if m > 0)
@@ -178,25 +189,34 @@ class Worker:
         # With event lanes, the first lane leaves events to them; without, it takes any row.
         first = False if self._event_lanes else None
         lanes = [
-            self._lane(first, budget, now),
-            *(self._lane(True, budget, now) for _ in range(self._event_lanes)),
+            self._lane(first, budget, now, self._posters[0]),
+            *(
+                self._lane(True, budget, now, poster)
+                for poster in self._posters[: self._event_lanes]
+            ),
         ]
         return sum(await asyncio.gather(*lanes))
 
     async def _lane(
-        self, events: bool | None, budget: list[int], now: Callable[[], datetime]
+        self,
+        events: bool | None,
+        budget: list[int],
+        now: Callable[[], datetime],
+        poster: SignedPoster,
     ) -> int:
+        # The round's budget is spent by what was claimed, never reserved ahead: a lane
+        # waiting on its claim does not stop the others (emails above all) from going on.
         handled = 0
         while budget[0] > 0:
-            budget[0] -= 1
-            claimed = await self._unit(lambda session: self._claim(session, now(), events))
-            if claimed is None:
-                budget[0] += 1
+            wanted = min(budget[0], self._event_claim if events else 1)
+            claimed = await self._unit(partial(self._claim, at=now(), events=events, wanted=wanted))
+            if not claimed:
                 break
-            row, target = claimed
-            with logs.request_context(row.request_id):  # the request that caused it
-                await self._deliver(row, target, now=now)
-            handled += 1
+            budget[0] -= len(claimed)
+            for row, target in claimed:
+                with logs.request_context(row.request_id):  # the request that caused it
+                    await self._deliver(row, target, now=now, poster=poster)
+            handled += len(claimed)
         return handled
 
     async def scan_once(self, *, now: datetime) -> int:
@@ -252,27 +272,43 @@ class Worker:
 
     async def close(self) -> None:
         await self._email.close()
-        await self._events.close()
+        for poster in self._posters:
+            await poster.close()
         if self._webhook is not None:
             await self._webhook.close()
 
     def _claim(
-        self, session: Session, at: datetime, events: bool | None = None
-    ) -> tuple[outbox.Claimed, subscriptions.Target | None] | None:
-        """The next due row (only events, or none, if `events` says so), leased, with its
-        email written (the same transaction) and the bytes of the files it carries; for an
-        event, where its subscription says it goes now and the secrets that sign it."""
-        row = outbox.claim(
-            session=session, worker=self.name, now=at, lease=self._lease, events=events
+        self, session: Session, *, at: datetime, events: bool | None, wanted: int
+    ) -> list[tuple[outbox.Claimed, subscriptions.Target | None]]:
+        """The next due rows (only events, or none, if `events` says so; several only when
+        events), leased, with their email written (the same transaction) and the bytes of the
+        files it carries; for an event, where its subscription says it goes now and the
+        secrets that sign it."""
+        rows = outbox.claim_due(
+            session=session,
+            worker=self.name,
+            now=at,
+            lease=self._lease,
+            events=events,
+            limit=wanted,
         )
-        if row is None:
-            return None
-        target = None
-        if row.subscription_id is not None:
-            target = subscriptions.target_of(row.subscription_id, session=session, now=at)
-        return outbox.with_files(outbox.write(row, session=session), session=session), target
+        targets: dict[int, subscriptions.Target | None] = {}
+        for subscription_id in {row.subscription_id for row in rows} - {None}:
+            assert subscription_id is not None
+            targets[subscription_id] = subscriptions.target_of(
+                subscription_id, session=session, now=at
+            )
+        return [
+            (
+                outbox.with_files(outbox.write(row, session=session), session=session),
+                targets.get(row.subscription_id) if row.subscription_id is not None else None,
+            )
+            for row in rows
+        ]
 
-    async def _send(self, row: outbox.Claimed, target: subscriptions.Target | None) -> None:
+    async def _send(
+        self, row: outbox.Claimed, target: subscriptions.Target | None, poster: SignedPoster
+    ) -> None:
         assert row.payload is not None
         if row.channel != OutboxChannel.EVENT:
             transport = self._email if row.channel == OutboxChannel.EMAIL else self._webhook
@@ -282,7 +318,7 @@ class Worker:
             return
         if target is None:
             raise PermanentFailure("its webhook subscription is disabled or deleted")
-        await self._events.post(
+        await poster.post(
             target.url,
             webhook_id=row.payload["message_id"],  # the event's id, on every attempt
             body=body_of(row.payload["json"]),
@@ -295,6 +331,7 @@ class Worker:
         target: subscriptions.Target | None,
         *,
         now: Callable[[], datetime],
+        poster: SignedPoster,
     ) -> None:
         if now() + timedelta(seconds=self._send_timeout) >= row.lease_until:
             # The claim took so long that a send could outlast the lease: another worker may
@@ -306,7 +343,7 @@ class Worker:
             if row.payload is None:
                 raise PermanentFailure(f"it could not be written: {row.unwritable}")
             async with asyncio.timeout(self._send_timeout):
-                await self._send(row, target)
+                await self._send(row, target, poster)
         except TemporaryFailure as exc:
             error = str(exc)
         except TimeoutError:  # the server accepted the connection and then went quiet

@@ -18,12 +18,14 @@ from app.models.webhook import RotateIn, WebhookCreate, WebhookSubscription
 from app.runners.outbox_worker import Worker
 from app.services.intake import opening
 from app.services.knobs import knobs_from
+from app.services.notifications import outbox
 from app.services.tickets import lifecycle
 from app.services.webhooks import subscriptions
 from tests.receiver import Receiver, receiving
 from tests.runners.test_worker import STAFF, customer, settings_for
 
 ALL = list(EventType)
+LEASE = timedelta(minutes=5)
 
 
 def subscribe(db: str, url: str, events: list[EventType] = ALL) -> tuple[int, str]:
@@ -228,3 +230,33 @@ async def test_a_rotated_secret_overlaps_with_the_old_one_then_only_the_new_veri
     assert after.verified is None and after.status == 400  # the old one no longer does
     assert Webhook(new).verify(after.body, after.headers)
     assert after.headers["webhook-signature"].count("v1,") == 1
+
+
+def test_a_claim_takes_several_events_but_never_two_of_one_ticket_and_one_email(db, session, smtp):
+    """An event lane claims events several at a time (each settled right after its post): only
+    the first pending event of each ticket, so that one ticket's events keep their order; an
+    email is claimed alone (P2)."""
+    customer(session)
+    session.commit()
+    settings = settings_for(db, smtp)
+    now = utcnow()
+    subscribe(db, "http://127.0.0.1:9/events")
+    tickets = [open_ticket(db, settings, now, n) for n in range(3)]
+    live_ticket(db, settings, tickets[0], now)
+
+    def claim(events: bool, limit: int) -> list[outbox.Claimed]:
+        with unit_of_work(get_engine(db)) as work:
+            return outbox.claim_due(
+                session=work,
+                worker="w",
+                now=now + timedelta(seconds=5),
+                lease=LEASE,
+                events=events,
+                limit=limit,
+            )
+
+    batch = claim(True, 10)
+    assert sorted(row.ticket_id for row in batch) == sorted(tickets)  # one each, the first
+    assert {row.kind for row in batch} == {"ticket.created"}
+    assert claim(True, 10) == []  # the later events of ticket 0 wait behind its first
+    assert len(claim(False, 10)) == 1  # emails one at a time

@@ -92,3 +92,21 @@ def _clock(*, step: timedelta) -> Callable[[], datetime]:
     """A clock that moves `step` each time it is read."""
     ticks = count()
     return lambda: MONDAY + step * next(ticks)
+
+
+async def test_a_round_sends_its_whole_batch_of_emails_beside_idle_event_lanes(
+    db, session, smtp: SmtpServer
+):
+    """SPORTELLO_WORKER_BATCH rows a round: event lanes that find nothing do not hold back the
+    lane sending emails."""
+    customer(session)
+    session.commit()
+    for n in range(5):
+        open_email(db, smtp, at=MONDAY, subject=f"R {n}")
+    worker = worker_for(db, smtp, worker_batch=3, worker_event_lanes=8)
+    try:
+        assert await worker.drain_once(now=lambda: MONDAY) == 3
+        assert await worker.drain_once(now=lambda: MONDAY) == 2
+    finally:
+        await worker.close()
+    assert len(smtp.sink.received) == 5
