@@ -5,7 +5,10 @@ runs one alone, so that several API and worker processes can share one PostgreSQ
 claims one due row at a time under a lease (outbox.claim) and, in the same transaction, writes
 its email from the row's facts if no worker has yet (outbox.write: once, kept on the row), sends
 it over its one SMTP connection, and marks it in a transaction of its own right after the server
-accepted it. The worker's own unit of work commits each step; services never commit.
+accepted it. The worker's own unit of work commits each step; services never commit. Event
+lanes (SPORTELLO_WORKER_EVENT_LANES) claim up to EVENT_CLAIM events at once, the first pending
+one of each ticket, and settle each right after its post: a worker killed mid-batch posts at
+most the one in flight twice (with the same webhook-id); the rest wait for their lease.
 
 Two live workers never send one row (P2): a row is leased only while its sender works on it,
 and a send is cut off after SPORTELLO_SMTP_TIMEOUT_SECONDS, shorter than the lease (the
