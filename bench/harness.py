@@ -315,12 +315,21 @@ def comma_choices(choices: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
 # --- the runners ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Drained:
+    """How long `run_workers` took: to start (until the first row arrived: the processes
+    import, connect and claim) and to deliver (from the first row to the last)."""
+
+    starting_s: float
+    delivering_s: float
+
+
 def run_workers(
     database_url: str, workers: int, *, arrived: Callable[[], int], count: int, **env: str
-) -> float:
-    """Seconds for `workers` × `sportello worker` (as a user starts them, SPORTELLO_* variables
-    only, plus `env`) to deliver until `arrived()` reaches `count`; a second more is waited so
-    that anything sent twice arrives too, then they are stopped as a service manager would."""
+) -> Drained:
+    """`workers` × `sportello worker` (as a user starts them, SPORTELLO_* variables only, plus
+    `env`) delivering until `arrived()` reaches `count`; a second more is waited so that
+    anything sent twice arrives too, then they are stopped as a service manager would."""
     variables = {k: v for k, v in os.environ.items() if not k.startswith("SPORTELLO_")}
     variables.update(
         {
@@ -333,23 +342,27 @@ def run_workers(
     )
     with tempfile.TemporaryDirectory() as directory:
         started = time.perf_counter()
+        first: float | None = None
         processes = [
             subprocess.Popen([SPORTELLO, "worker"], cwd=directory, env=variables)
             for _ in range(workers)
         ]
         try:
-            while arrived() < count:
+            while (got := arrived()) < count:
+                if first is None and got:
+                    first = time.perf_counter()
                 if any(p.poll() is not None for p in processes):
                     raise SystemExit("a worker exited early")
-                time.sleep(0.01)
-            elapsed = time.perf_counter() - started
+                time.sleep(0.005)
+            finished = time.perf_counter()
             time.sleep(1.0)  # anything sent twice would arrive now
         finally:
             for process in processes:
                 process.send_signal(signal.SIGTERM)
             for process in processes:
                 process.wait(timeout=30)
-    return elapsed
+    first = first or finished
+    return Drained(starting_s=first - started, delivering_s=finished - first)
 
 
 def outbox_states(database_url: str, *, channel: str | None = None) -> dict[str, int]:

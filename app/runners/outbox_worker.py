@@ -19,7 +19,7 @@ the send is the time to record it: keep the lease well above the timeout.
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext, suppress
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -35,6 +35,7 @@ from app.enums import EventType, OutboxChannel
 from app.models.base import utcnow
 from app.models.ticket import Ticket
 from app.runners.leases import lease_holder
+from app.runners.sent_records import SentRecords
 from app.services import retention
 from app.services.directory import renewals
 from app.services.intake import quarantine
@@ -191,10 +192,11 @@ class Worker:
         budget = [self._batch]
         # With event lanes, the first lane leaves events to them; without, it takes any row.
         first = False if self._event_lanes else None
+        records = SentRecords(partial(self._record_sent, now=now))
         lanes = [
-            self._lane(first, budget, now, self._posters[0]),
+            self._lane(first, budget, now, self._posters[0], records),
             *(
-                self._lane(True, budget, now, poster)
+                self._lane(True, budget, now, poster, records)
                 for poster in self._posters[: self._event_lanes]
             ),
         ]
@@ -206,6 +208,7 @@ class Worker:
         budget: list[int],
         now: Callable[[], datetime],
         poster: SignedPoster,
+        records: SentRecords,
     ) -> int:
         # The round's budget is spent by what was claimed, never reserved ahead: a lane
         # waiting on its claim does not stop the others (emails above all) from going on.
@@ -218,7 +221,7 @@ class Worker:
             budget[0] -= len(claimed)
             for row, target in claimed:
                 with logs.request_context(row.request_id):  # the request that caused it
-                    await self._deliver(row, target, now=now, poster=poster)
+                    await self._deliver(row, target, now=now, poster=poster, records=records)
             handled += len(claimed)
         return handled
 
@@ -335,6 +338,7 @@ class Worker:
         *,
         now: Callable[[], datetime],
         poster: SignedPoster,
+        records: SentRecords,
     ) -> None:
         if now() + timedelta(seconds=self._send_timeout) >= row.lease_until:
             # The claim took so long that a send could outlast the lease: another worker may
@@ -357,9 +361,7 @@ class Worker:
             log.exception("outbox %d could not be sent", row.id)
             error, permanent = f"{type(exc).__name__}: {exc}"[:300], True
         if error is None:
-            kept = await self._unit(
-                lambda session: outbox.mark_sent(row, session=session, worker=self.name, now=now())
-            )
+            kept = await records.record(row)
             log.info("outbox %d sent: %s to %s", row.id, row.kind, _domain(row.recipient))
             if not kept:
                 log.warning("outbox %d: lease lost before it was marked sent", row.id)
@@ -377,6 +379,13 @@ class Worker:
         )
         if failed and row.kind.startswith("customer."):
             await self._unit(lambda session: self._alert_failure(row, error, session, now()))
+
+    async def _record_sent(
+        self, rows: Sequence[outbox.Claimed], *, now: Callable[[], datetime]
+    ) -> set[int]:
+        return await self._unit(
+            lambda session: outbox.mark_sent(rows, session=session, worker=self.name, now=now())
+        )
 
     def _mark_failed(
         self,

@@ -14,6 +14,7 @@ again, with the same Message-ID.
 
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -302,18 +303,28 @@ def with_files(row: Claimed, *, session: Session) -> Claimed:
     return replace(row, payload={**row.payload, "files": files})
 
 
-def mark_sent(row: Claimed, *, session: Session, worker: str, now: datetime) -> bool:
-    """Record that the other side accepted it; False when the lease was lost meanwhile."""
-    _attempt(row, session=session, worker=worker, now=now, error=None)
-    settled = {"row_id": row.id, "holder": worker, "at": now}
-    return session.connection().execute(_MARK_SENT, settled).rowcount == 1
+def mark_sent(rows: Sequence[Claimed], *, session: Session, worker: str, now: datetime) -> set[int]:
+    """Record that the other side accepted these rows (an attempt each); the ids of those
+    settled, which leaves out a row whose lease was lost meanwhile."""
+    session.connection().execute(
+        _INSERT_ATTEMPT,
+        [
+            {"outbox_id": row.id, "at": now, "worker": worker, "ok": True, "error": None}
+            for row in rows
+        ],
+    )
+    settled = {"row_ids": [row.id for row in rows], "holder": worker, "at": now}
+    return set(session.connection().execute(_MARK_SENT, settled).scalars())
 
 
 # Built once: it runs after every send (events come by the thousand), and a statement built
 # anew costs more than running it.
 _MARK_SENT = (
     update(_OUTBOX)
-    .where(_OUTBOX.c.id == bindparam("row_id"), _OUTBOX.c.leased_by == bindparam("holder"))
+    .where(
+        _OUTBOX.c.id.in_(bindparam("row_ids", expanding=True)),
+        _OUTBOX.c.leased_by == bindparam("holder"),
+    )
     .values(
         attempts=_OUTBOX.c.attempts + 1,
         last_attempt_at=bindparam("at"),
@@ -323,6 +334,7 @@ _MARK_SENT = (
         sent_at=bindparam("at"),
         last_error=None,
     )
+    .returning(_OUTBOX.c.id)
 )
 
 
