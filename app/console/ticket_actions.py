@@ -23,7 +23,7 @@ from app.models.message import NoteIn, ReplyIn
 from app.models.ticket import AssignIn, MergeIn, StatusIn, TakeChargeIn
 from app.services.console.words import words
 from app.services.reports import time_entries
-from app.services.tickets import attachments, lifecycle, merging, notes, queue, replies
+from app.services.tickets import attachments, lifecycle, merging, notes, owners, queue, replies
 
 router = APIRouter()
 NUMBER = r"^[0-9]{4}-[0-9]{6,}$"
@@ -177,7 +177,7 @@ def assign(
     data = model_of(AssignIn, {"assignee_id": chosen}, language=user.language)
     refusing(
         user,
-        lambda: lifecycle.assign(
+        lambda: owners.assign(
             queue.ticket_id_of(number, session=session),
             data.assignee_id,
             session=session,

@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import PlainSerializer
-from sqlalchemy import JSON, DateTime, Dialect, Numeric, String, Table, TypeDecorator
+from sqlalchemy import JSON, DateTime, Dialect, Index, Numeric, String, Table, TypeDecorator, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import SQLModel
 
@@ -25,6 +25,11 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 NullableJSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 Money = Numeric(12, 2)
 Hours = Numeric(8, 2)
+
+
+def partial_index(name: str, *columns: str, where: str) -> Index:
+    """An index of the rows for which the SQL `where` holds, on PostgreSQL and SQLite alike."""
+    return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
 
 
 # Money on the wire: a decimal string with two places ("1200.00").

@@ -14,7 +14,7 @@ from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from app.enums import OutboxChannel, OutboxState
-from app.models.base import EnumString, NullableJSON, UTCDateTime, utcnow
+from app.models.base import EnumString, NullableJSON, UTCDateTime, partial_index, utcnow
 from app.models.common import Schema
 
 
@@ -127,12 +127,11 @@ class Outbox(OutboxBase, table=True):
         # The loop guard: emails to one recipient within the last hour, held ones not
         # counted (notifications/notify). Partial, so that a loop that is being held back does
         # not make every later count read its held rows.
-        Index(
+        partial_index(
             "ix_outbox_recipient_created_at_not_held",
             "recipient",
             "created_at",
-            sqlite_where=NOT_HELD,
-            postgresql_where=NOT_HELD,
+            where=NOT_HELD.text,
         ),
         # A subscription's deliveries, and the order guard: an event waits while an earlier
         # one of its ticket and subscription is pending (services.notifications.outbox.claim).

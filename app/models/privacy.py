@@ -55,6 +55,14 @@ class ExportMessage(Schema):
     """Its files."""
 
 
+class ExportMessageElsewhere(ExportMessage):
+    """A message the person sent or was sent on a ticket that is not theirs (copied to them,
+    say)."""
+
+    ticket_number: str
+    """The ticket it belongs to."""
+
+
 class ExportEvent(Schema):
     """One step of the ticket's status history."""
 
@@ -224,6 +232,9 @@ class ExportDocument(Schema):
     """The people who write for the customer, or the person's own contact records."""
     contracts: list[ExportContract]
     """The customer's contracts."""
+    messages_elsewhere: list[ExportMessageElsewhere]
+    """A person's messages on tickets they did not ask: the ones they sent or were sent,
+    oldest first (erasure finds the same ones)."""
     tickets: list[ExportTicket]
     """The requests, oldest first."""
 

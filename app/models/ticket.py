@@ -11,7 +11,7 @@ from pydantic import (
     EmailStr,
     field_validator,
 )
-from sqlalchemy import Index, text
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from app.enums import (
@@ -26,7 +26,7 @@ from app.enums import (
     Status,
     Urgency,
 )
-from app.models.base import EnumString, JSONType, UTCDateTime, utcnow
+from app.models.base import EnumString, JSONType, UTCDateTime, partial_index, utcnow
 from app.models.calendar import ExplanationRead
 from app.models.common import Id, Input, Instant, OneLine, Schema
 
@@ -127,78 +127,54 @@ class Ticket(TicketBase, table=True):
     __tablename__ = "ticket"
     __table_args__ = (
         # The work queue: open tickets, urgent first, then nearest deadline (R12, R17).
-        Index(
+        partial_index(
             "ix_ticket_queue_open",
             "priority",
             "queue_due_at",
             "id",
-            postgresql_where=text(OPEN_PREDICATE),
-            sqlite_where=text(OPEN_PREDICATE),
+            where=OPEN_PREDICATE,
         ),
         # Open tickets with a breach time: `sla_state=breached` / at-risk pages stay fast even
         # when a handful of breaches hide among thousands of open tickets.
-        Index(
+        partial_index(
             "ix_ticket_queue_breach",
             "priority",
             "queue_due_at",
             "id",
-            postgresql_where=text(BREACH_PREDICATE),
-            sqlite_where=text(BREACH_PREDICATE),
+            where=BREACH_PREDICATE,
         ),
         Index("ix_ticket_queue", "priority", "queue_due_at", "id"),
         # `assignee=me`: one staff member's open tickets, in the queue's order.
-        Index(
+        partial_index(
             "ix_ticket_assignee_open",
             "assignee_id",
             "priority",
             "queue_due_at",
             "id",
-            postgresql_where=text(OPEN_PREDICATE),
-            sqlite_where=text(OPEN_PREDICATE),
+            where=OPEN_PREDICATE,
         ),
         # The console's `consent pending` view (P4): open tickets by consent, in queue order.
-        Index(
+        partial_index(
             "ix_ticket_consent_open",
             "consent",
             "priority",
             "queue_due_at",
             "id",
-            postgresql_where=text(OPEN_PREDICATE),
-            sqlite_where=text(OPEN_PREDICATE),
+            where=OPEN_PREDICATE,
         ),
         # `sla_state=at_risk`: the few open tickets not taken in charge and not yet in breach,
         # found by breach time without walking the breached ones (bench/console_queue.py).
-        Index(
-            "ix_ticket_untaken_breach",
-            "breach_at",
-            postgresql_where=text(UNTAKEN_BREACH_PREDICATE),
-            sqlite_where=text(UNTAKEN_BREACH_PREDICATE),
-        ),
+        partial_index("ix_ticket_untaken_breach", "breach_at", where=UNTAKEN_BREACH_PREDICATE),
         # The SLA alerts' scan (R17) and the deadline feed: open tickets waiting to be taken
         # in charge, by deadline; a few hundred among a million (bench/reports.py).
-        Index(
-            "ix_ticket_untaken",
-            "take_charge_due_at",
-            postgresql_where=text(UNTAKEN_PREDICATE),
-            sqlite_where=text(UNTAKEN_PREDICATE),
-        ),
+        partial_index("ix_ticket_untaken", "take_charge_due_at", where=UNTAKEN_PREDICATE),
         Index("ix_ticket_customer_id_received_at", "customer_id", "received_at"),
         Index("ix_ticket_contract_id_received_at", "contract_id", "received_at"),
         Index("ix_ticket_received_at", "received_at"),
         # The statement's breaches: taken in charge late, or not yet (services.reports.statement).
-        Index(
-            "ix_ticket_late",
-            "received_at",
-            postgresql_where=text(LATE_PREDICATE),
-            sqlite_where=text(LATE_PREDICATE),
-        ),
+        partial_index("ix_ticket_late", "received_at", where=LATE_PREDICATE),
         # The statement's waits still going on (R10): the few tickets waiting right now.
-        Index(
-            "ix_ticket_waiting",
-            "received_at",
-            postgresql_where=text("waiting_since IS NOT NULL"),
-            sqlite_where=text("waiting_since IS NOT NULL"),
-        ),
+        partial_index("ix_ticket_waiting", "received_at", where="waiting_since IS NOT NULL"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -9,7 +9,7 @@ from app.models.common import Items, TicketRef
 from app.models.message import MessageRead, NoteIn, ReplyIn
 from app.models.ticket import AssignIn, MergeIn, TicketRead
 from app.routers._responses import READ, WRITE, serialised
-from app.services.tickets import audit, lifecycle, merging, notes, queue, replies, transcript
+from app.services.tickets import audit, merging, notes, owners, queue, replies, transcript
 from app.services.tickets.snapshot import read_ticket
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
@@ -94,7 +94,7 @@ def assign(
     """Give the ticket to a staff member (or nobody); they get a staff email if someone else
     gives it to them (not while closed, unless urgent: R17)."""
     ticket_id = queue.ticket_id_of(ticket_ref, session=session)
-    ticket = lifecycle.assign(
+    ticket = owners.assign(
         ticket_id,
         data.assignee_id,
         session=session,

@@ -66,7 +66,8 @@ def export_person(
     now: Now,
     include_internal: IncludeInternal = False,
 ) -> StreamingResponse:
-    """A person's data as a ZIP: their contact records and the requests they made."""
+    """A person's data as a ZIP: their contact records, the requests they made and their
+    messages on other tickets."""
     scope = export.person_scope(email)
     file = export.export_zip(scope, session=session, now=now, include_internal=include_internal)
     return _zip(file, "person.zip")

@@ -2,6 +2,7 @@
 schema, with the conversation's files byte for byte, named so a person can read them and safe
 whatever the sender called them; internal notes only for the agency's own use."""
 
+import base64
 import io
 import json
 import logging
@@ -165,3 +166,49 @@ def test_a_tickets_consent_is_exported_as_it_was_recorded(api, built):
     assert given["note"] == f"Confermato al telefono da {desk.MARIO_NAME}."
     assert given["rate_text"] and given["rate_version"]
     assert given["reasons"] == ["not_covered"]
+
+
+def test_a_persons_export_holds_their_messages_on_another_customers_ticket(api, built):
+    """A reply on another customer's ticket copied to Mario is his as erasure finds it (P5):
+    it is in his export under that ticket's number, the ticket itself is not."""
+    other = api.admin.post(
+        "/api/v1/customers", json={"name": "Neri Srl", "email_domains": ["neri.it"]}
+    )
+    assert other.status_code == 201, other.text
+    ticket = api.agent.post(
+        "/api/v1/tickets",
+        json={
+            "channel": "email",
+            "from_email": "luca@neri.it",
+            "from_name": "Luca Neri",
+            "subject": "Sito lento",
+            "body": "Il sito è lento da ieri.",
+        },
+    )
+    assert ticket.status_code == 201, ticket.text
+    attachment = {
+        "filename": "velocità.txt",
+        "content_type": "text/plain",
+        "content_base64": base64.b64encode(b"tempi di risposta").decode(),
+    }
+    reply = api.agent.post(
+        f"/api/v1/tickets/{ticket.json()['id']}/replies",
+        json={"text": "Buongiorno, il sito è di nuovo veloce.", "cc": [desk.MARIO]}
+        | {"allow_other_recipients": True, "attachments": [attachment]},
+    )
+    assert reply.status_code == 201, reply.text
+
+    document, archive = exported(api.admin, "/api/v1/people/export", email=desk.MARIO)
+
+    assert {t["id"] for t in document["tickets"]} == {built["a"], built["b"]}
+    [message] = document["messages_elsewhere"]
+    [file] = message["attachments"]
+    assert file["path"].startswith(f"tickets/{ticket.json()['number']}/attachments/")
+    assert archive.read(file["path"]) == b"tempi di risposta"
+    assert message["ticket_number"] == ticket.json()["number"]
+    assert message["kind"] == "reply" and desk.MARIO in message["to"]
+    assert message["text"].startswith("Buongiorno, il sito è di nuovo veloce.")
+    luca, _ = exported(api.admin, "/api/v1/people/export", email="luca@neri.it")
+    assert luca["messages_elsewhere"] == []
+    customer, _ = exported(api.admin, f"/api/v1/customers/{built['customer_id']}/export")
+    assert customer["messages_elsewhere"] == []

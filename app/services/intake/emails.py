@@ -25,7 +25,8 @@ from app.services.knobs import Knobs
 from app.services.notifications import notify
 from app.services.tickets import audit
 from app.services.tickets.conversation import add_message
-from app.services.tickets.lifecycle import locked_ticket, reopen
+from app.services.tickets.lifecycle import reopen
+from app.services.tickets.rows import locked_ticket
 from app.services.webhooks import events
 
 log = logging.getLogger(__name__)

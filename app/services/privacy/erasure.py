@@ -58,6 +58,7 @@ from app.models.quarantine import Quarantine
 from app.models.status_link import StatusLink
 from app.models.ticket import Ticket
 from app.services.directory.customers import get_customer
+from app.services.privacy.people import messages_of, naming
 
 log = logging.getLogger(__name__)
 
@@ -204,11 +205,9 @@ def _history_naming(emails: Sequence[str], *, session: Session) -> int:
     """Other tickets' history naming the addresses (a reply copied to them): its details go."""
     if not emails:
         return 0
-    written = func.lower(cast(_EVENT.c.data, String))
-    quoted = [written.like(f'%"{_like(email)}"%', escape="\\") for email in emails]
     statement = (
         update(_EVENT)
-        .where(_EVENT.c.kind != "sla_alert", or_(*quoted))
+        .where(_EVENT.c.kind != "sla_alert", naming(_EVENT.c.data, emails))
         .where(cast(_EVENT.c.data, String) != "{}")
         .values(data={})
     )
@@ -246,15 +245,8 @@ def _message_ids(ticket_ids: list[int], emails: Sequence[str], *, session: Sessi
     for ids in _chunks(ticket_ids):
         found.update(connection.execute(select(_M.c.id).where(_M.c.ticket_id.in_(ids))).scalars())
     if emails:
-        recipients = func.lower(cast(_M.c.to, String))
-        quoted = [recipients.like(f'%"{_like(email)}"%', escape="\\") for email in emails]
-        query = select(_M.c.id).where(or_(func.lower(_M.c.from_email).in_(emails), *quoted))
-        found.update(connection.execute(query).scalars())
+        found.update(connection.execute(select(_M.c.id).where(messages_of(emails))).scalars())
     return sorted(found)
-
-
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _messages(message_ids: list[int], *, session: Session) -> int:

@@ -1,6 +1,8 @@
 """A person's or a customer's data as a ZIP (art. 15 and 20 GDPR): `data.json`, valid against
 docs/export.schema.json (the models of app/models/privacy.py), and the files of the
 conversation under names a person can read (`tickets/2026-000042/attachments/7-schermata.png`).
+A person's export also holds their messages on tickets they did not ask, found as erasure finds
+them (privacy/people.py).
 
 The ZIP is written to a spooled temporary file before the answer starts, so that an error is
 still a problem answer and never a broken download; tickets are read a chunk at a time and each
@@ -16,7 +18,7 @@ from tempfile import SpooledTemporaryFile
 from typing import IO, Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import ColumnElement, Table, select
+from sqlalchemy import ColumnElement, Table, and_, not_, select
 from sqlmodel import Session
 
 from app.enums import MessageKind
@@ -36,12 +38,14 @@ from app.models.privacy import (
     ExportEvent,
     ExportFile,
     ExportMessage,
+    ExportMessageElsewhere,
     ExportTicket,
     ExportTimeEntry,
 )
 from app.models.ticket import Ticket
 from app.services.directory.customers import get_customer
 from app.services.intake.parsing.content import sanitize_filename
+from app.services.privacy.people import messages_of
 from app.services.tickets.attachments import open_attachment
 
 _T, _M, _A = table_of(Ticket), table_of(Message), table_of(Attachment)
@@ -55,12 +59,19 @@ _PUBLIC = (MessageKind.INBOUND, MessageKind.REPLY, MessageKind.AUTOMATIC)
 
 @dataclass(frozen=True)
 class Scope:
-    """Whose data: a customer's (its tickets) or a person's (the tickets they asked)."""
+    """Whose data: a customer's (its tickets) or a person's (the tickets they asked, and their
+    messages on others)."""
 
     subject: str  # customer | person
     tickets: ColumnElement[bool]
     customer_id: int | None = None
     email: str | None = None
+
+    def elsewhere(self) -> ColumnElement[bool] | None:
+        """The person's messages on tickets outside the scope (none for a customer)."""
+        if self.email is None:
+            return None
+        return and_(messages_of([self.email]), not_(self.tickets))
 
 
 def customer_scope(customer_id: int, *, session: Session) -> Scope:
@@ -112,6 +123,7 @@ def _document(scope: Scope, *, session: Session, now: datetime, internal: bool) 
         customer=_customer(scope, session=session),
         contacts=_contacts(scope, session=session),
         contracts=_contracts(scope, session=session),
+        messages_elsewhere=_elsewhere(scope, session=session, internal=internal),
         tickets=[],
     ).model_dump_json()
     empty = '"tickets":[]}'
@@ -182,30 +194,55 @@ def _event(row: Any, internal: bool) -> ExportEvent:
     return event
 
 
+_SHOWN = ("id", "ticket_id", "kind", "from_email", "from_name", "to", "subject", "text")
+# Messages as exported, oldest first.
+_MESSAGES = select(*(_M.c[name] for name in _SHOWN), _M.c.received_at).order_by(
+    _M.c.received_at, _M.c.id
+)
+
+
 def _messages(
     ids: list[int], numbers: dict[int, str], *, session: Session, internal: bool
 ) -> dict[int, list[ExportMessage]]:
-    query = (
-        select(_M.c.id, _M.c.ticket_id, _M.c.kind, _M.c.from_email, _M.c.from_name, _M.c.to)
-        .add_columns(_M.c.subject, _M.c.text, _M.c.received_at)
-        .where(_M.c.ticket_id.in_(ids), _M.c.kind.in_(_kinds(internal)))
-        .order_by(_M.c.received_at, _M.c.id)
-    )
+    query = _MESSAGES.where(_M.c.ticket_id.in_(ids), _M.c.kind.in_(_kinds(internal)))
     rows = session.connection().execute(query).mappings().all()
-    ticket_of = {row["id"]: row["ticket_id"] for row in rows}
-    files: dict[int, list[ExportFile]] = {}
-    attachments = select(_A).where(_A.c.message_id.in_(list(ticket_of))).order_by(_A.c.id)
-    for file in session.connection().execute(attachments).mappings():
-        number = numbers[ticket_of[file["message_id"]]]
-        path = zip_path(number, file["id"], file["filename"])
-        files.setdefault(file["message_id"], []).append(
-            ExportFile.model_validate({**file, "path": path})
-        )
+    number_of = {row["id"]: numbers[row["ticket_id"]] for row in rows}
+    files = _message_files(number_of, session=session)
     found: dict[int, list[ExportMessage]] = {}
     for row in rows:
         message = ExportMessage.model_validate({**row, "attachments": files.get(row["id"], [])})
         found.setdefault(row["ticket_id"], []).append(message)
     return found
+
+
+def _elsewhere(scope: Scope, *, session: Session, internal: bool) -> list[ExportMessageElsewhere]:
+    """A person's messages on tickets they did not ask, selected as erasure selects them."""
+    elsewhere = scope.elsewhere()
+    if elsewhere is None:
+        return []
+    query = (
+        _MESSAGES.add_columns(_T.c.number.label("ticket_number"))
+        .join(_T, _T.c.id == _M.c.ticket_id)
+        .where(elsewhere, _M.c.kind.in_(_kinds(internal)))
+    )
+    rows = session.connection().execute(query).mappings().all()
+    files = _message_files({row["id"]: row["ticket_number"] for row in rows}, session=session)
+    return [
+        ExportMessageElsewhere.model_validate({**row, "attachments": files.get(row["id"], [])})
+        for row in rows
+    ]
+
+
+def _message_files(number_of: dict[int, str], *, session: Session) -> dict[int, list[ExportFile]]:
+    """The files of these messages (by message id, with their ticket's number), by message."""
+    files: dict[int, list[ExportFile]] = {}
+    attachments = select(_A).where(_A.c.message_id.in_(list(number_of))).order_by(_A.c.id)
+    for file in session.connection().execute(attachments).mappings():
+        path = zip_path(number_of[file["message_id"]], file["id"], file["filename"])
+        files.setdefault(file["message_id"], []).append(
+            ExportFile.model_validate({**file, "path": path})
+        )
+    return files
 
 
 def zip_path(ticket_number: str, attachment_id: int, filename: str) -> str:
@@ -216,7 +253,8 @@ def zip_path(ticket_number: str, attachment_id: int, filename: str) -> str:
 
 
 def _files(scope: Scope, *, session: Session, internal: bool) -> Iterator[tuple[str, int]]:
-    """Each file's place in the ZIP and its attachment id, a chunk of tickets at a time."""
+    """Each file's place in the ZIP and its attachment id, a chunk of tickets at a time, then
+    the files of a person's messages elsewhere."""
     for rows in _ticket_chunks(scope, session=session):
         numbers = {row["id"]: row["number"] for row in rows}
         query = (
@@ -227,6 +265,17 @@ def _files(scope: Scope, *, session: Session, internal: bool) -> Iterator[tuple[
         )
         for row in session.connection().execute(query).mappings().all():
             yield zip_path(numbers[row["ticket_id"]], row["id"], row["filename"]), row["id"]
+    elsewhere = scope.elsewhere()
+    if elsewhere is not None:
+        query = (
+            select(_A.c.id, _A.c.filename, _T.c.number)
+            .join(_M, _M.c.id == _A.c.message_id)
+            .join(_T, _T.c.id == _M.c.ticket_id)
+            .where(elsewhere, _M.c.kind.in_(_kinds(internal)))
+            .order_by(_A.c.id)
+        )
+        for row in session.connection().execute(query).mappings().all():
+            yield zip_path(row["number"], row["id"], row["filename"]), row["id"]
 
 
 def _customer(scope: Scope, *, session: Session) -> ExportCustomer | None:

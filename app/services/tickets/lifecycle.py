@@ -4,28 +4,27 @@ new -> taken_in_charge -> in_progress <-> waiting_third_party -> resolved -> clo
 may be resolved straight after taking charge, and a resolved ticket may reopen. Every move is
 written to the audit trail; taking in charge and resolving tell the customer (R11).
 
-Each move reads the ticket under a row lock (`locked_ticket`), changes that value, and writes
-it back with one UPDATE (`_save`): tickets are written with Core statements only, as intake
-inserts them.
+Each move reads the ticket under a row lock (`rows.locked_ticket`), changes that value, and
+writes it back with one UPDATE (`rows.save_ticket`). Who owns a ticket is `owners`' job.
 """
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from app.engine import renewals, sla
-from app.enums import EventType, Role, Status, Urgency
+from app.enums import EventType, Status, Urgency
 from app.errors import InvalidTransition, NotFound, Unprocessable, field_error
-from app.models.base import iso, table_of
-from app.models.staff import StaffMember
+from app.models.base import iso
 from app.models.ticket import ResolveIn, StatusIn, TakeChargeIn, Ticket, TicketUpdate
 from app.services.directory import terms
 from app.services.directory.customers import get_customer, language_of
 from app.services.knobs import Knobs
 from app.services.notifications import notify, outbox
 from app.services.tickets import audit, consent
+from app.services.tickets.owners import assign_to, publish_assigned
+from app.services.tickets.rows import id_of, locked_ticket, save_ticket
 from app.services.tickets.snapshot import apply_decision, refresh_derived
 from app.services.webhooks import events
 
@@ -107,7 +106,7 @@ def take_charge(
         },
     )
     if owned:
-        _publish_assigned(ticket, None, session=session, actor=actor, at=now, cause=event)
+        publish_assigned(ticket, None, session=session, actor=actor, at=now, cause=event)
     # Staff need no more warnings about it: an SLA alert not sent yet is cancelled.
     outbox.cancel(f"ticket:{ticket.id}:sla.", session=session, reason="taken in charge")
     # R11: taking in charge is always told, with the estimate or why there is none yet.
@@ -206,7 +205,7 @@ def update_ticket(
     ticket = locked_ticket(ticket_id, session=session)
     changes = data.model_dump(exclude_unset=True)
     if "assignee_id" in changes:
-        _assign(
+        assign_to(
             ticket,
             changes.pop("assignee_id"),
             session=session,
@@ -280,109 +279,6 @@ def ask_consent(
     )
 
 
-def assign(
-    ticket_id: int,
-    assignee_id: int | None,
-    *,
-    session: Session,
-    knobs: Knobs,
-    actor: str,
-    actor_staff_id: int | None,
-    now: datetime,
-) -> Ticket:
-    """Give the ticket to a staff member (or to nobody); logged, and they are told by email
-    when someone else gives it to them."""
-    ticket = locked_ticket(ticket_id, session=session)
-    check_writable(ticket)
-    _assign(
-        ticket,
-        assignee_id,
-        session=session,
-        knobs=knobs,
-        actor=actor,
-        actor_staff_id=actor_staff_id,
-        now=now,
-    )
-    return ticket
-
-
-def _assign(
-    ticket: Ticket,
-    assignee_id: int | None,
-    *,
-    session: Session,
-    knobs: Knobs,
-    actor: str,
-    actor_staff_id: int | None,
-    now: datetime,
-) -> None:
-    if ticket.assignee_id == assignee_id:
-        return
-    member = None if assignee_id is None else _require_assignee(assignee_id, session=session)
-    before, ticket.assignee_id, ticket.updated_at = ticket.assignee_id, assignee_id, now
-    save_ticket(ticket, session=session)
-    event = audit.record(
-        _id(ticket),
-        session=session,
-        actor=actor,
-        kind="assigned",
-        at=now,
-        data={"before": before, "after": assignee_id},
-    )
-    _publish_assigned(ticket, before, session=session, actor=actor, at=now, cause=event)
-    if member is not None and assignee_id != actor_staff_id:
-        notify.tell_assignee(
-            ticket,
-            member,
-            "assigned",
-            session=session,
-            mail=knobs.mail,
-            at=now,
-            cause=event,
-            by=actor,
-        )
-
-
-def _publish_assigned(
-    ticket: Ticket, before: int | None, *, session: Session, actor: str, at: datetime, cause: int
-) -> None:
-    """Internal tools hear that the owner changed, in this transaction."""
-    ticket_id, after = _id(ticket), ticket.assignee_id
-    events.publish(
-        EventType.TICKET_ASSIGNED,
-        session=session,
-        at=at,
-        cause=str(cause),
-        ticket_id=ticket_id,
-        data=lambda: {
-            **events.ticket_data(ticket_id, session=session, at=at),
-            "assignee_id": after,
-            "previous_assignee_id": before,
-            "by": actor,
-        },
-    )
-
-
-def _require_assignee(staff_id: int, *, session: Session) -> StaffMember:
-    member = session.get(StaffMember, staff_id)
-    if member is None or not member.active or member.role == Role.VIEWER:
-        raise Unprocessable(
-            f"assignee_id: no active agent or admin with id {staff_id}.",
-            errors=[field_error("assignee_id", "not an active agent")],
-        )
-    return member
-
-
-def check_writable(ticket: Ticket) -> None:
-    """409 for a ticket merged into another: it is read-only, the survivor is written on."""
-    if ticket.merged_into_id is not None:
-        raise InvalidTransition(
-            f"The ticket {ticket.number} was merged into ticket {ticket.merged_into_id}: "
-            "write on that one.",
-            merged_into_id=ticket.merged_into_id,
-        )
-
-
 def recompute_sla(
     ticket_id: int, *, session: Session, knobs: Knobs, actor: str, now: datetime, reason: str
 ) -> Ticket:
@@ -409,7 +305,7 @@ def rederive(
     )
     ticket.updated_at = now
     return audit.record(
-        _id(ticket),
+        id_of(ticket),
         session=session,
         actor=actor,
         kind="sla_recomputed",
@@ -480,27 +376,6 @@ def _require_customer(customer_id: int, *, session: Session) -> None:
         ) from exc
 
 
-_TICKETS = table_of(Ticket)
-_FOR_UPDATE = select(_TICKETS).where(_TICKETS.c.id == bindparam("ticket_id")).with_for_update()
-_WRITABLE = tuple(column.name for column in _TICKETS.columns if column.name != "id")
-_UPDATE = update(_TICKETS).where(_TICKETS.c.id == bindparam("ticket_id"))
-
-
-def locked_ticket(ticket_id: int, *, session: Session) -> Ticket:
-    """The ticket as a value, its row locked until the commit (PostgreSQL; SQLite writers are
-    serialised already). Changes to it are written by the move that makes them."""
-    row = session.connection().execute(_FOR_UPDATE, {"ticket_id": ticket_id}).mappings().first()
-    if row is None:
-        raise NotFound(f"No ticket with id {ticket_id}.")
-    return Ticket.model_validate(dict(row))
-
-
-def save_ticket(ticket: Ticket, *, session: Session) -> None:
-    """Write the ticket back: one UPDATE of its row."""
-    values = {name: getattr(ticket, name) for name in _WRITABLE}
-    session.connection().execute(_UPDATE.values(values), {"ticket_id": _id(ticket)})
-
-
 def _move(
     ticket: Ticket,
     status: Status,
@@ -523,7 +398,7 @@ def _move(
         ticket.waiting_since = at
     save_ticket(ticket, session=session)
     event = audit.record(
-        _id(ticket),
+        id_of(ticket),
         session=session,
         actor=actor,
         kind=kind,
@@ -539,8 +414,8 @@ def _move(
             session=session,
             at=at,
             cause=str(event),
-            ticket_id=_id(ticket),
-            data=lambda: events.ticket_data(_id(ticket), session=session, at=at),
+            ticket_id=id_of(ticket),
+            data=lambda: events.ticket_data(id_of(ticket), session=session, at=at),
         )
     return event
 
@@ -550,11 +425,6 @@ _EVENTS = {
     "resolved": EventType.TICKET_RESOLVED,
     "reopened": EventType.TICKET_REOPENED,
 }
-
-
-def _id(ticket: Ticket) -> int:
-    assert ticket.id is not None  # a stored ticket
-    return ticket.id
 
 
 def _plain(value: Any) -> Any:

@@ -16,7 +16,7 @@ from app.models.status_link import StatusLink
 from app.models.ticket import Ticket
 from app.services.knobs import Knobs
 from app.services.notifications import notify
-from app.services.tickets import audit, consent, lifecycle
+from app.services.tickets import audit, consent, lifecycle, rows
 from app.services.tickets.snapshot import refresh_derived
 
 _BILLED = table_of(BilledItem)
@@ -75,7 +75,7 @@ def merge(
         )
     survivor.updated_at = now
     ask = consent.follow_billing(survivor, session=session)
-    lifecycle.save_ticket(survivor, session=session)
+    rows.save_ticket(survivor, session=session)
     event = audit.record(
         into_id,
         session=session,
@@ -96,8 +96,8 @@ def _mergeable(
     """(duplicate, survivor), both locked, once a merge of them is allowed."""
     # Locked in id order: two merges of the same pair never wait on each other crosswise.
     first, second = sorted((ticket_id, into_id))
-    locked = {first: lifecycle.locked_ticket(first, session=session)}
-    locked[second] = lifecycle.locked_ticket(second, session=session)
+    locked = {first: rows.locked_ticket(first, session=session)}
+    locked[second] = rows.locked_ticket(second, session=session)
     duplicate, survivor = locked[ticket_id], locked[into_id]
     for ticket in (duplicate, survivor):
         if ticket.merged_into_id is not None:
@@ -136,7 +136,7 @@ def _close_merged(
     duplicate.billable, duplicate.billing_reasons = False, []
     duplicate.consent = Consent.NOT_NEEDED
     refresh_derived(duplicate, fraction=knobs.at_risk_fraction)
-    lifecycle.save_ticket(duplicate, session=session)
+    rows.save_ticket(duplicate, session=session)
     audit.record(
         duplicate.id,
         session=session,

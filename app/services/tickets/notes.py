@@ -8,7 +8,7 @@ from sqlmodel import Session
 from app.enums import MessageKind
 from app.models.message import MessageRead, NewMessage, NoteIn
 from app.services.intake.attachments import store_attachments
-from app.services.tickets import audit, conversation, lifecycle, queue, transcript
+from app.services.tickets import audit, conversation, queue, rows, transcript
 from app.services.tickets.attachments import files_given
 
 
@@ -25,7 +25,7 @@ def add_note(
     """Keep a note (and its files) in the ticket's conversation, by its author."""
     files = files_given(data.attachments, max_file_bytes=max_file_bytes)
     ticket = queue.get_ticket(ticket_id, session=session)
-    lifecycle.check_writable(ticket)
+    rows.check_writable(ticket)
     note = NewMessage(
         direction="internal",
         channel=ticket.channel,

@@ -20,7 +20,7 @@ from app.models.ticket import ResolveIn, TakeChargeIn, Ticket
 from app.services.intake.parsing.content import sanitize_html
 from app.services.knobs import Knobs, MailKnobs
 from app.services.notifications import reply_mail
-from app.services.tickets import audit, lifecycle, transcript
+from app.services.tickets import audit, lifecycle, rows, transcript
 from app.services.tickets.attachments import files_given
 from app.services.webhooks import events
 
@@ -44,8 +44,8 @@ def reply(
     """Write to the customer (and the copies allowed); optionally take in charge or resolve."""
     files = files_given(data.attachments, max_file_bytes=max_file_bytes)
     html = html_of(data)
-    ticket = lifecycle.locked_ticket(ticket_id, session=session)
-    lifecycle.check_writable(ticket)
+    ticket = rows.locked_ticket(ticket_id, session=session)
+    rows.check_writable(ticket)
     others = _check_recipients(ticket, data, session=session, mail=knobs.mail)
     ticket = _move_with(
         ticket, data, session=session, knobs=knobs, author_id=author_id, actor=actor, now=now
