@@ -7,8 +7,9 @@ its email from the row's facts if no worker has yet (outbox.write: once, kept on
 it over its one SMTP connection, and marks it in a transaction of its own right after the server
 accepted it. The worker's own unit of work commits each step; services never commit. Event
 lanes (SPORTELLO_WORKER_EVENT_LANES) claim up to EVENT_CLAIM events at once, the first pending
-one of each ticket, and settle each right after its post: a worker killed mid-batch posts at
-most the one in flight twice (with the same webhook-id); the rest wait for their lease.
+one of each ticket, and each lane waits for a post's record before its next post
+(runners.sent_records): a worker killed mid-batch posts at most each lane's one in flight
+twice (with the same webhook-id); the rest of the batch waits for its lease.
 
 Two live workers never send one row (P2): a row is leased only while its sender works on it,
 and a send is cut off after SPORTELLO_SMTP_TIMEOUT_SECONDS, shorter than the lease (the
