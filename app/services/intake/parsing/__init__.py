@@ -13,7 +13,7 @@ from app.services.intake.parsing.content import (
     sanitize_html,
     strip_quoted_reply,
 )
-from app.services.intake.parsing.mime import (
+from app.services.intake.parsing.headers import (
     decode_bytes,
     decode_rfc2047,
     decode_subject,

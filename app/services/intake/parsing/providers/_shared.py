@@ -17,22 +17,24 @@ from app.services.intake.parsing.content import (
     strip_quoted_reply,
     tidy_body,
 )
-from app.services.intake.parsing.mime import (
+from app.services.intake.parsing.headers import (
     decode_bytes,
     decode_rfc2047,
     decode_subject,
-    header_value,
-    header_values,
-    join_text_parts,
     normalize_address,
     normalize_message_id,
     parse_address,
     parse_addresses,
     parse_date,
     parse_message_ids,
-    parse_mime,
     to_bytes,
     unfold,
+)
+from app.services.intake.parsing.mime import (
+    header_value,
+    header_values,
+    join_text_parts,
+    parse_mime,
 )
 from app.services.intake.parsing.model import (
     MAX_ATTACHMENTS,

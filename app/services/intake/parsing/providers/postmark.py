@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.services.intake.parsing.content import clean_text
-from app.services.intake.parsing.mime import (
+from app.services.intake.parsing.headers import (
     decode_subject,
     normalize_address,
     parse_address,

@@ -6,11 +6,13 @@ from email import policy
 from email.parser import BytesParser
 from typing import Any
 
+from app.services.intake.parsing.headers import (
+    parse_addresses,
+    to_bytes,
+)
 from app.services.intake.parsing.mime import (
     header_values,
-    parse_addresses,
     raw_headers,
-    to_bytes,
 )
 from app.services.intake.parsing.model import (
     InboundAttachment,
