@@ -131,7 +131,9 @@ def test_0014_rows_queued_written_out_are_sent_as_they_were(empty_database):
     migrations.upgrade(empty_database)
 
     with unit_of_work(get_engine(empty_database)) as session:
-        claimed = outbox.claim(session=session, worker="w", now=now, lease=timedelta(minutes=5))
+        claimed = outbox.claim_due(
+            session=session, worker="w", now=now, lease=timedelta(minutes=5), events=None, limit=1
+        )[0]
         assert claimed is not None and claimed.facts is None
         written = outbox.write(claimed, session=session)
     assert written.payload == email  # sent as it was: the same bytes
@@ -333,7 +335,9 @@ def test_0020_subscriptions_and_events_come_and_go_emails_stay(empty_database):
             {"now": now},
         )
     with unit_of_work(get_engine(empty_database)) as session:
-        claimed = outbox.claim(session=session, worker="w", now=now, lease=timedelta(minutes=5))
+        claimed = outbox.claim_due(
+            session=session, worker="w", now=now, lease=timedelta(minutes=5), events=None, limit=1
+        )[0]
         assert claimed is not None and claimed.kind == "customer.receipt"
         assert claimed.subscription_id is None
     migrations.downgrade(empty_database, "0019")

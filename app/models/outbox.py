@@ -134,7 +134,7 @@ class Outbox(OutboxBase, table=True):
             where=NOT_HELD.text,
         ),
         # A subscription's deliveries, and the order guard: an event waits while an earlier
-        # one of its ticket and subscription is pending (services.notifications.outbox.claim).
+        # one of its ticket and subscription is pending (services.notifications.outbox.claim_due).
         Index("ix_outbox_subscription_ticket", "subscription_id", "ticket_id", "id"),
         # The claim's order, to the last column: the first due row that is not waiting behind
         # an earlier event of its ticket is found by walking this index, never by sorting

@@ -2,8 +2,8 @@
 
 `sportello serve` runs one in-process (SPORTELLO_WORKER=false turns it off); `sportello worker`
 runs one alone, so that several API and worker processes can share one PostgreSQL. Each worker
-claims one due row at a time under a lease (outbox.claim) and, in the same transaction, writes
-its email from the row's facts if no worker has yet (outbox.write: once, kept on the row), sends
+claims one due email at a time under a lease (outbox.claim_due) and, in the same transaction,
+writes it from the row's facts if no worker has yet (outbox.write: once, kept on the row), sends
 it over its one SMTP connection, and marks it in a transaction of its own right after the server
 accepted it. The worker's own unit of work commits each step; services never commit. Event
 lanes (SPORTELLO_WORKER_EVENT_LANES) claim up to EVENT_CLAIM events at once, the first pending
@@ -299,16 +299,15 @@ class Worker:
             events=events,
             limit=wanted,
         )
-        targets: dict[int, subscriptions.Target | None] = {}
-        for subscription_id in {row.subscription_id for row in rows} - {None}:
-            assert subscription_id is not None
-            targets[subscription_id] = subscriptions.target_of(
-                subscription_id, session=session, now=at
-            )
+        subscribed = {row.subscription_id for row in rows if row.subscription_id is not None}
+        targets = {
+            subscription: subscriptions.target_of(subscription, session=session, now=at)
+            for subscription in subscribed
+        }
         return [
             (
                 outbox.with_files(outbox.write(row, session=session), session=session),
-                targets.get(row.subscription_id) if row.subscription_id is not None else None,
+                None if row.subscription_id is None else targets[row.subscription_id],
             )
             for row in rows
         ]

@@ -67,7 +67,9 @@ async def test_a_row_is_written_once_and_a_resend_after_a_crash_is_the_same_byte
     monkeypatch.setattr(render, "payload_of", counted)
 
     with unit_of_work(get_engine(db)) as work:  # the worker's claim, then a crash
-        claimed = outbox.claim(session=work, worker="dead", now=MONDAY, lease=LEASE)
+        (claimed,) = outbox.claim_due(
+            session=work, worker="dead", now=MONDAY, lease=LEASE, events=None, limit=1
+        )
         assert claimed is not None
         first = outbox.write(claimed, session=work)
     (row,) = rows(db)

@@ -25,7 +25,10 @@ def test_a_claim_takes_one_row_under_a_lease_of_its_own(db, session, smtp):
 
     def claim(worker: str, at: datetime) -> outbox.Claimed | None:
         with unit_of_work(get_engine(db)) as work:
-            return outbox.claim(session=work, worker=worker, now=at, lease=LEASE)
+            rows = outbox.claim_due(
+                session=work, worker=worker, now=at, lease=LEASE, events=None, limit=1
+            )
+            return rows[0] if rows else None
 
     a = claim("a", MONDAY)
     b = claim("b", MONDAY)

@@ -154,26 +154,6 @@ class Claimed:
     """An event's subscription (channel `event`)."""
 
 
-def claim(
-    *,
-    session: Session,
-    worker: str,
-    now: datetime,
-    lease: timedelta,
-    events: bool | None = None,
-) -> Claimed | None:
-    """Take the next due row under a lease: no other worker takes it until the lease ends.
-
-    One row at a time, so that a row is never leased while it waits behind others (P2). An
-    event waits while an earlier event of its ticket and subscription is pending (delivered in
-    order, services.webhooks.events). `events` True takes only events, False none of them.
-    PostgreSQL skips a row another worker is claiming (FOR UPDATE SKIP LOCKED); SQLite has one
-    writer at a time, so the statement is atomic there as it is.
-    """
-    rows = claim_due(session=session, worker=worker, now=now, lease=lease, events=events, limit=1)
-    return rows[0] if rows else None
-
-
 def claim_due(
     *,
     session: Session,
@@ -183,12 +163,16 @@ def claim_due(
     events: bool | None,
     limit: int,
 ) -> list[Claimed]:
-    """Up to `limit` due rows under one lease, in the order they are due (as `claim`).
+    """Take up to `limit` due rows under a lease: no other worker takes them until it ends.
 
-    Events only are taken several at a time (the worker's event lanes): an event is the first
-    pending one of its ticket and subscription, so a batch never holds two of one ticket, and
-    each is settled right after its post, so that a runner killed mid-batch sends at most the
-    one in flight twice; the others wait for their lease to run out.
+    An email is taken alone, so that it is never leased while it waits behind others (P2).
+    Events are taken several at a time (the worker's event lanes): an event waits while an
+    earlier one of its ticket and subscription is pending (delivered in order,
+    services.webhooks.events), so a batch never holds two of one ticket; each is recorded right
+    after its post, so a runner killed mid-batch sends at most the one in flight twice and the
+    others wait for their lease. `events` True takes only events, False none of them.
+    PostgreSQL skips a row another worker is claiming (FOR UPDATE SKIP LOCKED); SQLite has one
+    writer at a time, so the statement is atomic there as it is.
     """
     free = (
         _OUTBOX.c.state == OutboxState.PENDING,

@@ -43,7 +43,7 @@ def publish(
 
     `cause` names what happened (the same cause is one event); `data` is called only when
     someone wants the event. One ticket's events are delivered in the order they are
-    published (outbox.claim).
+    published (outbox.claim_due).
     """
     wanting = [
         sid for sid, events in session.connection().execute(_WANTING) if event_type in events
