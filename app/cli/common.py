@@ -1,6 +1,7 @@
 """What the commands share: plain help, logging, one-line failures, the secret keys."""
 
 import logging
+from collections.abc import Sequence
 from typing import NoReturn
 
 import typer
@@ -55,3 +56,13 @@ def check_keys() -> None:
 def safe_url(url: str) -> str:
     """The database URL without its password, for logs."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+def echo_table(header: Sequence[str], rows: Sequence[Sequence[object]], *, empty: str) -> None:
+    """Rows as tab-separated lines under their header (easy to cut or sort), or `empty`."""
+    if not rows:
+        typer.echo(empty)
+        return
+    typer.echo("\t".join(header))
+    for row in rows:
+        typer.echo("\t".join(str(value) for value in row))

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from app.cli.common import group
+from app.cli.common import echo_table, group
 from app.db import get_engine, unit_of_work
 from app.errors import DomainError
 from app.models.base import utcnow
@@ -81,9 +81,8 @@ def staff_list() -> None:
             (m.id, m.role, m.name, m.email or "-", "active" if m.active else "inactive")
             for m in staff.list_staff(session=session)
         ]
-    if not rows:
-        typer.echo("No staff yet. Add one: sportello staff create --name N --email E --role R")
-        return
-    typer.echo("id\trole\tname\temail\tstate")
-    for row in rows:
-        typer.echo("\t".join(str(value) for value in row))
+    echo_table(
+        ("id", "role", "name", "email", "state"),
+        rows,
+        empty="No staff yet. Add one: sportello staff create --name N --email E --role R",
+    )

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli.common import group
+from app.cli.common import echo_table, group
 from app.db import get_engine, unit_of_work
 from app.enums import ROLE_RANK
 from app.models.base import utcnow
@@ -62,12 +62,11 @@ def token_list() -> None:
             )
             for token in auth.list_tokens(session=session)
         ]
-    if not rows:
-        typer.echo("No tokens yet. Create one: sportello token create --staff EMAIL")
-        return
-    typer.echo("id\trole\tname\tcreated\tstate")
-    for row in rows:
-        typer.echo("\t".join(str(value) for value in row))
+    echo_table(
+        ("id", "role", "name", "created", "state"),
+        rows,
+        empty="No tokens yet. Create one: sportello token create --staff EMAIL",
+    )
 
 
 @commands.command("revoke")
