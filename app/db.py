@@ -14,16 +14,18 @@ T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 # Threads that run endpoints and blocking work (anyio's default is 40). Python code runs on one
-# of them at a time (the interpreter lock): a few suffice to overlap the database's round trips,
-# and more only queue for the lock. At 64 connections on two cores 16 served as many reads as
-# 40, and 8 fewer on PostgreSQL (docs/adr/0005-reads-under-the-interpreter-lock.md).
-WORKER_THREADS = 16
+# of them at a time (the interpreter lock), and each thread more is one more to hand it to. On
+# PostgreSQL a thread waits for each round trip: 16 overlap them (8 served fewer reads, ADR
+# 0005). SQLite runs in the process and lets go of the lock at every row it steps through: at 64
+# connections on two cores 2 threads served a fifth to a third more queue pages than 16
+# (docs/adr/0009-sqlite-threads-and-reads-after-writers.md).
+WORKER_THREADS = {"sqlite": 2, "postgresql": 16}
 # A connection for each worker thread and each finisher (app.deps: commits and rollbacks on
 # PostgreSQL), so a request never waits for one nor opens and closes one per request; a
 # process no longer holds 50, which two workers and a migration would not fit in PostgreSQL's
 # default 100.
 FINISHERS = 8
-POOL_SIZE = WORKER_THREADS + FINISHERS
+POOL_SIZE = WORKER_THREADS["postgresql"] + FINISHERS
 LOCK_TIMEOUT_MS = 15_000
 
 
@@ -53,7 +55,11 @@ def get_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         in_memory = parsed.database in (None, "", ":memory:")
-        pool = {} if in_memory else {"pool_size": POOL_SIZE, "max_overflow": 10}
+        # A request's session keeps its connection until its answer is validated, on a worker
+        # thread of its own for a sync endpoint: with 2 threads, many such answers waiting could
+        # hold every connection of a bounded pool while the threads wait for one. SQLite's
+        # connections are only open files, so the pool never makes a thread wait.
+        pool = {} if in_memory else {"pool_size": POOL_SIZE, "max_overflow": -1}
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},

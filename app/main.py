@@ -83,7 +83,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     is false."""
     settings: Settings = app.state.settings
     # Endpoints run on this many threads (anyio's default is 40): see app.db.WORKER_THREADS.
-    anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+    threads = WORKER_THREADS[app.state.engine.dialect.name]
+    anyio.to_thread.current_default_thread_limiter().total_tokens = threads
     gc.set_threshold(*GC_THRESHOLDS)
     sealing.check_at_start(app.state.engine)  # a wrong key stops the start, not a request
     if not settings.worker:

@@ -5,9 +5,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from sqlmodel import Session, func, select
 
-from app.db import get_engine
+from app.db import POOL_SIZE, get_engine
 from app.models.ticket import Ticket
-from tests.conftest import TLS
+from tests.conftest import ADMIN_TOKEN, TLS
 
 SENDERS = 48  # more than the server's 40 worker threads
 
@@ -50,6 +50,23 @@ def test_more_concurrent_writers_than_worker_threads_all_finish(api, db):
     assert statuses == [200] * (SENDERS * 2)
     with Session(get_engine(db)) as session:
         assert session.exec(select(func.count()).select_from(Ticket)).one() == SENDERS * 2
+
+
+def test_more_concurrent_reads_than_connections_all_finish(api):
+    """A read's session keeps its connection until its answer is validated, on a worker thread
+    of its own: more such answers at once than the pool holds never leave the threads waiting
+    for a connection that no one gives back (a 503 after the pool's timeout)."""
+    api.admin.post("/api/v1/customers", json={"name": "Rossi", "email_domains": ["rossi.it"]})
+    readers = POOL_SIZE + 24  # more than the pool and its overflow
+
+    def read(_: int) -> int:
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        with httpx.Client(base_url=api.base_url, timeout=60, verify=TLS, headers=headers) as c:
+            return c.get("/api/v1/customers").status_code
+
+    with ThreadPoolExecutor(max_workers=readers) as pool:
+        statuses = list(pool.map(read, range(readers * 3)))
+    assert statuses == [200] * (readers * 3)
 
 
 def test_concurrent_redeliveries_store_one_ticket(api, db):
