@@ -17,7 +17,7 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 # of them at a time (the interpreter lock), and each thread more is one more to hand it to. On
 # PostgreSQL a thread waits for each round trip: 16 overlap them (8 served fewer reads, ADR
 # 0005). SQLite runs in the process and lets go of the lock at every row it steps through: at 64
-# connections on two cores 2 threads served a fifth to a third more queue pages than 16
+# connections on two cores 2 threads served a third more queue pages than 16
 # (docs/adr/0009-sqlite-threads-and-reads-after-writers.md).
 WORKER_THREADS = {"sqlite": 2, "postgresql": 16}
 # A connection for each worker thread and each finisher (app.deps: commits and rollbacks on

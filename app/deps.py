@@ -95,9 +95,9 @@ async def _after_writers(writers: asyncio.Lock) -> None:
 
     Reads beside a writer share the interpreter lock with it, so each turn lasted longer and
     the writers' queue grew: a mix of reads and writes at 64 connections answered with a p99
-    of 0.7 s, 0.23 s once reads let the writers queued before them go first. A read never
+    of 0.8 s, 0.23 s once reads let the writers queued before them go first. A read never
     waits longer than READ_WAIT_S for a long writer: WAL lets it run beside one
-    (docs/adr/0009-threads-and-reads-after-writers.md).
+    (docs/adr/0009-sqlite-threads-and-reads-after-writers.md).
     """
     with suppress(TimeoutError):
         async with asyncio.timeout(READ_WAIT_S), writers:

@@ -9,7 +9,7 @@ from app.db import POOL_SIZE, get_engine
 from app.models.ticket import Ticket
 from tests.conftest import ADMIN_TOKEN, TLS
 
-SENDERS = 48  # more than the server's 40 worker threads
+SENDERS = 48  # more than the server's worker threads (app.db.WORKER_THREADS)
 
 
 def test_concurrent_requests_are_all_stored(api, db):
@@ -35,7 +35,7 @@ def test_concurrent_requests_are_all_stored(api, db):
 def test_more_concurrent_writers_than_worker_threads_all_finish(api, db):
     """A writer never waits for a thread while holding the database: no deadlock, no loss.
 
-    48 concurrent webhook deliveries, more than the server's 40 worker threads, whose
+    48 concurrent webhook deliveries, more than the server's worker threads, whose
     endpoints need a worker thread before the commit.
     """
     from tests.routers.test_inbound import mailgun_fields, signed
