@@ -1,9 +1,10 @@
 """The outbox: side effects written in the same transaction as their cause, then delivered.
 
 `enqueue` is called inside the cause's transaction (idempotent by the dedup key) with the facts
-of what the row says. The worker (runners.outbox_worker) `claim`s one due row at a time under a
-lease and, in the same transaction, `write`s its email from the facts if it was not written yet
-(kept on the row: a resend sends what was written); it sends it, and settles it in a
+of what the row says. The worker (runners.outbox_worker) takes due rows under a lease
+(`claim_due`: an email alone, events a few at a time) and, in the same transaction, `write`s
+each from its facts if it was not written yet (kept on the row: a resend sends what was
+written); it sends it, and settles it in a
 transaction of its own right after the other side answered: sent, tried again later with
 exponential backoff and jitter (temporary failures, up to a horizon), or failed at once
 (permanent ones). A row is leased only while its sender works on it, and a send never outlasts
@@ -169,8 +170,8 @@ def claim_due(
     Events are taken several at a time (the worker's event lanes): an event waits while an
     earlier one of its ticket and subscription is pending (delivered in order,
     services.webhooks.events), so a batch never holds two of one ticket; each is recorded right
-    after its post, so a runner killed mid-batch sends at most the one in flight twice and the
-    others wait for their lease. `events` True takes only events, False none of them.
+    after its post, so a runner killed mid-batch sends at most each lane's one in flight twice
+    and the others wait for their lease. `events` True takes only events, False none of them.
     PostgreSQL skips a row another worker is claiming (FOR UPDATE SKIP LOCKED); SQLite has one
     writer at a time, so the statement is atomic there as it is.
     """
