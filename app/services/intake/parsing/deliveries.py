@@ -11,14 +11,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 
 from app.services.intake.parsing.forms import parse_form
-from app.services.intake.parsing.headers import (
-    decode_bytes,
-    decode_subject,
-)
-from app.services.intake.parsing.mime import (
-    header_value,
-    parse_mime,
-)
+from app.services.intake.parsing.headers import decode_bytes, decode_subject
+from app.services.intake.parsing.mime import header_value, parse_mime
 from app.services.intake.parsing.model import InboundEmail, MalformedEmail, UploadedFile
 from app.services.intake.parsing.providers import (
     from_mailgun,

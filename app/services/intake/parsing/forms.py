@@ -15,9 +15,7 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 
-from app.services.intake.parsing.headers import (
-    decode_bytes,
-)
+from app.services.intake.parsing.headers import decode_bytes
 from app.services.intake.parsing.model import MalformedEmail, UploadedFile
 
 if TYPE_CHECKING:

@@ -3,14 +3,8 @@ in "mime")."""
 
 from collections.abc import Sequence
 
-from app.services.intake.parsing.headers import (
-    normalize_message_id,
-    parse_addresses,
-)
-from app.services.intake.parsing.mime import (
-    header_value,
-    header_values,
-)
+from app.services.intake.parsing.headers import normalize_message_id, parse_addresses
+from app.services.intake.parsing.mime import header_value, header_values
 from app.services.intake.parsing.model import (
     InboundEmail,
     MalformedEmail,

@@ -6,14 +6,8 @@ from email import policy
 from email.parser import BytesParser
 from typing import Any
 
-from app.services.intake.parsing.headers import (
-    parse_addresses,
-    to_bytes,
-)
-from app.services.intake.parsing.mime import (
-    header_values,
-    raw_headers,
-)
+from app.services.intake.parsing.headers import parse_addresses, to_bytes
+from app.services.intake.parsing.mime import header_values, raw_headers
 from app.services.intake.parsing.model import (
     InboundAttachment,
     InboundEmail,
