@@ -1,5 +1,6 @@
 """Engines per URL (SQLite pragmas, PostgreSQL pool) and the unit of work."""
 
+import select
 from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
 from functools import lru_cache
@@ -8,6 +9,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session, create_engine
 
 T = TypeVar("T")
@@ -68,11 +70,10 @@ def get_engine(url: str) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=POOL_SIZE,
         max_overflow=10,
-        pool_pre_ping=True,
         pool_recycle=1800,
         # A database error logged with its traceback never shows the values it was given
         # (message bodies, addresses): only the statement.
@@ -82,6 +83,27 @@ def get_engine(url: str) -> Engine:
         # conversion by the driver or by app.models.base.UTCDateTime.
         connect_args={"options": f"-c lock_timeout={LOCK_TIMEOUT_MS} -c TimeZone=UTC"},
     )
+    _replace_dead_on_checkout(engine)
+    return engine
+
+
+def _replace_dead_on_checkout(engine: Engine) -> None:
+    """A pooled connection the server closed while it was idle (a restart, an administrator,
+    an idle timeout) is replaced before anyone uses it, as `pool_pre_ping` would, but without
+    its round trip: a closed socket, or anything the server sent unasked, is readable. It cost
+    a request a fifth of its time (docs/adr/0010-dead-connections-seen-without-a-round-trip.md).
+    """
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection.closed or dbapi_connection.broken or _readable(dbapi_connection):
+            raise DisconnectionError("the server closed this connection while it was idle")
+
+
+def _readable(dbapi_connection: Any) -> bool:
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 def is_sqlite(engine: Engine) -> bool:
