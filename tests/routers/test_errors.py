@@ -1,5 +1,7 @@
 """Every error is RFC 9457 problem+json, never a stack trace (API.md conventions)."""
 
+from tests.failing_inserts import failing_inserts
+
 
 def _problem(response, status):
     assert response.status_code == status, response.text
@@ -214,40 +216,8 @@ def test_every_201_names_what_it_created_in_location(api):
 def test_a_database_error_that_is_no_outage_is_a_logged_500_naming_the_request(api, db, caplog):
     """Issue 27: a statement the database refuses is a bug, not an outage: a 500 whose body
     names the request id of the log line that holds the traceback, never a 503 to retry."""
-    from sqlalchemy import text
-
-    from app.db import get_engine
-
-    engine = get_engine(db)
-    postgresql = engine.dialect.name == "postgresql"
-    with engine.begin() as connection:
-        if postgresql:
-            connection.execute(
-                text(
-                    "CREATE FUNCTION refuse_customers() RETURNS trigger AS $$ BEGIN "
-                    "RAISE EXCEPTION 'refused by a trigger'; END $$ LANGUAGE plpgsql"
-                )
-            )
-            connection.execute(
-                text(
-                    "CREATE TRIGGER refuse BEFORE INSERT ON customer "
-                    "FOR EACH ROW EXECUTE FUNCTION refuse_customers()"
-                )
-            )
-        else:
-            connection.execute(
-                text(
-                    "CREATE TRIGGER refuse BEFORE INSERT ON customer "
-                    "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END"
-                )
-            )
-    try:
+    with failing_inserts(db, "customer", error="refused by a trigger"):
         response = api.admin.post("/api/v1/customers", json={"name": "Rossi"})
-    finally:
-        with engine.begin() as connection:
-            connection.execute(text("DROP TRIGGER refuse" + (" ON customer" if postgresql else "")))
-            if postgresql:
-                connection.execute(text("DROP FUNCTION refuse_customers()"))
     body = _problem(response, 500)
     assert "retry-after" not in response.headers
     assert body["request_id"] == response.headers["x-request-id"]

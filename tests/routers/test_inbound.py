@@ -1,6 +1,5 @@
 """Inbound email through the HTTP API (R6, R12, R15): every message in, exactly once."""
 
-import contextlib
 import hashlib
 import hmac
 import json
@@ -11,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
 from sqlmodel import func, select
 
 from app.db import get_engine
@@ -19,6 +17,7 @@ from app.models.message import Attachment, AttachmentBlob, Message
 from app.models.quarantine import Quarantine
 from app.models.ticket import Ticket
 from tests.conftest import ADMIN_TOKEN, INBOUND_PASSWORD, INBOUND_USER, MAILGUN_KEY
+from tests.failing_inserts import failing_inserts
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "inbound"
 BASIC = (INBOUND_USER, INBOUND_PASSWORD)
@@ -307,41 +306,6 @@ def test_a_redelivery_s_token_is_used_up_too(api, rossi, db):
     assert count(db, Message) == 2  # the customer's, and our one receipt
 
 
-@contextlib.contextmanager
-def failing_message_inserts(db):
-    """Every insert into the message table fails (a bug in intake, no outage) until the end."""
-    engine = get_engine(db)
-    postgresql = engine.dialect.name == "postgresql"
-    with engine.begin() as connection:
-        if postgresql:
-            connection.execute(
-                text(
-                    "CREATE FUNCTION forced_failure() RETURNS trigger AS $$ BEGIN "
-                    "RAISE EXCEPTION 'forced failure'; END $$ LANGUAGE plpgsql"
-                )
-            )
-            connection.execute(
-                text(
-                    "CREATE TRIGGER forced BEFORE INSERT ON message "
-                    "FOR EACH ROW EXECUTE FUNCTION forced_failure()"
-                )
-            )
-        else:
-            connection.execute(
-                text(
-                    "CREATE TRIGGER forced BEFORE INSERT ON message "
-                    "BEGIN SELECT RAISE(ABORT, 'forced failure'); END"
-                )
-            )
-    try:
-        yield
-    finally:
-        with engine.begin() as connection:
-            connection.execute(text("DROP TRIGGER forced" + (" ON message" if postgresql else "")))
-            if postgresql:
-                connection.execute(text("DROP FUNCTION forced_failure()"))
-
-
 def test_a_database_error_while_storing_quarantines_the_delivery_and_a_retry_stores_it(
     api, rossi, db, caplog
 ):
@@ -349,7 +313,7 @@ def test_a_database_error_while_storing_quarantines_the_delivery_and_a_retry_sto
     raw in the quarantine (P1) with its traceback logged, nothing half stored; once the bug is
     gone, staff's retry makes the ticket and the provider's redelivery answers it."""
     fields = mailgun_fields()
-    with failing_message_inserts(db):
+    with failing_inserts(db, "message", error="forced failure"):
         failed = post_mailgun(api, fields)
         assert failed.status_code == 200, failed.text
         assert failed.json()["quarantined"] is True
@@ -376,7 +340,7 @@ def test_a_quarantined_delivery_stored_since_is_released_onto_its_ticket(api, ro
     """The provider's redelivery made the ticket once the bug was gone: staff's retry of the
     held copy releases it onto that ticket, with no second one (P1)."""
     fields = mailgun_fields()
-    with failing_message_inserts(db):
+    with failing_inserts(db, "message", error="forced failure"):
         item_id = post_mailgun(api, fields).json()["quarantine_id"]
     redelivered = post_mailgun(api, fields).json()
     assert redelivered["duplicate"] is False

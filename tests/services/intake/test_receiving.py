@@ -1,10 +1,8 @@
 """Receiving one delivery (P1): a ticket, or kept raw in the quarantine in the same transaction;
 nothing half stored, nothing lost. Real sessions of each database, real MIME."""
 
-from sqlalchemy import text
 from sqlmodel import Session, func, select
 
-from app.db import get_engine
 from app.enums import QuarantineReason
 from app.models.message import Message
 from app.models.quarantine import Quarantine
@@ -12,6 +10,7 @@ from app.models.ticket import Ticket
 from app.services.intake import receiving
 from app.services.intake.parsing import from_mime
 from app.services.knobs import Knobs
+from tests.failing_inserts import failing_inserts
 from tests.services.conftest import add_rossi
 
 KNOBS = Knobs(support_hours=None, at_risk_fraction=0.25)
@@ -74,37 +73,11 @@ def test_a_file_over_its_limit_is_quarantined_and_nothing_else_is_stored(session
 
 def test_a_failure_midway_undoes_the_ticket_and_keeps_the_delivery(session, db, caplog):
     """The ticket row is written before the message fails: the savepoint takes it back."""
-    engine = get_engine(db)
-    postgresql = engine.dialect.name == "postgresql"
-    with engine.begin() as connection:
-        if postgresql:
-            connection.execute(
-                text(
-                    "CREATE FUNCTION refuse_messages() RETURNS trigger AS $$ BEGIN "
-                    "RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql"
-                )
-            )
-            connection.execute(
-                text(
-                    "CREATE TRIGGER refuse BEFORE INSERT ON message "
-                    "FOR EACH ROW EXECUTE FUNCTION refuse_messages()"
-                )
-            )
-        else:
-            connection.execute(
-                text(
-                    "CREATE TRIGGER refuse BEFORE INSERT ON message "
-                    "BEGIN SELECT RAISE(ABORT, 'refused'); END"
-                )
-            )
-    try:
-        held = receive(session, from_mime(RAW, provider="mime"))
-    finally:
-        session.rollback()
-        with engine.begin() as connection:
-            connection.execute(text("DROP TRIGGER refuse" + (" ON message" if postgresql else "")))
-            if postgresql:
-                connection.execute(text("DROP FUNCTION refuse_messages()"))
+    with failing_inserts(db, "message", error="refused"):
+        try:
+            held = receive(session, from_mime(RAW, provider="mime"))
+        finally:
+            session.rollback()
     assert held.reason == QuarantineReason.INTAKE_ERROR
     assert counts(session) == (0, 0, 1)
     assert any(record.exc_info for record in caplog.records)
