@@ -16,12 +16,12 @@ T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 # Threads that run endpoints and blocking work (anyio's default is 40). Python code runs on one
-# of them at a time (the interpreter lock), and each thread more is one more to hand it to. On
-# PostgreSQL a thread waits for each round trip: 16 overlap them (8 served fewer reads, ADR
-# 0005). SQLite runs in the process and lets go of the lock at every row it steps through: at 64
+# of them at a time (the interpreter lock), and each thread more is one more to hand it to.
+# SQLite runs in the process and lets go of the lock at every row it steps through: at 64
 # connections on two cores 2 threads served a third more queue pages than 16
-# (docs/adr/0009-sqlite-threads-and-reads-after-writers.md).
-WORKER_THREADS = {"sqlite": 2, "postgresql": 16}
+# (docs/adr/0009-sqlite-threads-and-reads-after-writers.md). On PostgreSQL a thread waits for
+# each round trip, and 4 overlap them: as many reads as 16, a third more deliveries (ADR 0011).
+WORKER_THREADS = {"sqlite": 2, "postgresql": 4}
 # A connection for each worker thread and each finisher (app.deps: commits and rollbacks on
 # PostgreSQL), so a request never waits for one nor opens and closes one per request; a
 # process no longer holds 50, which two workers and a migration would not fit in PostgreSQL's

@@ -4,7 +4,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, nullcontext, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
 from datetime import datetime
 from functools import partial
 from typing import Annotated, TypeVar
@@ -56,13 +56,24 @@ async def request_unit_of_work(request: Request) -> AsyncIterator[Session]:
     loop, holding no worker thread, so the writer in turn always finds a thread to finish with
     (waiting inside SQLite would hold threads, sleep in growing steps and can starve the writer
     that holds the lock); reads start after the writers queued before them (`_after_writers`).
+    On PostgreSQL a request takes one of the pool's connections here, on the event loop
+    (`session_slots`, as many as the pool without its overflow): its session keeps the
+    connection until FastAPI has validated the endpoint's answer, on a worker thread of its
+    own, so if sessions waited for a connection on the worker threads instead, answers waiting
+    for a thread could hold every connection while every thread waited for one. The overflow
+    stays for the units of work that run whole on a thread (a delivery, a token's lookup, the
+    runners): they never wait for a thread while they hold a connection.
     The commit runs once the endpoint returns: inline for SQLite, on a small dedicated pool for
     PostgreSQL (a network round trip).
     """
     engine: Engine = request.app.state.engine
     read_only = request.method in _READ_METHODS
     sqlite = is_sqlite(engine)
-    turn = request.app.state.sqlite_writer if sqlite and not read_only else nullcontext()
+    turn: AbstractAsyncContextManager[object] = nullcontext()
+    if not sqlite:
+        turn = request.app.state.session_slots
+    elif not read_only:
+        turn = request.app.state.sqlite_writer
 
     async def finish(step: Callable[[], object]) -> None:
         if sqlite:

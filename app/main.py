@@ -17,7 +17,7 @@ from app import sealing
 from app.console import desk_pages as console_desk
 from app.console import guard as console_guard
 from app.console import routes as console
-from app.db import WORKER_THREADS, get_engine, is_sqlite
+from app.db import POOL_SIZE, WORKER_THREADS, get_engine, is_sqlite
 from app.deps import get_principal
 from app.errors import install_database_error_handler, install_error_handlers
 from app.middleware import AccessLog, BodyLimits, SecurityHeaders
@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.knobs = knobs_from(settings)
     app.state.engine = get_engine(settings.database_url)
     app.state.sqlite_writer = asyncio.Lock()  # see app.deps.request_unit_of_work
+    app.state.session_slots = asyncio.Semaphore(POOL_SIZE)  # the same (PostgreSQL)
     install_error_handlers(app)
     install_database_error_handler(app)
     app.add_exception_handler(contact.FormPageError, contact.form_error_page)
