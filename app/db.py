@@ -28,6 +28,9 @@ WORKER_THREADS = {"sqlite": 2, "postgresql": 4}
 # default 100.
 FINISHERS = 8
 POOL_SIZE = WORKER_THREADS["postgresql"] + FINISHERS
+# SQLite keeps this many connections open (a file each, as many as before ADR 0011 made
+# PostgreSQL's pool smaller); more at once are opened and closed as they are used.
+SQLITE_KEPT_OPEN = 24
 LOCK_TIMEOUT_MS = 15_000
 
 
@@ -61,7 +64,7 @@ def get_engine(url: str) -> Engine:
         # thread of its own for a sync endpoint: with 2 threads, many such answers waiting could
         # hold every connection of a bounded pool while the threads wait for one. SQLite's
         # connections are only open files, so the pool never makes a thread wait.
-        pool = {} if in_memory else {"pool_size": POOL_SIZE, "max_overflow": -1}
+        pool = {} if in_memory else {"pool_size": SQLITE_KEPT_OPEN, "max_overflow": -1}
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
