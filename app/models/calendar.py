@@ -50,6 +50,9 @@ class Calendar(CalendarBase, table=True):
     __tablename__ = "calendar"
 
     id: int | None = Field(default=None, primary_key=True)
+    # No column default: given one, the ORM writes it in place of an explicit null, and a
+    # calendar created with no holidays would have been closed on Italy's (R8).
+    holiday_country: str | None = Field(default=None, max_length=8)
     weekly: dict[str, list[list[str]]] = Field(sa_type=JSONType)
     # An ISO date per whole day closed, {"date", "start", "end", "label"} otherwise (R8).
     closures: list[str | dict[str, str | None]] = Field(default_factory=list, sa_type=JSONType)

@@ -37,6 +37,32 @@ def test_create_calendar_with_several_intervals_and_24_00(api):
     assert again.status_code == 409
 
 
+def test_a_calendar_without_holidays_stays_open_on_them(api):
+    """R8: holiday_country null means no public holidays; it was stored as IT, so a 24/7
+    calendar closed on 8 December (found when a test ran past midnight in Rome)."""
+    response = api.admin.post(
+        "/api/v1/calendars",
+        json={
+            "name": "h24",
+            "holiday_country": None,
+            "weekly": {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+        },
+    )
+    assert response.status_code == 201, response.text
+    calendar = response.json()
+    assert calendar["holiday_country"] is None
+    assert api.viewer.get(f"/api/v1/calendars/{calendar['id']}").json() == calendar
+    deadline = api.viewer.get(
+        f"/api/v1/calendars/{calendar['id']}/deadline",
+        params={"start": "2026-12-07T22:00:00+01:00", "hours": 4},
+    ).json()
+    assert deadline["due_at"] == "2026-12-08T01:00:00Z"  # 02:00 on the Immacolata, open
+    omitted = api.admin.post(
+        "/api/v1/calendars", json={"name": "italia", "weekly": {"mon": [["15:00", "18:00"]]}}
+    ).json()
+    assert omitted["holiday_country"] == "IT"
+
+
 @pytest.mark.parametrize("weekly", [{}, {"mon": [], "sat": []}])
 def test_a_calendar_never_open_is_refused(api, weekly):
     """Found by schemathesis: a calendar with no hours made every deadline on it a 500 (R8)."""
