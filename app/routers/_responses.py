@@ -50,6 +50,13 @@ LOCATION = {"Location": {"description": "The new resource.", "schema": {"type": 
 CREATE = {**WRITE, 201: {"description": "Created; `Location` names it.", "headers": LOCATION}}
 
 
+def stored_file(description: str) -> dict[int | str, dict[str, Any]]:
+    """A 200 that is a stored file: its bytes with the type it was stored with (a browser would
+    run HTML, SVG, XML or script, so those go out as application/octet-stream)."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {200: {"description": description, "content": {"*/*": binary}}}
+
+
 def serialised(content: bytes) -> Response:
     """A 200 whose JSON the service already wrote with the route's response_model: FastAPI
     neither validates it again nor serialises it twice (nor hops to a thread to do so); the

@@ -1,22 +1,15 @@
 """Attachments: the files of a conversation, downloaded (never rendered)."""
 
-from typing import Any
-
 from fastapi import APIRouter, Response
 
 from app.deps import SessionDep, Viewer
 from app.models.common import ResourceId
-from app.routers._responses import READ, problems
+from app.routers._responses import READ, problems, stored_file
 from app.services.tickets import attachments as service
 
 router = APIRouter(prefix="/attachments", tags=["attachments"])
 
-FILE: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "The file's bytes as received, as a download (never rendered inline).",
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-    },
-}
+FILE = stored_file("The file's bytes as received, as a download (never rendered inline).")
 DAMAGED = problems(503)  # the stored bytes do not match their SHA-256: nothing is served
 
 

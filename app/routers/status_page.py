@@ -11,7 +11,7 @@ from app.errors import Conflict, Forbidden, NotFound
 from app.models.common import ResourceId
 from app.models.consent import ConsentDecision
 from app.rendering import page_policy, render_page
-from app.routers._responses import problems
+from app.routers._responses import problems, stored_file
 from app.services.intake import contact_form
 from app.services.tickets import attachments, consent, status_page
 from app.settings import Settings
@@ -152,12 +152,7 @@ def answer_consent(
     response_class=Response,
     status_code=200,
     responses={
-        200: {
-            "description": "The file's bytes, as a download (never rendered inline).",
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-        },
+        **stored_file("The file's bytes, as a download (never rendered inline)."),
         404: {"description": "No such file in this ticket's public conversation."},
         **problems(422, 429, 503),
     },

@@ -77,6 +77,14 @@ def test_a_viewer_downloads_the_bytes_intact_as_an_attachment(api, files):
     assert response.headers["content-security-policy"] == "default-src 'none'; sandbox"
 
 
+def test_the_documented_download_admits_the_stored_type(api):
+    """The bytes go out with their stored type (image/png above), so the contract documents
+    any type, not application/octet-stream alone (found by schemathesis on PostgreSQL)."""
+    paths = api.anonymous.get("/openapi.json").json()["paths"]
+    for path in ("/api/v1/attachments/{attachment_id}", "/status/{token}/files/{attachment_id}"):
+        assert list(paths[path]["get"]["responses"]["200"]["content"]) == ["*/*"], path
+
+
 def test_html_and_svg_are_never_served_as_documents(api, files):
     for name, data in (("pagina.html", HTML), ("logo.svg", SVG)):
         response = api.viewer.get(f"/api/v1/attachments/{files[name]['id']}")
