@@ -55,6 +55,9 @@ def test_a_tampered_revoked_or_unknown_link_is_the_404_page(api, rossi, db):  # 
         page = api.anonymous.get(link)
         assert page.status_code == 404 and "Pagina non trovata" in page.text
         assert ticket["number"] not in page.text
+    # A token we could not have made is never looked up (a NUL was a 500 on PostgreSQL).
+    for link in ("/status/abc%00def", "/status/abc%00def/files/1", url + "%00"):
+        assert api.anonymous.get(link).status_code == 404, link
     revoked = api.agent.post(f"/api/v1/tickets/{ticket['id']}/status-link/revoke")
     assert revoked.status_code == 200 and revoked.json() == {"revoked": 1}
     assert api.anonymous.get(url).status_code == 404

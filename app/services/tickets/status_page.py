@@ -5,6 +5,7 @@ public history), the public conversation (the customer's messages and our replie
 files) and nothing internal: no notes, no staff names, no other ticket.
 """
 
+import re
 import secrets
 from datetime import datetime
 from typing import Any
@@ -66,6 +67,9 @@ _REVOKE = (
 )
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what secrets.token_urlsafe writes
+
+
 def new_link(ticket_id: int, *, session: Session, now: datetime) -> str:
     """A new status token for the ticket (for a ticket just opened, which has none yet)."""
     token = secrets.token_urlsafe(24)  # 192 random bits
@@ -86,7 +90,10 @@ def _linked_ticket(token: str, *, session: Session) -> Ticket:
 
 
 def linked(token: str, *, session: Session) -> tuple[Ticket, int]:
-    """The ticket behind an active status token, and the link's id; NotFound otherwise."""
+    """The ticket behind an active status token, and the link's id; NotFound otherwise (a
+    token we could not have made, a NUL in it say, is never looked up)."""
+    if not _TOKEN.fullmatch(token):
+        raise NotFound("No such status link.")
     row = session.exec(
         select(Ticket, StatusLink.id)
         .join(StatusLink, col(StatusLink.ticket_id) == col(Ticket.id))
