@@ -175,7 +175,8 @@ def _check_timezone(timezone: str) -> None:
         raise ValueError("timezone must be an IANA time zone name such as 'Europe/Rome'")
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        # OSError: a name that is a folder of the time zone database ("Europe").
         raise ValueError(f"unknown time zone {timezone!r}") from exc
 
 

@@ -144,6 +144,7 @@ def test_a_bad_closure_names_the_field_at_fault(api, closure, field):
     ("change", "field"),
     [
         ({"timezone": "Europe/Milano"}, "timezone"),
+        ({"timezone": "Europe"}, "timezone"),  # a folder of the time zone database: was a 500
         ({"weekly": {"mon": [["18:00", "15:00"]]}}, "weekly"),
         ({"weekly": {"mon": [["15:00", "18:00"], ["17:00", "19:00"]]}}, "weekly"),
         ({"weekly": {"mon": [["24:00", "24:00"]]}}, "weekly"),
