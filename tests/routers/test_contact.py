@@ -74,6 +74,19 @@ def test_multipart_with_files_stores_them(api, db):
     assert names == ["errore.png", "log.txt"]
 
 
+def test_a_file_type_that_is_not_a_type_is_stored_as_octet_stream(api, db):
+    """The browser's Content-Type is outside data: a NUL in it was a 500 on PostgreSQL."""
+    response = api.anonymous.post(
+        "/api/v1/contact",
+        data=FORM,
+        files=[("attachments", ("nota.txt", b"testo", "text/pl\x00ain"))],
+    )
+    assert response.status_code == 201, response.text
+    with Session(get_engine(db)) as session:
+        types = session.exec(select(Attachment.content_type)).all()
+    assert types == ["application/octet-stream"]
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

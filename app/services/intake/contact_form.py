@@ -15,7 +15,12 @@ from app.models.ticket import TicketCreate
 from app.services.directory import terms
 from app.services.intake.attachments import check_sizes
 from app.services.intake.opening import TicketRequest, open_ticket
-from app.services.intake.parsing import InboundAttachment, UploadedFile, sanitize_filename
+from app.services.intake.parsing import (
+    InboundAttachment,
+    UploadedFile,
+    clean_content_type,
+    sanitize_filename,
+)
 from app.services.knobs import Knobs
 
 ACTOR = "contact-form"
@@ -58,12 +63,14 @@ def submit(
     """Record a contact-form request as a ticket; a filled honeypot stores nothing."""
     attachments = tuple(
         InboundAttachment(
-            filename=sanitize_filename(f.filename, f.content_type),
-            content_type=(f.content_type or "application/octet-stream")[:255],
+            filename=sanitize_filename(f.filename, content_type),
+            content_type=content_type,
             data=f.data,
         )
         for f in files
         if f.field_name == "attachments" and f.data
+        # The browser's type, as an email's: malformed (a NUL in it, say) is octet-stream.
+        for content_type in (clean_content_type(f.content_type),)
     )
     check_sizes(attachments, max_file_bytes=max_file_bytes)
     if form.website:

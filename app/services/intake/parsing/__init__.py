@@ -32,6 +32,7 @@ from app.services.intake.parsing.model import (
     UploadedFile,
 )
 from app.services.intake.parsing.providers import (
+    clean_content_type,
     from_mailgun,
     from_mime,
     from_postmark,
@@ -46,6 +47,7 @@ __all__ = [
     "NoSender",
     "UploadedFile",
     "check_basic_auth",
+    "clean_content_type",
     "clean_text",
     "decode_bytes",
     "decode_rfc2047",
