@@ -129,8 +129,12 @@ async def mailgun_delivery(request: Request, settings: SettingsDep) -> Delivery:
     )
     if not (timestamp and token and signature):
         raise Unauthorized("The Mailgun signature (timestamp, token, signature) is missing.")
-    if len(token) > MAX_TOKEN_CHARS:  # never stored, whatever the signature: do not retry
+    # Never stored, whatever the signature, so the provider must not retry: too long, or
+    # not printable ASCII (Mailgun's are hex; a NUL, say, could not be stored as text).
+    if len(token) > MAX_TOKEN_CHARS:
         raise NotAcceptable(f"The Mailgun token is longer than {MAX_TOKEN_CHARS} characters.")
+    if not token.isascii() or not token.isprintable():
+        raise NotAcceptable("The Mailgun token has characters other than printable ASCII.")
     if not verify_mailgun_signature(
         signing_key=key.get_secret_value(),
         timestamp=timestamp,
