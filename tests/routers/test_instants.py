@@ -67,3 +67,20 @@ def test_the_edges_of_the_years_are_accepted(api, rossi):  # noqa: F811
         },
     )
     assert take.status_code == 200, take.text
+
+
+def test_a_reply_that_takes_charge_accepts_the_edges_of_the_years(api, rossi):  # noqa: F811
+    """The reply's estimate was validated again once in UTC: the edge was a 500."""
+    ticket = new_ticket(api, received_at="2026-12-01T10:00:00+01:00")
+    reply = api.agent.post(
+        f"/api/v1/tickets/{ticket['id']}/replies",
+        json={
+            "text": "Ci guardiamo.",
+            "take_charge": True,
+            "estimated_resolution_at": "2099-12-31T23:59:59-14:00",
+            "proceed_without_consent": True,
+        },
+    )
+    assert reply.status_code == 201, reply.text
+    shown = api.viewer.get(f"/api/v1/tickets/{ticket['id']}").json()
+    assert shown["estimated_resolution_at"] == "2100-01-01T13:59:59Z"

@@ -222,7 +222,9 @@ def _move_with(
     """Taken in charge or resolved with the reply, which is then the one email that says so."""
     assert ticket.id is not None
     if data.take_charge:
-        taking = TakeChargeIn(
+        # Validated with the reply already: again, the estimate would be checked in UTC, and an
+        # edge of the years given with its offset (2099-12-31T23:59:59-14:00) refused as 2100.
+        taking = TakeChargeIn.model_construct(
             estimated_resolution_at=data.estimated_resolution_at,
             proceed_without_consent=data.proceed_without_consent,
         )
