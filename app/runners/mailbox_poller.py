@@ -31,8 +31,10 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext, suppress
 from datetime import timedelta
 from enum import Enum
+from functools import partial
 from typing import Any, TypeVar
 
+import anyio.to_thread
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -323,7 +325,9 @@ class MailPoller:
         raises: the message stays unread and is fetched again."""
         read: InboundEmail | Exception
         try:
-            read = from_mime(raw, provider="imap")
+            # On a worker thread: a large message takes the parser a while, and this loop
+            # answers the API's requests too.
+            read = await anyio.to_thread.run_sync(partial(from_mime, raw, provider="imap"))
         except Exception as exc:  # P1: whatever the reader says, the message is kept
             if not isinstance(exc, MalformedEmail):
                 log.exception("mailbox %s: reading UID %d failed", box.name, uid)

@@ -527,6 +527,24 @@ def test_oversized_message_is_413_and_nothing_stored(serve, rossi, db):
     assert count(db, Ticket) == 0
 
 
+def test_a_message_of_thousands_of_parts_is_quarantined_unparsed(api, db):
+    """P1: kept raw and staff told why; it took the parser 2.5 s for 259 KB, blocking every
+    request meanwhile (a message from anyone, through any provider or the mailbox)."""
+    parts = b"--zz\r\nContent-Type: text/plain\r\n\r\nx\r\n" * 7000
+    raw = (
+        b"From: Mario Rossi <mario@rossi.it>\r\nSubject: URGENTE tante parti\r\n"
+        b"Content-Type: multipart/mixed; boundary=zz\r\n\r\n" + parts + b"--zz--\r\n"
+    )
+    response = post_mime(api, raw)
+    assert response.status_code == 200, response.text
+    assert response.json()["quarantined"] is True
+    item = api.admin.get(f"/api/v1/quarantine/{response.json()['quarantine_id']}").json()
+    assert item["reason"] == "not_an_email"
+    assert "more than 500 MIME parts" in item["detail"]
+    assert item["size"] == len(raw) and item["subject"] == "URGENTE tante parti"
+    assert count(db, Ticket) == 0
+
+
 @pytest.mark.parametrize(
     "garbage",
     [b"\x00\xff" * 50, b"not an email at all", b"From: <>\r\n\r\n", bytes(range(256))],

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from app.services.intake.parsing.forms import parse_form
 from app.services.intake.parsing.headers import decode_bytes, decode_subject
-from app.services.intake.parsing.mime import header_value, parse_mime
+from app.services.intake.parsing.mime import header_value, parse_headers
 from app.services.intake.parsing.model import InboundEmail, MalformedEmail, UploadedFile
 from app.services.intake.parsing.providers import (
     from_mailgun,
@@ -100,11 +100,8 @@ def _form_subject(fields: Mapping[str, bytes], files: Sequence[UploadedFile]) ->
 
 
 def _mime_subject(raw: bytes) -> str:
-    try:
-        headers = parse_mime(raw).headers
-    except MalformedEmail:
-        return ""
-    return decode_subject(header_value(headers, "Subject"))
+    # The header section alone: the body may be what could not be read (thousands of parts).
+    return decode_subject(header_value(parse_headers(raw), "Subject"))
 
 
 def form_digest(
