@@ -210,7 +210,7 @@ async def _client_gone(request: Request, exc: Exception) -> JSONResponse:
     return problem(400, detail="The request body did not arrive whole.", instance=request.url.path)
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # Never a stack trace to the client; the log has it, under the request id the answer
     # names, so that whoever reports the error can point at its line.
     log.exception("unhandled error on %s %s", request.method, logs.loggable_path(request.url.path))
@@ -229,7 +229,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ClientDisconnect, _client_gone)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_exception_handler(Exception, unexpected_error)
 
 
 # What SQLite says when the file, not the statement, is the trouble: another writer holds it
@@ -272,7 +272,7 @@ def install_database_error_handler(app: FastAPI) -> None:
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if is_outage(exc):
         return await _database_unavailable(request, exc)
-    return await _unexpected_error(request, exc)
+    return await unexpected_error(request, exc)
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -20,7 +20,7 @@ from app.console import routes as console
 from app.db import POOL_SIZE, WORKER_THREADS, get_engine, is_sqlite
 from app.deps import get_principal
 from app.errors import install_database_error_handler, install_error_handlers
-from app.middleware import AccessLog, BodyLimits, SecurityHeaders
+from app.middleware import AccessLog, BodyLimits, Bugs, SecurityHeaders
 from app.rendering import page_policy
 from app.routers import (
     attachments,
@@ -141,14 +141,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
-    """Body limits, CORS for the contact form, security headers, the access log, proxies;
-    the last added is the outermost."""
+    """The answer to a bug, body limits, CORS for the contact form, security headers, the
+    access log, proxies; the last added is the outermost."""
 
     def limit_for(path: str) -> int:
         if path.startswith(LARGE_BODY_PREFIXES) or _carries_files(path):
             return settings.max_message_bytes
         return settings.max_json_bytes
 
+    app.add_middleware(Bugs)
     app.add_middleware(
         BodyLimits, limit_for=limit_for, read_timeout=settings.body_read_timeout_seconds
     )

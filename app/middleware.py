@@ -1,4 +1,5 @@
-"""ASGI middleware: body limits (size, read time) and access logs."""
+"""ASGI middleware: body limits (size, read time), access logs, security headers, and the
+answer to a bug."""
 
 import asyncio
 import logging
@@ -7,13 +8,42 @@ import uuid
 from collections.abc import Callable
 from http import HTTPStatus
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import logs, metrics
-from app.errors import problem
+from app.errors import problem, unexpected_error
 
 log = logging.getLogger("sportello.access")
+
+
+class Bugs:
+    """Whatever the handlers below did not answer (a bug) is the logged 500 problem here,
+    inside the access log and the security headers: so the answer and its one traceback carry
+    the request id. (Starlette answers it outside every middleware, then raises it again for
+    the server to log a second time under no request.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_noting_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_start)
+        except Exception as exc:
+            if started:  # too late for another answer: the server logs it and cuts it off
+                raise
+            response = await unexpected_error(Request(scope), exc)
+            await response(scope, receive, send)
 
 
 class BodyLimits:

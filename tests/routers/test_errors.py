@@ -1,5 +1,6 @@
 """Every error is RFC 9457 problem+json, never a stack trace (API.md conventions)."""
 
+from app.services.directory import customers
 from tests.failing_inserts import failing_inserts
 
 
@@ -225,3 +226,23 @@ def test_a_database_error_that_is_no_outage_is_a_logged_500_naming_the_request(a
         r for r in caplog.records if "unhandled error on POST /api/v1/customers" in r.getMessage()
     ]
     assert len(logged) == 1 and logged[0].exc_info is not None
+
+
+def test_a_bug_is_a_500_naming_the_request_with_one_traceback(api, monkeypatch, caplog):
+    """Any other exception (a bug) is answered inside the middleware: the answer names the
+    request id of its one logged traceback and has the security headers. It was answered
+    outside them, under no request id, and logged twice."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(customers, "create_customer", broken)
+    response = api.admin.post(
+        "/api/v1/customers", json={"name": "Rossi"}, headers={"X-Request-Id": "bug-report-1"}
+    )
+    body = _problem(response, 500)
+    assert body["request_id"] == response.headers["x-request-id"] == "bug-report-1"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    tracebacks = [r for r in caplog.records if r.exc_info is not None]
+    assert len(tracebacks) == 1, [r.getMessage() for r in tracebacks]
+    assert tracebacks[0].getMessage() == "unhandled error on POST /api/v1/customers"
