@@ -8,7 +8,9 @@ import base64
 import email
 import email.policy
 import uuid
+from datetime import datetime, timedelta
 from email.message import EmailMessage
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -164,8 +166,14 @@ def test_a_reply_threads_names_its_author_carries_its_file_and_the_answer_joins(
     assert desk.deliver() == []  # a note never leaves
 
 
+MESI = ("gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto")
+MESI += ("settembre", "ottobre", "novembre", "dicembre")
+
+
 def test_a_reply_taking_in_charge_sends_one_email_with_the_estimate(desk):
-    first = desk.receive()
+    first = desk.receive()  # received now: the estimate is two days on, whenever this runs
+    estimate = datetime.now(ZoneInfo("Europe/Rome")) + timedelta(days=2)
+    estimate = estimate.replace(hour=17, minute=0, second=0, microsecond=0)
     desk.deliver()  # the receipt
     agreed = {"note": "Confermato al telefono"}  # no contract: billable, agreed (P4)
     desk.agent.post(f"/api/v1/tickets/{first['ticket_id']}/consent", json=agreed)
@@ -174,13 +182,14 @@ def test_a_reply_taking_in_charge_sends_one_email_with_the_estimate(desk):
         json={
             "text": "Ci stiamo lavorando.",
             "take_charge": True,
-            "estimated_resolution_at": "2026-12-09T17:00:00+01:00",
+            "estimated_resolution_at": estimate.isoformat(),
         },
     )
     assert response.status_code == 201, response.text
     [sent] = desk.deliver()  # one email, not two (R11)
     assert "Ci stiamo lavorando." in sent.text
-    assert "presa in carico" in sent.text and "9 dicembre 2026, 17:00" in sent.text
+    said = f"{estimate.day} {MESI[estimate.month - 1]} {estimate.year}, 17:00"
+    assert "presa in carico" in sent.text and said in sent.text, said
     ticket = desk.admin.get(f"/api/v1/tickets/{first['ticket_id']}").json()
     assert ticket["status"] == "taken_in_charge"
     resolved = desk.agent.post(
