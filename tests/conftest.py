@@ -31,6 +31,9 @@ from tests.imap import imap, imap_server  # noqa: F401  (fixtures for the IMAP t
 from tests.smtp import SmtpServer
 
 ADMIN_TOKEN = "test-admin-token-" + uuid.uuid4().hex
+# The last day of the contracts of fixtures that receive mail now: they run on whatever day
+# the suite runs (a contract of one year from 2026 would leave today uncovered from 2027).
+RUNS_UNTIL = "2099-12-31"
 MAILGUN_KEY = "sportello-test-signing-key"  # the key the Mailgun fixtures are signed with
 INBOUND_USER, INBOUND_PASSWORD = "inbound", "inbound-" + uuid.uuid4().hex
 PG_URL = os.environ.get("SPORTELLO_TEST_DATABASE_URL", "")

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import MetaData, select, text
 from sqlalchemy.engine import Engine
 
+from tests.conftest import RUNS_UNTIL
 from tests.routers.test_inbound import BASIC
 
 CUSTOMER = "Rossi Arredamenti S.r.l."
@@ -103,7 +104,7 @@ def build(api: Any, engine: Engine) -> dict[str, Any]:
         api.admin.post(
             "/api/v1/contracts",
             json={"customer_id": customer["id"], "code": "R-2026", "starts_on": "2026-01-01"}
-            | {"annual_fee": "1200.00"},
+            | {"ends_on": RUNS_UNTIL, "annual_fee": "1200.00"},
         ),
         201,
     )

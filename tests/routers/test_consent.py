@@ -2,6 +2,8 @@
 page with its form token, required to take charge and to bill unless staff say otherwise."""
 
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlmodel import Session, select
@@ -243,7 +245,10 @@ def test_billing_shows_consent_and_refuses_an_unconsented_line_without_force(api
     ticket = asked(api)
     agreed = asked(api, "ok@altrove.example")
     api.agent.post(f"/api/v1/tickets/{agreed['id']}/consent", json={"note": "firmato"})
-    month = {"month": ticket["received_at"][:7]}  # received now: this month's report
+    # Received now: this month's report, a month of Rome's (UTC's is the one before from 23:00
+    # or 22:00 on its last day).
+    received = datetime.fromisoformat(ticket["received_at"]).astimezone(ZoneInfo("Europe/Rome"))
+    month = {"month": f"{received:%Y-%m}"}
     report = api.viewer.get("/api/v1/reports/billing", params=month).json()
     consent = {line["ticket_id"]: line["consent"] for line in report["lines"]}
     assert consent == {ticket["id"]: "pending", agreed["id"]: "given"}

@@ -16,7 +16,7 @@ from app.db import get_engine
 from app.models.message import Attachment, AttachmentBlob, Message
 from app.models.quarantine import Quarantine
 from app.models.ticket import Ticket
-from tests.conftest import ADMIN_TOKEN, INBOUND_PASSWORD, INBOUND_USER, MAILGUN_KEY
+from tests.conftest import ADMIN_TOKEN, INBOUND_PASSWORD, INBOUND_USER, MAILGUN_KEY, RUNS_UNTIL
 from tests.failing_inserts import failing_inserts
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "inbound"
@@ -115,6 +115,7 @@ def rossi(api):
             "customer_id": customer["id"],
             "code": "R",
             "starts_on": "2026-01-01",
+            "ends_on": RUNS_UNTIL,
             "annual_fee": "1",
         },
     )

@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import text
 
 from app.db import get_engine
+from tests.conftest import RUNS_UNTIL
 from tests.routers.test_inbound import mailgun_fields, post_mailgun, ticket
 
 
@@ -24,6 +25,7 @@ def neroverde(api):
             "customer_id": customer["id"],
             "code": "NV",
             "starts_on": "2026-01-01",
+            "ends_on": RUNS_UNTIL,
             "annual_fee": "1",
         },
     ).json()

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.conftest import RUNS_UNTIL
 from tests.routers.test_tickets import new_ticket, rossi  # noqa: F401  (fixture)
 
 ROME = "+01:00"
@@ -115,6 +116,7 @@ def round_the_clock(api):
             "customer_id": customer["id"],
             "code": "H24",
             "starts_on": "2026-01-01",
+            "ends_on": RUNS_UNTIL,
             "annual_fee": "1",
             "calendar_id": calendar["id"],
         },

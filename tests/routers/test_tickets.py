@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.conftest import RUNS_UNTIL
+
 ROME = "+01:00"
 
 
@@ -31,6 +33,7 @@ def rossi(api):
             "customer_id": customer["id"],
             "code": "R-2026",
             "starts_on": "2026-01-01",
+            "ends_on": RUNS_UNTIL,
             "annual_fee": "1200.00",
         },
     ).json()

@@ -32,7 +32,7 @@ from app.services.intake import opening
 from app.services.knobs import knobs_from
 from app.services.notifications.render import payload_of
 from app.services.tickets import lifecycle
-from tests.conftest import SECRET_KEY, make_settings
+from tests.conftest import RUNS_UNTIL, SECRET_KEY, make_settings
 from tests.processes import SPORTELLO, environment
 from tests.smtp import SmtpServer
 
@@ -75,7 +75,7 @@ def customer(session: Session, *, language: str = "it", on_call: bool = False) -
             customer_id=row.id,
             code=f"R-{language}",
             starts_on=date(2026, 1, 1),
-            ends_on=date(2026, 12, 31),
+            ends_on=date.fromisoformat(RUNS_UNTIL),
             annual_fee=Decimal("1200.00"),
             coverage=[Category.WEBSITE, Category.HOSTING, Category.BACKUP],
             calendar_id=default.id,
