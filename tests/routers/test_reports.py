@@ -296,7 +296,8 @@ def test_an_unknown_contract_or_customer_is_a_404(api):
         "/api/v1/reports/sla", params={"month": "2026-10", "contract_id": 999}
     )
     assert statement.status_code == 404
-    assert statement.json()["detail"] == "No contract with id 999."
+    detail = "No contract with id 999 in force in 2026-10, and no ticket of it then."
+    assert statement.json()["detail"] == detail
     bills = api.viewer.get(
         "/api/v1/reports/billing", params={"month": "2026-10", "customer_id": 999}
     )

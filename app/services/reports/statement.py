@@ -90,7 +90,9 @@ def sla_statement(
     waiting = _ongoing_waits(connection, where, now)
     contracts = _contracts(connection, month, figures, contract_id)
     if contract_id is not None and not contracts:
-        raise NotFound(f"No contract with id {contract_id}.")
+        raise NotFound(
+            f"No contract with id {contract_id} in force in {month.name}, and no ticket of it then."
+        )
     statements = [
         _statement(info, figures.get(info["contract_id"]), percentiles, breaches, waiting)
         for info in contracts
