@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -230,7 +230,20 @@ async def _read(delivery: Delivery) -> InboundEmail | Exception:
         return exc
 
 
-@router.post("/mailgun", response_model=InboundResult, status_code=200, responses=RESPONSES)
+def _body(*media_types: str) -> dict[str, Any]:
+    """The body a provider posts, for the OpenAPI document (the route reads it by hand): its
+    fields are the provider's, documented by the provider."""
+    content = {media_type: {"schema": {"type": "object"}} for media_type in media_types}
+    return {"requestBody": {"content": content, "required": True}}
+
+
+@router.post(
+    "/mailgun",
+    response_model=InboundResult,
+    status_code=200,
+    responses=RESPONSES,
+    openapi_extra=_body("application/x-www-form-urlencoded", "multipart/form-data"),
+)
 async def mailgun(
     delivery: Annotated[Delivery, Depends(mailgun_delivery)], request: Request, now: Now
 ) -> InboundResult:
@@ -238,7 +251,13 @@ async def mailgun(
     return await store(delivery, request=request, now=now)
 
 
-@router.post("/sendgrid", response_model=InboundResult, status_code=200, responses=RESPONSES)
+@router.post(
+    "/sendgrid",
+    response_model=InboundResult,
+    status_code=200,
+    responses=RESPONSES,
+    openapi_extra=_body("multipart/form-data"),
+)
 async def sendgrid(
     delivery: Annotated[Delivery, Depends(sendgrid_delivery)], request: Request, now: Now
 ) -> InboundResult:
@@ -246,7 +265,13 @@ async def sendgrid(
     return await store(delivery, request=request, now=now)
 
 
-@router.post("/postmark", response_model=InboundResult, status_code=200, responses=RESPONSES)
+@router.post(
+    "/postmark",
+    response_model=InboundResult,
+    status_code=200,
+    responses=RESPONSES,
+    openapi_extra=_body("application/json"),
+)
 async def postmark(
     delivery: Annotated[Delivery, Depends(postmark_delivery)], request: Request, now: Now
 ) -> InboundResult:

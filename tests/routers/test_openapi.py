@@ -59,3 +59,18 @@ def test_the_contract_example_works_on_a_fresh_database(api):
 
     response = api.admin.post("/api/v1/contracts", json=example)
     assert response.status_code == 201, response.text
+
+
+def test_the_mail_routes_document_the_bodies_they_take():
+    """A caller (or a request generator) reads what to send: the mail providers' routes read
+    their bodies by hand, and said nothing of them."""
+    schema = create_app(make_settings("sqlite:///:memory:")).openapi()
+    inbound = {
+        "mailgun": ["application/x-www-form-urlencoded", "multipart/form-data"],
+        "sendgrid": ["multipart/form-data"],
+        "postmark": ["application/json"],
+        "mime": ["message/rfc822"],
+    }
+    for provider, media_types in inbound.items():
+        body = schema["paths"][f"/api/v1/inbound/email/{provider}"]["post"]["requestBody"]
+        assert list(body["content"]) == media_types and body["required"] is True, provider
