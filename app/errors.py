@@ -151,14 +151,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     raw = exc.errors()
     if any(e.get("type") == "json_invalid" for e in raw):
-        note_refusal(request.scope, "The request body is not valid JSON.")
-        return problem(
-            400,
-            detail="The request body is not valid JSON.",
-            slug="malformed-json",
-            title="Malformed JSON",
-            instance=request.url.path,
-        )
+        return _malformed_json(request)
     errors = [
         {
             "field": _field_name(e.get("loc", ())),
@@ -180,8 +173,27 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _malformed_json(request: Request) -> JSONResponse:
+    note_refusal(request.scope, "The request body is not valid JSON.")
+    return problem(
+        400,
+        detail="The request body is not valid JSON.",
+        slug="malformed-json",
+        title="Malformed JSON",
+        instance=request.url.path,
+    )
+
+
+# FastAPI's words for a JSON body its decoder gave up on otherwise (bytes that are not UTF-8,
+# nesting past the recursion limit, a number of thousands of digits): malformed JSON all the same.
+_UNREADABLE_BODY = "There was an error parsing the body"
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    json_body = "json" in request.headers.get("content-type", "json")
+    if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY and json_body:
+        return _malformed_json(request)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No resource at {request.url.path}."

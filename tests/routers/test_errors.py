@@ -1,5 +1,7 @@
 """Every error is RFC 9457 problem+json, never a stack trace (API.md conventions)."""
 
+import pytest
+
 from app.services.directory import customers
 from tests.failing_inserts import failing_inserts
 
@@ -32,11 +34,22 @@ def test_wrong_method_is_405_problem(api):
     _problem(api.admin.delete("/api/v1/calendars"), 405)
 
 
-def test_malformed_json_is_400_problem(api):
+DEEP_JSON = b"[" * 10_000 + b"]" * 10_000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"name": ', b'{"name": "\xff"}', b'{"name": "a", "n": ' + b"9" * 5000 + b"}", DEEP_JSON],
+)
+def test_malformed_json_is_400_problem(api, body):
+    """Cut short, not UTF-8, a number past the decoder's digits, nested past its recursion:
+    the same problem, not FastAPI's own words."""
     response = api.admin.post(
-        "/api/v1/customers", content=b'{"name": ', headers={"Content-Type": "application/json"}
+        "/api/v1/customers", content=body, headers={"Content-Type": "application/json"}
     )
-    _problem(response, 400)
+    problem = _problem(response, 400)
+    assert problem["type"].endswith("/malformed-json")
+    assert problem["detail"] == "The request body is not valid JSON."
 
 
 def test_validation_error_names_each_field(api):
@@ -94,9 +107,6 @@ def test_every_response_forbids_type_sniffing(api):
         api.anonymous.get("/api/v1/nothing-here"),
     ):
         assert response.headers["x-content-type-options"] == "nosniff"
-
-
-DEEP_JSON = b"[" * 10_000 + b"]" * 10_000
 
 
 def test_json_nested_too_deep_is_400_everywhere(api):
