@@ -64,6 +64,9 @@ def test_match_by_domain_and_the_worked_deadline(api, rossi):
     assert ticket["status"] == "new"
     assert ticket["number"].startswith("2026-")
     assert ticket["sla"]["policy"] == "contract"
+    # The year of Rome: 00:30 on 1 January there is still 2025 in UTC.
+    new_year = new_ticket(api, received_at="2026-01-01T00:30:00+01:00")
+    assert new_year["number"].startswith("2026-"), new_year["number"]
     due = datetime.fromisoformat(ticket["sla"]["take_charge_due_at"])
     assert due == datetime(2026, 11, 24, 16, 0, tzinfo=UTC)  # 17:00 in Rome
 

@@ -14,7 +14,7 @@ from app.models.inbound import ContactHit, ContactIn, ContactResult
 from app.models.ticket import TicketCreate
 from app.services.directory import terms
 from app.services.intake.attachments import check_sizes
-from app.services.intake.opening import TicketRequest, open_ticket
+from app.services.intake.opening import NUMBER_ZONE, TicketRequest, open_ticket
 from app.services.intake.parsing import (
     InboundAttachment,
     UploadedFile,
@@ -85,7 +85,7 @@ def submit(
             support_hours=knobs.support_hours,
         )
         return ContactResult(
-            ticket_number=f"{now:%Y}-{secrets.randbelow(10**6):06d}",
+            ticket_number=f"{now.astimezone(NUMBER_ZONE):%Y}-{secrets.randbelow(10**6):06d}",
             take_charge_due_at=decision.take_charge_due_at,
         )
     typed = TicketCreate(

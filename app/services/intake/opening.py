@@ -5,14 +5,16 @@ typed by staff. Its message becomes the first of the ticket's conversation, with
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session
 
 from app.engine import renewals, sla
+from app.engine.months import REPORT_TIMEZONE
 from app.enums import Category, Consent, EventType, Status, Urgency
 from app.errors import Unprocessable, field_error
 from app.models.base import iso, table_of
@@ -30,6 +32,10 @@ from app.services.webhooks import events
 
 # Clocks differ a little between the callers and us; beyond this, "received" is in the future.
 CLOCK_SKEW = timedelta(minutes=2)
+
+# A number says the year of Rome, as statements and billing count it (not UTC's, which is
+# still the year before in the first hour of 1 January).
+NUMBER_ZONE = ZoneInfo(REPORT_TIMEZONE)
 
 
 @dataclass(frozen=True)
@@ -190,7 +196,7 @@ def _ticket_row(
     message = request.message
     return {
         "id": ticket_id,
-        "number": f"{message.received_at.astimezone(UTC):%Y}-{ticket_id:06d}",
+        "number": f"{message.received_at.astimezone(NUMBER_ZONE):%Y}-{ticket_id:06d}",
         "status": Status.NEW,
         "channel": message.channel,
         "subject": message.subject,
