@@ -18,7 +18,8 @@ def iso(dt: datetime) -> str:
 
 @pytest.fixture
 def rossi(api):
-    """A customer with a contact, a domain and a contract for 2026 (default terms)."""
+    """A customer with a contact, a domain and a contract from 2026 that runs whenever the
+    suite runs (default terms)."""
     customer = api.admin.post(
         "/api/v1/customers",
         json={
