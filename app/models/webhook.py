@@ -226,7 +226,7 @@ class EventTicket(Schema):
     id: int
     """Its id in the API (`GET /api/v1/tickets/{id}`)."""
     number: str
-    """The number the customer knows, YYYY-NNNNNN."""
+    """The number the customer knows, YYYY-NNNNNN (the year it was received, in Rome)."""
     status: str
     """Its status after the event."""
     subject: str
