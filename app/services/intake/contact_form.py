@@ -14,7 +14,7 @@ from app.models.inbound import ContactHit, ContactIn, ContactResult
 from app.models.ticket import TicketCreate
 from app.services.directory import terms
 from app.services.intake.attachments import check_sizes
-from app.services.intake.opening import NUMBER_ZONE, TicketRequest, open_ticket
+from app.services.intake.opening import TicketRequest, open_ticket, ticket_number
 from app.services.intake.parsing import (
     InboundAttachment,
     UploadedFile,
@@ -51,6 +51,17 @@ def count_hit(
     session.add(ContactHit(client=client, at=now))
 
 
+def _attachment(file: UploadedFile) -> InboundAttachment:
+    """A file of the form, its type and name cleaned as an email's (a NUL in the type, say,
+    makes it application/octet-stream)."""
+    content_type = clean_content_type(file.content_type)
+    return InboundAttachment(
+        filename=sanitize_filename(file.filename, content_type),
+        content_type=content_type,
+        data=file.data,
+    )
+
+
 def submit(
     form: ContactIn,
     files: list[UploadedFile],
@@ -61,17 +72,7 @@ def submit(
     max_file_bytes: int,
 ) -> ContactResult:
     """Record a contact-form request as a ticket; a filled honeypot stores nothing."""
-    attachments = tuple(
-        InboundAttachment(
-            filename=sanitize_filename(f.filename, content_type),
-            content_type=content_type,
-            data=f.data,
-        )
-        for f in files
-        if f.field_name == "attachments" and f.data
-        # The browser's type, as an email's: malformed (a NUL in it, say) is octet-stream.
-        for content_type in (clean_content_type(f.content_type),)
-    )
+    attachments = tuple(_attachment(f) for f in files if f.field_name == "attachments" and f.data)
     check_sizes(attachments, max_file_bytes=max_file_bytes)
     if form.website:
         # A bot filled the hidden field: answer like a success, keep nothing.
@@ -85,7 +86,7 @@ def submit(
             support_hours=knobs.support_hours,
         )
         return ContactResult(
-            ticket_number=f"{now.astimezone(NUMBER_ZONE):%Y}-{secrets.randbelow(10**6):06d}",
+            ticket_number=ticket_number(now, secrets.randbelow(10**6)),
             take_charge_due_at=decision.take_charge_due_at,
         )
     typed = TicketCreate(

@@ -35,7 +35,12 @@ CLOCK_SKEW = timedelta(minutes=2)
 
 # A number says the year of Rome, as statements and billing count it (not UTC's, which is
 # still the year before in the first hour of 1 January).
-NUMBER_ZONE = ZoneInfo(REPORT_TIMEZONE)
+_NUMBER_ZONE = ZoneInfo(REPORT_TIMEZONE)
+
+
+def ticket_number(received_at: datetime, serial: int) -> str:
+    """The number the customer knows: the year it was received in, and a serial."""
+    return f"{received_at.astimezone(_NUMBER_ZONE):%Y}-{serial:06d}"
 
 
 @dataclass(frozen=True)
@@ -196,7 +201,7 @@ def _ticket_row(
     message = request.message
     return {
         "id": ticket_id,
-        "number": f"{message.received_at.astimezone(NUMBER_ZONE):%Y}-{ticket_id:06d}",
+        "number": ticket_number(message.received_at, ticket_id),
         "status": Status.NEW,
         "channel": message.channel,
         "subject": message.subject,
